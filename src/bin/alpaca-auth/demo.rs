@@ -1,0 +1,205 @@
+//! `alpaca-auth demo`: every credential kind against the in-process mock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+
+use alpaca_auth::mock::{
+    generate_p256_pkcs8, registered_key_for, MockServer, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
+    MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
+};
+use alpaca_auth::{AuthHeaders, Client, Credentials, Environment, PrivateKey};
+
+/// Threads that ask for a token at once in the single-flight step.
+const DEMO_THREADS: usize = 32;
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+/// Shows a header without its secret part: the first characters only.
+fn masked(headers: &AuthHeaders) -> Vec<String> {
+    headers
+        .to_lines()
+        .iter()
+        .map(|line| {
+            let line = line.expose_secret();
+            let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+            let shown: String = value.chars().take(12).collect();
+            format!("{name}: {shown}... ({} bytes)", value.len())
+        })
+        .collect()
+}
+
+fn get_account(mock: &MockServer, client: &Client) -> Result<String, String> {
+    let url = format!("{}/v2/account", client.endpoints().api_base());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = client
+        .authorize(agent.get(&url))
+        .map_err(|e| e.to_string())?;
+    let mut response = request.call().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    let _ = mock;
+    Ok(format!("GET /v2/account -> {status} {body}"))
+}
+
+fn builder(mock: &MockServer) -> alpaca_auth::ClientBuilder {
+    Client::builder()
+        .environment(Environment::BrokerSandbox)
+        .api_base_url(mock.base_url())
+        .data_base_url(mock.base_url())
+        .token_url(mock.token_url())
+}
+
+/// Generates a P-256 key, registers it for [`MOCK_JWT_CLIENT_ID`] and writes
+/// it (mode 0600) to a file in the temporary directory.
+pub fn register_jwt_client(mock: &MockServer) -> Result<PathBuf, String> {
+    use base64::Engine as _;
+    let der = generate_p256_pkcs8().map_err(|e| e.to_string())?;
+    let key = PrivateKey::from_der(&der).map_err(|e| e.to_string())?;
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*der));
+    let mut pem = zeroize::Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
+    for chunk in encoded.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    let path = std::env::temp_dir().join(format!("alpaca-auth-mock-{}.pem", mock.addr().port()));
+    write_private(&path, pem.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+pub fn run() -> Result<(), String> {
+    let mock = MockServer::start().map_err(|e| format!("cannot start the mock server: {e}"))?;
+    println!("alpaca-auth {} demo", env!("CARGO_PKG_VERSION"));
+    println!(
+        "mock Alpaca server on {} (loopback, in this process)",
+        mock.base_url()
+    );
+
+    step("1. API key, APCA headers (Trading API)");
+    let client = builder(&mock)
+        .environment(Environment::Paper)
+        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
+        .build()
+        .map_err(|e| e.to_string())?;
+    for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
+        println!("   {line}");
+    }
+    println!("   {}", get_account(&mock, &client)?);
+
+    step("2. API key, HTTP Basic (Broker API keys)");
+    let client = builder(&mock)
+        .credentials(Credentials::api_key_basic(
+            MOCK_API_KEY_ID,
+            MOCK_API_SECRET_KEY,
+        ))
+        .build()
+        .map_err(|e| e.to_string())?;
+    for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
+        println!("   {line}");
+    }
+    println!("   {}", get_account(&mock, &client)?);
+
+    step("3. OAuth2 client credentials, client_secret_post");
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let before = mock.token_requests();
+    let token = client.access_token().map_err(|e| e.to_string())?;
+    println!("   token fetched: {token:?}");
+    let again = client.access_token().map_err(|e| e.to_string())?;
+    println!(
+        "   second call served from cache: same token = {}, token requests = {}",
+        token.same_token(&again),
+        mock.token_requests() - before
+    );
+    for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
+        println!("   {line}");
+    }
+    println!("   {}", get_account(&mock, &client)?);
+
+    step("4. OAuth2 client credentials, private_key_jwt (ES256 assertion signed locally)");
+    let key_path = register_jwt_client(&mock)?;
+    let key = PrivateKey::from_file(&key_path).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&key_path);
+    println!("   key: {key:?}");
+    let client = builder(&mock)
+        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let token = client.access_token().map_err(|e| e.to_string())?;
+    println!("   token fetched: {token:?}");
+    println!("   {}", get_account(&mock, &client)?);
+
+    step(&format!(
+        "5. {DEMO_THREADS} threads ask at once after invalidate(): one token request"
+    ));
+    client.invalidate();
+    let before = mock.token_requests();
+    let client = Arc::new(client);
+    let handles: Vec<_> = (0..DEMO_THREADS)
+        .map(|_| {
+            let client = Arc::clone(&client);
+            thread::spawn(move || client.auth_headers().map(|_| ()))
+        })
+        .collect();
+    let ok = handles
+        .into_iter()
+        .map(|h| h.join())
+        .filter(|r| matches!(r, Ok(Ok(()))))
+        .count();
+    println!(
+        "   {ok}/{DEMO_THREADS} threads got headers; token requests = {}",
+        mock.token_requests() - before
+    );
+
+    step("6. A failure, and its error");
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, "wrong-secret"))
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.access_token() {
+        Ok(_) => return Err("the mock accepted a wrong secret".into()),
+        Err(e) => println!("   error ({}): {e}", e.kind()),
+    }
+    let err = Client::builder()
+        .environment(Environment::Paper)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    println!("   error ({}): {err}", err.kind());
+
+    println!(
+        "\ndone: {} token requests, {} account requests served by the mock",
+        mock.token_requests(),
+        mock.account_requests()
+    );
+    Ok(())
+}

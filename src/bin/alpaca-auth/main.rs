@@ -1,0 +1,123 @@
+//! `alpaca-auth`: tokens and auth headers for Alpaca from the command line.
+
+use std::process::ExitCode;
+
+#[cfg(feature = "mock")]
+mod demo;
+
+const USAGE: &str = "\
+usage: alpaca-auth <command>
+
+commands:
+  token                  print the access token (client credentials)
+  headers                print the auth headers, one 'Name: value' per line
+  endpoints              print the resolved URLs (never secrets)
+  mock-server [--port N] run the local mock Alpaca server
+  demo                   walk through every credential kind against the mock
+  help                   print this help
+  version                print the version
+
+Configuration comes from the APCA_* environment variables (see README).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("token") if args.len() == 1 => token(),
+        Some("headers") if args.len() == 1 => headers(),
+        Some("endpoints") if args.len() == 1 => endpoints(),
+        Some("mock-server") => mock_server(&args[1..]),
+        Some("demo") if args.len() == 1 => run_demo(),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some("version" | "-V" | "--version") => {
+            println!("alpaca-auth {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("alpaca-auth: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn client() -> Result<alpaca_auth::Client, String> {
+    alpaca_auth::Client::from_env().map_err(|e| e.to_string())
+}
+
+fn token() -> Result<(), String> {
+    let client = client()?;
+    let token = client.access_token().map_err(|e| e.to_string())?;
+    println!("{}", token.expose_secret());
+    Ok(())
+}
+
+fn headers() -> Result<(), String> {
+    let client = client()?;
+    let headers = client.auth_headers().map_err(|e| e.to_string())?;
+    for line in headers.to_lines() {
+        println!("{}", line.expose_secret());
+    }
+    Ok(())
+}
+
+fn endpoints() -> Result<(), String> {
+    let client = client()?;
+    let e = client.endpoints();
+    println!("environment: {}", e.environment());
+    println!("api: {}", e.api_base());
+    println!("data: {}", e.data_base());
+    println!("token: {}", e.token_url().unwrap_or("(none: API key credentials only)"));
+    Ok(())
+}
+
+#[cfg(feature = "mock")]
+fn run_demo() -> Result<(), String> {
+    demo::run()
+}
+
+#[cfg(not(feature = "mock"))]
+fn run_demo() -> Result<(), String> {
+    Err("this build has no mock server (built without the \"mock\" feature)".into())
+}
+
+#[cfg(feature = "mock")]
+fn mock_server(args: &[String]) -> Result<(), String> {
+    let port = match args {
+        [] => 0,
+        [flag, port] if flag == "--port" => port
+            .parse::<u16>()
+            .map_err(|_| format!("--port takes a number from 0 to 65535, not {port:?}"))?,
+        _ => return Err("usage: alpaca-auth mock-server [--port N]".into()),
+    };
+    let mock = alpaca_auth::mock::MockServer::start_on(port)
+        .map_err(|e| format!("cannot start the mock server on port {port}: {e}"))?;
+    let key_path = demo::register_jwt_client(&mock)?;
+    use alpaca_auth::mock::*;
+    println!("mock Alpaca server listening on {}", mock.base_url());
+    println!("token endpoint: {}", mock.token_url());
+    println!();
+    println!("# point a client at it (test credentials, not secrets):");
+    println!("export APCA_API_BASE_URL={} APCA_API_DATA_URL={} APCA_AUTH_URL={}", mock.base_url(), mock.base_url(), mock.token_url());
+    println!("# API key:          export APCA_API_KEY_ID={MOCK_API_KEY_ID} APCA_API_SECRET_KEY={MOCK_API_SECRET_KEY}");
+    println!("# client secret:    export APCA_CLIENT_ID={MOCK_CLIENT_ID} APCA_CLIENT_SECRET={MOCK_CLIENT_SECRET}");
+    println!("# private_key_jwt:  export APCA_CLIENT_ID={MOCK_JWT_CLIENT_ID} APCA_PRIVATE_KEY_PATH={}", key_path.display());
+    println!();
+    println!("press Ctrl-C to stop");
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(not(feature = "mock"))]
+fn mock_server(_args: &[String]) -> Result<(), String> {
+    Err("this build has no mock server (built without the \"mock\" feature)".into())
+}

@@ -1,0 +1,278 @@
+//! The token cache: refresh ahead of expiry, single-flight fetching,
+//! invalidation, and serving the old token while a refresh fails.
+//!
+//! States of the cached token at time `now`:
+//!
+//! * **fresh** (`now < refresh_at`): returned at once, no lock but a read.
+//! * **refresh window** (`refresh_at <= now < expires_at`): the first caller
+//!   to notice fetches a new token; every other caller gets the cached one
+//!   at once. If the refresh fails, the old token is served until it
+//!   expires and the next refresh is held off by a backoff.
+//! * **expired or absent**: exactly one caller fetches; all others wait for
+//!   that fetch and share its token or its error.
+//!
+//! A failed fetch with no valid token to fall back on is remembered for a
+//! short hold (the server's `Retry-After` when it sent one), during which
+//! callers get the same error without a new request, so an outage does not
+//! turn into a request storm. [`TokenCache::invalidate`] clears both the
+//! token and the hold.
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::AccessToken;
+
+/// Shortest hold after a failed fetch (doubles with each consecutive failure).
+pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
+/// Longest hold after failed fetches.
+pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
+
+/// Extra time a waiter allows the fetching thread beyond the token budget
+/// before giving up on it.
+const WAIT_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Flight {
+    /// A fetch is under way.
+    in_flight: bool,
+    /// Number of completed fetches; waiters watch it change.
+    completed: u64,
+    /// The error of the last completed fetch, if it failed.
+    last_error: Option<Error>,
+    /// Failures in a row.
+    failures: u32,
+    /// Until then, a refresh-ahead is not attempted.
+    refresh_hold_until: Option<Instant>,
+    /// Until then, callers with no valid token get `last_error` at once.
+    fetch_hold_until: Option<Instant>,
+}
+
+/// Counters of a cache, for tests, status calls and the demo.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Token fetches started (each may send several HTTP requests).
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub failures: u64,
+}
+
+/// A single-flight, refresh-ahead token cache.
+pub(crate) struct TokenCache {
+    current: RwLock<Option<AccessToken>>,
+    flight: Mutex<Flight>,
+    landed: Condvar,
+    wait_limit: Duration,
+    stats: Mutex<CacheStats>,
+}
+
+/// Resets the in-flight flag if the fetching thread unwinds, so waiters are
+/// released with an error instead of waiting forever.
+struct FlightGuard<'a> {
+    cache: &'a TokenCache,
+    armed: bool,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let error = Error::new(ErrorKind::Transport, "token fetch was aborted by a panic");
+            let _ = self.cache.finish(Err(error), Instant::now(), false);
+        }
+    }
+}
+
+impl TokenCache {
+    /// A cache whose waiters give up after `budget` (plus a grace period).
+    pub(crate) fn new(budget: Duration) -> Self {
+        TokenCache {
+            current: RwLock::new(None),
+            flight: Mutex::new(Flight::default()),
+            landed: Condvar::new(),
+            wait_limit: budget + WAIT_GRACE,
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    fn flight(&self) -> MutexGuard<'_, Flight> {
+        self.flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn cached(&self) -> Option<AccessToken> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counters since the cache was made.
+    pub(crate) fn stats(&self) -> CacheStats {
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached token if still valid, without fetching.
+    pub(crate) fn peek(&self) -> Option<AccessToken> {
+        self.cached().filter(|t| t.is_valid_at(Instant::now()))
+    }
+
+    /// The last fetch error, if the last fetch failed.
+    pub(crate) fn last_error(&self) -> Option<Error> {
+        self.flight().last_error.clone()
+    }
+
+    /// Returns a valid token, fetching with `fetch` when needed (see the
+    /// module documentation for who fetches and who waits).
+    pub(crate) fn get(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        let now = Instant::now();
+        if let Some(token) = self.cached() {
+            if now < token.refresh_at() {
+                return Ok(token);
+            }
+            if token.is_valid_at(now) {
+                return Ok(self.refresh_ahead(token, now, fetch));
+            }
+        }
+        self.fetch_or_wait(fetch)
+    }
+
+    /// In the refresh window: one caller refreshes, the rest keep the token.
+    fn refresh_ahead(
+        &self,
+        token: AccessToken,
+        now: Instant,
+        fetch: impl FnOnce() -> Result<AccessToken>,
+    ) -> AccessToken {
+        {
+            let mut flight = self.flight();
+            if flight.in_flight || flight.refresh_hold_until.is_some_and(|t| now < t) {
+                return token;
+            }
+            flight.in_flight = true;
+        }
+        match self.run_fetch(fetch, true) {
+            Ok(new) => new,
+            Err(_) => token,
+        }
+    }
+
+    /// No valid token: become the fetching thread or wait for it.
+    fn fetch_or_wait(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        let mut flight = self.flight();
+        loop {
+            let now = Instant::now();
+            if let Some(token) = self.cached().filter(|t| t.is_valid_at(now)) {
+                return Ok(token);
+            }
+            if !flight.in_flight {
+                if let (Some(until), Some(error)) = (flight.fetch_hold_until, &flight.last_error) {
+                    if now < until {
+                        return Err(error.clone());
+                    }
+                }
+                flight.in_flight = true;
+                drop(flight);
+                return self.run_fetch(fetch, false);
+            }
+            let seen = flight.completed;
+            let deadline = now + self.wait_limit;
+            while flight.in_flight && flight.completed == seen {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        "timed out waiting for another thread's token request",
+                    ));
+                }
+                flight = self
+                    .landed
+                    .wait_timeout(flight, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            if let Some(error) = &flight.last_error {
+                if flight.completed != seen {
+                    // The fetch we waited for failed: share its error,
+                    // unless a valid token exists after all.
+                    let error = error.clone();
+                    drop(flight);
+                    return match self.peek() {
+                        Some(token) => Ok(token),
+                        None => Err(error),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Runs `fetch` as the one fetching thread and publishes its outcome.
+    fn run_fetch(
+        &self,
+        fetch: impl FnOnce() -> Result<AccessToken>,
+        background: bool,
+    ) -> Result<AccessToken> {
+        self.stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fetches += 1;
+        let mut guard = FlightGuard {
+            cache: self,
+            armed: true,
+        };
+        let outcome = fetch();
+        guard.armed = false;
+        self.finish(outcome, Instant::now(), background)
+    }
+
+    fn finish(
+        &self,
+        outcome: Result<AccessToken>,
+        now: Instant,
+        background: bool,
+    ) -> Result<AccessToken> {
+        if let Ok(token) = &outcome {
+            *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        } else {
+            self.stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .failures += 1;
+        }
+        let mut flight = self.flight();
+        flight.in_flight = false;
+        flight.completed += 1;
+        match &outcome {
+            Ok(_) => {
+                flight.last_error = None;
+                flight.failures = 0;
+                flight.refresh_hold_until = None;
+                flight.fetch_hold_until = None;
+            }
+            Err(error) => {
+                flight.failures = flight.failures.saturating_add(1);
+                let backoff = FAILURE_HOLD_MIN
+                    .saturating_mul(1u32 << (flight.failures - 1).min(16))
+                    .min(FAILURE_HOLD_MAX);
+                let hold = error
+                    .retry_after()
+                    .map_or(backoff, |wait| wait.min(FAILURE_HOLD_MAX));
+                flight.refresh_hold_until = Some(now + hold);
+                if !background {
+                    flight.fetch_hold_until = Some(now + hold);
+                }
+                flight.last_error = Some(error.clone());
+            }
+        }
+        drop(flight);
+        self.landed.notify_all();
+        outcome
+    }
+
+    /// Drops the cached token (after a 401 from the API) and any failure
+    /// hold: the next call fetches a new token, still single-flight.
+    pub(crate) fn invalidate(&self) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
+        let mut flight = self.flight();
+        flight.refresh_hold_until = None;
+        flight.fetch_hold_until = None;
+    }
+}

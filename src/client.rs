@@ -1,0 +1,419 @@
+//! [`Client`]: the one object a program keeps, and its [`ClientBuilder`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::assertion::create_assertion;
+use crate::cache::TokenCache;
+use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
+use crate::environment::{Endpoints, Environment};
+use crate::error::{Error, Result};
+use crate::headers::AuthHeaders;
+use crate::retry::RetryPolicy;
+use crate::secret::SecretString;
+use crate::token::{AccessToken, RefreshPolicy};
+use crate::transport::{
+    parse_ca_bundle, push_form_pair, ProxySetting, TokenForm, Transport, TransportConfig,
+};
+use crate::url::HttpUrl;
+
+/// The `client_assertion_type` of RFC 7523.
+pub const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Longest timeout or budget accepted by the builder.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Counters of a client, for monitoring and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Token acquisitions started (each one or more HTTP requests).
+    pub token_fetches: u64,
+    /// Token acquisitions that failed.
+    pub token_fetch_failures: u64,
+    /// HTTP requests sent to the token endpoint, retries included.
+    pub token_http_requests: u64,
+}
+
+/// An authenticated handle on Alpaca. Cheap to clone; `Send + Sync`: share
+/// one client among all threads so they share one cached token.
+///
+/// ```no_run
+/// use alpaca_auth::{Client, Credentials, Environment};
+///
+/// let client = Client::builder()
+///     .environment(Environment::BrokerSandbox)
+///     .credentials(Credentials::client_secret("CLIENTID0123456789AB", "my-secret"))
+///     .build()?;
+/// for (name, value) in client.auth_headers()?.iter() {
+///     println!("{name}: {} bytes", value.len());
+/// }
+/// # Ok::<(), alpaca_auth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoints: Endpoints,
+    auth: Auth,
+}
+
+enum Auth {
+    Fixed(AuthHeaders),
+    OAuth(Box<OAuthSource>),
+}
+
+struct OAuthSource {
+    client_id: String,
+    method: ClientAuth,
+    token_url: String,
+    transport: Transport,
+    cache: TokenCache,
+    refresh: RefreshPolicy,
+}
+
+impl OAuthSource {
+    fn form(&self) -> Result<TokenForm> {
+        let mut body = String::with_capacity(256);
+        push_form_pair(&mut body, "grant_type", "client_credentials");
+        push_form_pair(&mut body, "client_id", &self.client_id);
+        let secret = match &self.method {
+            ClientAuth::Secret(secret) => {
+                push_form_pair(&mut body, "client_secret", secret.expose_secret());
+                secret.clone()
+            }
+            ClientAuth::PrivateKeyJwt { key, options } => {
+                let assertion = create_assertion(
+                    key,
+                    &self.client_id,
+                    &self.token_url,
+                    options,
+                    SystemTime::now(),
+                )?;
+                push_form_pair(
+                    &mut body,
+                    "client_assertion_type",
+                    JWT_BEARER_ASSERTION_TYPE,
+                );
+                push_form_pair(&mut body, "client_assertion", assertion.expose_secret());
+                assertion
+            }
+        };
+        Ok(TokenForm {
+            body: SecretString::new(body),
+            secret,
+        })
+    }
+
+    fn fetch(&self) -> Result<AccessToken> {
+        self.transport
+            .request_token(&self.token_url, &mut || self.form(), &self.refresh)
+    }
+
+    fn token(&self) -> Result<AccessToken> {
+        self.cache.get(|| self.fetch())
+    }
+}
+
+impl Client {
+    /// A builder with the documented defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `APCA_*` environment variables (see the
+    /// README's table); ambiguous or partial settings are errors naming the
+    /// variables.
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::default().from_env()?.build()
+    }
+
+    /// The resolved base URLs and token endpoint.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// Whether this client uses OAuth2 access tokens (client credentials).
+    pub fn uses_tokens(&self) -> bool {
+        matches!(self.inner.auth, Auth::OAuth(_))
+    }
+
+    /// The current access token, fetched or refreshed if needed. Many
+    /// threads calling at once cause at most one token request.
+    ///
+    /// API key credentials have no token: that is a
+    /// [`Config`](crate::ErrorKind::Config) error.
+    pub fn access_token(&self) -> Result<AccessToken> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.token(),
+            Auth::Fixed(_) => Err(Error::config(
+                "API key credentials have no access token; use auth_headers()",
+            )),
+        }
+    }
+
+    /// The headers that authorize an API request. For API keys these are
+    /// built once; for client credentials they come from the cached token.
+    pub fn auth_headers(&self) -> Result<AuthHeaders> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.token().map(AuthHeaders::bearer),
+            Auth::Fixed(headers) => Ok(headers.clone()),
+        }
+    }
+
+    /// Adds the auth headers to a `ureq` request.
+    ///
+    /// ```no_run
+    /// # let client = alpaca_auth::Client::from_env()?;
+    /// let url = format!("{}/v2/account", client.endpoints().api_base());
+    /// let request = client.authorize(ureq::get(&url))?;
+    /// let account = request.call();
+    /// # Ok::<(), alpaca_auth::Error>(())
+    /// ```
+    pub fn authorize<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+    ) -> Result<ureq::RequestBuilder<B>> {
+        let headers = self.auth_headers()?;
+        Ok(headers.iter().fold(request, |request, (name, value)| {
+            request.header(name, value)
+        }))
+    }
+
+    /// Forgets the cached token, after the API answered 401 with it. The next
+    /// call fetches a new one (single-flight). No effect for API keys.
+    pub fn invalidate(&self) {
+        if let Auth::OAuth(source) = &self.inner.auth {
+            source.cache.invalidate();
+        }
+    }
+
+    /// The cached token if it is still valid, without any request.
+    pub fn cached_token(&self) -> Option<AccessToken> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.cache.peek(),
+            Auth::Fixed(_) => None,
+        }
+    }
+
+    /// The error of the last token acquisition, if it failed.
+    pub fn last_error(&self) -> Option<Error> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.cache.last_error(),
+            Auth::Fixed(_) => None,
+        }
+    }
+
+    /// Counters of token acquisitions.
+    pub fn stats(&self) -> ClientStats {
+        match &self.inner.auth {
+            Auth::OAuth(source) => {
+                let cache = source.cache.stats();
+                ClientStats {
+                    token_fetches: cache.fetches,
+                    token_fetch_failures: cache.failures,
+                    token_http_requests: source.transport.http_requests(),
+                }
+            }
+            Auth::Fixed(_) => ClientStats::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Client");
+        d.field("endpoints", &self.inner.endpoints);
+        match &self.inner.auth {
+            Auth::Fixed(headers) => d.field("headers", headers),
+            Auth::OAuth(source) => d
+                .field("client_id", &source.client_id)
+                .field("method", &source.method)
+                .field("token_url", &source.token_url),
+        };
+        d.finish()
+    }
+}
+
+/// Configuration of a [`Client`]. Every setting has a documented default;
+/// errors are reported by [`build`](ClientBuilder::build).
+#[derive(Clone, Debug, Default)]
+pub struct ClientBuilder {
+    environment: Environment,
+    credentials: Option<Credentials>,
+    api_base_url: Option<String>,
+    data_base_url: Option<String>,
+    token_url: Option<String>,
+    transport: TransportConfig,
+    refresh: RefreshPolicy,
+    deferred: Option<Error>,
+}
+
+impl ClientBuilder {
+    /// The Alpaca environment (default [`Environment::Paper`]).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// The credentials (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Overrides the Trading/Broker API base URL.
+    pub fn api_base_url(mut self, url: impl Into<String>) -> Self {
+        self.api_base_url = Some(url.into());
+        self
+    }
+
+    /// Overrides the Market Data API base URL.
+    pub fn data_base_url(mut self, url: impl Into<String>) -> Self {
+        self.data_base_url = Some(url.into());
+        self
+    }
+
+    /// Overrides the OAuth2 token endpoint (also the assertion's `aud`).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// Connect timeout (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::transport::DEFAULT_CONNECT_TIMEOUT)).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Timeout of one token request attempt (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`](crate::transport::DEFAULT_REQUEST_TIMEOUT)).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.request_timeout = timeout;
+        self
+    }
+
+    /// Time budget of one token acquisition, all attempts and waits together
+    /// (default [`DEFAULT_TOKEN_BUDGET`](crate::transport::DEFAULT_TOKEN_BUDGET)).
+    pub fn token_budget(mut self, budget: Duration) -> Self {
+        self.transport.budget = budget;
+        self
+    }
+
+    /// Retry policy of token requests (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.transport.retry = policy;
+        self
+    }
+
+    /// Proxy for token requests (default [`ProxySetting::FromEnv`]).
+    pub fn proxy(mut self, proxy: ProxySetting) -> Self {
+        self.transport.proxy = proxy;
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM bundle in addition to the
+    /// built-in webpki roots (for TLS-inspecting corporate proxies).
+    pub fn add_ca_bundle_pem(mut self, pem: &[u8]) -> Self {
+        match parse_ca_bundle(pem) {
+            Ok(certs) => self.transport.extra_roots.extend(certs),
+            Err(e) => {
+                self.deferred.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// When tokens are refreshed ahead of expiry (default
+    /// [`RefreshPolicy::default`]: max(60 s, 20 % of the lifetime)).
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh = policy;
+        self
+    }
+
+    /// Applies the `APCA_*` environment variables over this builder.
+    pub fn from_env(self) -> Result<Self> {
+        crate::env_config::apply(self, &crate::env_config::process_env)
+    }
+
+    /// Applies environment variables read through `lookup` (a testable
+    /// stand-in for the process environment).
+    pub fn from_env_with(self, lookup: &dyn Fn(&str) -> Result<Option<String>>) -> Result<Self> {
+        crate::env_config::apply(self, lookup)
+    }
+
+    /// Validates everything and builds the client. Makes no network request.
+    pub fn build(self) -> Result<Client> {
+        if let Some(error) = self.deferred {
+            return Err(error);
+        }
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::config(
+                "no credentials configured: set an API key (APCA_API_KEY_ID + APCA_API_SECRET_KEY) or client credentials (APCA_CLIENT_ID + APCA_CLIENT_SECRET or a private key)",
+            )
+        })?;
+        credentials.validate()?;
+        check_duration("connect timeout", self.transport.connect_timeout)?;
+        check_duration("request timeout", self.transport.request_timeout)?;
+        check_duration("token budget", self.transport.budget)?;
+        if self.transport.retry.max_attempts == 0 {
+            return Err(Error::config(
+                "retry policy must allow at least one attempt",
+            ));
+        }
+        let endpoints = Endpoints::resolve(
+            self.environment,
+            self.api_base_url.as_deref(),
+            self.data_base_url.as_deref(),
+            self.token_url.as_deref(),
+        )?;
+        let auth = match credentials {
+            Credentials::ApiKey {
+                key_id,
+                secret,
+                style,
+            } => Auth::Fixed(match style {
+                ApiKeyStyle::Headers => AuthHeaders::api_key(&key_id, &secret)?,
+                ApiKeyStyle::Basic => AuthHeaders::basic(&key_id, &secret)?,
+            }),
+            Credentials::ClientCredentials { client_id, auth } => {
+                let token_url = endpoints.token_url().ok_or_else(|| {
+                    Error::config(format!(
+                        "client credentials are not available for the Trading API (environment {}): use the broker or broker-sandbox environment, or set a token URL (APCA_AUTH_URL)",
+                        self.environment
+                    ))
+                })?;
+                let parsed_url = HttpUrl::parse(token_url)?;
+                if let ClientAuth::PrivateKeyJwt { key, options } = &auth {
+                    // Fail at build time, not at the first token request.
+                    create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
+                }
+                Auth::OAuth(Box::new(OAuthSource {
+                    transport: Transport::new(self.transport.clone(), &parsed_url)?,
+                    cache: TokenCache::new(self.transport.budget),
+                    token_url: token_url.to_owned(),
+                    client_id,
+                    method: auth,
+                    refresh: self.refresh,
+                }))
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner { endpoints, auth }),
+        })
+    }
+}
+
+fn check_duration(what: &str, value: Duration) -> Result<()> {
+    if value.is_zero() || value > MAX_TIMEOUT {
+        return Err(Error::config(format!(
+            "{what} must be more than zero and at most {} s",
+            MAX_TIMEOUT.as_secs()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! What a client authenticates with: an API key pair, or OAuth2 client
+//! credentials (`client_secret_post` or `private_key_jwt`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::assertion::AssertionOptions;
+use crate::error::{Error, Result};
+use crate::key::PrivateKey;
+use crate::secret::SecretString;
+
+/// Shortest client ID Alpaca issues.
+pub const CLIENT_ID_MIN_LEN: usize = 20;
+/// Longest client ID Alpaca issues.
+pub const CLIENT_ID_MAX_LEN: usize = 32;
+/// Longest client secret Alpaca accepts.
+pub const CLIENT_SECRET_MAX_LEN: usize = 128;
+/// Longest API key ID accepted.
+pub const API_KEY_ID_MAX_LEN: usize = 128;
+/// Longest API secret key accepted.
+pub const API_SECRET_MAX_LEN: usize = 256;
+
+/// How an API key pair is presented to Alpaca.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApiKeyStyle {
+    /// `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers (the default).
+    #[default]
+    Headers,
+    /// HTTP Basic with the key ID as user and the secret as password; Broker
+    /// API keys (and broker keys on Market Data) need this form.
+    Basic,
+}
+
+/// How an OAuth2 client proves its identity at the token endpoint.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `client_secret_post`: the secret in the form body (Alpaca does not
+    /// accept it in an `Authorization` header).
+    Secret(SecretString),
+    /// `private_key_jwt` (RFC 7523): a JWT signed locally for every request.
+    PrivateKeyJwt {
+        /// The signing key.
+        key: Arc<PrivateKey>,
+        /// Header and claim options of the assertion.
+        options: AssertionOptions,
+    },
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientAuth::Secret(_) => f.write_str("Secret([redacted])"),
+            ClientAuth::PrivateKeyJwt { key, options } => f
+                .debug_struct("PrivateKeyJwt")
+                .field("key", key)
+                .field("options", options)
+                .finish(),
+        }
+    }
+}
+
+/// The credentials of a client.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API key ID and secret key (the Trading API's legacy form).
+    ApiKey {
+        /// The key ID (not secret).
+        key_id: String,
+        /// The secret key.
+        secret: SecretString,
+        /// Headers or HTTP Basic.
+        style: ApiKeyStyle,
+    },
+    /// OAuth2 client credentials (RFC 6749 §4.4).
+    ClientCredentials {
+        /// The client ID (not secret).
+        client_id: String,
+        /// How the client authenticates.
+        auth: ClientAuth,
+    },
+}
+
+impl Credentials {
+    /// An API key pair sent as `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`.
+    pub fn api_key(key_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        Credentials::ApiKey {
+            key_id: key_id.into(),
+            secret: secret.into(),
+            style: ApiKeyStyle::Headers,
+        }
+    }
+
+    /// An API key pair sent as HTTP Basic (Broker API keys).
+    pub fn api_key_basic(key_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        Credentials::ApiKey {
+            key_id: key_id.into(),
+            secret: secret.into(),
+            style: ApiKeyStyle::Basic,
+        }
+    }
+
+    /// OAuth2 client credentials with `client_secret_post`.
+    pub fn client_secret(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        Credentials::ClientCredentials {
+            client_id: client_id.into(),
+            auth: ClientAuth::Secret(secret.into()),
+        }
+    }
+
+    /// OAuth2 client credentials with `private_key_jwt`, default assertion
+    /// options (no `kid`, 300 s lifetime).
+    pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKey) -> Self {
+        Self::private_key_jwt_with(client_id, key, AssertionOptions::new())
+    }
+
+    /// OAuth2 client credentials with `private_key_jwt` and explicit options.
+    pub fn private_key_jwt_with(
+        client_id: impl Into<String>,
+        key: PrivateKey,
+        options: AssertionOptions,
+    ) -> Self {
+        Credentials::ClientCredentials {
+            client_id: client_id.into(),
+            auth: ClientAuth::PrivateKeyJwt {
+                key: Arc::new(key),
+                options,
+            },
+        }
+    }
+
+    /// Whether these are OAuth2 client credentials (which need a token).
+    pub fn is_client_credentials(&self) -> bool {
+        matches!(self, Credentials::ClientCredentials { .. })
+    }
+
+    /// Checks every documented bound; messages never quote a secret.
+    pub(crate) fn validate(&self) -> Result<()> {
+        match self {
+            Credentials::ApiKey { key_id, secret, .. } => {
+                check_header_text("API key ID", key_id, API_KEY_ID_MAX_LEN)?;
+                check_header_text("API secret key", secret.expose_secret(), API_SECRET_MAX_LEN)
+            }
+            Credentials::ClientCredentials { client_id, auth } => {
+                validate_client_id(client_id)?;
+                match auth {
+                    ClientAuth::Secret(secret) => validate_client_secret(secret),
+                    ClientAuth::PrivateKeyJwt { .. } => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Alpaca's rule: 20 to 32 characters of `A-Z` and `0-9`.
+pub(crate) fn validate_client_id(client_id: &str) -> Result<()> {
+    let len = client_id.len();
+    if !(CLIENT_ID_MIN_LEN..=CLIENT_ID_MAX_LEN).contains(&len)
+        || !client_id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(Error::config(format!(
+            "client ID must be {CLIENT_ID_MIN_LEN} to {CLIENT_ID_MAX_LEN} characters of A-Z and 0-9 (got {} characters{})",
+            client_id.chars().count(),
+            if client_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) { "" } else { ", some of them not A-Z or 0-9" }
+        )));
+    }
+    Ok(())
+}
+
+fn validate_client_secret(secret: &SecretString) -> Result<()> {
+    if secret.is_empty() {
+        return Err(Error::config("client secret is empty"));
+    }
+    if secret.len() > CLIENT_SECRET_MAX_LEN {
+        return Err(Error::config(format!(
+            "client secret is {} bytes, more than Alpaca's limit of {CLIENT_SECRET_MAX_LEN}",
+            secret.len()
+        )));
+    }
+    if secret.expose_secret().chars().any(char::is_control) {
+        return Err(Error::config("client secret contains control characters"));
+    }
+    Ok(())
+}
+
+fn check_header_text(what: &str, value: &str, max: usize) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::config(format!("{what} is empty")));
+    }
+    if value.len() > max {
+        return Err(Error::config(format!(
+            "{what} is {} bytes, more than the limit of {max}",
+            value.len()
+        )));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::config(format!(
+            "{what} contains spaces, control or non-ASCII characters; check for a stray newline or quote"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn client_id_follows_alpacas_published_rule() {
+        assert!(validate_client_id("ABCDEFGHIJ0123456789").is_ok());
+        assert!(validate_client_id(&"A".repeat(32)).is_ok());
+        for bad in [
+            "SHORT",
+            &"A".repeat(33),
+            "abcdefghij0123456789",
+            "ABCDEFGHIJ012345678-",
+        ] {
+            let err = validate_client_id(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(err.message().contains("20 to 32"), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_bounds_are_enforced_without_quoting_the_secret() {
+        let c = Credentials::client_secret("ABCDEFGHIJ0123456789", "S".repeat(129));
+        let err = c.validate().unwrap_err();
+        assert!(err.message().contains("128"), "{err}");
+        assert!(!err.to_string().contains("SSSS"));
+        let c = Credentials::api_key("PKTEST", "secret with space");
+        let err = c.validate().unwrap_err();
+        assert!(!err.to_string().contains("with space"));
+        assert!(Credentials::api_key("PKTEST", "").validate().is_err());
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = Credentials::client_secret("ABCDEFGHIJ0123456789", "topsecret-value");
+        let d = format!("{c:?}");
+        assert!(!d.contains("topsecret"), "{d}");
+        assert!(d.contains("ABCDEFGHIJ0123456789"));
+        let c = Credentials::api_key_basic("PKKEY", "topsecret-value");
+        assert!(!format!("{c:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,225 @@
+//! Alpaca environments and the URLs each one resolves to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::url::HttpUrl;
+
+/// The environment used when none is configured: paper trading, which never
+/// touches live money.
+pub const DEFAULT_ENVIRONMENT: Environment = Environment::Paper;
+
+/// An Alpaca environment. Credentials never cross environments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// Live trading (`api.alpaca.markets`): real money.
+    Live,
+    /// Paper trading (`paper-api.alpaca.markets`). The default.
+    Paper,
+    /// The Broker API in production (`broker-api.alpaca.markets`).
+    Broker,
+    /// The Broker API sandbox (`broker-api.sandbox.alpaca.markets`).
+    BrokerSandbox,
+}
+
+impl Environment {
+    /// Every environment, in a stable order.
+    pub const ALL: [Environment; 4] = [
+        Environment::Live,
+        Environment::Paper,
+        Environment::Broker,
+        Environment::BrokerSandbox,
+    ];
+
+    /// The name used by `APCA_ENVIRONMENT` and the CLI.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Environment::Live => "live",
+            Environment::Paper => "paper",
+            Environment::Broker => "broker",
+            Environment::BrokerSandbox => "broker-sandbox",
+        }
+    }
+
+    /// The Trading API (live, paper) or Broker API base URL.
+    pub const fn api_base_url(self) -> &'static str {
+        match self {
+            Environment::Live => "https://api.alpaca.markets",
+            Environment::Paper => "https://paper-api.alpaca.markets",
+            Environment::Broker => "https://broker-api.alpaca.markets",
+            Environment::BrokerSandbox => "https://broker-api.sandbox.alpaca.markets",
+        }
+    }
+
+    /// The Market Data API base URL.
+    pub const fn data_base_url(self) -> &'static str {
+        match self {
+            Environment::BrokerSandbox => "https://data.sandbox.alpaca.markets",
+            _ => "https://data.alpaca.markets",
+        }
+    }
+
+    /// The OAuth2 token endpoint for client credentials, where Alpaca offers
+    /// one (not yet for the Trading API: `live` and `paper` have none).
+    pub const fn token_url(self) -> Option<&'static str> {
+        match self {
+            Environment::Broker => Some("https://authx.alpaca.markets/v1/oauth2/token"),
+            Environment::BrokerSandbox => {
+                Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token")
+            }
+            Environment::Live | Environment::Paper => None,
+        }
+    }
+
+    /// Whether this environment moves real money or real customer accounts.
+    pub const fn is_production(self) -> bool {
+        matches!(self, Environment::Live | Environment::Broker)
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        DEFAULT_ENVIRONMENT
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = Error;
+
+    /// Parses `live`, `paper`, `broker` or `broker-sandbox` (ASCII case and
+    /// surrounding spaces ignored; `_` accepted for `-`).
+    fn from_str(s: &str) -> Result<Self> {
+        let name = s.trim();
+        Environment::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(&name.replace('_', "-")))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "unknown environment {:?}: expected one of live, paper, broker, broker-sandbox",
+                    crate::url::printable_prefix(name)
+                ))
+            })
+    }
+}
+
+/// The URLs a client uses, resolved from its environment and overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    environment: Environment,
+    api_base: HttpUrl,
+    data_base: HttpUrl,
+    token: Option<HttpUrl>,
+}
+
+impl Endpoints {
+    /// Resolves the environment's URLs, applying each override that is set.
+    /// Every URL is validated: `https://`, or `http://` to a loopback host.
+    pub fn resolve(
+        environment: Environment,
+        api_base: Option<&str>,
+        data_base: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Self> {
+        let api_base = HttpUrl::parse_base(api_base.unwrap_or(environment.api_base_url()))?;
+        let data_base = HttpUrl::parse_base(data_base.unwrap_or(environment.data_base_url()))?;
+        let token = match token.or(environment.token_url()) {
+            Some(url) => Some(HttpUrl::parse(url)?),
+            None => None,
+        };
+        Ok(Endpoints {
+            environment,
+            api_base,
+            data_base,
+            token,
+        })
+    }
+
+    /// The environment these URLs were resolved for.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// Trading API or Broker API base URL, without a trailing slash.
+    pub fn api_base(&self) -> &str {
+        self.api_base.as_str()
+    }
+
+    /// Market Data API base URL, without a trailing slash.
+    pub fn data_base(&self) -> &str {
+        self.data_base.as_str()
+    }
+
+    /// The OAuth2 token endpoint, if the environment has one or it was set.
+    pub fn token_url(&self) -> Option<&str> {
+        self.token.as_ref().map(HttpUrl::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_environment_is_paper_and_not_production() {
+        assert_eq!(Environment::default(), Environment::Paper);
+        assert!(!Environment::default().is_production());
+    }
+
+    #[test]
+    fn each_environment_resolves_the_documented_hosts() {
+        let e = Endpoints::resolve(Environment::BrokerSandbox, None, None, None).unwrap();
+        assert_eq!(e.api_base(), "https://broker-api.sandbox.alpaca.markets");
+        assert_eq!(e.data_base(), "https://data.sandbox.alpaca.markets");
+        assert_eq!(
+            e.token_url(),
+            Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token")
+        );
+        let e = Endpoints::resolve(Environment::Broker, None, None, None).unwrap();
+        assert_eq!(e.api_base(), "https://broker-api.alpaca.markets");
+        assert_eq!(e.data_base(), "https://data.alpaca.markets");
+        assert_eq!(
+            e.token_url(),
+            Some("https://authx.alpaca.markets/v1/oauth2/token")
+        );
+        let e = Endpoints::resolve(Environment::Live, None, None, None).unwrap();
+        assert_eq!(e.api_base(), "https://api.alpaca.markets");
+        assert_eq!(e.token_url(), None);
+        let e = Endpoints::resolve(Environment::Paper, None, None, None).unwrap();
+        assert_eq!(e.api_base(), "https://paper-api.alpaca.markets");
+        assert_eq!(e.data_base(), "https://data.alpaca.markets");
+    }
+
+    #[test]
+    fn overrides_replace_each_url() {
+        let e = Endpoints::resolve(
+            Environment::Paper,
+            Some("http://127.0.0.1:9000/"),
+            Some("http://localhost:9001"),
+            Some("http://[::1]:9002/v1/oauth2/token"),
+        )
+        .unwrap();
+        assert_eq!(e.api_base(), "http://127.0.0.1:9000");
+        assert_eq!(e.data_base(), "http://localhost:9001");
+        assert_eq!(e.token_url(), Some("http://[::1]:9002/v1/oauth2/token"));
+    }
+
+    #[test]
+    fn environment_names_parse_and_unknown_ones_are_refused() {
+        assert_eq!(
+            "Broker_Sandbox".parse::<Environment>().unwrap(),
+            Environment::BrokerSandbox
+        );
+        assert_eq!(" live ".parse::<Environment>().unwrap(), Environment::Live);
+        let err = "prod".parse::<Environment>().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("\"prod\""), "{err}");
+        assert!(err.to_string().contains("broker-sandbox"), "{err}");
+    }
+}

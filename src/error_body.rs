@@ -1,0 +1,152 @@
+//! Parsing of the token endpoint's error bodies: Alpaca's
+//! `{"error", "fields"}` and RFC 6749 §5.2's `{"error", "error_description"}`.
+
+use serde::Deserialize;
+
+use crate::error::OAuthError;
+
+/// Longest description kept from a server's error body, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// Longest error code kept, in characters.
+pub const MAX_CODE_CHARS: usize = 64;
+/// Most field names kept from an Alpaca `fields` list.
+pub const MAX_FIELDS: usize = 16;
+
+#[derive(Deserialize)]
+struct Body {
+    error: Option<serde_json::Value>,
+    error_description: Option<serde_json::Value>,
+    message: Option<serde_json::Value>,
+    fields: Option<serde_json::Value>,
+}
+
+/// Reads an OAuth error from `body`, or `None` if the body is not one.
+///
+/// Server text is bounded and stripped of control characters, and any of the
+/// `secrets` it echoes is replaced by `[redacted]`, so the result is safe to
+/// show.
+pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthError> {
+    let parsed: Body = serde_json::from_slice(body).ok()?;
+    let code = match parsed.error? {
+        serde_json::Value::String(code) if !code.trim().is_empty() => code,
+        _ => return None,
+    };
+    let description = parsed
+        .error_description
+        .or(parsed.message)
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        })
+        .map(|s| clean(&s, MAX_DESCRIPTION_CHARS, secrets))
+        .filter(|s| !s.is_empty());
+    let fields = match parsed.fields {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                serde_json::Value::Object(map) => map.get("name").and_then(|n| n.as_str()),
+                serde_json::Value::String(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .take(MAX_FIELDS)
+            .map(|name| clean(name, MAX_CODE_CHARS, secrets))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(OAuthError {
+        code: clean(&code, MAX_CODE_CHARS, secrets),
+        description,
+        fields,
+    })
+}
+
+/// Bounds `text`, removes control characters and redacts echoed secrets.
+pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[&str]) -> String {
+    let mut out: String = text.trim().chars().filter(|c| !c.is_control()).collect();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        if out.contains(secret) {
+            out = out.replace(secret, "[redacted]");
+        }
+    }
+    if out.chars().count() > max_chars {
+        out = out.chars().take(max_chars).collect::<String>() + "...";
+    }
+    out
+}
+
+/// Whether a token request refused with this code may succeed on a retry.
+pub(crate) fn is_retryable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "quota_exceeded" | "temporarily_unavailable" | "server_error"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpaca_shape_with_fields_parses() {
+        let e = parse_error_body(
+            br#"{"error":"invalid_request","fields":[{"name":"client_id"},{"name":"grant_type"}]}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.fields, vec!["client_id", "grant_type"]);
+        assert_eq!(e.description, None);
+    }
+
+    #[test]
+    fn rfc6749_shape_parses() {
+        let e = parse_error_body(
+            br#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(e.code, "invalid_client");
+        assert_eq!(
+            e.description.as_deref(),
+            Some("client authentication failed")
+        );
+        assert!(e.fields.is_empty());
+    }
+
+    #[test]
+    fn non_oauth_bodies_are_not_errors() {
+        for body in [
+            &b"<html>"[..],
+            b"{}",
+            br#"{"error":42}"#,
+            br#"{"error":""}"#,
+            b"",
+            br#"[1]"#,
+        ] {
+            assert!(parse_error_body(body, &[]).is_none());
+        }
+    }
+
+    #[test]
+    fn echoed_secrets_and_control_characters_are_removed() {
+        let e = parse_error_body(
+            br#"{"error":"invalid_client","error_description":"bad secret s3cr3t-value\n\u001b[31m"}"#,
+            &["s3cr3t-value"],
+        )
+        .unwrap();
+        let d = e.description.unwrap();
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(d.contains("[redacted]"));
+        assert!(!d.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn long_descriptions_are_bounded() {
+        let body = format!(
+            r#"{{"error":"x","error_description":"{}"}}"#,
+            "a".repeat(10_000)
+        );
+        let e = parse_error_body(body.as_bytes(), &[]).unwrap();
+        assert!(e.description.unwrap().chars().count() <= MAX_DESCRIPTION_CHARS + 3);
+    }
+}

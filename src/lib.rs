@@ -1,0 +1,69 @@
+//! Blocking authentication for Alpaca's Trading, Broker and Market Data APIs.
+//!
+//! * Picks the right hosts for [`Environment::Live`], [`Environment::Paper`]
+//!   (the default), [`Environment::Broker`] and
+//!   [`Environment::BrokerSandbox`].
+//! * Authenticates with an API key pair (APCA headers or HTTP Basic), or with
+//!   OAuth2 client credentials: `client_secret_post`, or `private_key_jwt`
+//!   signed locally (RFC 7523).
+//! * Caches the access token, refreshes it ahead of expiry with exactly one
+//!   request however many threads ask, and hands out ready-made headers.
+//!
+//! No async runtime: every call blocks, and only a call that finds no valid
+//! token waits for the network.
+//!
+//! ```no_run
+//! use alpaca_auth::Client;
+//!
+//! // APCA_ENVIRONMENT=broker-sandbox APCA_CLIENT_ID=... APCA_CLIENT_SECRET=...
+//! let client = Client::from_env()?;
+//! let headers = client.auth_headers()?; // cached after the first call
+//! let url = format!("{}/v1/accounts", client.endpoints().api_base());
+//! let response = client.authorize(ureq::get(&url))?.call();
+//! if matches!(&response, Err(ureq::Error::StatusCode(401))) {
+//!     client.invalidate(); // the next call fetches a new token
+//! }
+//! # let _ = headers;
+//! # Ok::<(), alpaca_auth::Error>(())
+//! ```
+//!
+//! Secrets ([`SecretString`]), tokens ([`AccessToken`]), private keys
+//! ([`PrivateKey`]) and header values are redacted from every `Debug`
+//! output and error message, and zeroized when dropped.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod assertion;
+mod cache;
+mod client;
+pub mod credentials;
+mod env_config;
+pub mod environment;
+pub mod error;
+mod error_body;
+mod headers;
+pub mod key;
+#[cfg(feature = "mock")]
+pub mod mock;
+pub mod retry;
+pub mod secret;
+pub mod token;
+pub mod transport;
+mod url;
+
+pub use assertion::AssertionOptions;
+pub use cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
+pub use client::{Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE};
+pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
+pub use env_config::MAX_ENV_VALUE_LEN;
+pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
+pub use error::{Error, ErrorKind, OAuthError, Result};
+pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
+pub use key::{Algorithm, PrivateKey};
+pub use retry::RetryPolicy;
+pub use secret::SecretString;
+pub use token::{AccessToken, RefreshPolicy};
+pub use transport::ProxySetting;
+pub use url::MAX_URL_LEN;
+/// The `http` crate the header types come from (re-exported by ureq).
+pub use ureq::http;

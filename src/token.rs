@@ -1,0 +1,396 @@
+//! [`AccessToken`]: a bearer token, its expiry, and the parsing of the token
+//! endpoint's success response.
+//!
+//! # The `expires_in` rule
+//!
+//! | `expires_in` in the response        | lifetime used                               |
+//! |-------------------------------------|---------------------------------------------|
+//! | a positive integer (or its string)  | that many seconds                           |
+//! | a positive fraction                 | rounded down, at least one second           |
+//! | missing or `null`                   | [`ASSUMED_LIFETIME`] (300 s, conservative)  |
+//! | more than [`MAX_TOKEN_LIFETIME`]    | clamped to [`MAX_TOKEN_LIFETIME`] (24 h)    |
+//! | zero, negative, non-numeric, other  | refused: [`ErrorKind::MalformedResponse`]   |
+//!
+//! The lifetime counts from the moment the request was *sent*, on the
+//! monotonic clock, so network time only makes the token expire early.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Deserialize;
+use ureq::http::HeaderValue;
+use zeroize::Zeroize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::SecretString;
+
+/// Lifetime assumed when a token response has no `expires_in`.
+pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The longest lifetime believed; longer `expires_in` values are clamped.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest access token accepted, in bytes.
+pub const MAX_ACCESS_TOKEN_LEN: usize = 8192;
+
+/// Minimum time before expiry at which a token is refreshed ahead.
+pub const DEFAULT_REFRESH_AHEAD_MIN: Duration = Duration::from_secs(60);
+
+/// Fraction of the lifetime before expiry at which a token is refreshed ahead
+/// (the larger of this and [`DEFAULT_REFRESH_AHEAD_MIN`] applies).
+pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
+
+/// Refresh-ahead never starts before this fraction of the lifetime has
+/// passed, so short-lived tokens are still used for half their life.
+pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
+
+const BEARER_PREFIX: &[u8] = b"Bearer ";
+
+/// When a token should be refreshed ahead of its expiry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RefreshPolicy {
+    /// Refresh at least this long before expiry.
+    pub ahead_min: Duration,
+    /// Refresh at least this fraction of the lifetime before expiry.
+    pub ahead_fraction: f64,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            ahead_min: DEFAULT_REFRESH_AHEAD_MIN,
+            ahead_fraction: DEFAULT_REFRESH_AHEAD_FRACTION,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// How long before expiry a token of `lifetime` is refreshed:
+    /// `max(ahead_min, ahead_fraction * lifetime)`, capped at half the lifetime.
+    pub fn margin(&self, lifetime: Duration) -> Duration {
+        let fraction = self.ahead_fraction.clamp(0.0, REFRESH_AHEAD_MAX_FRACTION);
+        let wanted = self.ahead_min.max(lifetime.mul_f64(fraction));
+        wanted.min(lifetime.mul_f64(REFRESH_AHEAD_MAX_FRACTION))
+    }
+}
+
+/// An OAuth2 access token with its expiry. Cheap to clone (shared).
+///
+/// `Debug` never shows the token; the value is reachable only through
+/// [`expose_secret`](AccessToken::expose_secret). The memory holding it is
+/// zeroized when the last clone is dropped.
+#[derive(Clone)]
+pub struct AccessToken {
+    inner: Arc<TokenInner>,
+}
+
+struct TokenInner {
+    value: SecretString,
+    header: HeaderValue,
+    lifetime: Duration,
+    refresh_at: Instant,
+    expires_at: Instant,
+    scope: Option<String>,
+}
+
+/// A buffer that zeroizes itself when the last `Bytes` sharing it drops.
+struct ZeroizingBuf(Vec<u8>);
+
+impl AsRef<[u8]> for ZeroizingBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ZeroizingBuf {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// Builds a sensitive header value whose bytes are zeroized on drop.
+pub(crate) fn sensitive_header(bytes: Vec<u8>) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from_owner(ZeroizingBuf(bytes)))
+        .map_err(|_| {
+            Error::config("credential contains characters not allowed in an HTTP header")
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl AccessToken {
+    /// Wraps a token value obtained at `sent_at` with the given lifetime.
+    pub(crate) fn new(
+        value: String,
+        lifetime: Duration,
+        scope: Option<String>,
+        sent_at: Instant,
+        policy: &RefreshPolicy,
+    ) -> Result<Self> {
+        let value = SecretString::new(value);
+        validate_token_value(value.expose_secret())?;
+        let mut line = Vec::with_capacity(BEARER_PREFIX.len() + value.len());
+        line.extend_from_slice(BEARER_PREFIX);
+        line.extend_from_slice(value.expose_secret().as_bytes());
+        let header = sensitive_header(line)
+            .map_err(|_| Error::malformed("access_token is not a valid header value"))?;
+        let expires_at = sent_at + lifetime;
+        Ok(AccessToken {
+            inner: Arc::new(TokenInner {
+                value,
+                header,
+                lifetime,
+                refresh_at: expires_at - policy.margin(lifetime),
+                expires_at,
+                scope,
+            }),
+        })
+    }
+
+    /// The token itself. Every use of it is a place to review.
+    pub fn expose_secret(&self) -> &str {
+        self.inner.value.expose_secret()
+    }
+
+    /// The `Authorization` header value, `Bearer <token>`, marked sensitive.
+    pub fn authorization(&self) -> &HeaderValue {
+        &self.inner.header
+    }
+
+    /// The lifetime the server granted (after the `expires_in` rule).
+    pub fn lifetime(&self) -> Duration {
+        self.inner.lifetime
+    }
+
+    /// When the token expires, on the monotonic clock.
+    pub fn expires_at(&self) -> Instant {
+        self.inner.expires_at
+    }
+
+    /// When the cache starts refreshing it ahead of expiry.
+    pub fn refresh_at(&self) -> Instant {
+        self.inner.refresh_at
+    }
+
+    /// Time left before expiry (zero once expired).
+    pub fn remaining(&self) -> Duration {
+        self.inner
+            .expires_at
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the token is still valid at `now`.
+    pub fn is_valid_at(&self, now: Instant) -> bool {
+        now < self.inner.expires_at
+    }
+
+    /// The scope the server granted, if it said.
+    pub fn scope(&self) -> Option<&str> {
+        self.inner.scope.as_deref()
+    }
+
+    /// Whether two handles share the same token.
+    pub fn same_token(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"[redacted]")
+            .field("lifetime", &self.inner.lifetime)
+            .field("remaining", &self.remaining())
+            .field("scope", &self.inner.scope)
+            .finish()
+    }
+}
+
+fn validate_token_value(value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::malformed("access_token is empty"));
+    }
+    if value.len() > MAX_ACCESS_TOKEN_LEN {
+        return Err(Error::malformed(format!(
+            "access_token is {} bytes, more than the limit of {MAX_ACCESS_TOKEN_LEN}",
+            value.len()
+        )));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::malformed(
+            "access_token contains characters other than printable ASCII",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct TokenResponseBody {
+    access_token: Option<serde_json::Value>,
+    token_type: Option<serde_json::Value>,
+    expires_in: Option<serde_json::Value>,
+    scope: Option<serde_json::Value>,
+}
+
+/// Parses a token endpoint success body. Error messages never quote the body.
+pub(crate) fn parse_token_response(
+    body: &[u8],
+    sent_at: Instant,
+    policy: &RefreshPolicy,
+) -> Result<AccessToken> {
+    let parsed: TokenResponseBody = serde_json::from_slice(body).map_err(|e| {
+        // serde_json's message can quote the input: report only the position.
+        Error::malformed(format!(
+            "token response is not the expected JSON object (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let token = match parsed.access_token {
+        Some(serde_json::Value::String(s)) => s,
+        Some(_) => {
+            return Err(Error::malformed(
+                "access_token in the token response is not a string",
+            ))
+        }
+        None => return Err(Error::malformed("token response has no access_token")),
+    };
+    match &parsed.token_type {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(serde_json::Value::String(t)) => {
+            return Err(Error::malformed(format!(
+                "token_type is {:?}, but only Bearer tokens are supported",
+                crate::url::printable_prefix(t)
+            )))
+        }
+        Some(_) => {
+            return Err(Error::malformed(
+                "token_type in the token response is not a string",
+            ))
+        }
+    }
+    let lifetime = lifetime_from(parsed.expires_in.as_ref())?;
+    let scope = match parsed.scope {
+        Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    AccessToken::new(token, lifetime, scope, sent_at, policy)
+}
+
+/// Applies the `expires_in` rule of this module's documentation.
+pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Duration> {
+    let seconds: f64 = match expires_in {
+        None | Some(serde_json::Value::Null) => return Ok(ASSUMED_LIFETIME),
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| Error::malformed("expires_in is not a usable number"))?,
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().map_err(|_| {
+            Error::malformed("expires_in is a string that is not a whole number of seconds")
+        })? as f64,
+        Some(_) => {
+            return Err(Error::malformed(
+                "expires_in is neither a number nor a string",
+            ))
+        }
+    };
+    if !seconds.is_finite() || seconds < 1.0 {
+        return Err(Error::new(
+            ErrorKind::MalformedResponse,
+            format!("expires_in is {seconds}: the token would already be expired"),
+        ));
+    }
+    let max = MAX_TOKEN_LIFETIME.as_secs() as f64;
+    Ok(Duration::from_secs(seconds.min(max).floor() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(body: &str) -> Result<AccessToken> {
+        parse_token_response(body.as_bytes(), Instant::now(), &RefreshPolicy::default())
+    }
+
+    #[test]
+    fn alpaca_success_body_parses_into_a_bearer_header() {
+        let t =
+            parse(r#"{"access_token":"abc.def","expires_in":899,"token_type":"Bearer"}"#).unwrap();
+        assert_eq!(t.expose_secret(), "abc.def");
+        assert_eq!(t.authorization().to_str().unwrap(), "Bearer abc.def");
+        assert!(t.authorization().is_sensitive());
+        assert_eq!(t.lifetime(), Duration::from_secs(899));
+    }
+
+    #[test]
+    fn expires_in_rule_is_applied() {
+        let secs = |v: serde_json::Value| lifetime_from(Some(&v)).map(|d| d.as_secs());
+        assert_eq!(lifetime_from(None).unwrap(), ASSUMED_LIFETIME);
+        assert_eq!(lifetime_from(Some(&json!(null))).unwrap(), ASSUMED_LIFETIME);
+        assert_eq!(secs(json!(899)).unwrap(), 899);
+        assert_eq!(secs(json!("899")).unwrap(), 899);
+        assert_eq!(secs(json!(2.9)).unwrap(), 2);
+        assert_eq!(secs(json!(1_000_000_000_000u64)).unwrap(), 86_400);
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(0.5),
+            json!("soon"),
+            json!("-1"),
+            json!([1]),
+            json!({}),
+        ] {
+            let err = secs(bad.clone()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_margin_is_max_of_minimum_and_fraction_capped_at_half() {
+        let p = RefreshPolicy::default();
+        assert_eq!(
+            p.margin(Duration::from_secs(899)),
+            Duration::from_secs(899).mul_f64(0.2)
+        );
+        assert_eq!(p.margin(Duration::from_secs(200)), Duration::from_secs(60));
+        assert_eq!(p.margin(Duration::from_secs(2)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused_without_quoting_them() {
+        for (body, needle) in [
+            ("not json sk-SECRETISH", "not the expected JSON"),
+            (r#"{"token_type":"Bearer"}"#, "no access_token"),
+            (r#"{"access_token":42}"#, "not a string"),
+            (r#"{"access_token":"x y"}"#, "printable ASCII"),
+            (r#"{"access_token":""}"#, "empty"),
+            (
+                r#"{"access_token":"tok","token_type":"mac"}"#,
+                "only Bearer",
+            ),
+            (
+                r#"{"access_token":"tok","expires_in":0}"#,
+                "already be expired",
+            ),
+            (
+                r#"{"access_token":"SECRETISH","expires_in":"x"}"#,
+                "whole number",
+            ),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{body}");
+            assert!(err.to_string().contains(needle), "{body}: {err}");
+            assert!(!err.to_string().contains("SECRETISH"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let t = parse(r#"{"access_token":"tok-VISIBLE-123","expires_in":60}"#).unwrap();
+        let debug = format!("{t:?} {:?}", t.authorization());
+        assert!(!debug.contains("VISIBLE"), "{debug}");
+    }
+}

@@ -1,0 +1,465 @@
+//! The HTTP side of token acquisition: one ureq agent per client, the token
+//! request with retries inside one time budget, and error classification.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use ring::rand::SystemRandom;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::{Agent, Proxy};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::error_body::{is_retryable_code, parse_error_body};
+use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
+use crate::secret::SecretString;
+use crate::token::{parse_token_response, AccessToken, RefreshPolicy};
+use crate::url::{is_loopback_host, HttpUrl};
+
+/// Time allowed to establish a TCP connection (and proxy tunnel).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for one token request, from connect to the last body byte.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for one token acquisition: every attempt and every wait
+/// between attempts together.
+pub const DEFAULT_TOKEN_BUDGET: Duration = Duration::from_secs(30);
+/// Largest response body read from the token endpoint.
+pub const MAX_RESPONSE_BODY: u64 = 64 * 1024;
+/// The `User-Agent` of token requests.
+pub const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));
+
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// Where token requests go through a proxy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (and `NO_PROXY`), except for
+    /// loopback token endpoints. The default.
+    #[default]
+    FromEnv,
+    /// No proxy, whatever the environment says.
+    Disabled,
+    /// This proxy (`http://`, `socks5://`, ...). Its URL may carry
+    /// credentials and is never printed.
+    Url(SecretString),
+}
+
+/// The transport settings of a client.
+#[derive(Clone, Debug)]
+pub(crate) struct TransportConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) budget: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) proxy: ProxySetting,
+    pub(crate) extra_roots: Vec<Certificate<'static>>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            budget: DEFAULT_TOKEN_BUDGET,
+            retry: RetryPolicy::default(),
+            proxy: ProxySetting::FromEnv,
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
+/// Parses a PEM bundle of CA certificates to trust besides the webpki roots.
+pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(_) => return Err(Error::config("CA bundle is not valid PEM")),
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(
+            "CA bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// A form body for the token endpoint, and the secret it carries (redacted
+/// from anything the server echoes back).
+pub(crate) struct TokenForm {
+    pub(crate) body: SecretString,
+    pub(crate) secret: SecretString,
+}
+
+/// Appends `key=value` to a form body, percent-encoding both.
+pub(crate) fn push_form_pair(body: &mut String, key: &str, value: &str) {
+    if !body.is_empty() {
+        body.push('&');
+    }
+    for (i, part) in [key, value].into_iter().enumerate() {
+        if i == 1 {
+            body.push('=');
+        }
+        for b in part.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    body.push(b as char)
+                }
+                b' ' => body.push('+'),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                    body.push('%');
+                    body.push(HEX[usize::from(b >> 4)] as char);
+                    body.push(HEX[usize::from(b & 15)] as char);
+                }
+            }
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(AccessToken),
+    Retry(Error, Option<Duration>),
+    Fail(Error),
+}
+
+/// Sends token requests. One per client; its agent keeps connections alive.
+pub(crate) struct Transport {
+    agent: Agent,
+    config: TransportConfig,
+    rng: SystemRandom,
+    http_requests: AtomicU64,
+}
+
+impl Transport {
+    pub(crate) fn new(config: TransportConfig, token_url: &HttpUrl) -> Result<Self> {
+        let proxy = match &config.proxy {
+            ProxySetting::FromEnv if is_loopback_host(token_url.host()) => None,
+            ProxySetting::FromEnv => Proxy::try_from_env(),
+            ProxySetting::Disabled => None,
+            ProxySetting::Url(url) => Some(Proxy::new(url.expose_secret()).map_err(|_| {
+                Error::config(
+                    "proxy URL is not valid (expected scheme://[user:password@]host:port)",
+                )
+            })?),
+        };
+        let mut tls = TlsConfig::builder();
+        if !config.extra_roots.is_empty() {
+            let roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()))
+                .chain(config.extra_roots.iter().cloned())
+                .collect();
+            tls = tls.root_certs(RootCerts::from(roots));
+        }
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .user_agent(USER_AGENT)
+            .proxy(proxy)
+            .tls_config(tls.build())
+            .build()
+            .new_agent();
+        Ok(Transport {
+            agent,
+            config,
+            rng: SystemRandom::new(),
+            http_requests: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP requests sent to the token endpoint so far (retries included).
+    pub(crate) fn http_requests(&self) -> u64 {
+        self.http_requests.load(Ordering::Relaxed)
+    }
+
+    /// Obtains a token, retrying within the budget. `make_form` is called
+    /// once per attempt, so every attempt carries a fresh assertion.
+    pub(crate) fn request_token(
+        &self,
+        url: &str,
+        make_form: &mut dyn FnMut() -> Result<TokenForm>,
+        policy: &RefreshPolicy,
+    ) -> Result<AccessToken> {
+        let started = Instant::now();
+        let deadline = started + self.config.budget;
+        let max_attempts = self.config.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let form = make_form()?;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.budget_exhausted(None));
+            }
+            let per_attempt = remaining.min(self.config.request_timeout);
+            let (error, retry_after) = match self.attempt(url, &form, per_attempt, policy) {
+                Attempt::Done(token) => return Ok(token),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(error, retry_after) => (error, retry_after),
+            };
+            if attempt >= max_attempts {
+                return Err(annotate(error, attempt));
+            }
+            let backoff = self.config.retry.backoff(attempt, &self.rng);
+            let wait = retry_after.unwrap_or(backoff);
+            if Instant::now() + wait >= deadline {
+                return Err(match error.kind() {
+                    ErrorKind::RateLimited => annotate(error, attempt),
+                    _ => self.budget_exhausted(Some(error)),
+                });
+            }
+            thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    fn budget_exhausted(&self, last: Option<Error>) -> Error {
+        let mut message = format!(
+            "no token within the time budget of {} s",
+            self.config.budget.as_secs_f64()
+        );
+        if let Some(last) = &last {
+            message.push_str("; last failure: ");
+            message.push_str(&last.to_string());
+        }
+        let mut error = Error::new(ErrorKind::Timeout, message);
+        if let Some(status) = last.as_ref().and_then(Error::status) {
+            error = error.with_status(status);
+        }
+        error
+    }
+
+    fn attempt(
+        &self,
+        url: &str,
+        form: &TokenForm,
+        timeout: Duration,
+        policy: &RefreshPolicy,
+    ) -> Attempt {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        let sent_at = Instant::now();
+        let response = self
+            .agent
+            .post(url)
+            .header("content-type", FORM_CONTENT_TYPE)
+            .header("accept", "application/json")
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(form.body.expose_secret().as_bytes());
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => return classify_ureq_error(e),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BODY)
+            .read_to_vec()
+        {
+            Ok(body) => zeroize::Zeroizing::new(body),
+            Err(e) => return classify_ureq_error(e).with_status(status),
+        };
+        if (200..300).contains(&status) {
+            return match parse_token_response(&body, sent_at, policy) {
+                Ok(token) => Attempt::Done(token),
+                Err(e) => Attempt::Fail(e.with_status(status)),
+            };
+        }
+        classify_error_response(status, &body, retry_after, form.secret.expose_secret())
+    }
+}
+
+impl Attempt {
+    fn with_status(self, status: u16) -> Self {
+        match self {
+            Attempt::Retry(e, r) => Attempt::Retry(e.with_status(status), r),
+            Attempt::Fail(e) => Attempt::Fail(e.with_status(status)),
+            done => done,
+        }
+    }
+}
+
+fn annotate(error: Error, attempts: u32) -> Error {
+    if attempts <= 1 {
+        return error;
+    }
+    error.with_message_suffix(&format!(" after {attempts} attempts"))
+}
+
+/// Turns a non-2xx token response into an attempt outcome: body first,
+/// status second.
+fn classify_error_response(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    secret: &str,
+) -> Attempt {
+    if let Some(oauth) = parse_error_body(body, &[secret]) {
+        let retryable = is_retryable_code(&oauth.code);
+        let kind = if status == 429 || oauth.code == "quota_exceeded" {
+            ErrorKind::RateLimited
+        } else {
+            ErrorKind::OAuth
+        };
+        let error = Error::new(kind, "token endpoint refused the request")
+            .with_status(status)
+            .with_oauth(oauth)
+            .with_retry_after(retry_after);
+        return if retryable || (kind == ErrorKind::RateLimited && status == 429) {
+            Attempt::Retry(error, retry_after)
+        } else {
+            Attempt::Fail(error)
+        };
+    }
+    let (kind, message) = match status {
+        429 => (ErrorKind::RateLimited, "token endpoint is rate limiting requests"),
+        300..=399 => (
+            ErrorKind::HttpStatus,
+            "token endpoint answered with a redirect, which is not followed: configure the exact token URL",
+        ),
+        _ => (ErrorKind::HttpStatus, "token endpoint answered with an HTTP error and no OAuth error body"),
+    };
+    let error = Error::new(kind, message)
+        .with_status(status)
+        .with_retry_after(retry_after);
+    if is_retryable_status(status) {
+        Attempt::Retry(error, retry_after)
+    } else {
+        Attempt::Fail(error)
+    }
+}
+
+/// Maps a ureq error to an attempt outcome. ureq's messages carry the host
+/// and the I/O cause, never request bodies or headers.
+fn classify_ureq_error(e: ureq::Error) -> Attempt {
+    use ureq::Error as U;
+    match e {
+        U::Timeout(which) => Attempt::Retry(
+            Error::new(
+                ErrorKind::Timeout,
+                format!("token request timed out ({which})"),
+            ),
+            None,
+        ),
+        U::HostNotFound => Attempt::Retry(
+            Error::new(
+                ErrorKind::Transport,
+                "could not resolve the token endpoint's host",
+            ),
+            None,
+        ),
+        U::ConnectionFailed => Attempt::Retry(
+            Error::new(
+                ErrorKind::Transport,
+                "could not connect to the token endpoint",
+            ),
+            None,
+        ),
+        U::BodyExceedsLimit(_) => Attempt::Fail(Error::malformed(format!(
+            "token response body is larger than the limit of {MAX_RESPONSE_BODY} bytes"
+        ))),
+        U::Tls(what) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {what}"))),
+        U::Io(io) => {
+            let text = io.to_string();
+            if looks_like_tls(&text) {
+                Attempt::Fail(Error::new(
+                    ErrorKind::Tls,
+                    format!("TLS handshake with the token endpoint failed: {text}"),
+                ))
+            } else {
+                Attempt::Retry(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!("connection to the token endpoint failed: {text}"),
+                    ),
+                    None,
+                )
+            }
+        }
+        U::Protocol(p) => Attempt::Retry(
+            Error::new(
+                ErrorKind::Transport,
+                format!("token endpoint broke the HTTP protocol: {p}"),
+            ),
+            None,
+        ),
+        U::InvalidProxyUrl | U::ConnectProxyFailed(_) => Attempt::Fail(Error::new(
+            ErrorKind::Transport,
+            "could not connect through the configured proxy",
+        )),
+        other => Attempt::Fail(Error::new(
+            ErrorKind::Transport,
+            format!("token request failed: {other}"),
+        )),
+    }
+}
+
+fn looks_like_tls(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "peer sent",
+        "unknownissuer",
+        "notvalidforname",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_percent_encoded() {
+        let mut body = String::new();
+        push_form_pair(&mut body, "grant_type", "client_credentials");
+        push_form_pair(&mut body, "client_secret", "a b&c=d/é");
+        assert_eq!(
+            body,
+            "grant_type=client_credentials&client_secret=a+b%26c%3Dd%2F%C3%A9"
+        );
+    }
+
+    #[test]
+    fn invalid_client_is_not_retried_and_quota_is() {
+        let a = classify_error_response(401, br#"{"error":"invalid_client"}"#, None, "s3cret");
+        assert!(matches!(a, Attempt::Fail(ref e) if e.kind() == ErrorKind::OAuth));
+        let a = classify_error_response(500, br#"{"error":"invalid_grant"}"#, None, "s3cret");
+        assert!(matches!(a, Attempt::Fail(_)), "body decides before status");
+        let a = classify_error_response(
+            429,
+            br#"{"error":"quota_exceeded"}"#,
+            Some(Duration::from_secs(1)),
+            "x",
+        );
+        assert!(matches!(a, Attempt::Retry(ref e, Some(_)) if e.kind() == ErrorKind::RateLimited));
+        let a = classify_error_response(503, b"<html>busy</html>", None, "x");
+        assert!(matches!(a, Attempt::Retry(ref e, None) if e.kind() == ErrorKind::HttpStatus));
+        let a = classify_error_response(404, b"", None, "x");
+        assert!(matches!(a, Attempt::Fail(ref e) if e.status() == Some(404)));
+    }
+
+    #[test]
+    fn ca_bundle_without_certificates_is_refused() {
+        assert!(parse_ca_bundle(b"").is_err());
+        assert!(
+            parse_ca_bundle(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! Validation of the URLs the library talks to.
+//!
+//! Only `https://` is accepted, except `http://` to a loopback host
+//! (`127.0.0.0/8`, `::1`, `localhost`), which tests and the mock server use.
+//! The check happens when the configuration is built, before any connection.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{Error, Result};
+
+/// The longest URL accepted, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// How much of an unrecognised input value an error message repeats.
+const ECHO_LIMIT: usize = 64;
+
+/// A validated `http(s)` URL, kept exactly as given (minus surrounding
+/// whitespace and, for base URLs, a trailing `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HttpUrl {
+    text: String,
+    https: bool,
+    host_start: usize,
+    host_end: usize,
+}
+
+impl HttpUrl {
+    /// Parses and validates `input`.
+    pub(crate) fn parse(input: &str) -> Result<Self> {
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(Error::config("URL is empty"));
+        }
+        if text.len() > MAX_URL_LEN {
+            return Err(Error::config(format!(
+                "URL is {} bytes long, more than the limit of {MAX_URL_LEN}",
+                text.len()
+            )));
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::config(format!(
+                "URL contains the character {c:?}, which is not allowed"
+            )));
+        }
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+            Error::config(format!(
+                "URL {:?} has no scheme: expected https://host/...",
+                printable_prefix(text)
+            ))
+        })?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err(Error::config(format!(
+                "URL scheme {:?} is not supported: use https://",
+                printable_prefix(scheme)
+            )));
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if authority.contains('@') {
+            return Err(Error::config(
+                "URL contains user information (user:password@); credentials are configured separately, never in a URL",
+            ));
+        }
+        if rest[authority_end..].contains('#') {
+            return Err(Error::config("URL must not contain a fragment (#...)"));
+        }
+        let host = split_host(authority)?;
+        let host_start = scheme.len() + 3 + (host.as_ptr() as usize - authority.as_ptr() as usize);
+        let url = HttpUrl {
+            text: text.to_owned(),
+            https,
+            host_start,
+            host_end: host_start + host.len(),
+        };
+        if !url.https && !is_loopback_host(url.host()) {
+            return Err(Error::config(format!(
+                "refusing plain http:// to non-loopback host {}: credentials would travel unencrypted; use https:// (http:// is allowed only for 127.0.0.0/8, ::1 and localhost)",
+                url.host()
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Parses a base URL: as [`parse`](Self::parse), with trailing `/` removed.
+    pub(crate) fn parse_base(input: &str) -> Result<Self> {
+        let mut url = Self::parse(input)?;
+        let keep = url.text.trim_end_matches('/').len().max(url.host_end);
+        url.text.truncate(keep);
+        Ok(url)
+    }
+
+    /// The URL text.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The host, as written (IPv6 in brackets).
+    pub(crate) fn host(&self) -> &str {
+        &self.text[self.host_start..self.host_end]
+    }
+}
+
+/// Takes the host out of `host[:port]`, validating both.
+fn split_host(authority: &str) -> Result<&str> {
+    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+        let close = stripped
+            .find(']')
+            .ok_or_else(|| Error::config("URL has an unclosed IPv6 address bracket"))?;
+        let literal = &stripped[..close];
+        literal
+            .parse::<Ipv6Addr>()
+            .map_err(|_| Error::config("URL has an invalid IPv6 address"))?;
+        let after = &stripped[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(port) => Some(port),
+            None if after.is_empty() => None,
+            None => return Err(Error::config("URL has text after its IPv6 address")),
+        };
+        (&authority[..close + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(Error::config("URL has no host"));
+    }
+    if !host.starts_with('[')
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(Error::config(format!(
+            "URL host {:?} contains characters a host name cannot have",
+            printable_prefix(host)
+        )));
+    }
+    if let Some(port) = port {
+        if port.is_empty() || port.len() > 5 || port.parse::<u16>().is_err() {
+            return Err(Error::config(format!(
+                "URL port {:?} is not a number from 0 to 65535",
+                printable_prefix(port)
+            )));
+        }
+    }
+    Ok(host)
+}
+
+/// Whether `host` is `localhost`, an address in `127.0.0.0/8`, or `[::1]`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A bounded prefix of untrusted text, for quoting in an error message.
+pub(crate) fn printable_prefix(text: &str) -> &str {
+    match text.char_indices().nth(ECHO_LIMIT) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn https_urls_are_accepted_with_port_and_path() {
+        let url = HttpUrl::parse("https://authx.alpaca.markets:443/v1/oauth2/token").unwrap();
+        assert_eq!(url.host(), "authx.alpaca.markets");
+        assert_eq!(
+            url.as_str(),
+            "https://authx.alpaca.markets:443/v1/oauth2/token"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5/x",
+            "http://localhost:1",
+            "http://[::1]:80/",
+            "HTTP://LOCALHOST",
+        ] {
+            assert!(HttpUrl::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.alpaca.markets",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://localhost.evil.com",
+            "http://[::2]",
+            "http://127.0.0.1.nip.io",
+        ] {
+            let err = HttpUrl::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(
+                err.message().contains("refusing plain http://"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_urls_get_config_errors() {
+        for bad in [
+            "",
+            "api.alpaca.markets",
+            "ftp://x",
+            "https://",
+            "https://:443",
+            "https://host:99999",
+            "https://host:port",
+            "https://us er@host",
+            "https://user:pw@host/",
+            "https://host/#frag",
+            "https://[::1",
+            "https://ho_st/",
+        ] {
+            let err = HttpUrl::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
+        }
+        let long = format!("https://h/{}", "a".repeat(MAX_URL_LEN));
+        assert!(HttpUrl::parse(&long).is_err());
+    }
+
+    #[test]
+    fn userinfo_is_refused_without_echoing_it() {
+        let err = HttpUrl::parse("https://key:supersecret@api.alpaca.markets").unwrap_err();
+        assert!(!err.to_string().contains("supersecret"));
+    }
+
+    #[test]
+    fn base_urls_lose_trailing_slashes_only() {
+        let url = HttpUrl::parse_base("https://h.example/api//").unwrap();
+        assert_eq!(url.as_str(), "https://h.example/api");
+        let url = HttpUrl::parse_base("https://h.example/").unwrap();
+        assert_eq!(url.as_str(), "https://h.example");
+    }
+}

@@ -1,0 +1,169 @@
+//! The token lifecycle: single flight, refresh ahead, invalidation, and
+//! serving the old token while a refresh fails.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::Fault;
+use alpaca_auth::ErrorKind;
+use common::{mock, secret_client};
+
+const THREADS: usize = 32;
+
+/// Runs `f` on `THREADS` threads released together; returns each result
+/// with how long the call took.
+fn together<T: Send + 'static>(f: impl Fn() -> T + Send + Sync + 'static) -> Vec<(T, Duration)> {
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (barrier, f) = (Arc::clone(&barrier), Arc::clone(&f));
+            thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                let out = f();
+                (out, start.elapsed())
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn refresh_is_single_flight_at_expiry() {
+    let mock = mock();
+    mock.set_expires_in(1);
+    let client = secret_client(&mock);
+    client.access_token().unwrap();
+    thread::sleep(Duration::from_millis(1100)); // the token has expired
+    mock.set_token_delay(Duration::from_millis(300));
+    let before = mock.token_requests();
+    let c = client.clone();
+    let results = together(move || c.access_token());
+    assert_eq!(
+        mock.token_requests() - before,
+        1,
+        "exactly one token request"
+    );
+    let first = results[0].0.as_ref().unwrap();
+    for (result, _) in &results {
+        assert!(
+            result.as_ref().unwrap().same_token(first),
+            "all share one token"
+        );
+    }
+}
+
+#[test]
+fn waiters_share_the_error_of_the_one_failed_request() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.set_token_delay(Duration::from_millis(200));
+    mock.inject(Fault::OAuthError(401, "invalid_client".into()));
+    let c = client.clone();
+    let results = together(move || c.access_token().map(|_| ()));
+    assert_eq!(mock.token_requests(), 1);
+    for (result, _) in results {
+        let err = result.unwrap_err();
+        assert_eq!(err.oauth().unwrap().code, "invalid_client");
+    }
+}
+
+#[test]
+fn refresh_ahead_serves_the_old_token_while_one_thread_refreshes() {
+    let mock = mock();
+    mock.set_expires_in(4); // refresh window opens after 2 s
+    let client = secret_client(&mock);
+    let old = client.access_token().unwrap();
+    thread::sleep(Duration::from_millis(2100));
+    let slow = Duration::from_millis(800);
+    mock.set_token_delay(slow);
+    let c = client.clone();
+    let results = together(move || c.access_token().unwrap());
+    assert_eq!(mock.token_requests(), 2, "one refresh request");
+    let blocked: Vec<_> = results.iter().filter(|(_, took)| *took >= slow).collect();
+    assert_eq!(
+        blocked.len(),
+        1,
+        "only the refreshing thread waits for the slow endpoint"
+    );
+    let served_old = results.iter().filter(|(t, _)| t.same_token(&old)).count();
+    assert_eq!(
+        served_old,
+        THREADS - 1,
+        "the others got the still-valid token"
+    );
+    assert!(
+        !blocked[0].0.same_token(&old),
+        "the refresher got the new token"
+    );
+    assert!(!client.access_token().unwrap().same_token(&old));
+}
+
+#[test]
+fn failed_refresh_keeps_serving_the_valid_token() {
+    let mock = mock();
+    mock.set_expires_in(4);
+    let client = secret_client(&mock);
+    let old = client.access_token().unwrap();
+    thread::sleep(Duration::from_millis(2100));
+    mock.inject_n(Fault::Status(503), 4);
+    let during = client.access_token().expect("old token still valid");
+    assert!(during.same_token(&old));
+    assert_eq!(mock.token_requests(), 1 + 4, "one refresh with its retries");
+    assert_eq!(client.last_error().unwrap().status(), Some(503));
+    // Held off: the next calls do not hammer the endpoint.
+    for _ in 0..100 {
+        assert!(client.access_token().unwrap().same_token(&old));
+    }
+    assert_eq!(mock.token_requests(), 5);
+}
+
+#[test]
+fn error_reaches_callers_only_without_a_valid_token() {
+    let mock = mock();
+    mock.set_expires_in(1);
+    let client = secret_client(&mock);
+    client.access_token().unwrap();
+    thread::sleep(Duration::from_millis(1100));
+    mock.inject_n(Fault::Status(500), 4);
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HttpStatus);
+    assert_eq!(err.status(), Some(500));
+    // Within the failure hold, callers get the error without new requests.
+    let requests = mock.token_requests();
+    assert!(client.access_token().is_err());
+    assert_eq!(mock.token_requests(), requests);
+}
+
+#[test]
+fn invalidate_forces_one_new_request() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    let old = client.access_token().unwrap();
+    client.invalidate();
+    assert!(client.cached_token().is_none());
+    let c = client.clone();
+    let results = together(move || c.access_token().unwrap());
+    assert_eq!(mock.token_requests(), 2);
+    assert!(results.iter().all(|(t, _)| !t.same_token(&old)));
+    assert!(results.iter().all(|(t, _)| t.same_token(&results[0].0)));
+}
+
+#[test]
+fn invalidate_clears_a_failure_hold() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.inject(Fault::OAuthError(401, "invalid_client".into()));
+    assert!(client.access_token().is_err());
+    assert!(client.access_token().is_err(), "held");
+    assert_eq!(mock.token_requests(), 1);
+    client.invalidate();
+    client
+        .access_token()
+        .expect("a fresh attempt after invalidate");
+    assert_eq!(mock.token_requests(), 2);
+}
