@@ -271,9 +271,8 @@ mod tests {
         ];
         for (vars, needle) in cases {
             let e = err(vars);
-            assert_eq!(
-                e.kind() == ErrorKind::Config || e.kind() == ErrorKind::InvalidKey,
-                true,
+            assert!(
+                matches!(e.kind(), ErrorKind::Config | ErrorKind::InvalidKey),
                 "{vars:?}: {e}"
             );
             assert!(e.to_string().contains(needle), "{vars:?}: {e}");

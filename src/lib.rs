@@ -67,3 +67,8 @@ pub use transport::ProxySetting;
 pub use url::MAX_URL_LEN;
 /// The `http` crate the header types come from (re-exported by ureq).
 pub use ureq::http;
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

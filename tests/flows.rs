@@ -196,3 +196,29 @@ fn oauth_error_shapes_are_both_parsed() {
         Some("client is disabled")
     );
 }
+
+#[test]
+fn expires_in_rule_applies_to_real_responses() {
+    use serde_json::json;
+    use std::time::Duration;
+    let cases = [
+        (json!(null), Ok(300)),
+        (json!("899"), Ok(899)),
+        (json!(1_000_000_000_000u64), Ok(86_400)),
+        (json!(0), Err(())),
+        (json!(-30), Err(())),
+        (json!("soon"), Err(())),
+    ];
+    for (value, expected) in cases {
+        let mock = mock();
+        mock.set_expires_in_raw(value.clone());
+        let client = secret_client(&mock);
+        match (client.access_token(), expected) {
+            (Ok(token), Ok(secs)) => {
+                assert_eq!(token.lifetime(), Duration::from_secs(secs), "{value}")
+            }
+            (Err(e), Err(())) => assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{value}"),
+            (other, _) => panic!("{value}: unexpected {:?}", other.map(|t| t.lifetime())),
+        }
+    }
+}

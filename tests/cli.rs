@@ -1,0 +1,130 @@
+//! The `alpaca-auth` command line against the mock server.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use alpaca_auth::mock::{MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use common::mock;
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn token_prints_a_token_the_mock_issued() {
+    let mock = mock();
+    let out = cli(
+        &["token"],
+        &[
+            ("APCA_ENVIRONMENT", "broker-sandbox"),
+            ("APCA_AUTH_URL", &mock.token_url()),
+            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+            ("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out);
+    assert!(mock.is_token_valid(token.trim()));
+    assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn headers_prints_name_value_lines() {
+    let mock = mock();
+    let out = cli(
+        &["headers"],
+        &[
+            ("APCA_API_BASE_URL", &mock.base_url()),
+            ("APCA_API_KEY_ID", MOCK_API_KEY_ID),
+            ("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("APCA-API-KEY-ID: {MOCK_API_KEY_ID}\nAPCA-API-SECRET-KEY: {MOCK_API_SECRET_KEY}\n")
+    );
+}
+
+#[test]
+fn endpoints_prints_urls_and_never_secrets() {
+    let out = cli(
+        &["endpoints"],
+        &[
+            ("APCA_ENVIRONMENT", "broker"),
+            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+            ("APCA_CLIENT_SECRET", "CANARY-endpoint-secret"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("api: https://broker-api.alpaca.markets"),
+        "{text}"
+    );
+    assert!(
+        text.contains("token: https://authx.alpaca.markets/v1/oauth2/token"),
+        "{text}"
+    );
+    assert!(!text.contains("CANARY"));
+}
+
+#[test]
+fn errors_exit_non_zero_with_one_line_and_no_secret() {
+    let mock = mock();
+    let out = cli(
+        &["token"],
+        &[
+            ("APCA_ENVIRONMENT", "broker-sandbox"),
+            ("APCA_AUTH_URL", &mock.token_url()),
+            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+            ("APCA_CLIENT_SECRET", "CANARY-wrong-secret"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("invalid_client"), "{err}");
+    assert!(!err.contains("CANARY") && stdout(&out).is_empty());
+
+    let out = cli(&["token"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("APCA_API_KEY_ID"));
+
+    let out = cli(&["frobnicate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("usage"));
+}
+
+#[test]
+fn demo_walks_through_every_credential_kind() {
+    let out = cli(&["demo"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "auth\":\"headers",
+        "auth\":\"basic",
+        "second call served from cache: same token = true, token requests = 1",
+        "private_key_jwt",
+        "32/32 threads got headers; token requests = 1",
+        "invalid_client",
+        "not available for the Trading API",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(!text.contains(MOCK_API_SECRET_KEY) && !text.contains(MOCK_CLIENT_SECRET));
+}
