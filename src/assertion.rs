@@ -352,15 +352,18 @@ mod tests {
     #[test]
     fn encoded_len_matches_the_encoder() {
         for len in 0..100 {
-            assert_eq!(encoded_len(len), URL_SAFE_NO_PAD.encode(vec![0u8; len]).len());
+            assert_eq!(
+                encoded_len(len),
+                URL_SAFE_NO_PAD.encode(vec![0u8; len]).len()
+            );
         }
     }
 
     #[test]
     fn claims_use_the_given_time_and_lifetime() {
         let options = AssertionOptions::new().lifetime(Duration::from_secs(60));
-        let a = create_assertion(&key(), CLIENT_ID, TOKEN_URL, &options, at(1_700_000_000))
-            .unwrap();
+        let a =
+            create_assertion(&key(), CLIENT_ID, TOKEN_URL, &options, at(1_700_000_000)).unwrap();
         let claims = part(&a, 1);
         assert_eq!(claims["iat"], 1_700_000_000u64);
         assert_eq!(claims["exp"], 1_700_000_060u64);
@@ -398,7 +401,8 @@ mod tests {
     #[test]
     fn lifetime_limits_are_enforced_at_creation() {
         let k = key();
-        let make = |o: AssertionOptions| create_assertion(&k, CLIENT_ID, TOKEN_URL, &o, at(1_700_000_000));
+        let make =
+            |o: AssertionOptions| create_assertion(&k, CLIENT_ID, TOKEN_URL, &o, at(1_700_000_000));
         for bad in [0, 301, 3601] {
             let err = make(AssertionOptions::new().lifetime(Duration::from_secs(bad)))
                 .err()
@@ -516,13 +520,20 @@ mod tests {
     #[test]
     fn signature_covers_header_and_claims() {
         let k = key();
-        let a = create_assertion(&k, CLIENT_ID, TOKEN_URL, &AssertionOptions::new(), at(1_700_000_000))
-            .unwrap();
+        let a = create_assertion(
+            &k,
+            CLIENT_ID,
+            TOKEN_URL,
+            &AssertionOptions::new(),
+            at(1_700_000_000),
+        )
+        .unwrap();
         let text = a.expose_secret();
         let (input, sig) = text.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
         assert_eq!(sig.len(), 64);
-        let public = signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, k.public_key());
+        let public =
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, k.public_key());
         public.verify(input.as_bytes(), &sig).unwrap();
         let mut changed = input.as_bytes().to_vec();
         changed[3] ^= 1;

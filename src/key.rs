@@ -149,8 +149,10 @@ impl PrivateKey {
         if trimmed.is_empty() {
             return Err(empty_key());
         }
-        if trimmed.first() == Some(&TAG_SEQUENCE) {
-            Self::from_der(bytes)
+        // DER starts with a SEQUENCE tag, which is also the character '0';
+        // a BEGIN line settles it for text.
+        if trimmed.first() == Some(&TAG_SEQUENCE) && find(trimmed, BEGIN, 0).is_none() {
+            Self::from_der(trimmed)
         } else {
             Self::from_pem_bytes(bytes)
         }
@@ -288,7 +290,10 @@ impl PrivateKey {
             return Self::from_pem_bytes(&unescaped);
         }
         if find(input, BEGIN, 0).is_none() {
-            if input.iter().all(|&b| is_base64_char(b) || b.is_ascii_whitespace()) {
+            if input
+                .iter()
+                .all(|&b| is_base64_char(b) || b.is_ascii_whitespace())
+            {
                 let der = decode_base64(input)?;
                 return Self::from_der(&der.0);
             }
@@ -499,7 +504,8 @@ fn next_pem_block<'a>(input: &'a [u8], pos: &mut usize) -> Result<Option<PemBloc
         .filter(|l| {
             !l.is_empty()
                 && l.len() <= 64
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
         })
         .ok_or_else(|| {
             Error::invalid_key("the PEM text is corrupt: its -----BEGIN line has no valid label")
@@ -829,7 +835,10 @@ const KNOWN_OIDS: &[(&[u8], &str)] = &[
     (&[0x2B, 0x65, 0x6E], "X25519"),
     (&[0x2B, 0x65, 0x6F], "X448"),
     (&[0x2A, 0x86, 0x48, 0xCE, 0x38, 0x04, 0x01], "DSA"),
-    (&[0x2A, 0x86, 0x48, 0xCE, 0x3E, 0x02, 0x01], "Diffie-Hellman"),
+    (
+        &[0x2A, 0x86, 0x48, 0xCE, 0x3E, 0x02, 0x01],
+        "Diffie-Hellman",
+    ),
 ];
 
 /// A name for an OID: a known name with its dotted form, or the dotted form.
@@ -846,7 +855,9 @@ fn oid_dotted(oid: &[u8]) -> String {
     let mut arcs: Vec<u64> = Vec::new();
     let mut value: u64 = 0;
     for &b in oid.iter().take(64) {
-        value = value.saturating_mul(128).saturating_add(u64::from(b & 0x7F));
+        value = value
+            .saturating_mul(128)
+            .saturating_add(u64::from(b & 0x7F));
         if b & 0x80 == 0 {
             if arcs.is_empty() {
                 let (first, second) = match value {
@@ -1136,7 +1147,9 @@ fn sec1_to_pkcs8(
         .private_key
         .iter()
         .position(|&b| b != 0)
-        .map_or(&[][..], |start| sec1.private_key.get(start..).unwrap_or_default());
+        .map_or(&[][..], |start| {
+            sec1.private_key.get(start..).unwrap_or_default()
+        });
     if digits.is_empty() || digits.len() > 32 {
         return Err(Error::invalid_key(
             "the EC private key is corrupt: its private scalar does not fit P-256",
@@ -1184,12 +1197,13 @@ fn from_sec1(
 ) -> Result<PrivateKey> {
     let pkcs8 = sec1_to_pkcs8(sec1_der, outer_curve, outer_public)?;
     let rng = SystemRandom::new();
-    let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8.0, &rng)
-        .map_err(|e| {
-            Error::invalid_key(format!(
-                "the P-256 private key is corrupt or its public key does not match it ({e})"
-            ))
-        })?;
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8.0, &rng)
+            .map_err(|e| {
+                Error::invalid_key(format!(
+                    "the P-256 private key is corrupt or its public key does not match it ({e})"
+                ))
+            })?;
     Ok(PrivateKey {
         pair: Pair::Ecdsa(pair),
         algorithm: Algorithm::ES256,
@@ -1202,15 +1216,14 @@ fn from_sec1(
 
 fn from_pkcs1(der: &[u8], pss_only: bool) -> Result<PrivateKey> {
     let bits = {
-        let mut r = DerReader::new(der_single(der, TAG_SEQUENCE).map_err(|e| corrupt("RSA key", e))?);
+        let mut r =
+            DerReader::new(der_single(der, TAG_SEQUENCE).map_err(|e| corrupt("RSA key", e))?);
         let version = r.read(TAG_INTEGER).map_err(|e| corrupt("RSA key", e))?;
         match small_uint(version) {
             Some(0) => {}
-            Some(1) => {
-                return Err(Error::invalid_key(
-                    "the RSA key has more than two primes (multi-prime RSA), which is not supported",
-                ))
-            }
+            Some(1) => return Err(Error::invalid_key(
+                "the RSA key has more than two primes (multi-prime RSA), which is not supported",
+            )),
             _ => return Err(corrupt("RSA key", DerError::Malformed("version"))),
         }
         let modulus = r.read(TAG_INTEGER).map_err(|e| corrupt("RSA key", e))?;
@@ -1228,7 +1241,9 @@ fn from_pkcs1(der: &[u8], pss_only: bool) -> Result<PrivateKey> {
         )));
     }
     let pair = RsaKeyPair::from_der(der).map_err(|e| {
-        Error::invalid_key(format!("the RSA private key is corrupt or inconsistent ({e})"))
+        Error::invalid_key(format!(
+            "the RSA private key is corrupt or inconsistent ({e})"
+        ))
     })?;
     Ok(PrivateKey {
         pair: Pair::Rsa { pair, pss_only },
@@ -1288,11 +1303,11 @@ mod tests {
     #[test]
     fn der_reader_rejects_non_der_lengths_and_tags() {
         for bad in [
-            &[0x30, 0x80, 0x00, 0x00][..],                // indefinite
-            &[0x30, 0x81, 0x05, 1, 2, 3, 4, 5],           // non-minimal
-            &[0x30, 0x82, 0x00, 0x81],                    // leading zero
-            &[0x30, 0x85, 1, 0, 0, 0, 0],                 // too many length bytes
-            &[0x1F, 0x01, 0x00],                          // high tag number
+            &[0x30, 0x80, 0x00, 0x00][..],      // indefinite
+            &[0x30, 0x81, 0x05, 1, 2, 3, 4, 5], // non-minimal
+            &[0x30, 0x82, 0x00, 0x81],          // leading zero
+            &[0x30, 0x85, 1, 0, 0, 0, 0],       // too many length bytes
+            &[0x1F, 0x01, 0x00],                // high tag number
         ] {
             assert!(
                 matches!(DerReader::new(bad).read_any(), Err(DerError::Malformed(_))),
@@ -1356,8 +1371,12 @@ mod tests {
     fn sec1_wrapper_output_is_accepted_by_ring() {
         let wrapped = sec1_to_pkcs8(P256_SEC1_DER, None, None).unwrap();
         let rng = SystemRandom::new();
-        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &wrapped.0, &rng)
-            .unwrap();
+        EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &wrapped.0,
+            &rng,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -1409,7 +1428,10 @@ mod tests {
         let mut der = P256_SEC1_DER.to_vec();
         // Replace the curve OID inside the SEC1 [0] parameters.
         let at = find(&der, OID_P256, 0).unwrap();
-        der.splice(at..at + OID_P256.len(), [0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x01]);
+        der.splice(
+            at..at + OID_P256.len(),
+            [0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x01],
+        );
         let err = sec1_to_pkcs8(&der, None, None).err().unwrap();
         assert!(err.message().contains("P-192"), "{}", err.message());
     }
@@ -1461,11 +1483,12 @@ mod tests {
         assert_eq!(sig.len(), 256);
         // PKCS#1 v1.5 is deterministic; PSS is randomised.
         assert_eq!(sig, key.sign(b"message").unwrap());
-        let verify = |alg: &'static dyn signature::VerificationAlgorithm, key: &PrivateKey, sig: &[u8]| {
-            signature::UnparsedPublicKey::new(alg, key.public_key())
-                .verify(b"message", sig)
-                .is_ok()
-        };
+        let verify =
+            |alg: &'static dyn signature::VerificationAlgorithm, key: &PrivateKey, sig: &[u8]| {
+                signature::UnparsedPublicKey::new(alg, key.public_key())
+                    .verify(b"message", sig)
+                    .is_ok()
+            };
         assert!(verify(&signature::RSA_PKCS1_2048_8192_SHA256, &key, &sig));
         let key = key.with_algorithm(Algorithm::PS256).unwrap();
         let pss = key.sign(b"message").unwrap();

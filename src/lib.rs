@@ -64,9 +64,9 @@ pub use retry::RetryPolicy;
 pub use secret::SecretString;
 pub use token::{AccessToken, RefreshPolicy};
 pub use transport::ProxySetting;
-pub use url::MAX_URL_LEN;
 /// The `http` crate the header types come from (re-exported by ureq).
 pub use ureq::http;
+pub use url::MAX_URL_LEN;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

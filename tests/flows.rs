@@ -3,7 +3,7 @@
 mod common;
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, registered_key_for, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID,
+    generate_p256_pkcs8, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID,
     MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
 use alpaca_auth::{Client, Credentials, Environment, ErrorKind, PrivateKey};
@@ -94,7 +94,7 @@ fn two_calls_make_one_token_request() {
 fn private_key_jwt_flow_gets_a_token_the_api_accepts() {
     let mock = mock();
     let key = PrivateKey::from_der(&generate_p256_pkcs8().unwrap()).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
     let client = builder(&mock)
         .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
         .build()

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use alpaca_auth::mock::{registered_key_for, Fault, MockServer, MOCK_JWT_CLIENT_ID};
+use alpaca_auth::mock::{Fault, MockServer, RegisteredKey, MOCK_JWT_CLIENT_ID};
 use alpaca_auth::{Algorithm, AssertionOptions, Client, Credentials, ErrorKind, PrivateKey};
 use base64::Engine as _;
 use common::{account_status, builder, mock};
@@ -32,7 +32,7 @@ fn key_path(name: &str) -> PathBuf {
 
 fn jwt_client(mock: &MockServer, file: &str, options: AssertionOptions) -> Client {
     let key = PrivateKey::from_file(key_path(file)).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
     builder(mock)
         .credentials(Credentials::private_key_jwt_with(
             MOCK_JWT_CLIENT_ID,
@@ -72,7 +72,7 @@ fn ps256_is_selectable_for_rsa_keys() {
         .unwrap()
         .with_algorithm(Algorithm::PS256)
         .unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
     let client = builder(&mock)
         .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
         .build()
@@ -154,7 +154,7 @@ fn wrong_key_is_token_signature_mismatch() {
     let client = jwt_client(&mock, "p256-pkcs8.pem", AssertionOptions::new());
     let other = alpaca_auth::mock::generate_p256_pkcs8().unwrap();
     let other = PrivateKey::from_der(&other).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&other));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&other));
     let err = client.access_token().unwrap_err();
     assert_eq!(err.oauth().unwrap().code, "token_signature_mismatch");
     assert_eq!(mock.token_requests(), 1, "not retried");
@@ -165,7 +165,7 @@ fn cli_token_works_with_each_supported_key_file() {
     for (file, _) in SUPPORTED {
         let mock = mock();
         let key = PrivateKey::from_file(key_path(file)).unwrap();
-        mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+        mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
         let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
             .arg("token")
             .env_clear()
@@ -190,7 +190,7 @@ fn private_key_from_env_text_works_and_bad_keys_fail_at_build() {
     let mock = mock();
     let pem = std::fs::read_to_string(key_path("p256-sec1.pem")).unwrap();
     let key = PrivateKey::from_pem(&pem).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
     let env = |name: &str| -> alpaca_auth::Result<Option<String>> {
         Ok(match name {
             "APCA_ENVIRONMENT" => Some("broker-sandbox".into()),

@@ -140,7 +140,9 @@ pub fn verify_assertion(
         };
         if !accepted {
             return Err(Rejection::request(match (kid, expect.allowed_kid) {
-                (Value::String(kid), Some(_)) => format!("unknown kid {} in the JWT header", quote(kid)),
+                (Value::String(kid), Some(_)) => {
+                    format!("unknown kid {} in the JWT header", quote(kid))
+                }
                 _ => "the JWT header carries a kid, which this server does not accept".to_owned(),
             }));
         }
@@ -189,9 +191,7 @@ pub fn verify_assertion(
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(aud)) => aud == expect.audience,
-        Some(Value::Array(auds)) => auds
-            .iter()
-            .any(|a| a.as_str() == Some(expect.audience)),
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expect.audience)),
         Some(_) => return Err(Rejection::request("the JWT claim aud is not a string")),
         None => return Err(Rejection::request("the JWT has no aud claim")),
     };
@@ -356,21 +356,40 @@ mod tests {
         let k = key();
         let a = assertion(&k, &AssertionOptions::new(), NOW);
         let mut seen = HashSet::new();
-        verify_assertion(&a, &RegisteredKey::from_private_key(&k), &expect(), &mut seen).unwrap();
+        verify_assertion(
+            &a,
+            &RegisteredKey::from_private_key(&k),
+            &expect(),
+            &mut seen,
+        )
+        .unwrap();
         assert_eq!(seen.len(), 1);
-        let err = verify_assertion(&a, &RegisteredKey::from_private_key(&k), &expect(), &mut seen)
-            .unwrap_err();
+        let err = verify_assertion(
+            &a,
+            &RegisteredKey::from_private_key(&k),
+            &expect(),
+            &mut seen,
+        )
+        .unwrap_err();
         assert_eq!(err.code, "jti_known");
     }
 
     #[test]
     fn expiry_and_lifetime_are_checked_against_now() {
         let k = key();
-        let expired = assertion(&k, &AssertionOptions::new().lifetime(Duration::from_secs(10)), NOW - 10);
+        let expired = assertion(
+            &k,
+            &AssertionOptions::new().lifetime(Duration::from_secs(10)),
+            NOW - 10,
+        );
         let err = check(&expired, &k).unwrap_err();
         assert_eq!(err.code, "invalid_grant");
         assert!(err.description.contains("expired"));
-        let still_valid = assertion(&k, &AssertionOptions::new().lifetime(Duration::from_secs(11)), NOW - 10);
+        let still_valid = assertion(
+            &k,
+            &AssertionOptions::new().lifetime(Duration::from_secs(11)),
+            NOW - 10,
+        );
         check(&still_valid, &k).unwrap();
         let long = assertion(
             &k,
@@ -387,9 +406,16 @@ mod tests {
     #[test]
     fn iat_in_the_future_beyond_skew_is_refused() {
         let k = key();
-        check(&assertion(&k, &AssertionOptions::new(), NOW + CLOCK_SKEW_SECS), &k).unwrap();
-        let err = check(&assertion(&k, &AssertionOptions::new(), NOW + CLOCK_SKEW_SECS + 1), &k)
-            .unwrap_err();
+        check(
+            &assertion(&k, &AssertionOptions::new(), NOW + CLOCK_SKEW_SECS),
+            &k,
+        )
+        .unwrap();
+        let err = check(
+            &assertion(&k, &AssertionOptions::new(), NOW + CLOCK_SKEW_SECS + 1),
+            &k,
+        )
+        .unwrap_err();
         assert_eq!(err.code, "invalid_grant");
         assert!(err.description.contains("future"));
     }
@@ -434,13 +460,34 @@ mod tests {
         let k = key();
         let header = r#"{"alg":"ES256","typ":"JWT"}"#;
         let cases = [
-            (r#"{"sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"jti":"a"}"#, "invalid_client"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"OTHER","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"jti":"a"}"#, "invalid_client"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","exp":1700000060,"jti":"a"}"#, "invalid_request"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":["x","https://authx.sandbox.alpaca.markets/v1/oauth2/token"],"jti":"a"}"#, "invalid_request"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060.5,"jti":"a"}"#, "invalid_request"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060}"#, "invalid_request"),
-            (r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"nbf":1700000100,"jti":"a"}"#, "invalid_grant"),
+            (
+                r#"{"sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"jti":"a"}"#,
+                "invalid_client",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"OTHER","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"jti":"a"}"#,
+                "invalid_client",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","exp":1700000060,"jti":"a"}"#,
+                "invalid_request",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":["x","https://authx.sandbox.alpaca.markets/v1/oauth2/token"],"jti":"a"}"#,
+                "invalid_request",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060.5,"jti":"a"}"#,
+                "invalid_request",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060}"#,
+                "invalid_request",
+            ),
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"nbf":1700000100,"jti":"a"}"#,
+                "invalid_grant",
+            ),
             (r#"[1,2]"#, "invalid_request"),
         ];
         for (claims, code) in cases {

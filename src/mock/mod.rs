@@ -25,8 +25,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod jwt;
 mod http;
+pub mod jwt;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -126,8 +126,14 @@ impl RecordedRequest {
 impl fmt::Debug for RecordedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordedRequest")
-            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
-            .field("form", &self.form.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "form",
+                &self.form.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -336,16 +342,9 @@ impl Drop for MockServer {
 
 impl fmt::Debug for MockServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockServer").field("addr", &self.addr).finish()
-    }
-}
-
-/// The registration of `key`'s public half, for
-/// [`MockServer::register_client_key`].
-pub fn registered_key_for(key: &crate::key::PrivateKey) -> RegisteredKey {
-    RegisteredKey {
-        algorithm: key.algorithm(),
-        public_key: key.public_key().to_vec(),
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -384,7 +383,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 fn serve_connection(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
-    let Ok(write_half) = stream.try_clone() else { return };
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
     let mut writer = write_half;
     let mut reader = BufReader::new(stream);
     while !shared.stop.load(Ordering::SeqCst) {
@@ -392,7 +393,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let response = Response::json(400, &json!({"error": "invalid_request", "error_description": e.to_string()}));
+                let response = Response::json(
+                    400,
+                    &json!({"error": "invalid_request", "error_description": e.to_string()}),
+                );
                 let _ = write_response(&mut writer, &response, true);
                 return;
             }
@@ -407,7 +411,8 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 write_response(&mut writer, &response, close).is_ok()
             }
             _ => {
-                let response = Response::json(404, &json!({"code": 40410000, "message": "not found"}));
+                let response =
+                    Response::json(404, &json!({"code": 40410000, "message": "not found"}));
                 write_response(&mut writer, &response, close).is_ok()
             }
         };
@@ -506,7 +511,12 @@ fn issue_or_refuse(request: &Request, shared: &Shared) -> Response {
 
 fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Response> {
     if request.method != "POST" {
-        return Err(oauth_error(405, "invalid_request", "the token endpoint takes POST", &[]));
+        return Err(oauth_error(
+            405,
+            "invalid_request",
+            "the token endpoint takes POST",
+            &[],
+        ));
     }
     if request.header("authorization").is_some() {
         return Err(oauth_error(
@@ -528,11 +538,28 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
             &["content-type"],
         ));
     }
-    let form = parse_form(&request.body)
-        .ok_or_else(|| oauth_error(400, "invalid_request", "the form body cannot be decoded", &[]))?;
-    let field = |name: &str| form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let form = parse_form(&request.body).ok_or_else(|| {
+        oauth_error(
+            400,
+            "invalid_request",
+            "the form body cannot be decoded",
+            &[],
+        )
+    })?;
+    let field = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     match field("grant_type") {
-        None => return Err(oauth_error(400, "invalid_request", "grant_type is required", &["grant_type"])),
+        None => {
+            return Err(oauth_error(
+                400,
+                "invalid_request",
+                "grant_type is required",
+                &["grant_type"],
+            ))
+        }
         Some("client_credentials") => {}
         Some(_) => {
             return Err(oauth_error(
@@ -543,8 +570,14 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
             ))
         }
     }
-    let client_id = field("client_id")
-        .ok_or_else(|| oauth_error(400, "invalid_request", "client_id is required", &["client_id"]))?;
+    let client_id = field("client_id").ok_or_else(|| {
+        oauth_error(
+            400,
+            "invalid_request",
+            "client_id is required",
+            &["client_id"],
+        )
+    })?;
     if validate_client_id(client_id).is_err() {
         return Err(oauth_error(
             400,
@@ -562,12 +595,24 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
         )),
         (Some(secret), None) => {
             if secret.len() > MAX_CLIENT_SECRET_LEN {
-                return Err(oauth_error(400, "invalid_request", "client_secret is too long", &["client_secret"]));
+                return Err(oauth_error(
+                    400,
+                    "invalid_request",
+                    "client_secret is too long",
+                    &["client_secret"],
+                ));
             }
             let state = shared.state();
             match state.client_secrets.get(client_id) {
-                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => Ok(()),
-                _ => Err(oauth_error(401, "invalid_client", "client authentication failed", &[])),
+                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
+                    Ok(())
+                }
+                _ => Err(oauth_error(
+                    401,
+                    "invalid_client",
+                    "client authentication failed",
+                    &[],
+                )),
             }
         }
         (None, Some(assertion)) => {
@@ -580,7 +625,12 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
                 ));
             }
             if assertion.len() > MAX_CLIENT_ASSERTION_LEN {
-                return Err(oauth_error(400, "invalid_request", "client_assertion is too long", &["client_assertion"]));
+                return Err(oauth_error(
+                    400,
+                    "invalid_request",
+                    "client_assertion is too long",
+                    &["client_assertion"],
+                ));
             }
             let mut state = shared.state();
             let State {
@@ -590,7 +640,12 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
                 ..
             } = &mut *state;
             let Some(key) = client_keys.get(client_id) else {
-                return Err(oauth_error(401, "invalid_client", "client authentication failed", &[]));
+                return Err(oauth_error(
+                    401,
+                    "invalid_client",
+                    "client authentication failed",
+                    &[],
+                ));
             };
             let now_unix = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -623,13 +678,19 @@ fn issue_token(shared: &Shared) -> Response {
     if shared.rng.fill(&mut raw).is_err() {
         return oauth_error(500, "server_error", "no randomness", &[]);
     }
-    let token = format!("mock_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+    let token = format!(
+        "mock_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
     let expires_in = shared.state().expires_in.clone();
-    let lifetime = expires_in.as_u64().unwrap_or(DEFAULT_EXPIRES_IN).min(86_400 * 365);
-    shared
-        .state()
-        .tokens
-        .insert(token.clone(), Instant::now() + Duration::from_secs(lifetime));
+    let lifetime = expires_in
+        .as_u64()
+        .unwrap_or(DEFAULT_EXPIRES_IN)
+        .min(86_400 * 365);
+    shared.state().tokens.insert(
+        token.clone(),
+        Instant::now() + Duration::from_secs(lifetime),
+    );
     shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
     let mut body = json!({ "access_token": token, "token_type": "Bearer" });
     if !expires_in.is_null() {
@@ -639,7 +700,12 @@ fn issue_token(shared: &Shared) -> Response {
 }
 
 fn account_endpoint(request: &Request, shared: &Shared) -> Response {
-    let unauthorized = || Response::json(401, &json!({"code": 40110000, "message": "request is not authorized"}));
+    let unauthorized = || {
+        Response::json(
+            401,
+            &json!({"code": 40110000, "message": "request is not authorized"}),
+        )
+    };
     let state = shared.state();
     let method = if let Some(auth) = request.header("authorization") {
         if let Some(token) = auth.strip_prefix("Bearer ") {
@@ -656,23 +722,33 @@ fn account_endpoint(request: &Request, shared: &Shared) -> Response {
                 return unauthorized();
             };
             match state.api_keys.get(id) {
-                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => "basic",
+                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
+                    "basic"
+                }
                 _ => return unauthorized(),
             }
         } else {
             return unauthorized();
         }
     } else {
-        match (request.header("apca-api-key-id"), request.header("apca-api-secret-key")) {
+        match (
+            request.header("apca-api-key-id"),
+            request.header("apca-api-secret-key"),
+        ) {
             (Some(id), Some(secret)) => match state.api_keys.get(id) {
-                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => "headers",
+                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
+                    "headers"
+                }
                 _ => return unauthorized(),
             },
             _ => return unauthorized(),
         }
     };
     if request.method != "GET" {
-        return Response::json(405, &json!({"code": 40510000, "message": "method not allowed"}));
+        return Response::json(
+            405,
+            &json!({"code": 40510000, "message": "method not allowed"}),
+        );
     }
     Response::json(
         200,

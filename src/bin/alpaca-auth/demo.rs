@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread;
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, registered_key_for, MockServer, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
+    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
     MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
 use alpaca_auth::{AuthHeaders, Client, Credentials, Environment, PrivateKey};
@@ -64,7 +64,7 @@ pub fn register_jwt_client(mock: &MockServer) -> Result<PathBuf, String> {
     use base64::Engine as _;
     let der = generate_p256_pkcs8().map_err(|e| e.to_string())?;
     let key = PrivateKey::from_der(&der).map_err(|e| e.to_string())?;
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, registered_key_for(&key));
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
     let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*der));
     let mut pem = zeroize::Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
     for chunk in encoded.as_bytes().chunks(64) {

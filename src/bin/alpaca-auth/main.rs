@@ -75,7 +75,10 @@ fn endpoints() -> Result<(), String> {
     println!("environment: {}", e.environment());
     println!("api: {}", e.api_base());
     println!("data: {}", e.data_base());
-    println!("token: {}", e.token_url().unwrap_or("(none: API key credentials only)"));
+    println!(
+        "token: {}",
+        e.token_url().unwrap_or("(none: API key credentials only)")
+    );
     Ok(())
 }
 
@@ -106,10 +109,18 @@ fn mock_server(args: &[String]) -> Result<(), String> {
     println!("token endpoint: {}", mock.token_url());
     println!();
     println!("# point a client at it (test credentials, not secrets):");
-    println!("export APCA_API_BASE_URL={} APCA_API_DATA_URL={} APCA_AUTH_URL={}", mock.base_url(), mock.base_url(), mock.token_url());
+    println!(
+        "export APCA_API_BASE_URL={} APCA_API_DATA_URL={} APCA_AUTH_URL={}",
+        mock.base_url(),
+        mock.base_url(),
+        mock.token_url()
+    );
     println!("# API key:          export APCA_API_KEY_ID={MOCK_API_KEY_ID} APCA_API_SECRET_KEY={MOCK_API_SECRET_KEY}");
     println!("# client secret:    export APCA_CLIENT_ID={MOCK_CLIENT_ID} APCA_CLIENT_SECRET={MOCK_CLIENT_SECRET}");
-    println!("# private_key_jwt:  export APCA_CLIENT_ID={MOCK_JWT_CLIENT_ID} APCA_PRIVATE_KEY_PATH={}", key_path.display());
+    println!(
+        "# private_key_jwt:  export APCA_CLIENT_ID={MOCK_JWT_CLIENT_ID} APCA_PRIVATE_KEY_PATH={}",
+        key_path.display()
+    );
     println!();
     println!("press Ctrl-C to stop");
     loop {
