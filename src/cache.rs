@@ -3,10 +3,13 @@
 //!
 //! States of the cached token at time `now`:
 //!
-//! * **fresh** (`now < refresh_at`): returned at once, no lock but a read.
+//! * **fresh** (`now < refresh_at`): returned at once from the calling
+//!   thread's replica ([`crate::replica`]), which writes no shared memory;
+//!   a thread without a current replica reads the cache under a read lock
+//!   once and makes one.
 //! * **refresh window** (`refresh_at <= now < expires_at`): the first caller
-//!   to notice fetches a new token; every other caller gets the cached one
-//!   at once. If the refresh fails, the old token is served until it
+//!   to notice fetches a new token (or, with a background refresher, no
+//!   caller does); every other caller gets the cached one at once. If the refresh fails, the old token is served until it
 //!   expires and the next refresh is held off by a backoff.
 //! * **expired or absent**: exactly one caller fetches; all others wait for
 //!   that fetch and share its token or its error.
@@ -17,10 +20,12 @@
 //! turn into a request storm. [`TokenCache::invalidate`] clears both the
 //! token and the hold.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::replica::{self, Epoch};
 use crate::token::AccessToken;
 
 /// Shortest hold after a failed fetch (doubles with each consecutive failure).
@@ -59,6 +64,10 @@ pub struct CacheStats {
 
 /// A single-flight, refresh-ahead token cache.
 pub(crate) struct TokenCache {
+    /// Advances whenever `current` changes; see [`crate::replica`].
+    epoch: Arc<Epoch>,
+    /// A background refresher owns refresh-ahead: callers never do it.
+    background: AtomicBool,
     current: RwLock<Option<AccessToken>>,
     flight: Mutex<Flight>,
     landed: Condvar,
@@ -86,6 +95,8 @@ impl TokenCache {
     /// A cache whose waiters give up after `budget` (plus a grace period).
     pub(crate) fn new(budget: Duration) -> Self {
         TokenCache {
+            epoch: Arc::new(Epoch::default()),
+            background: AtomicBool::new(false),
             current: RwLock::new(None),
             flight: Mutex::new(Flight::default()),
             landed: Condvar::new(),
@@ -122,14 +133,60 @@ impl TokenCache {
 
     /// Returns a valid token, fetching with `fetch` when needed (see the
     /// module documentation for who fetches and who waits).
+    #[inline]
     pub(crate) fn get(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        if let Some(token) = replica::lookup(&self.epoch) {
+            return Ok(token);
+        }
+        self.get_shared(fetch)
+    }
+
+    /// [`get`](Self::get) without the thread's replica; installs one when
+    /// the token it returns is fresh.
+    #[cold]
+    fn get_shared(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        let epoch = self.epoch.load();
+        let token = self.get_uncached(fetch)?;
+        if Instant::now() < token.refresh_at() {
+            replica::install(&self.epoch, epoch, &token);
+        }
+        Ok(token)
+    }
+
+    /// Hands refresh-ahead to a background refresher (or back to callers).
+    pub(crate) fn set_background(&self, on: bool) {
+        self.background.store(on, Ordering::Release);
+    }
+
+    /// For the background refresher: refreshes now unless a fetch is
+    /// already under way (then `Ok(None)`).
+    pub(crate) fn refresh_now(
+        &self,
+        fetch: impl FnOnce() -> Result<AccessToken>,
+    ) -> Result<Option<AccessToken>> {
+        {
+            let mut flight = self.flight();
+            if flight.in_flight {
+                return Ok(None);
+            }
+            flight.in_flight = true;
+        }
+        self.run_fetch(fetch, true).map(Some)
+    }
+
+    /// The cached token, valid or not, without fetching.
+    pub(crate) fn current(&self) -> Option<AccessToken> {
+        self.cached()
+    }
+
+    fn get_uncached(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
         let now = Instant::now();
         if let Some(token) = self.cached() {
             if now < token.refresh_at() {
                 return Ok(token);
             }
             if token.is_valid_at(now) {
-                return Ok(self.refresh_ahead(token, now, fetch));
+                return self.refresh_ahead(token, now, fetch);
             }
         }
         self.fetch_or_wait(fetch)
@@ -141,17 +198,29 @@ impl TokenCache {
         token: AccessToken,
         now: Instant,
         fetch: impl FnOnce() -> Result<AccessToken>,
-    ) -> AccessToken {
+    ) -> Result<AccessToken> {
+        if self.background.load(Ordering::Acquire) {
+            return Ok(token);
+        }
         {
             let mut flight = self.flight();
             if flight.in_flight || flight.refresh_hold_until.is_some_and(|t| now < t) {
-                return token;
+                return Ok(token);
+            }
+            // Another thread may have refreshed between our read and this
+            // lock: then there is nothing to do.
+            if let Some(current) = self.cached() {
+                if !current.same_token(&token) {
+                    return Ok(current);
+                }
             }
             flight.in_flight = true;
         }
         match self.run_fetch(fetch, true) {
-            Ok(new) => new,
-            Err(_) => token,
+            Ok(new) => Ok(new),
+            // The refresh may have outlived the old token.
+            Err(_) if token.is_valid_at(Instant::now()) => Ok(token),
+            Err(error) => Err(error),
         }
     }
 
@@ -231,6 +300,7 @@ impl TokenCache {
     ) -> Result<AccessToken> {
         if let Ok(token) = &outcome {
             *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+            self.epoch.advance();
         } else {
             self.stats
                 .lock()
@@ -270,9 +340,32 @@ impl TokenCache {
     /// Drops the cached token (after a 401 from the API) and any failure
     /// hold: the next call fetches a new token, still single-flight.
     pub(crate) fn invalidate(&self) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
+        self.invalidate_matching(None);
+    }
+
+    /// Like [`invalidate`](Self::invalidate), but only if `rejected` is still
+    /// the cached token: late reports about an old token change nothing (and
+    /// keep any failure hold).
+    pub(crate) fn invalidate_token(&self, rejected: &AccessToken) -> bool {
+        self.invalidate_matching(Some(rejected))
+    }
+
+    fn invalidate_matching(&self, rejected: Option<&AccessToken>) -> bool {
+        {
+            // Never held together with the flight lock (which is taken
+            // first everywhere else).
+            let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(rejected) = rejected {
+                if !current.as_ref().is_some_and(|t| t.same_token(rejected)) {
+                    return false;
+                }
+            }
+            *current = None;
+        }
+        self.epoch.advance();
         let mut flight = self.flight();
         flight.refresh_hold_until = None;
         flight.fetch_hold_until = None;
+        true
     }
 }

@@ -10,9 +10,10 @@ use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
 use crate::headers::AuthHeaders;
+use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretString;
-use crate::token::{AccessToken, RefreshPolicy};
+use crate::token::{AccessToken, RefreshPolicy, MAX_TOKEN_LIFETIME};
 use crate::transport::{
     parse_ca_bundle, push_form_pair, ProxySetting, TokenForm, Transport, TransportConfig,
 };
@@ -59,11 +60,13 @@ pub struct Client {
 struct Inner {
     endpoints: Endpoints,
     auth: Auth,
+    /// Declared after `auth`: dropped (and joined) last.
+    refresher: Option<Refresher>,
 }
 
 enum Auth {
     Fixed(AuthHeaders),
-    OAuth(Box<OAuthSource>),
+    OAuth(Arc<OAuthSource>),
 }
 
 struct OAuthSource {
@@ -77,7 +80,15 @@ struct OAuthSource {
 
 impl OAuthSource {
     fn form(&self) -> Result<TokenForm> {
-        let mut body = String::with_capacity(256);
+        // Sized for the worst case up front: a reallocation would free a
+        // copy of the secret without zeroizing it.
+        let secret_len = match &self.method {
+            ClientAuth::Secret(secret) => secret.len(),
+            ClientAuth::PrivateKeyJwt { .. } => crate::assertion::MAX_ASSERTION_LEN,
+        };
+        let mut body = String::with_capacity(
+            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3 + (self.client_id.len() + secret_len) * 3,
+        );
         push_form_pair(&mut body, "grant_type", "client_credentials");
         push_form_pair(&mut body, "client_id", &self.client_id);
         let secret = match &self.method {
@@ -115,6 +126,20 @@ impl OAuthSource {
 
     fn token(&self) -> Result<AccessToken> {
         self.cache.get(|| self.fetch())
+    }
+}
+
+impl TokenSource for OAuthSource {
+    fn current(&self) -> Option<AccessToken> {
+        self.cache.current()
+    }
+
+    fn get(&self) -> Result<AccessToken> {
+        self.token()
+    }
+
+    fn refresh_now(&self) -> Result<Option<AccessToken>> {
+        self.cache.refresh_now(|| self.fetch())
     }
 }
 
@@ -183,11 +208,25 @@ impl Client {
         }))
     }
 
-    /// Forgets the cached token, after the API answered 401 with it. The next
-    /// call fetches a new one (single-flight). No effect for API keys.
+    /// Forgets the cached token and any failure hold: the next call fetches
+    /// a new token (single-flight). No effect for API keys.
+    ///
+    /// When many threads may see the same 401, prefer
+    /// [`invalidate_token`](Self::invalidate_token): late calls about a token
+    /// already replaced then cause no further requests.
     pub fn invalidate(&self) {
         if let Auth::OAuth(source) = &self.inner.auth {
             source.cache.invalidate();
+        }
+    }
+
+    /// Forgets the cached token if it is `rejected` (the token the API just
+    /// answered 401 to); returns whether it was. A report about a token that
+    /// has already been replaced changes nothing.
+    pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.cache.invalidate_token(rejected),
+            Auth::Fixed(_) => false,
         }
     }
 
@@ -205,6 +244,12 @@ impl Client {
             Auth::OAuth(source) => source.cache.last_error(),
             Auth::Fixed(_) => None,
         }
+    }
+
+    /// The background refresher's status, if it was enabled
+    /// ([`ClientBuilder::background_refresh`]).
+    pub fn refresher_status(&self) -> Option<RefresherStatus> {
+        self.inner.refresher.as_ref().map(Refresher::status)
     }
 
     /// Counters of token acquisitions.
@@ -249,6 +294,7 @@ pub struct ClientBuilder {
     token_url: Option<String>,
     transport: TransportConfig,
     refresh: RefreshPolicy,
+    background_refresh: bool,
     deferred: Option<Error>,
 }
 
@@ -335,6 +381,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Refreshes tokens from a background thread owned by the client, so
+    /// that no caller ever performs a refresh (default off). The thread
+    /// fetches the first token at once, stops when the last clone of the
+    /// client is dropped, and reports through [`Client::refresher_status`].
+    /// No effect for API keys.
+    pub fn background_refresh(mut self, on: bool) -> Self {
+        self.background_refresh = on;
+        self
+    }
+
     /// Applies the `APCA_*` environment variables over this builder.
     pub fn from_env(self) -> Result<Self> {
         crate::env_config::apply(self, &crate::env_config::process_env)
@@ -360,6 +416,7 @@ impl ClientBuilder {
         check_duration("connect timeout", self.transport.connect_timeout)?;
         check_duration("request timeout", self.transport.request_timeout)?;
         check_duration("token budget", self.transport.budget)?;
+        check_refresh_policy(&self.refresh)?;
         if self.transport.retry.max_attempts == 0 {
             return Err(Error::config(
                 "retry policy must allow at least one attempt",
@@ -392,7 +449,7 @@ impl ClientBuilder {
                     // Fail at build time, not at the first token request.
                     create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
                 }
-                Auth::OAuth(Box::new(OAuthSource {
+                Auth::OAuth(Arc::new(OAuthSource {
                     transport: Transport::new(self.transport.clone(), &parsed_url)?,
                     cache: TokenCache::new(self.transport.budget),
                     token_url: token_url.to_owned(),
@@ -402,10 +459,41 @@ impl ClientBuilder {
                 }))
             }
         };
+        let refresher = match &auth {
+            Auth::OAuth(source) if self.background_refresh => {
+                source.cache.set_background(true);
+                Some(Refresher::start(Arc::clone(source) as Arc<dyn TokenSource>)?)
+            }
+            _ => None,
+        };
         Ok(Client {
-            inner: Arc::new(Inner { endpoints, auth }),
+            inner: Arc::new(Inner {
+                endpoints,
+                auth,
+                refresher,
+            }),
         })
     }
+}
+
+/// A client is shared across threads: keep it `Send + Sync`.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Client>();
+};
+
+fn check_refresh_policy(policy: &RefreshPolicy) -> Result<()> {
+    if !(policy.ahead_fraction.is_finite() && (0.0..=1.0).contains(&policy.ahead_fraction)) {
+        return Err(Error::config(
+            "refresh-ahead fraction must be a number from 0 to 1",
+        ));
+    }
+    if policy.ahead_min > MAX_TOKEN_LIFETIME {
+        return Err(Error::config(
+            "refresh-ahead minimum must be at most the longest token lifetime (24 h)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_duration(what: &str, value: Duration) -> Result<()> {

@@ -74,6 +74,24 @@ pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[&str]) -> String {
     out
 }
 
+/// Whether a token request refused with this code cannot succeed on a
+/// retry, whatever the HTTP status: the OAuth codes of RFC 6749 and those
+/// Alpaca documents.
+pub(crate) fn is_final_code(code: &str) -> bool {
+    matches!(
+        code,
+        "invalid_request"
+            | "invalid_client"
+            | "invalid_grant"
+            | "unauthorized_client"
+            | "unsupported_grant_type"
+            | "invalid_scope"
+            | "jti_known"
+            | "token_signature_mismatch"
+            | "misconfiguration"
+    )
+}
+
 /// Whether a token request refused with this code may succeed on a retry.
 pub(crate) fn is_retryable_code(code: &str) -> bool {
     matches!(

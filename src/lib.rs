@@ -31,11 +31,12 @@
 //! ([`PrivateKey`]) and header values are redacted from every `Debug`
 //! output and error message, and zeroized when dropped.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod assertion;
 mod cache;
 mod client;
+mod clock;
 pub mod credentials;
 mod env_config;
 pub mod environment;
@@ -45,6 +46,8 @@ mod headers;
 pub mod key;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod refresher;
+mod replica;
 pub mod retry;
 pub mod secret;
 pub mod token;
@@ -60,6 +63,7 @@ pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
 pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
+pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
 pub use token::{AccessToken, RefreshPolicy};

@@ -50,6 +50,9 @@ impl RetryPolicy {
     }
 }
 
+/// Longest `Retry-After` believed; longer values are clamped.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Whether an HTTP status of a token response is worth retrying.
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
@@ -60,13 +63,12 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(
-            value.parse::<u64>().unwrap_or(u64::MAX),
-        ));
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     let at = parse_imf_fixdate(value)?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
+    Some(Duration::from_secs(at.saturating_sub(now)).min(MAX_RETRY_AFTER))
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` to seconds since the Unix epoch.
@@ -150,6 +152,10 @@ mod tests {
     fn retry_after_seconds_and_http_date_parse() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // 08:49:30 GMT
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
             Some(Duration::from_secs(7))

@@ -15,6 +15,7 @@
 //! monotonic clock, so network time only makes the token expire early.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,11 @@ impl RefreshPolicy {
     /// How long before expiry a token of `lifetime` is refreshed:
     /// `max(ahead_min, ahead_fraction * lifetime)`, capped at half the lifetime.
     pub fn margin(&self, lifetime: Duration) -> Duration {
-        let fraction = self.ahead_fraction.clamp(0.0, REFRESH_AHEAD_MAX_FRACTION);
+        let fraction = if self.ahead_fraction.is_nan() {
+            DEFAULT_REFRESH_AHEAD_FRACTION
+        } else {
+            self.ahead_fraction.clamp(0.0, REFRESH_AHEAD_MAX_FRACTION)
+        };
         let wanted = self.ahead_min.max(lifetime.mul_f64(fraction));
         wanted.min(lifetime.mul_f64(REFRESH_AHEAD_MAX_FRACTION))
     }
@@ -87,6 +92,7 @@ pub struct AccessToken {
 }
 
 struct TokenInner {
+    serial: u64,
     value: SecretString,
     header: HeaderValue,
     lifetime: Duration,
@@ -137,8 +143,10 @@ impl AccessToken {
         let header = sensitive_header(line)
             .map_err(|_| Error::malformed("access_token is not a valid header value"))?;
         let expires_at = sent_at + lifetime;
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         Ok(AccessToken {
             inner: Arc::new(TokenInner {
+                serial: SERIAL.fetch_add(1, Ordering::Relaxed),
                 value,
                 header,
                 lifetime,
@@ -191,9 +199,27 @@ impl AccessToken {
         self.inner.scope.as_deref()
     }
 
-    /// Whether two handles share the same token.
+    /// Whether two handles hold the same token (the same grant from the
+    /// token endpoint, whichever thread's copy each is).
     pub fn same_token(&self, other: &AccessToken) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        self.inner.serial == other.inner.serial
+    }
+
+    /// A copy with its own memory (reference count and header bytes), for
+    /// a thread-local replica. `None` only if the header cannot be rebuilt.
+    pub(crate) fn replicate(&self) -> Option<AccessToken> {
+        let inner = &self.inner;
+        Some(AccessToken {
+            inner: Arc::new(TokenInner {
+                serial: inner.serial,
+                value: inner.value.clone(),
+                header: sensitive_header(inner.header.as_bytes().to_vec()).ok()?,
+                lifetime: inner.lifetime,
+                refresh_at: inner.refresh_at,
+                expires_at: inner.expires_at,
+                scope: inner.scope.clone(),
+            }),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{is_retryable_code, parse_error_body};
+use crate::error_body::{is_final_code, is_retryable_code, parse_error_body};
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
 use crate::token::{parse_token_response, AccessToken, RefreshPolicy};
@@ -207,7 +207,10 @@ impl Transport {
             }
             let backoff = self.config.retry.backoff(attempt, &self.rng);
             let wait = retry_after.unwrap_or(backoff);
-            if Instant::now() + wait >= deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|at| at >= deadline)
+            {
                 return Err(match error.kind() {
                     ErrorKind::RateLimited => annotate(error, attempt),
                     _ => self.budget_exhausted(Some(error)),
@@ -227,7 +230,8 @@ impl Transport {
             message.push_str("; last failure: ");
             message.push_str(&last.to_string());
         }
-        let mut error = Error::new(ErrorKind::Timeout, message);
+        let mut error = Error::new(ErrorKind::Timeout, message)
+            .with_retry_after(last.as_ref().and_then(Error::retry_after));
         if let Some(status) = last.as_ref().and_then(Error::status) {
             error = error.with_status(status);
         }
@@ -269,6 +273,11 @@ impl Transport {
             .read_to_vec()
         {
             Ok(body) => zeroize::Zeroizing::new(body),
+            // An oversized error page (a proxy's maintenance page, say) is
+            // judged by its status alone.
+            Err(ureq::Error::BodyExceedsLimit(_)) if !(200..300).contains(&status) => {
+                zeroize::Zeroizing::new(Vec::new())
+            }
             Err(e) => return classify_ureq_error(e).with_status(status),
         };
         if (200..300).contains(&status) {
@@ -307,7 +316,10 @@ fn classify_error_response(
     secret: &str,
 ) -> Attempt {
     if let Some(oauth) = parse_error_body(body, &[secret]) {
-        let retryable = is_retryable_code(&oauth.code);
+        // The body decides: a known final code is never retried, whatever
+        // the status; anything else on a retryable status is.
+        let retryable = is_retryable_code(&oauth.code)
+            || (is_retryable_status(status) && !is_final_code(&oauth.code));
         let kind = if status == 429 || oauth.code == "quota_exceeded" {
             ErrorKind::RateLimited
         } else {
@@ -317,7 +329,7 @@ fn classify_error_response(
             .with_status(status)
             .with_oauth(oauth)
             .with_retry_after(retry_after);
-        return if retryable || (kind == ErrorKind::RateLimited && status == 429) {
+        return if retryable {
             Attempt::Retry(error, retry_after)
         } else {
             Attempt::Fail(error)
@@ -373,7 +385,14 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         U::Tls(what) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {what}"))),
         U::Io(io) => {
             let text = io.to_string();
-            if looks_like_tls(&text) {
+            let dropped = matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+            if !dropped && looks_like_tls(&text) {
                 Attempt::Fail(Error::new(
                     ErrorKind::Tls,
                     format!("TLS handshake with the token endpoint failed: {text}"),
@@ -410,9 +429,8 @@ fn looks_like_tls(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     [
         "certificate",
-        "tls",
         "handshake",
-        "peer sent",
+        "received fatal alert",
         "unknownissuer",
         "notvalidforname",
     ]
@@ -441,6 +459,16 @@ mod tests {
         assert!(matches!(a, Attempt::Fail(ref e) if e.kind() == ErrorKind::OAuth));
         let a = classify_error_response(500, br#"{"error":"invalid_grant"}"#, None, "s3cret");
         assert!(matches!(a, Attempt::Fail(_)), "body decides before status");
+        let a = classify_error_response(
+            503,
+            br#"{"status":503,"error":"Service Unavailable"}"#,
+            None,
+            "x",
+        );
+        assert!(
+            matches!(a, Attempt::Retry(..)),
+            "an unknown code on a 503 is retried"
+        );
         let a = classify_error_response(
             429,
             br#"{"error":"quota_exceeded"}"#,

@@ -167,3 +167,87 @@ fn invalidate_clears_a_failure_hold() {
         .expect("a fresh attempt after invalidate");
     assert_eq!(mock.token_requests(), 2);
 }
+
+#[test]
+fn refresh_ahead_makes_one_request_per_rotation() {
+    let mock = mock();
+    mock.set_expires_in(2); // refresh window opens after 1 s
+    let client = secret_client(&mock);
+    client.access_token().unwrap();
+    mock.set_token_delay(Duration::from_millis(50));
+    let rounds = 3;
+    for round in 1..=rounds {
+        thread::sleep(Duration::from_millis(1050));
+        let c = client.clone();
+        let results = together(move || c.access_token().map(|_| ()));
+        assert!(results.iter().all(|(r, _)| r.is_ok()));
+        assert_eq!(mock.token_requests(), 1 + round, "round {round}");
+        thread::sleep(Duration::from_millis(100)); // let the refresh land
+    }
+}
+
+#[test]
+fn a_refresh_that_outlives_the_token_returns_an_error_not_an_expired_token() {
+    let mock = mock();
+    mock.set_expires_in(2);
+    let client = common::builder(&mock)
+        .credentials(alpaca_auth::Credentials::client_secret(
+            alpaca_auth::mock::MOCK_CLIENT_ID,
+            alpaca_auth::mock::MOCK_CLIENT_SECRET,
+        ))
+        .request_timeout(Duration::from_millis(1500))
+        .token_budget(Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    client.access_token().unwrap();
+    thread::sleep(Duration::from_millis(1100)); // in the refresh window
+    mock.inject_n(Fault::Hang(Duration::from_secs(3)), 4);
+    match client.access_token() {
+        Ok(token) => assert!(
+            token.remaining() > Duration::ZERO,
+            "an expired token was served"
+        ),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
+    }
+}
+
+#[test]
+fn late_invalidate_of_a_replaced_token_changes_nothing() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    let old = client.access_token().unwrap();
+    assert!(client.invalidate_token(&old));
+    let new = client.access_token().unwrap();
+    assert!(!new.same_token(&old));
+    for _ in 0..10 {
+        assert!(!client.invalidate_token(&old), "old token already replaced");
+    }
+    assert!(client.access_token().unwrap().same_token(&new));
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
+fn tokens_served_from_thread_replicas_follow_invalidation() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    let first = client.access_token().unwrap();
+    // Calls on other threads (their replicas) and on this one agree.
+    let c = client.clone();
+    let on_other = thread::spawn(move || c.access_token().unwrap())
+        .join()
+        .unwrap();
+    assert!(on_other.same_token(&first));
+    assert!(client.access_token().unwrap().same_token(&first));
+    client.invalidate();
+    let second = client.access_token().unwrap();
+    assert!(
+        !second.same_token(&first),
+        "the replica was not served after invalidate"
+    );
+    let c = client.clone();
+    let on_other = thread::spawn(move || c.access_token().unwrap())
+        .join()
+        .unwrap();
+    assert!(on_other.same_token(&second));
+    assert_eq!(mock.token_requests(), 2);
+}

@@ -183,3 +183,53 @@ fn oversized_and_malformed_bodies_are_refused_without_retry() {
     assert_eq!(err.kind(), ErrorKind::MalformedResponse);
     assert_eq!(mock.token_requests(), 2);
 }
+
+#[test]
+fn absurd_retry_after_ends_the_acquisition_without_panicking() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.inject(Fault::RetryAfter(503, "99999999999999999999".into()));
+    let start = Instant::now();
+    let err = client.access_token().unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.retry_after(), Some(alpaca_auth::retry::MAX_RETRY_AFTER));
+    assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn unknown_error_code_on_a_5xx_is_retried() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.inject(Fault::Body(
+        503,
+        r#"{"status":503,"error":"Service Unavailable"}"#.into(),
+    ));
+    client.access_token().unwrap();
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
+fn oversized_error_page_is_judged_by_its_status() {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.inject(Fault::Body(503, "x".repeat(200 * 1024)));
+    client.access_token().unwrap();
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
+fn nan_refresh_policy_is_a_config_error() {
+    let mock = mock();
+    let err = builder(&mock)
+        .credentials(alpaca_auth::Credentials::client_secret(
+            alpaca_auth::mock::MOCK_CLIENT_ID,
+            alpaca_auth::mock::MOCK_CLIENT_SECRET,
+        ))
+        .refresh_policy(alpaca_auth::RefreshPolicy {
+            ahead_fraction: f64::NAN,
+            ..Default::default()
+        })
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}

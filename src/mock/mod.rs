@@ -372,7 +372,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of descriptors or similar: do not spin.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
         let shared = Arc::clone(&shared);
         let _ = thread::Builder::new()
             .name("mock-conn".into())
@@ -402,6 +406,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             }
             Err(_) => return,
         };
+        if shared.stop.load(Ordering::SeqCst) {
+            // Stopped while this connection idled: answer nothing.
+            return;
+        }
         let close = request.wants_close();
         let keep_going = match (request.method.as_str(), request.path.as_str()) {
             (_, TOKEN_PATH) => token_endpoint(&request, shared, &mut writer, close),

@@ -1,0 +1,184 @@
+//! The optional background refresher: a thread owned by a client that
+//! refreshes the token ahead of expiry, so no caller ever waits for a
+//! refresh.
+//!
+//! It fetches the first token as soon as it starts, sleeps until the
+//! token's refresh time, refreshes, and so on. A failure is retried after a
+//! backoff ([`FAILURE_HOLD_MIN`] doubling to [`FAILURE_HOLD_MAX`], or the
+//! server's `Retry-After`) while callers keep the still-valid token; the
+//! failures are visible through [`RefresherStatus`]. When the last clone of
+//! the client is dropped, the thread is told to stop and is joined; a thread
+//! in the middle of a token request is waited for at most
+//! [`REFRESHER_SHUTDOWN_WAIT`] and then left to finish that request alone.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
+use crate::error::{Error, Result};
+use crate::token::AccessToken;
+
+/// Longest wait for the refresher thread when its client is dropped.
+pub const REFRESHER_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// Shortest sleep between two passes, so a clock edge cannot make it spin.
+const MIN_SLEEP: Duration = Duration::from_millis(10);
+
+/// Sleep while another thread's token request is under way.
+const BUSY_POLL: Duration = Duration::from_millis(50);
+
+/// What the background refresher has done so far.
+#[derive(Clone, Debug, Default)]
+pub struct RefresherStatus {
+    /// The thread is running (false once stopped).
+    pub running: bool,
+    /// New tokens it obtained or saw arrive.
+    pub refreshes: u64,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// The error of the last failed attempt, cleared by a success.
+    pub last_error: Option<Error>,
+}
+
+/// What the refresher needs of its client's token source.
+pub(crate) trait TokenSource: Send + Sync + 'static {
+    /// The cached token, valid or not.
+    fn current(&self) -> Option<AccessToken>;
+    /// A valid token, fetching (single-flight with callers) if needed.
+    fn get(&self) -> Result<AccessToken>;
+    /// Refreshes now; `Ok(None)` if another fetch is already under way.
+    fn refresh_now(&self) -> Result<Option<AccessToken>>;
+}
+
+struct Control {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    status: Mutex<RefresherStatus>,
+}
+
+/// The handle a client keeps; dropping it stops the thread.
+pub(crate) struct Refresher {
+    control: Arc<Control>,
+    /// In a mutex only so that the client stays `Sync`.
+    exited: Mutex<Receiver<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Refresher {
+    /// Starts the thread.
+    pub(crate) fn start(source: Arc<dyn TokenSource>) -> Result<Refresher> {
+        let control = Arc::new(Control {
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            status: Mutex::new(RefresherStatus {
+                running: true,
+                ..RefresherStatus::default()
+            }),
+        });
+        let (exit_signal, exited) = mpsc::channel();
+        let thread_control = Arc::clone(&control);
+        let thread = thread::Builder::new()
+            .name("alpaca-auth-refresh".into())
+            .spawn(move || run(source, thread_control, exit_signal))
+            .map_err(|e| Error::config(format!("cannot start the background refresher: {e}")))?;
+        Ok(Refresher {
+            control,
+            exited: Mutex::new(exited),
+            thread: Some(thread),
+        })
+    }
+
+    /// A snapshot of the refresher's status.
+    pub(crate) fn status(&self) -> RefresherStatus {
+        self.control
+            .status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        *self
+            .control
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.control.wake.notify_all();
+        // The thread's sender drops when it exits: then joining is instant.
+        let exited = self
+            .exited
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        match exited.recv_timeout(REFRESHER_SHUTDOWN_WAIT) {
+            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
+                if let Some(thread) = self.thread.take() {
+                    let _ = thread.join();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {} // still in a request: detach
+        }
+    }
+}
+
+fn backoff(failures: u32, error: &Error) -> Duration {
+    let exp = FAILURE_HOLD_MIN
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(FAILURE_HOLD_MAX);
+    error
+        .retry_after()
+        .map_or(exp, |wait| wait.clamp(exp, FAILURE_HOLD_MAX))
+}
+
+fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender<()>) {
+    let mut last: Option<AccessToken> = None;
+    loop {
+        let now = Instant::now();
+        let outcome = match source.current() {
+            Some(token) if now < token.refresh_at() => Ok(Some(token)),
+            Some(token) if token.is_valid_at(now) => source.refresh_now(),
+            _ => source.get().map(Some),
+        };
+        let sleep = {
+            let mut status = control
+                .status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match outcome {
+                Ok(Some(token)) => {
+                    if !last.as_ref().is_some_and(|seen| seen.same_token(&token)) {
+                        status.refreshes += 1;
+                        status.consecutive_failures = 0;
+                        status.last_error = None;
+                    }
+                    let sleep = token.refresh_at().saturating_duration_since(Instant::now());
+                    last = Some(token);
+                    sleep
+                }
+                Ok(None) => BUSY_POLL,
+                Err(error) => {
+                    status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+                    let wait = backoff(status.consecutive_failures, &error);
+                    status.last_error = Some(error);
+                    wait
+                }
+            }
+        };
+        let stop = control.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stop, _) = control
+            .wake
+            .wait_timeout_while(stop, sleep.max(MIN_SLEEP), |stop| !*stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        if *stop {
+            break;
+        }
+    }
+    control
+        .status
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .running = false;
+}

@@ -1,0 +1,172 @@
+//! The opt-in background refresher: callers never refresh, failures are
+//! visible, and dropping the client stops the thread.
+
+mod common;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::{Client, Credentials};
+use common::{builder, mock};
+
+/// The tests count refresher threads of the whole process: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn refreshing_client(mock: &MockServer) -> Client {
+    builder(mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .background_refresh(true)
+        .build()
+        .unwrap()
+}
+
+fn refresher_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| t.ok())
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|name| name.trim() == "alpaca-auth-ref")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn callers_never_wait_for_a_refresh() {
+    let _serial = serial();
+    let mock = mock();
+    mock.set_expires_in(2); // refreshed every second
+    let slow = Duration::from_millis(300);
+    mock.set_token_delay(slow);
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    let client = Arc::new(client);
+    let run_for = Duration::from_millis(3500);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let client = Arc::clone(&client);
+            thread::spawn(move || {
+                let start = Instant::now();
+                let mut worst = Duration::ZERO;
+                let mut calls = 0u64;
+                while start.elapsed() < run_for {
+                    let t = Instant::now();
+                    client.auth_headers().expect("a valid token exists");
+                    worst = worst.max(t.elapsed());
+                    calls += 1;
+                }
+                (worst, calls)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (worst, calls) = handle.join().unwrap();
+        assert!(calls > 1000);
+        assert!(
+            worst < slow,
+            "a caller waited {worst:?}, as long as a token request"
+        );
+    }
+    let status = client.refresher_status().unwrap();
+    assert!(status.running);
+    assert!(status.refreshes >= 3, "{status:?}");
+    assert_eq!(status.consecutive_failures, 0);
+    assert_eq!(client.stats().token_fetch_failures, 0);
+    assert!(
+        mock.token_requests() >= 3 && mock.token_requests() <= 5,
+        "{}",
+        mock.token_requests()
+    );
+}
+
+#[test]
+fn failures_are_visible_while_callers_keep_the_valid_token() {
+    let _serial = serial();
+    let mock = mock();
+    mock.set_expires_in(4); // refresh window opens after 2 s
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    let first = client.access_token().unwrap();
+    mock.inject_n(Fault::Status(500), 4); // one whole refresh attempt fails
+    wait_for("a failed refresh", Duration::from_secs(5), || {
+        client.refresher_status().unwrap().consecutive_failures > 0
+    });
+    let status = client.refresher_status().unwrap();
+    assert_eq!(
+        status.last_error.as_ref().and_then(|e| e.status()),
+        Some(500)
+    );
+    assert!(
+        client.access_token().unwrap().same_token(&first),
+        "old token served"
+    );
+    wait_for(
+        "the retry after the backoff",
+        Duration::from_secs(5),
+        || !client.access_token().unwrap().same_token(&first),
+    );
+    let status = client.refresher_status().unwrap();
+    assert_eq!(status.consecutive_failures, 0);
+    assert!(status.last_error.is_none());
+}
+
+#[test]
+fn dropping_the_client_stops_the_refresher_thread() {
+    let _serial = serial();
+    let mock = mock();
+    let before = refresher_threads();
+    let client = refreshing_client(&mock);
+    let clone = client.clone();
+    // A new thread takes its name once it first runs.
+    wait_for("the named refresher thread", Duration::from_secs(3), || {
+        refresher_threads() == before + 1
+    });
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    drop(client);
+    assert_eq!(
+        refresher_threads(),
+        before + 1,
+        "a clone still holds the client"
+    );
+    let start = Instant::now();
+    drop(clone);
+    assert!(start.elapsed() < Duration::from_secs(1), "stopped promptly");
+    assert_eq!(refresher_threads(), before, "the thread was joined");
+}
+
+#[test]
+fn api_key_clients_have_no_refresher() {
+    let _serial = serial();
+    let client = Client::builder()
+        .credentials(Credentials::api_key("PKID", "secret"))
+        .background_refresh(true)
+        .build()
+        .unwrap();
+    assert!(client.refresher_status().is_none());
+}
