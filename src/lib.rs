@@ -48,6 +48,7 @@ pub mod key;
 pub mod mock;
 mod refresher;
 mod replica;
+mod resolver;
 pub mod retry;
 pub mod secret;
 pub mod token;

@@ -11,6 +11,7 @@ use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::{is_final_code, is_retryable_code, parse_error_body};
+use crate::resolver::CachingResolver;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
 use crate::token::{parse_token_response, AccessToken, RefreshPolicy};
@@ -25,6 +26,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOKEN_BUDGET: Duration = Duration::from_secs(30);
 /// Largest response body read from the token endpoint.
 pub const MAX_RESPONSE_BODY: u64 = 64 * 1024;
+/// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
+/// bundle is about 220 KB).
+pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
 /// The `User-Agent` of token requests.
 pub const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));
 
@@ -70,6 +74,12 @@ impl Default for TransportConfig {
 
 /// Parses a PEM bundle of CA certificates to trust besides the webpki roots.
 pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
+    if pem.len() > MAX_CA_BUNDLE_LEN {
+        return Err(Error::config(format!(
+            "CA bundle is {} bytes, more than the limit of {MAX_CA_BUNDLE_LEN}",
+            pem.len()
+        )));
+    }
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(pem) {
         match item {
@@ -84,6 +94,28 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
         ));
     }
     Ok(certs)
+}
+
+/// Bounds a proxy URL before ureq parses it; the messages never quote it
+/// (it may carry credentials).
+fn check_proxy_url(url: &SecretString) -> Result<&str> {
+    let text = url.expose_secret();
+    if text.is_empty() {
+        return Err(Error::config("proxy URL is empty"));
+    }
+    if text.len() > crate::url::MAX_URL_LEN {
+        return Err(Error::config(format!(
+            "proxy URL is {} bytes long, more than the limit of {}",
+            text.len(),
+            crate::url::MAX_URL_LEN
+        )));
+    }
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::config(
+            "proxy URL contains spaces or control characters",
+        ));
+    }
+    Ok(text)
 }
 
 /// A form body for the token endpoint, and the secret it carries (redacted
@@ -140,7 +172,7 @@ impl Transport {
             ProxySetting::FromEnv if is_loopback_host(token_url.host()) => None,
             ProxySetting::FromEnv => Proxy::try_from_env(),
             ProxySetting::Disabled => None,
-            ProxySetting::Url(url) => Some(Proxy::new(url.expose_secret()).map_err(|_| {
+            ProxySetting::Url(url) => Some(Proxy::new(check_proxy_url(url)?).map_err(|_| {
                 Error::config(
                     "proxy URL is not valid (expected scheme://[user:password@]host:port)",
                 )
@@ -155,7 +187,7 @@ impl Transport {
                 .collect();
             tls = tls.root_certs(RootCerts::from(roots));
         }
-        let agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(config.connect_timeout))
@@ -163,8 +195,12 @@ impl Transport {
             .user_agent(USER_AGENT)
             .proxy(proxy)
             .tls_config(tls.build())
-            .build()
-            .new_agent();
+            .build();
+        let agent = Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            CachingResolver::default(),
+        );
         Ok(Transport {
             agent,
             config,
@@ -247,15 +283,18 @@ impl Transport {
     ) -> Attempt {
         self.http_requests.fetch_add(1, Ordering::Relaxed);
         let sent_at = Instant::now();
-        let response = self
+        let request = self
             .agent
             .post(url)
             .header("content-type", FORM_CONTENT_TYPE)
-            .header("accept", "application/json")
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .send(form.body.expose_secret().as_bytes());
+            .header("accept", "application/json");
+        // The agent's own timeout applies unless the budget leaves less.
+        let request = if timeout < self.config.request_timeout {
+            request.config().timeout_global(Some(timeout)).build()
+        } else {
+            request
+        };
+        let response = request.send(form.body.expose_secret().as_bytes());
         let mut response = match response {
             Ok(response) => response,
             Err(e) => return classify_ureq_error(e),
@@ -383,6 +422,8 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
             "token response body is larger than the limit of {MAX_RESPONSE_BODY} bytes"
         ))),
         U::Tls(what) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {what}"))),
+        // rustls refusing to start a connection (not an I/O failure).
+        U::Rustls(e) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {e}"))),
         U::Io(io) => {
             let text = io.to_string();
             let dropped = matches!(
