@@ -42,6 +42,8 @@ mod env_config;
 pub mod environment;
 pub mod error;
 mod error_body;
+#[allow(unsafe_code)]
+pub mod ffi;
 mod headers;
 pub mod key;
 #[cfg(feature = "mock")]

@@ -29,6 +29,13 @@ pub const MAX_RESPONSE_BODY: u64 = 64 * 1024;
 /// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
 /// bundle is about 220 KB).
 pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
+/// Largest response head (status line and headers) accepted.
+pub const MAX_RESPONSE_HEADER: usize = 16 * 1024;
+/// Buffer sizes of a connection: a token request (form of at most ~17 KiB
+/// with the longest assertion) and its response fit; larger bodies stream.
+/// ureq's defaults (128 KiB each) would cost 256 KiB per idle connection.
+const CONNECTION_BUFFER: usize = 32 * 1024;
+
 /// The `User-Agent` of token requests.
 pub const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));
 
@@ -193,6 +200,9 @@ impl Transport {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
             .user_agent(USER_AGENT)
+            .max_response_header_size(MAX_RESPONSE_HEADER)
+            .input_buffer_size(CONNECTION_BUFFER)
+            .output_buffer_size(CONNECTION_BUFFER)
             .proxy(proxy)
             .tls_config(tls.build())
             .build();

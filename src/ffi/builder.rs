@@ -1,0 +1,719 @@
+//! `alpaca_auth_builder`: the configuration of a client, consumed by
+//! `alpaca_auth_builder_build`.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::client::alpaca_auth_client;
+use super::error::Failure;
+use super::panic::guard;
+use super::result::alpaca_auth_result;
+use super::{bytes_arg, check_out, str_arg, write_out};
+use crate::{
+    AssertionOptions, Client, ClientBuilder, Credentials, Endpoints, Environment, PrivateKey,
+    ProxySetting, SecretString,
+};
+
+/// The configuration of a client (opaque). Create it with
+/// `alpaca_auth_builder_new` or `alpaca_auth_builder_new_from_env`, adjust it
+/// with the `alpaca_auth_builder_set_*` functions, and turn it into a client
+/// with `alpaca_auth_builder_build`, which always consumes it.
+///
+/// A builder is not for concurrent use: one thread at a time.
+pub struct alpaca_auth_builder {
+    base: ClientBuilder,
+    credentials: Option<PendingCredentials>,
+    kid: Option<String>,
+}
+
+/// Credentials set through the C API, turned into [`Credentials`] by
+/// `_build` (where the assertion `kid` is known whatever the call order).
+enum PendingCredentials {
+    ApiKey {
+        key_id: String,
+        secret: SecretString,
+        basic: bool,
+    },
+    ClientSecret {
+        client_id: String,
+        secret: SecretString,
+    },
+    PrivateKey {
+        client_id: String,
+        key: Box<PrivateKey>,
+    },
+}
+
+impl alpaca_auth_builder {
+    fn new(base: ClientBuilder) -> Self {
+        alpaca_auth_builder {
+            base,
+            credentials: None,
+            kid: None,
+        }
+    }
+
+    /// Applies a `ClientBuilder` method to the base configuration.
+    fn update(&mut self, f: impl FnOnce(ClientBuilder) -> ClientBuilder) {
+        self.base = f(std::mem::take(&mut self.base));
+    }
+
+    fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
+        let mut base = self.base;
+        match (self.credentials, self.kid) {
+            (Some(PendingCredentials::PrivateKey { client_id, key }), kid) => {
+                let mut options = AssertionOptions::new();
+                if let Some(kid) = kid {
+                    options = options.kid(kid);
+                }
+                base =
+                    base.credentials(Credentials::private_key_jwt_with(client_id, *key, options));
+            }
+            (_, Some(_)) => {
+                return Err(Failure::new(
+                    alpaca_auth_result::Config,
+                    "an assertion kid was set, but no private key: the kid applies only to a key set with alpaca_auth_builder_set_client_private_key",
+                ));
+            }
+            (
+                Some(PendingCredentials::ApiKey {
+                    key_id,
+                    secret,
+                    basic,
+                }),
+                None,
+            ) => {
+                base = base.credentials(if basic {
+                    Credentials::api_key_basic(key_id, secret)
+                } else {
+                    Credentials::api_key(key_id, secret)
+                });
+            }
+            (Some(PendingCredentials::ClientSecret { client_id, secret }), None) => {
+                base = base.credentials(Credentials::client_secret(client_id, secret));
+            }
+            (None, None) => {}
+        }
+        Ok(base)
+    }
+}
+
+/// Checks a setting the way `build` would, on a throwaway API-key client
+/// (which makes no request and needs no token endpoint), so that a bad value
+/// is reported by the setter that took it.
+fn check_setting(apply: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Failure> {
+    apply(Client::builder())
+        .credentials(Credentials::api_key("SETTINGCHECK", "setting-check"))
+        .build()
+        .map(drop)
+        .map_err(Failure::from)
+}
+
+/// Runs a setter: checks the builder pointer, then `body`.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+unsafe fn with_builder(
+    function: &str,
+    builder: *mut alpaca_auth_builder,
+    body: impl FnOnce(&mut alpaca_auth_builder) -> Result<(), Failure>,
+) -> alpaca_auth_result {
+    guard(function, || {
+        // SAFETY: the caller guarantees NULL or a live, exclusively used
+        // builder from alpaca_auth_builder_new*.
+        let builder = unsafe { builder.as_mut() }.ok_or_else(|| Failure::null("builder"))?;
+        body(builder)
+    })
+}
+
+/// Creates a builder with the documented defaults: environment `paper`, no
+/// credentials, the environment's URLs, timeouts of 5 s (connect), 10 s
+/// (one request) and 30 s (one token acquisition), the proxy from
+/// `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, the webpki roots.
+///
+/// On success `*builder_out` owns a builder: pass it to
+/// `alpaca_auth_builder_build` (which frees it) or `alpaca_auth_builder_free`.
+///
+/// # Safety
+///
+/// `builder_out` is NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_new(
+    builder_out: *mut *mut alpaca_auth_builder,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_builder_new", || {
+        check_out(builder_out, "builder_out")?;
+        let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(ClientBuilder::default())));
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(builder_out, builder, "builder_out") }
+    })
+}
+
+/// Creates a builder configured from the `APCA_*` environment variables
+/// (`APCA_ENVIRONMENT`, `APCA_API_KEY_ID` + `APCA_API_SECRET_KEY`,
+/// `APCA_CLIENT_ID` + `APCA_CLIENT_SECRET` or `APCA_PRIVATE_KEY_PATH` /
+/// `APCA_PRIVATE_KEY`, `APCA_API_BASE_URL`, `APCA_API_DATA_URL`,
+/// `APCA_AUTH_URL`; see the README). Setters called afterwards override what
+/// the variables said (credentials set by a setter replace those of the
+/// variables).
+///
+/// Partial or ambiguous variables: `ALPACA_AUTH_RESULT_CONFIG`, with a last
+/// error naming the variables; an unreadable key file:
+/// `ALPACA_AUTH_RESULT_INVALID_KEY`.
+///
+/// # Safety
+///
+/// `builder_out` is NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_new_from_env(
+    builder_out: *mut *mut alpaca_auth_builder,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_builder_new_from_env", || {
+        check_out(builder_out, "builder_out")?;
+        let base = ClientBuilder::default().from_env()?;
+        let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(base)));
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(builder_out, builder, "builder_out") }
+    })
+}
+
+/// Frees a builder that was not passed to `alpaca_auth_builder_build`.
+/// `NULL` is a no-op.
+///
+/// # Safety
+///
+/// `builder` is NULL or a builder from `alpaca_auth_builder_new*` that has
+/// not been freed or built, and that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_free(builder: *mut alpaca_auth_builder) {
+    super::panic::guard_or("alpaca_auth_builder_free", (), || {
+        if !builder.is_null() {
+            // SAFETY: the caller guarantees a live builder from Box::into_raw
+            // in alpaca_auth_builder_new*, freed only here or by _build.
+            drop(unsafe { Box::from_raw(builder) });
+        }
+    })
+}
+
+/// Sets the environment by name: `live`, `paper` (the default), `broker` or
+/// `broker-sandbox` (ASCII case ignored, `_` accepted for `-`).
+///
+/// An unknown name: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `name` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_environment(
+    builder: *mut alpaca_auth_builder,
+    name: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_environment", builder, |b| {
+            let environment: Environment = str_arg(name, "name")?.parse()?;
+            b.update(|base| base.environment(environment));
+            Ok(())
+        })
+    }
+}
+
+/// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
+/// `APCA-API-SECRET-KEY` headers. Replaces any credentials set before.
+/// Their bounds (non-empty, printable ASCII, length) are checked by
+/// `alpaca_auth_builder_build`.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `key_id` and
+/// `secret` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_api_key(
+    builder: *mut alpaca_auth_builder,
+    key_id: *const c_char,
+    secret: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_api_key(
+            "alpaca_auth_builder_set_api_key",
+            builder,
+            key_id,
+            secret,
+            false,
+        )
+    }
+}
+
+/// Authenticates with an API key pair sent as HTTP Basic
+/// (`Authorization: Basic`), the form Broker API keys need. Replaces any
+/// credentials set before; bounds are checked by `alpaca_auth_builder_build`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_key`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_basic(
+    builder: *mut alpaca_auth_builder,
+    key_id: *const c_char,
+    secret: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_api_key(
+            "alpaca_auth_builder_set_api_key_basic",
+            builder,
+            key_id,
+            secret,
+            true,
+        )
+    }
+}
+
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_key`.
+unsafe fn set_api_key(
+    function: &str,
+    builder: *mut alpaca_auth_builder,
+    key_id: *const c_char,
+    secret: *const c_char,
+    basic: bool,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder(function, builder, |b| {
+            let key_id = str_arg(key_id, "key_id")?.to_owned();
+            let secret = SecretString::new(str_arg(secret, "secret")?);
+            b.credentials = Some(PendingCredentials::ApiKey {
+                key_id,
+                secret,
+                basic,
+            });
+            Ok(())
+        })
+    }
+}
+
+/// Authenticates with OAuth2 client credentials, `client_secret_post`.
+/// Replaces any credentials set before. The client ID format (20 to 32
+/// characters of `A-Z0-9`) and the secret's bounds are checked by
+/// `alpaca_auth_builder_build`, which also needs a token endpoint: the
+/// `broker` or `broker-sandbox` environment, or `alpaca_auth_builder_set_token_url`.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `client_id`
+/// and `secret` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_client_secret(
+    builder: *mut alpaca_auth_builder,
+    client_id: *const c_char,
+    secret: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_client_secret", builder, |b| {
+            let client_id = str_arg(client_id, "client_id")?.to_owned();
+            let secret = SecretString::new(str_arg(secret, "secret")?);
+            b.credentials = Some(PendingCredentials::ClientSecret { client_id, secret });
+            Ok(())
+        })
+    }
+}
+
+/// Authenticates with OAuth2 client credentials, `private_key_jwt`: a client
+/// assertion signed with this key for every token request. The key is
+/// `key_len` bytes of PEM text (PKCS#8, SEC1 or PKCS#1) or DER; it is parsed
+/// here and copied, so the caller may wipe its buffer on return. Replaces any
+/// credentials set before.
+///
+/// A key that cannot be loaded (garbage, encrypted, an unsupported curve,
+/// zero length): `ALPACA_AUTH_RESULT_INVALID_KEY`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `client_id` is
+/// NULL or a NUL-terminated string; `key` is NULL or points to `key_len`
+/// readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_client_private_key(
+    builder: *mut alpaca_auth_builder,
+    client_id: *const c_char,
+    key: *const u8,
+    key_len: usize,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder, str_arg and
+    // bytes_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_client_private_key", builder, |b| {
+            let client_id = str_arg(client_id, "client_id")?.to_owned();
+            let key = Box::new(PrivateKey::from_bytes(bytes_arg(key, key_len, "key")?)?);
+            b.credentials = Some(PendingCredentials::PrivateKey { client_id, key });
+            Ok(())
+        })
+    }
+}
+
+/// Adds a `kid` (key ID) header to client assertions. There is none by
+/// default (Alpaca is reported to refuse one). Only for a key set with
+/// `alpaca_auth_builder_set_client_private_key` (in either order);
+/// `alpaca_auth_builder_build` fails with `ALPACA_AUTH_RESULT_CONFIG`
+/// otherwise.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `kid` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_kid(
+    builder: *mut alpaca_auth_builder,
+    kid: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_assertion_kid", builder, |b| {
+            let kid = str_arg(kid, "kid")?;
+            if kid.is_empty() {
+                return Err(Failure::new(
+                    alpaca_auth_result::InvalidArgument,
+                    "kid is empty",
+                ));
+            }
+            b.kid = Some(kid.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Which URL a `set_*_url` call overrides.
+#[derive(Clone, Copy)]
+enum UrlSetting {
+    ApiBase,
+    DataBase,
+    Token,
+}
+
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `url` is NULL
+/// or a NUL-terminated string.
+unsafe fn set_url(
+    function: &str,
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+    which: UrlSetting,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder(function, builder, |b| {
+            let url = str_arg(url, "url")?;
+            // Validated now, the same way build does.
+            let environment = Environment::default();
+            match which {
+                UrlSetting::ApiBase => Endpoints::resolve(environment, Some(url), None, None),
+                UrlSetting::DataBase => Endpoints::resolve(environment, None, Some(url), None),
+                UrlSetting::Token => Endpoints::resolve(environment, None, None, Some(url)),
+            }?;
+            let url = url.to_owned();
+            b.update(|base| match which {
+                UrlSetting::ApiBase => base.api_base_url(url),
+                UrlSetting::DataBase => base.data_base_url(url),
+                UrlSetting::Token => base.token_url(url),
+            });
+            Ok(())
+        })
+    }
+}
+
+/// Overrides the Trading/Broker API base URL. `https://`, or `http://` to a
+/// loopback host only; no `user:password@`. A refused URL:
+/// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `url` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_api_base_url(
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_url(
+            "alpaca_auth_builder_set_api_base_url",
+            builder,
+            url,
+            UrlSetting::ApiBase,
+        )
+    }
+}
+
+/// Overrides the Market Data API base URL. Same rules as
+/// `alpaca_auth_builder_set_api_base_url`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_data_base_url(
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_url(
+            "alpaca_auth_builder_set_data_base_url",
+            builder,
+            url,
+            UrlSetting::DataBase,
+        )
+    }
+}
+
+/// Overrides the OAuth2 token endpoint (also the `aud` of client
+/// assertions). Same rules as `alpaca_auth_builder_set_api_base_url`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_token_url(
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_url(
+            "alpaca_auth_builder_set_token_url",
+            builder,
+            url,
+            UrlSetting::Token,
+        )
+    }
+}
+
+/// Which timeout a `set_*_ms` call sets.
+#[derive(Clone, Copy)]
+enum TimeoutSetting {
+    Connect,
+    Request,
+    Budget,
+}
+
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+unsafe fn set_timeout(
+    function: &str,
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+    which: TimeoutSetting,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder(function, builder, |b| {
+            let value = Duration::from_millis(ms);
+            let apply = move |base: ClientBuilder| match which {
+                TimeoutSetting::Connect => base.connect_timeout(value),
+                TimeoutSetting::Request => base.request_timeout(value),
+                TimeoutSetting::Budget => base.token_budget(value),
+            };
+            check_setting(apply)?;
+            b.update(apply);
+            Ok(())
+        })
+    }
+}
+
+/// Sets the connect timeout, in milliseconds (default 5000). Zero or more
+/// than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_connect_timeout_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_timeout(
+            "alpaca_auth_builder_set_connect_timeout_ms",
+            builder,
+            ms,
+            TimeoutSetting::Connect,
+        )
+    }
+}
+
+/// Sets the timeout of one token request attempt, in milliseconds (default
+/// 10000). Zero or more than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_request_timeout_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_timeout(
+            "alpaca_auth_builder_set_request_timeout_ms",
+            builder,
+            ms,
+            TimeoutSetting::Request,
+        )
+    }
+}
+
+/// Sets the time budget of one token acquisition, every attempt and wait
+/// together, in milliseconds (default 30000). Zero or more than 600000:
+/// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_token_budget_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_timeout(
+            "alpaca_auth_builder_set_token_budget_ms",
+            builder,
+            ms,
+            TimeoutSetting::Budget,
+        )
+    }
+}
+
+/// Trusts the CA certificates of a PEM bundle (`pem_len` bytes) in addition
+/// to the built-in webpki roots, for TLS-inspecting proxies. May be called
+/// more than once. The bytes are copied.
+///
+/// No `-----BEGIN CERTIFICATE-----` block, or one that does not decode:
+/// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `pem` is NULL
+/// or points to `pem_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
+    builder: *mut alpaca_auth_builder,
+    pem: *const u8,
+    pem_len: usize,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and bytes_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_add_ca_bundle_pem", builder, |b| {
+            let pem = bytes_arg(pem, pem_len, "pem")?;
+            const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+            if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+                return Err(Failure::new(
+                    alpaca_auth_result::Config,
+                    "the CA bundle holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)",
+                ));
+            }
+            check_setting(|base| base.add_ca_bundle_pem(pem))?;
+            b.update(|base| base.add_ca_bundle_pem(pem));
+            Ok(())
+        })
+    }
+}
+
+/// Sends token requests through this proxy (`http://host:port`,
+/// `socks5://host:port`, ...; it may carry `user:password@`, which is never
+/// printed). The URL is checked by `alpaca_auth_builder_build`. An empty
+/// string: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT` (use
+/// `alpaca_auth_builder_disable_proxy` for no proxy).
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `url` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_proxy(
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_proxy", builder, |b| {
+            let url = str_arg(url, "url")?;
+            if url.trim().is_empty() {
+                return Err(Failure::new(
+                    alpaca_auth_result::InvalidArgument,
+                    "the proxy URL is empty; call alpaca_auth_builder_disable_proxy for no proxy",
+                ));
+            }
+            let proxy = ProxySetting::Url(SecretString::new(url));
+            b.update(|base| base.proxy(proxy));
+            Ok(())
+        })
+    }
+}
+
+/// Sends token requests directly, whatever the proxy environment variables
+/// say.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_disable_proxy(
+    builder: *mut alpaca_auth_builder,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder("alpaca_auth_builder_disable_proxy", builder, |b| {
+            b.update(|base| base.proxy(ProxySetting::Disabled));
+            Ok(())
+        })
+    }
+}
+
+/// Validates the configuration and creates the client (no network request
+/// is made). **The builder is always consumed**, on failure too: do not use
+/// or free it afterwards (unless it was NULL).
+///
+/// On success `*client_out` owns a client: free it with
+/// `alpaca_auth_client_free`. Failures: `ALPACA_AUTH_RESULT_CONFIG` (no or
+/// malformed credentials, client credentials without a token endpoint, a
+/// `kid` without a private key, ...), `ALPACA_AUTH_RESULT_INVALID_KEY`, with
+/// the detail in the last error.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder that no other thread is using;
+/// `client_out` is NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_build(
+    builder: *mut alpaca_auth_builder,
+    client_out: *mut *mut alpaca_auth_client,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_builder_build", || {
+        if builder.is_null() {
+            return Err(Failure::null("builder"));
+        }
+        // SAFETY: not NULL; the caller guarantees a live builder from
+        // Box::into_raw in alpaca_auth_builder_new*. Taking it back here is
+        // what consumes it, whatever happens next.
+        let builder = unsafe { Box::from_raw(builder) };
+        check_out(client_out, "client_out")?;
+        let client = builder.into_client_builder()?.build()?;
+        let handle = Box::into_raw(Box::new(alpaca_auth_client::new(client)?));
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(client_out, handle, "client_out") }
+    })
+}

@@ -1,0 +1,438 @@
+//! `alpaca_auth_client`: an authenticated handle, shared among threads.
+
+use std::ffi::{c_char, CStr, CString};
+
+use super::error::Failure;
+use super::headers::alpaca_auth_headers;
+use super::panic::{guard, guard_or};
+use super::result::alpaca_auth_result;
+use super::{check_copy_args, check_out, copy_out, write_out};
+use crate::{Client, Environment};
+
+/// An authenticated client (opaque). Create it with
+/// `alpaca_auth_builder_build` or `alpaca_auth_client_new_from_env`; free it
+/// with `alpaca_auth_client_free`.
+///
+/// **Thread safety**: every function taking a `const alpaca_auth_client *`
+/// may be called from any number of threads at once on the same client;
+/// share one client so that all threads share one cached token (many
+/// threads asking at once cause at most one token request). Only
+/// `alpaca_auth_client_free` needs exclusive access: call it once, after
+/// every other thread is done with the client.
+//
+// This holds without any `unsafe impl`: the handle is made of `Send + Sync`
+// Rust values only (checked at compile time in `ffi/mod.rs`).
+pub struct alpaca_auth_client {
+    client: Client,
+    api_base: CString,
+    data_base: CString,
+    token_url: CString,
+}
+
+impl alpaca_auth_client {
+    pub(crate) fn new(client: Client) -> Result<Self, Failure> {
+        let endpoints = client.endpoints();
+        let api_base = c_string(endpoints.api_base())?;
+        let data_base = c_string(endpoints.data_base())?;
+        let token_url = c_string(endpoints.token_url().map_or("", |url| url))?;
+        Ok(alpaca_auth_client {
+            client,
+            api_base,
+            data_base,
+            token_url,
+        })
+    }
+}
+
+fn c_string(url: &str) -> Result<CString, Failure> {
+    CString::new(url)
+        .map_err(|_| Failure::new(alpaca_auth_result::Config, "a URL contains a NUL character"))
+}
+
+/// Counters of a client, for monitoring and tests.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct alpaca_auth_stats {
+    /// Token acquisitions started (each one or more HTTP requests).
+    pub token_fetches: u64,
+    /// Token acquisitions that failed.
+    pub token_fetch_failures: u64,
+    /// HTTP requests sent to the token endpoint, retries included.
+    pub token_http_requests: u64,
+}
+
+/// Borrows the client behind a pointer.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client from `alpaca_auth_builder_build` or
+/// `alpaca_auth_client_new_from_env`, not freed before `'a` ends.
+unsafe fn client_ref<'a>(
+    client: *const alpaca_auth_client,
+) -> Result<&'a alpaca_auth_client, Failure> {
+    // SAFETY: the caller guarantees NULL or a live client; shared references
+    // are fine from many threads (the type is Sync).
+    unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))
+}
+
+/// Creates a client from the `APCA_*` environment variables: the same as
+/// `alpaca_auth_builder_new_from_env` followed by `alpaca_auth_builder_build`.
+///
+/// # Safety
+///
+/// `client_out` is NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_new_from_env(
+    client_out: *mut *mut alpaca_auth_client,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_new_from_env", || {
+        check_out(client_out, "client_out")?;
+        let handle = Box::into_raw(Box::new(alpaca_auth_client::new(Client::from_env()?)?));
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(client_out, handle, "client_out") }
+    })
+}
+
+/// Frees a client and its cached token (wiped from memory). `NULL` is a
+/// no-op.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client, not freed before, that no other
+/// thread is using or will use.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_free(client: *mut alpaca_auth_client) {
+    guard_or("alpaca_auth_client_free", (), || {
+        if !client.is_null() {
+            // SAFETY: the caller guarantees a live client from Box::into_raw,
+            // freed only here, with no other user.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Copies the current access token (no `Bearer ` prefix) into `buf`,
+/// NUL-terminated, fetching or refreshing it if needed (at most one request
+/// however many threads ask).
+///
+/// `*len_out` receives the length needed, terminating NUL included, on
+/// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
+/// is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
+/// the length only. A refresh between two calls may change the length: call
+/// again while the result is `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`. The token
+/// is a secret: wipe the buffer when done.
+///
+/// API key credentials have no token: `ALPACA_AUTH_RESULT_CONFIG` (use
+/// `alpaca_auth_client_auth_headers`). A failed token request returns its
+/// kind (`ALPACA_AUTH_RESULT_OAUTH`, `_TRANSPORT`, `_TIMEOUT`, ...) with the
+/// HTTP status and OAuth error code in the last error; `*len_out` is then
+/// not written.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `buf` is NULL or valid for writes of
+/// `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_access_token(
+    client: *const alpaca_auth_client,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_access_token", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_copy_args(buf, len, len_out)?;
+        if !handle.client.uses_tokens() {
+            return Err(Failure::new(
+                alpaca_auth_result::Config,
+                "API key credentials have no access token; use alpaca_auth_client_auth_headers",
+            ));
+        }
+        let token = handle.client.access_token()?;
+        // SAFETY: the caller's guarantees on buf/len/len_out are those of
+        // copy_out.
+        unsafe { copy_out(token.expose_secret(), buf, len, len_out, "access token") }
+    })
+}
+
+/// Takes a snapshot of the headers that authorize an API request, as
+/// `"Name: value"` lines ready for `curl_slist_append`:
+/// `Authorization: Bearer <token>` for client credentials (the token fetched
+/// or refreshed if needed), `APCA-API-KEY-ID` + `APCA-API-SECRET-KEY` or
+/// `Authorization: Basic ...` for API keys.
+///
+/// On success `*headers_out` owns the snapshot: read it with
+/// `alpaca_auth_headers_count` and `alpaca_auth_headers_line`, then free it
+/// with `alpaca_auth_headers_free` (which wipes the lines). Failures as for
+/// `alpaca_auth_client_access_token`.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `headers_out` is NULL or valid for a
+/// write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
+    client: *const alpaca_auth_client,
+    headers_out: *mut *mut alpaca_auth_headers,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_auth_headers", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_out(headers_out, "headers_out")?;
+        let headers = alpaca_auth_headers::new(&handle.client.auth_headers()?);
+        let headers = Box::into_raw(Box::new(headers));
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(headers_out, headers, "headers_out") }
+    })
+}
+
+/// Forgets the cached token, after the API answered 401 with it: the next
+/// call fetches a new one (still at most one request for all threads). No
+/// effect for API keys.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_invalidate(
+    client: *const alpaca_auth_client,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_invalidate", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        unsafe { client_ref(client) }?.client.invalidate();
+        Ok(())
+    })
+}
+
+/// # Safety
+///
+/// `client` is NULL or a live client; `out` is NULL or writable.
+unsafe fn borrowed_str(
+    function: &str,
+    client: *const alpaca_auth_client,
+    out: *mut *const c_char,
+    out_name: &str,
+    pick: impl FnOnce(&alpaca_auth_client) -> *const c_char,
+) -> alpaca_auth_result {
+    guard(function, || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_out(out, out_name)?;
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, pick(handle), out_name) }
+    })
+}
+
+/// Stores in `*url_out` the resolved Trading/Broker API base URL, without a
+/// trailing slash (e.g. `https://broker-api.sandbox.alpaca.markets`). The
+/// string belongs to the client: valid until `alpaca_auth_client_free`.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `url_out` is NULL or valid for a write
+/// of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_api_base_url(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_api_base_url",
+            client,
+            url_out,
+            "url_out",
+            |h| h.api_base.as_ptr(),
+        )
+    }
+}
+
+/// Stores in `*url_out` the resolved Market Data API base URL. Valid until
+/// `alpaca_auth_client_free`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_data_base_url(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_data_base_url",
+            client,
+            url_out,
+            "url_out",
+            |h| h.data_base.as_ptr(),
+        )
+    }
+}
+
+/// Stores in `*url_out` the OAuth2 token endpoint, or the empty string when
+/// the client has none (API keys with `live` or `paper`). Valid until
+/// `alpaca_auth_client_free`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_token_url(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_token_url",
+            client,
+            url_out,
+            "url_out",
+            |h| h.token_url.as_ptr(),
+        )
+    }
+}
+
+/// Stores in `*name_out` the client's environment name (`live`, `paper`,
+/// `broker` or `broker-sandbox`), a static string.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `name_out` is NULL or valid for a
+/// write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_environment(
+    client: *const alpaca_auth_client,
+    name_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_environment",
+            client,
+            name_out,
+            "name_out",
+            |h| environment_name(h.client.endpoints().environment()).as_ptr(),
+        )
+    }
+}
+
+fn environment_name(environment: Environment) -> &'static CStr {
+    match environment {
+        Environment::Live => c"live",
+        Environment::Paper => c"paper",
+        Environment::Broker => c"broker",
+        Environment::BrokerSandbox => c"broker-sandbox",
+    }
+}
+
+/// Stores in `*uses_tokens_out` whether the client uses OAuth2 access tokens
+/// (client credentials) rather than API keys.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `uses_tokens_out` is NULL or valid for
+/// a write of a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_uses_tokens(
+    client: *const alpaca_auth_client,
+    uses_tokens_out: *mut bool,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_uses_tokens", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        let uses_tokens = handle.client.uses_tokens();
+        // SAFETY: write_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { write_out(uses_tokens_out, uses_tokens, "uses_tokens_out") }
+    })
+}
+
+/// Stores the client's counters in `*stats_out` (all zero for API keys).
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `stats_out` is NULL or valid for a
+/// write of an `alpaca_auth_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_stats(
+    client: *const alpaca_auth_client,
+    stats_out: *mut alpaca_auth_stats,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_stats", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        let stats = handle.client.stats();
+        let stats = alpaca_auth_stats {
+            token_fetches: stats.token_fetches,
+            token_fetch_failures: stats.token_fetch_failures,
+            token_http_requests: stats.token_http_requests,
+        };
+        // SAFETY: write_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { write_out(stats_out, stats, "stats_out") }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::builder::{
+        alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_api_key,
+    };
+    use std::ptr;
+
+    #[test]
+    fn environment_names_match_the_rust_names() {
+        for environment in Environment::ALL {
+            assert_eq!(
+                environment_name(environment).to_str().ok(),
+                Some(environment.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn api_key_client_has_no_token_and_two_header_lines() {
+        let mut builder = ptr::null_mut();
+        let mut client = ptr::null_mut();
+        // SAFETY: valid out pointers, C strings, and handles used as
+        // documented.
+        unsafe {
+            assert_eq!(
+                alpaca_auth_builder_new(&mut builder),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                alpaca_auth_builder_set_api_key(builder, c"PKID".as_ptr(), c"sec".as_ptr()),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                alpaca_auth_builder_build(builder, &mut client),
+                alpaca_auth_result::Ok
+            );
+            let mut len = 0;
+            assert_eq!(
+                alpaca_auth_client_access_token(client, ptr::null_mut(), 0, &mut len),
+                alpaca_auth_result::Config
+            );
+            let mut headers = ptr::null_mut();
+            assert_eq!(
+                alpaca_auth_client_auth_headers(client, &mut headers),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(crate::ffi::headers::alpaca_auth_headers_count(headers), 2);
+            crate::ffi::headers::alpaca_auth_headers_free(headers);
+            let mut url = ptr::null();
+            assert_eq!(
+                alpaca_auth_client_token_url(client, &mut url),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(CStr::from_ptr(url), c"");
+            alpaca_auth_client_free(client);
+        }
+    }
+}

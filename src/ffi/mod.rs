@@ -1,0 +1,182 @@
+//! The C ABI: `libalpaca_auth.so` / `libalpaca_auth.a` and
+//! `include/alpaca_auth.h` (generated from this module by cbindgen).
+//!
+//! One module per C type, in the style of rustls-ffi:
+//!
+//! | module        | C type / functions                                           |
+//! |---------------|--------------------------------------------------------------|
+//! | [`result`]    | `alpaca_auth_result`, `alpaca_auth_result_str`                |
+//! | [`error`]     | the thread-local last error, `alpaca_auth_last_error`         |
+//! | [`panic`](mod@panic) | the panic boundary every export goes through                  |
+//! | [`builder`]   | `alpaca_auth_builder`: configuration, consumed by `_build`    |
+//! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats; `alpaca_auth_stats` |
+//! | [`headers`]   | `alpaca_auth_headers`: a snapshot of `"Name: value"` lines     |
+//! | [`version`]   | `alpaca_auth_version`                                         |
+//!
+//! Conventions, the same for every function:
+//!
+//! * Every fallible function returns an `alpaca_auth_result`; `*_out`
+//!   parameters are written only when it is `ALPACA_AUTH_RESULT_OK` (the one
+//!   exception, the needed length of a copy-out, is documented where it
+//!   applies).
+//! * Every pointer is checked for NULL before use, every string for UTF-8;
+//!   the offending argument is named in the last error.
+//! * Every fallible function clears the calling thread's last error on entry
+//!   and sets it on failure, so after a failure `alpaca_auth_last_error`
+//!   says what went wrong, and after a success it is empty.
+//! * No panic crosses the boundary: it becomes `ALPACA_AUTH_RESULT_PANIC`
+//!   (or NULL, 0, or nothing for functions without a result).
+#![deny(unsafe_op_in_unsafe_fn)]
+// The C names are the API.
+#![allow(non_camel_case_types)]
+
+pub mod builder;
+pub mod client;
+pub mod error;
+pub mod headers;
+pub mod panic;
+pub mod result;
+pub mod version;
+
+use std::ffi::{c_char, CStr};
+
+use self::error::Failure;
+use self::result::alpaca_auth_result;
+
+/// A NUL-terminated UTF-8 string argument, or the failure naming it.
+///
+/// # Safety
+///
+/// `ptr` is NULL or points to a NUL-terminated string that stays valid and
+/// unchanged for `'a`.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: not NULL (checked above); the caller guarantees a
+    // NUL-terminated string valid for 'a.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str().map_err(|e| {
+        Failure::new(
+            alpaca_auth_result::InvalidUtf8,
+            format!(
+                "{name} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// A `ptr + len` byte argument, or the failure naming it. A NULL pointer is
+/// refused whatever the length.
+///
+/// # Safety
+///
+/// `ptr` is NULL or points to `len` readable bytes that stay valid and
+/// unchanged for `'a`.
+pub(crate) unsafe fn bytes_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!("{name}: length {len} is larger than any object can be"),
+        ));
+    }
+    // SAFETY: not NULL, len <= isize::MAX (checked above); the caller
+    // guarantees `len` readable bytes valid for 'a.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Writes `value` to a non-NULL output pointer, or fails naming it.
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of a `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: not NULL (checked above); the caller guarantees it is valid
+    // for a write of a T. `write` does not drop the (possibly
+    // uninitialised) previous contents.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Checks an output pointer before the work that produces its value.
+pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Failure> {
+    if out.is_null() {
+        Err(Failure::null(name))
+    } else {
+        Ok(())
+    }
+}
+
+/// The copy-out of a string into a caller buffer, with a length query.
+///
+/// `*len_out` receives the length needed, terminating NUL included, on
+/// success and on `BufferTooSmall`; `buf` is written only on success. A NULL
+/// `buf` with `len == 0` is a pure length query (`BufferTooSmall`).
+///
+/// # Safety
+///
+/// `buf` is NULL or valid for writes of `len` bytes; `len_out` is NULL or
+/// valid for a write of a `usize`.
+pub(crate) unsafe fn copy_out(
+    value: &str,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+    what: &str,
+) -> Result<(), Failure> {
+    check_copy_args(buf, len, len_out)?;
+    let needed = value.len() + 1;
+    // SAFETY: len_out is not NULL (check_copy_args) and valid per the
+    // caller's guarantee.
+    unsafe { len_out.write(needed) };
+    if buf.is_null() || len < needed {
+        return Err(Failure::new(
+            alpaca_auth_result::BufferTooSmall,
+            format!(
+                "a buffer of {len} bytes is too small for the {what}: {needed} bytes are needed, terminating NUL included"
+            ),
+        ));
+    }
+    // SAFETY: buf is not NULL and valid for `len >= needed` bytes (checked
+    // above, and guaranteed by the caller); the source is a Rust string that
+    // cannot overlap a caller buffer we were handed for writing.
+    unsafe {
+        std::ptr::copy_nonoverlapping(value.as_ptr(), buf.cast::<u8>(), value.len());
+        buf.add(value.len()).write(0);
+    }
+    Ok(())
+}
+
+/// The argument checks of [`copy_out`], done before any work.
+pub(crate) fn check_copy_args(
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> Result<(), Failure> {
+    if len_out.is_null() {
+        return Err(Failure::null("len_out"));
+    }
+    if buf.is_null() && len != 0 {
+        return Err(Failure::null("buf (with a non-zero len)"));
+    }
+    Ok(())
+}
+
+// The client handle is shared among threads by C callers: it must stay
+// `Send + Sync` without any `unsafe impl`.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<client::alpaca_auth_client>();
+    send_sync::<headers::alpaca_auth_headers>();
+};
