@@ -172,6 +172,25 @@ typedef struct alpaca_auth_stats {
   uint64_t token_http_requests;
 } alpaca_auth_stats;
 
+/**
+ * What the background refresher has done (see
+ * `alpaca_auth_builder_set_background_refresh`).
+ */
+typedef struct alpaca_auth_refresher_status {
+  /**
+   * The refresher thread is running.
+   */
+  bool running;
+  /**
+   * New tokens it obtained or saw arrive.
+   */
+  uint64_t refreshes;
+  /**
+   * Failed attempts since the last success.
+   */
+  uint32_t consecutive_failures;
+} alpaca_auth_refresher_status;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -428,6 +447,21 @@ alpaca_auth_result alpaca_auth_builder_set_proxy(struct alpaca_auth_builder *bui
 alpaca_auth_result alpaca_auth_builder_disable_proxy(struct alpaca_auth_builder *builder);
 
 /**
+ * Turns the background refresher on (`true`) or off (`false`, the
+ * default). When on, the client owns a thread that fetches the first token
+ * at once and refreshes it ahead of expiry, so no caller ever waits for a
+ * refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
+ * 2 s for a token request in progress). See
+ * `alpaca_auth_client_refresher_status`. No effect for API keys.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth_builder *builder,
+                                                              bool on);
+
+/**
  * Validates the configuration and creates the client (no network request
  * is made). **The builder is always consumed**, on failure too: do not use
  * or free it afterwards (unless it was NULL).
@@ -596,6 +630,59 @@ alpaca_auth_result alpaca_auth_client_uses_tokens(const struct alpaca_auth_clien
  */
 alpaca_auth_result alpaca_auth_client_stats(const struct alpaca_auth_client *client,
                                             struct alpaca_auth_stats *stats_out);
+
+/**
+ * The number of auth header lines of this client: 1 for a bearer token or
+ * HTTP Basic, 2 for the APCA key headers. It never changes for a client.
+ * `0` if `client` is NULL.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client.
+ */
+size_t alpaca_auth_client_header_count(const struct alpaca_auth_client *client);
+
+/**
+ * Copies auth header line `index` (from 0 to
+ * `alpaca_auth_client_header_count() - 1`) as `"Name: value"`,
+ * NUL-terminated, into `buf`: the line to pass to `curl_slist_append`. The
+ * token is fetched or refreshed if needed (at most one request however many
+ * threads ask); when it is cached this is the fast path: no allocation, no
+ * lock, nothing written to memory shared with other threads.
+ *
+ * `*len_out` receives the length needed, terminating NUL included, on
+ * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
+ * is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
+ * the length. A buffer of 2048 bytes holds every line Alpaca's tokens make.
+ * An `index` out of range: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`. Failed
+ * token requests as for `alpaca_auth_client_access_token`. The line holds a
+ * secret: wipe the buffer when done.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `buf` is NULL or valid for writes of
+ * `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+ */
+alpaca_auth_result alpaca_auth_client_header_line(const struct alpaca_auth_client *client,
+                                                  size_t index,
+                                                  char *buf,
+                                                  size_t len,
+                                                  size_t *len_out);
+
+/**
+ * Reads the background refresher's status into `*status_out`. When the
+ * last attempt failed (`consecutive_failures > 0`), the calling thread's
+ * last error receives that failure's message (with its HTTP status and
+ * OAuth code), readable with `alpaca_auth_last_error`. A client without a
+ * background refresher: `ALPACA_AUTH_RESULT_CONFIG`.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `status_out` is NULL or valid for a
+ * write of an `alpaca_auth_refresher_status`.
+ */
+alpaca_auth_result alpaca_auth_client_refresher_status(const struct alpaca_auth_client *client,
+                                                       struct alpaca_auth_refresher_status *status_out);
 
 /**
  * Copies the detail of the most recent failed call on the calling thread

@@ -141,6 +141,20 @@ impl TokenCache {
         self.get_shared(fetch)
     }
 
+    /// Runs `f` on a valid token, borrowed from the thread's replica when it
+    /// is fresh (no reference count touched), else as [`get`](Self::get).
+    #[inline]
+    pub(crate) fn with_token<R>(
+        &self,
+        fetch: impl FnOnce() -> Result<AccessToken>,
+        mut f: impl FnMut(&AccessToken) -> R,
+    ) -> Result<R> {
+        if let Some(out) = replica::with_replica(&self.epoch, &mut f) {
+            return Ok(out);
+        }
+        self.get_shared(fetch).map(|token| f(&token))
+    }
+
     /// [`get`](Self::get) without the thread's replica; installs one when
     /// the token it returns is fresh.
     #[cold]

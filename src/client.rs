@@ -189,6 +189,75 @@ impl Client {
         }
     }
 
+    /// How many auth headers this client sends: 1 for a bearer token or
+    /// HTTP Basic, 2 for the APCA key headers. Fixed for the client's life.
+    pub fn auth_header_count(&self) -> usize {
+        match &self.inner.auth {
+            Auth::OAuth(_) => 1,
+            Auth::Fixed(headers) => headers.len(),
+        }
+    }
+
+    /// Runs `f` on the name and value of auth header `index` (see
+    /// [`auth_header_count`](Self::auth_header_count)) without copying or
+    /// counting references: the zero-allocation path for writing a header
+    /// into a buffer of one's own. `Ok(None)` if `index` is out of range.
+    /// The value is a secret.
+    ///
+    /// ```no_run
+    /// # let client = alpaca_auth::Client::from_env()?;
+    /// let mut line = Vec::with_capacity(2048);
+    /// client.with_auth_header(0, |name, value| {
+    ///     line.clear();
+    ///     line.extend_from_slice(name.as_bytes());
+    ///     line.extend_from_slice(b": ");
+    ///     line.extend_from_slice(value);
+    /// })?;
+    /// # Ok::<(), alpaca_auth::Error>(())
+    /// ```
+    #[inline]
+    pub fn with_auth_header<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&str, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(source) if index == 0 => source
+                .cache
+                .with_token(
+                    || source.fetch(),
+                    |token| f("Authorization", token.authorization().as_bytes()),
+                )
+                .map(Some),
+            Auth::OAuth(_) => Ok(None),
+            Auth::Fixed(headers) => Ok(headers
+                .iter()
+                .nth(index)
+                .map(|(name, value)| f(crate::headers::display_name(name), value.as_bytes()))),
+        }
+    }
+
+    /// Runs `f` on auth header line `index` as the parts that make up
+    /// `Name: value` (one part for a bearer token, whose line is prebuilt).
+    /// The copy-free path of the C ABI. `Ok(None)` if `index` is out of range.
+    #[inline]
+    pub(crate) fn with_auth_line<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&[&[u8]]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(source) if index == 0 => source
+                .cache
+                .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
+                .map(Some),
+            Auth::OAuth(_) => Ok(None),
+            Auth::Fixed(_) => {
+                self.with_auth_header(index, |name, value| f(&[name.as_bytes(), b": ", value]))
+            }
+        }
+    }
+
     /// Adds the auth headers to a `ureq` request.
     ///
     /// ```no_run

@@ -61,15 +61,22 @@ thread_local! {
 /// current and fresh.
 #[inline]
 pub(crate) fn lookup(cell: &Arc<Epoch>) -> Option<AccessToken> {
+    with_replica(cell, &mut AccessToken::clone)
+}
+
+/// Runs `f` on this thread's replica of the cache with epoch cell `cell`,
+/// if it is current and fresh, without touching any reference count.
+#[inline]
+pub(crate) fn with_replica<R>(
+    cell: &Arc<Epoch>,
+    f: &mut impl FnMut(&AccessToken) -> R,
+) -> Option<R> {
     REPLICAS
         .try_with(|replicas| {
             let replicas = replicas.try_borrow().ok()?;
             let replica = replicas.iter().find(|r| Arc::ptr_eq(&r.epoch_cell, cell))?;
-            if replica.epoch == cell.load() && coarse_now_ns() < replica.fresh_until {
-                Some(replica.token.clone())
-            } else {
-                None
-            }
+            (replica.epoch == cell.load() && coarse_now_ns() < replica.fresh_until)
+                .then(|| f(&replica.token))
         })
         .ok()
         .flatten()

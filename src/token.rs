@@ -48,6 +48,7 @@ pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
 pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
 
 const BEARER_PREFIX: &[u8] = b"Bearer ";
+const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 
 /// When a token should be refreshed ahead of its expiry.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -94,6 +95,8 @@ pub struct AccessToken {
 struct TokenInner {
     serial: u64,
     value: SecretString,
+    /// `Authorization: Bearer <token>`; `header` shares its bytes.
+    line: Bytes,
     header: HeaderValue,
     lifetime: Duration,
     refresh_at: Instant,
@@ -114,6 +117,21 @@ impl Drop for ZeroizingBuf {
     fn drop(&mut self) {
         self.0.zeroize();
     }
+}
+
+/// The `Authorization: Bearer <token>` line and the header value that
+/// shares its bytes (zeroized when the last user drops).
+fn bearer_line(token: &[u8]) -> Option<(Bytes, HeaderValue)> {
+    let mut line =
+        Vec::with_capacity(AUTHORIZATION_PREFIX.len() + BEARER_PREFIX.len() + token.len());
+    line.extend_from_slice(AUTHORIZATION_PREFIX);
+    line.extend_from_slice(BEARER_PREFIX);
+    line.extend_from_slice(token);
+    let line = Bytes::from_owner(ZeroizingBuf(line));
+    let mut header =
+        HeaderValue::from_maybe_shared(line.slice(AUTHORIZATION_PREFIX.len()..)).ok()?;
+    header.set_sensitive(true);
+    Some((line, header))
 }
 
 /// Builds a sensitive header value whose bytes are zeroized on drop.
@@ -137,17 +155,15 @@ impl AccessToken {
     ) -> Result<Self> {
         let value = SecretString::new(value);
         validate_token_value(value.expose_secret())?;
-        let mut line = Vec::with_capacity(BEARER_PREFIX.len() + value.len());
-        line.extend_from_slice(BEARER_PREFIX);
-        line.extend_from_slice(value.expose_secret().as_bytes());
-        let header = sensitive_header(line)
-            .map_err(|_| Error::malformed("access_token is not a valid header value"))?;
+        let (line, header) = bearer_line(value.expose_secret().as_bytes())
+            .ok_or_else(|| Error::malformed("access_token is not a valid header value"))?;
         let expires_at = sent_at + lifetime;
         static SERIAL: AtomicU64 = AtomicU64::new(1);
         Ok(AccessToken {
             inner: Arc::new(TokenInner {
                 serial: SERIAL.fetch_add(1, Ordering::Relaxed),
                 value,
+                line,
                 header,
                 lifetime,
                 refresh_at: expires_at - policy.margin(lifetime),
@@ -165,6 +181,11 @@ impl AccessToken {
     /// The `Authorization` header value, `Bearer <token>`, marked sensitive.
     pub fn authorization(&self) -> &HeaderValue {
         &self.inner.header
+    }
+
+    /// The whole header line, `Authorization: Bearer <token>`.
+    pub(crate) fn authorization_line(&self) -> &[u8] {
+        &self.inner.line
     }
 
     /// The lifetime the server granted (after the `expires_in` rule).
@@ -209,11 +230,13 @@ impl AccessToken {
     /// a thread-local replica. `None` only if the header cannot be rebuilt.
     pub(crate) fn replicate(&self) -> Option<AccessToken> {
         let inner = &self.inner;
+        let (line, header) = bearer_line(inner.value.expose_secret().as_bytes())?;
         Some(AccessToken {
             inner: Arc::new(TokenInner {
                 serial: inner.serial,
                 value: inner.value.clone(),
-                header: sensitive_header(inner.header.as_bytes().to_vec()).ok()?,
+                line,
+                header,
                 lifetime: inner.lifetime,
                 refresh_at: inner.refresh_at,
                 expires_at: inner.expires_at,

@@ -204,29 +204,31 @@ fn build_programs() -> Result<Built, String> {
     if made.stdout.contains("libcurl headers not found") {
         eprintln!("note: libcurl headers not found: curl_example is not built or run");
     }
-    let mut cc = Command::new("cc");
-    cc.args([
-        "-std=c11",
-        "-Wall",
-        "-Wextra",
-        "-Wpedantic",
-        "-Werror",
-        "-g",
-    ])
-    .arg(format!("-I{}", root().join("include").display()))
-    .arg("-pthread")
-    .arg("-o")
-    .arg(out.join("abuse"))
-    .arg(root().join("tests/c/abuse.c"))
-    .arg(format!("-L{}", out.display()))
-    .arg("-lalpaca_auth")
-    .arg("-Wl,-rpath,$ORIGIN");
-    let compiled = run(cc, "cc-abuse");
-    if compiled.status != Some(0) {
-        return Err(format!(
-            "compiling tests/c/abuse.c failed\n{}",
-            compiled.stderr
-        ));
+    for program in ["abuse", "refresher"] {
+        let mut cc = Command::new("cc");
+        cc.args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-g",
+        ])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg("-pthread")
+        .arg("-o")
+        .arg(out.join(program))
+        .arg(root().join(format!("tests/c/{program}.c")))
+        .arg(format!("-L{}", out.display()))
+        .arg("-lalpaca_auth")
+        .arg("-Wl,-rpath,$ORIGIN");
+        let compiled = run(cc, &format!("cc-{program}"));
+        if compiled.status != Some(0) {
+            return Err(format!(
+                "compiling tests/c/{program}.c failed\n{}",
+                compiled.stderr
+            ));
+        }
     }
     Ok(Built { out, libdir })
 }
@@ -415,6 +417,40 @@ fn hammer_32_threads_make_exactly_one_token_request() {
     assert_eq!(run.value("token fetches: "), "1");
     assert_eq!(run.value("token requests: "), "1");
     assert_eq!(mock.token_requests(), 1, "the mock saw one token request");
+}
+
+#[test]
+fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
+    let built = built();
+    let mock = mock();
+    mock.set_expires_in(2); // refreshed every second
+    let mut command = command_for(&built.program("refresher"), &mock);
+    with_client_secret(&mut command);
+    let run = run(under_valgrind(command), "refresher");
+    run.assert_success("tests/c/refresher.c under valgrind");
+
+    let distinct: u32 = run.value("distinct tokens: ").parse().expect("a count");
+    let refreshes: u64 = run.value("refreshes: ").parse().expect("a count");
+    assert!(
+        distinct >= 3,
+        "the fast path followed the rotations: {distinct}"
+    );
+    assert!(refreshes >= 3, "{refreshes}");
+    assert_eq!(
+        run.value("threads while running: "),
+        "+1",
+        "one refresher thread"
+    );
+    assert_eq!(
+        run.value("threads after free: "),
+        "same",
+        "no thread left behind"
+    );
+    let requests = mock.token_requests();
+    assert!(
+        (3..=6).contains(&requests),
+        "one request per rotation: {requests}"
+    );
 }
 
 #[test]

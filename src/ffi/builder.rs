@@ -683,6 +683,30 @@ pub unsafe extern "C" fn alpaca_auth_builder_disable_proxy(
     }
 }
 
+/// Turns the background refresher on (`true`) or off (`false`, the
+/// default). When on, the client owns a thread that fetches the first token
+/// at once and refreshes it ahead of expiry, so no caller ever waits for a
+/// refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
+/// 2 s for a token request in progress). See
+/// `alpaca_auth_client_refresher_status`. No effect for API keys.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_background_refresh(
+    builder: *mut alpaca_auth_builder,
+    on: bool,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_background_refresh", builder, |b| {
+            b.update(|base| base.background_refresh(on));
+            Ok(())
+        })
+    }
+}
+
 /// Validates the configuration and creates the client (no network request
 /// is made). **The builder is always consumed**, on failure too: do not use
 /// or free it afterwards (unless it was NULL).

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CStr, CString};
 
-use super::error::Failure;
+use super::error::{set_last_error, Failure};
 use super::headers::alpaca_auth_headers;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
@@ -375,6 +375,149 @@ pub unsafe extern "C" fn alpaca_auth_client_stats(
         // otherwise writable.
         unsafe { write_out(stats_out, stats, "stats_out") }
     })
+}
+
+/// The number of auth header lines of this client: 1 for a bearer token or
+/// HTTP Basic, 2 for the APCA key headers. It never changes for a client.
+/// `0` if `client` is NULL.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_header_count(
+    client: *const alpaca_auth_client,
+) -> usize {
+    guard_or("alpaca_auth_client_header_count", 0, || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        unsafe { client_ref(client) }.map_or(0, |handle| handle.client.auth_header_count())
+    })
+}
+
+/// Copies auth header line `index` (from 0 to
+/// `alpaca_auth_client_header_count() - 1`) as `"Name: value"`,
+/// NUL-terminated, into `buf`: the line to pass to `curl_slist_append`. The
+/// token is fetched or refreshed if needed (at most one request however many
+/// threads ask); when it is cached this is the fast path: no allocation, no
+/// lock, nothing written to memory shared with other threads.
+///
+/// `*len_out` receives the length needed, terminating NUL included, on
+/// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
+/// is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
+/// the length. A buffer of 2048 bytes holds every line Alpaca's tokens make.
+/// An `index` out of range: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`. Failed
+/// token requests as for `alpaca_auth_client_access_token`. The line holds a
+/// secret: wipe the buffer when done.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `buf` is NULL or valid for writes of
+/// `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_header_line(
+    client: *const alpaca_auth_client,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_header_line", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_copy_args(buf, len, len_out)?;
+        let copied = handle.client.with_auth_line(index, |parts| {
+            let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
+            // SAFETY: len_out is not NULL (check_copy_args) and valid per
+            // the caller's guarantee.
+            unsafe { len_out.write(needed) };
+            if buf.is_null() || len < needed {
+                return Err(Failure::new(
+                    alpaca_auth_result::BufferTooSmall,
+                    format!(
+                        "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
+                    ),
+                ));
+            }
+            let mut out = buf.cast::<u8>();
+            for part in parts {
+                // SAFETY: buf is not NULL and valid for `len >= needed`
+                // bytes (checked above, and guaranteed by the caller), and
+                // the parts add up to `needed - 1`; the sources are Rust
+                // memory that cannot overlap a caller buffer handed to us
+                // for writing.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
+                    out = out.add(part.len());
+                }
+            }
+            // SAFETY: the last of the `needed` bytes, inside the buffer.
+            unsafe { out.write(0) };
+            Ok(())
+        })?;
+        copied.unwrap_or_else(|| {
+            Err(Failure::new(
+                alpaca_auth_result::InvalidArgument,
+                format!(
+                    "header index {index} is out of range: this client has {} header lines",
+                    handle.client.auth_header_count()
+                ),
+            ))
+        })
+    })
+}
+
+/// What the background refresher has done (see
+/// `alpaca_auth_builder_set_background_refresh`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct alpaca_auth_refresher_status {
+    /// The refresher thread is running.
+    pub running: bool,
+    /// New tokens it obtained or saw arrive.
+    pub refreshes: u64,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+}
+
+/// Reads the background refresher's status into `*status_out`. When the
+/// last attempt failed (`consecutive_failures > 0`), the calling thread's
+/// last error receives that failure's message (with its HTTP status and
+/// OAuth code), readable with `alpaca_auth_last_error`. A client without a
+/// background refresher: `ALPACA_AUTH_RESULT_CONFIG`.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `status_out` is NULL or valid for a
+/// write of an `alpaca_auth_refresher_status`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
+    client: *const alpaca_auth_client,
+    status_out: *mut alpaca_auth_refresher_status,
+) -> alpaca_auth_result {
+    let mut failure_detail = None;
+    let result = guard("alpaca_auth_client_refresher_status", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_out(status_out, "status_out")?;
+        let status = handle.client.refresher_status().ok_or_else(|| {
+            Failure::new(
+                alpaca_auth_result::Config,
+                "this client has no background refresher (alpaca_auth_builder_set_background_refresh)",
+            )
+        })?;
+        failure_detail = status.last_error.as_ref().map(ToString::to_string);
+        let out = alpaca_auth_refresher_status {
+            running: status.running,
+            refreshes: status.refreshes,
+            consecutive_failures: status.consecutive_failures,
+        };
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(status_out, out, "status_out") }
+    });
+    if let (alpaca_auth_result::Ok, Some(detail)) = (result, failure_detail) {
+        set_last_error(format!("background refresher: {detail}"));
+    }
+    result
 }
 
 #[cfg(test)]
