@@ -55,6 +55,12 @@ int main() {
         for (const std::string &line : client.auth_header_lines()) {
             std::cout << "header: " << line << "\n";
         }
+        // The order-path form: into a buffer of one's own, no allocation.
+        char line[2048];
+        const std::size_t length = client.header_line(0, line, sizeof line);
+        std::cout << "fast line matches: "
+                  << (std::string(line, length) == client.auth_header_lines().at(0) ? "yes" : "no")
+                  << " (" << client.header_count() << " line)\n";
 
         const std::string first = client.access_token();
         client.invalidate(); // as after a 401 from the API

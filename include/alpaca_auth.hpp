@@ -169,8 +169,28 @@ class client {
         return lines;
     }
 
+    /// The number of auth header lines (1 or 2); fixed for the client.
+    std::size_t header_count() const noexcept { return alpaca_auth_client_header_count(raw_); }
+
+    /// Copies auth header line `index` ("Name: value", NUL-terminated) into
+    /// `buf` of `len` bytes: the allocation-free fast path for the order
+    /// path. Returns the line's length without the NUL; throws on failure
+    /// (a buffer that is too small included: 2048 bytes is enough).
+    std::size_t header_line(std::size_t index, char *buf, std::size_t len) const {
+        std::size_t needed = 0;
+        detail::check(alpaca_auth_client_header_line(raw_, index, buf, len, &needed));
+        return needed - 1;
+    }
+
     /// Forgets the cached token (after a 401): the next call fetches anew.
     void invalidate() const { detail::check(alpaca_auth_client_invalidate(raw_)); }
+
+    /// The background refresher's status; throws if the client has none.
+    alpaca_auth_refresher_status refresher_status() const {
+        alpaca_auth_refresher_status out{};
+        detail::check(alpaca_auth_client_refresher_status(raw_, &out));
+        return out;
+    }
 
     /// The Trading/Broker API base URL.
     std::string api_base_url() const {
@@ -312,6 +332,11 @@ class builder {
     }
     builder &disable_proxy() {
         detail::check(alpaca_auth_builder_disable_proxy(raw_));
+        return *this;
+    }
+    /// A thread owned by the client refreshes the token ahead of expiry.
+    builder &background_refresh(bool on) {
+        detail::check(alpaca_auth_builder_set_background_refresh(raw_, on));
         return *this;
     }
 

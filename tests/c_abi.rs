@@ -472,6 +472,7 @@ fn cpp_wrapper_example_runs_with_exceptions_and_raii() {
     assert_eq!(run.value("token url: "), mock.token_url());
     let line = run.value("header: ");
     assert!(bearer_token(line).starts_with("mock_"), "{line}");
+    assert_eq!(run.value("fast line matches: "), "yes (1 line)");
     assert_eq!(run.value("new token after invalidate: "), "yes");
     assert_eq!(run.value("token requests: "), "2");
     assert_eq!(run.value("moved-from client: "), "null_argument");
