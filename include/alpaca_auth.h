@@ -491,8 +491,10 @@ alpaca_auth_result alpaca_auth_builder_build(struct alpaca_auth_builder *builder
 alpaca_auth_result alpaca_auth_client_new_from_env(struct alpaca_auth_client **client_out);
 
 /**
- * Frees a client and its cached token (wiped from memory). `NULL` is a
- * no-op.
+ * Frees a client and its cached token (wiped from memory), stopping its
+ * background refresher if it has one. Copies of the token that other
+ * threads kept for the fast path are wiped at their thread's next call
+ * into the library, or when the thread exits. `NULL` is a no-op.
  *
  * # Safety
  *

@@ -104,6 +104,9 @@ inline std::uint64_t millis(std::chrono::milliseconds value) {
 /// The library's version, such as "0.1.0".
 inline std::string version() { return alpaca_auth_version(); }
 
+/// The calling thread's last error detail ("" if the last call succeeded).
+inline std::string last_error() { return detail::last_error_message(); }
+
 /// A client's counters.
 using stats = alpaca_auth_stats;
 
@@ -186,6 +189,8 @@ class client {
     void invalidate() const { detail::check(alpaca_auth_client_invalidate(raw_)); }
 
     /// The background refresher's status; throws if the client has none.
+    /// After a failed refresh (`consecutive_failures > 0`), the reason is
+    /// in alpaca_auth::last_error().
     alpaca_auth_refresher_status refresher_status() const {
         alpaca_auth_refresher_status out{};
         detail::check(alpaca_auth_client_refresher_status(raw_, &out));

@@ -75,6 +75,15 @@ pub(crate) struct TokenCache {
     stats: Mutex<CacheStats>,
 }
 
+impl Drop for TokenCache {
+    fn drop(&mut self) {
+        self.epoch.close();
+    }
+}
+
+/// Longest hold honoured from a server's `Retry-After`.
+pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
+
 /// Resets the in-flight flag if the fetching thread unwinds, so waiters are
 /// released with an error instead of waiting forever.
 struct FlightGuard<'a> {
@@ -159,6 +168,7 @@ impl TokenCache {
     /// the token it returns is fresh.
     #[cold]
     fn get_shared(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        replica::prune_closed();
         let epoch = self.epoch.load();
         let token = self.get_uncached(fetch)?;
         if Instant::now() < token.refresh_at() {
@@ -338,7 +348,7 @@ impl TokenCache {
                     .min(FAILURE_HOLD_MAX);
                 let hold = error
                     .retry_after()
-                    .map_or(backoff, |wait| wait.min(FAILURE_HOLD_MAX));
+                    .map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX));
                 flight.refresh_hold_until = Some(now + hold);
                 if !background {
                     flight.fetch_hold_until = Some(now + hold);

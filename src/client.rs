@@ -141,6 +141,10 @@ impl TokenSource for OAuthSource {
     fn refresh_now(&self) -> Result<Option<AccessToken>> {
         self.cache.refresh_now(|| self.fetch())
     }
+
+    fn refresher_stopped(&self) {
+        self.cache.set_background(false);
+    }
 }
 
 impl Client {

@@ -51,11 +51,12 @@ fn fallback_now_ns() -> u64 {
 /// The coarse-clock reading at which `deadline` (an `Instant`) falls, less
 /// [`FRESHNESS_SLACK`]; `0` if it has passed.
 pub(crate) fn coarse_deadline(deadline: Instant) -> u64 {
+    // The coarse clock first: a pause between the two readings then only
+    // makes the deadline earlier, never later.
+    let coarse_now = coarse_now_ns();
     let left = deadline.saturating_duration_since(Instant::now());
     match left.checked_sub(FRESHNESS_SLACK) {
-        Some(left) => {
-            coarse_now_ns().saturating_add(u64::try_from(left.as_nanos()).unwrap_or(u64::MAX))
-        }
+        Some(left) => coarse_now.saturating_add(u64::try_from(left.as_nanos()).unwrap_or(u64::MAX)),
         None => 0,
     }
 }

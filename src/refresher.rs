@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
+use crate::cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN, RETRY_AFTER_HOLD_MAX};
 use crate::error::{Error, Result};
 use crate::token::AccessToken;
 
@@ -50,6 +50,26 @@ pub(crate) trait TokenSource: Send + Sync + 'static {
     fn get(&self) -> Result<AccessToken>;
     /// Refreshes now; `Ok(None)` if another fetch is already under way.
     fn refresh_now(&self) -> Result<Option<AccessToken>>;
+    /// The refresher has stopped: callers take refresh-ahead back.
+    fn refresher_stopped(&self);
+}
+
+/// Marks the refresher stopped however its thread ends (a panic included),
+/// so that callers refresh again and the status says so.
+struct StopGuard<'a> {
+    source: &'a dyn TokenSource,
+    control: &'a Control,
+}
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.source.refresher_stopped();
+        self.control
+            .status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .running = false;
+    }
 }
 
 struct Control {
@@ -130,10 +150,14 @@ fn backoff(failures: u32, error: &Error) -> Duration {
         .min(FAILURE_HOLD_MAX);
     error
         .retry_after()
-        .map_or(exp, |wait| wait.clamp(exp, FAILURE_HOLD_MAX))
+        .map_or(exp, |wait| wait.clamp(exp, RETRY_AFTER_HOLD_MAX))
 }
 
 fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender<()>) {
+    let _stopped = StopGuard {
+        source: &*source,
+        control: &control,
+    };
     let mut last: Option<AccessToken> = None;
     loop {
         let now = Instant::now();
@@ -176,9 +200,4 @@ fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender
             break;
         }
     }
-    control
-        .status
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .running = false;
 }

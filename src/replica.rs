@@ -12,12 +12,14 @@
 //! refresh window reached) takes the cache's ordinary path, which then
 //! refreshes the replica.
 //!
-//! Replicas are dropped (and the token bytes zeroized) when their thread
-//! exits, when the thread next installs a replica after the cache was
-//! dropped, or when the epoch moves on.
+//! A replica is dropped (and its token bytes zeroized) when its thread
+//! exits, or at the thread's next call into a cache that finds no current
+//! replica (every such call prunes the replicas of dropped caches and
+//! replaces a stale one). A thread that never calls again keeps its copy of
+//! a replaced or dropped token until it exits.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::clock::{coarse_deadline, coarse_now_ns};
@@ -31,19 +33,43 @@ const MAX_REPLICAS_PER_THREAD: usize = 8;
 /// it (locks of the ordinary path) do not evict it from readers' caches.
 #[repr(align(128))]
 #[derive(Debug, Default)]
-pub(crate) struct Epoch(AtomicU64);
+pub(crate) struct Epoch {
+    epoch: AtomicU64,
+    /// Set when the cache is dropped: its replicas are pruned at their
+    /// thread's next call.
+    closed: AtomicBool,
+}
 
 impl Epoch {
     /// The current epoch.
     #[inline]
     pub(crate) fn load(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Moves to a new epoch: every replica of the old one goes stale.
     pub(crate) fn advance(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// Marks the cache gone, and every replica of it stale.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.advance();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Drops (and so wipes) this thread's replicas of caches that are gone.
+pub(crate) fn prune_closed() {
+    let _ = REPLICAS.try_with(|replicas| {
+        if let Ok(mut replicas) = replicas.try_borrow_mut() {
+            replicas.retain(|r| !r.epoch_cell.is_closed());
+        }
+    });
 }
 
 struct Replica {
@@ -96,9 +122,8 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
         let Ok(mut replicas) = replicas.try_borrow_mut() else {
             return;
         };
-        // Replicas of dropped caches (only this list holds their epoch cell).
-        replicas
-            .retain(|r| Arc::strong_count(&r.epoch_cell) > 1 && !Arc::ptr_eq(&r.epoch_cell, cell));
+        // Replicas of dropped caches, and this cache's previous one.
+        replicas.retain(|r| !r.epoch_cell.is_closed() && !Arc::ptr_eq(&r.epoch_cell, cell));
         if replicas.len() >= MAX_REPLICAS_PER_THREAD {
             replicas.remove(0);
         }
@@ -109,4 +134,38 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
             token: copy,
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{parse_token_response, RefreshPolicy};
+    use std::time::Instant;
+
+    fn replicas_here() -> usize {
+        REPLICAS.with(|r| r.borrow().len())
+    }
+
+    #[test]
+    fn replicas_follow_the_epoch_and_are_pruned_when_their_cache_closes() {
+        let token = parse_token_response(
+            br#"{"access_token":"replica-test","expires_in":600}"#,
+            Instant::now(),
+            &RefreshPolicy::default(),
+        )
+        .unwrap();
+        let cell = Arc::new(Epoch::default());
+        let before = replicas_here();
+        install(&cell, cell.load(), &token);
+        assert_eq!(replicas_here(), before + 1);
+        assert!(lookup(&cell).is_some_and(|t| t.same_token(&token)));
+        cell.advance();
+        assert!(lookup(&cell).is_none(), "a stale epoch is never served");
+        install(&cell, cell.load(), &token);
+        assert_eq!(replicas_here(), before + 1, "replaced, not added");
+        cell.close();
+        assert!(lookup(&cell).is_none());
+        prune_closed();
+        assert_eq!(replicas_here(), before, "the closed cache's copy is gone");
+    }
 }
