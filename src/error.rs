@@ -43,6 +43,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::Config,
+        ErrorKind::InvalidKey,
+        ErrorKind::Transport,
+        ErrorKind::Tls,
+        ErrorKind::Timeout,
+        ErrorKind::OAuth,
+        ErrorKind::RateLimited,
+        ErrorKind::MalformedResponse,
+        ErrorKind::HttpStatus,
+    ];
+
     /// The stable numeric code of this kind (the C ABI's result code).
     pub const fn code(self) -> u32 {
         match self {
@@ -237,18 +250,7 @@ mod tests {
 
     #[test]
     fn codes_are_stable_and_distinct() {
-        let kinds = [
-            ErrorKind::Config,
-            ErrorKind::InvalidKey,
-            ErrorKind::Transport,
-            ErrorKind::Tls,
-            ErrorKind::Timeout,
-            ErrorKind::OAuth,
-            ErrorKind::RateLimited,
-            ErrorKind::MalformedResponse,
-            ErrorKind::HttpStatus,
-        ];
-        let codes: Vec<u32> = kinds.iter().map(|k| k.code()).collect();
+        let codes: Vec<u32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
         assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
 

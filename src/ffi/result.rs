@@ -112,17 +112,7 @@ mod tests {
 
     #[test]
     fn error_kind_codes_are_the_result_values() {
-        for kind in [
-            ErrorKind::Config,
-            ErrorKind::InvalidKey,
-            ErrorKind::Transport,
-            ErrorKind::Tls,
-            ErrorKind::Timeout,
-            ErrorKind::OAuth,
-            ErrorKind::RateLimited,
-            ErrorKind::MalformedResponse,
-            ErrorKind::HttpStatus,
-        ] {
+        for kind in ErrorKind::ALL {
             assert_eq!(alpaca_auth_result::from_kind(kind) as u32, kind.code());
             let name = alpaca_auth_result::name(kind.code());
             assert_eq!(name.to_str().ok(), Some(kind.as_str()));
