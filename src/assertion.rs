@@ -38,6 +38,9 @@ pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
 /// The longest assertion Alpaca accepts, in bytes.
 pub const MAX_ASSERTION_LEN: usize = 16384;
 
+/// The longest `kid` header accepted, in bytes.
+pub const MAX_KID_LEN: usize = 256;
+
 /// The number of random bytes in a `jti` (128 bits).
 const JTI_BYTES: usize = 16;
 
@@ -219,6 +222,14 @@ pub(crate) fn create_assertion(
     }
     if options.kid.as_deref() == Some("") {
         return Err(Error::config("the kid of the assertion is empty"));
+    }
+    if let Some(kid) = options.kid.as_deref() {
+        if kid.len() > MAX_KID_LEN {
+            return Err(Error::config(format!(
+                "the kid of the assertion is {} bytes long, more than the limit of {MAX_KID_LEN}",
+                kid.len()
+            )));
+        }
     }
     if options.typ.as_deref() == Some("") {
         return Err(Error::config(

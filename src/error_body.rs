@@ -53,8 +53,14 @@ pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthErr
             .collect(),
         _ => Vec::new(),
     };
+    // A code of nothing but control characters cleans to nothing: not an
+    // OAuth error body then.
+    let code = clean(&code, MAX_CODE_CHARS, secrets);
+    if code.is_empty() {
+        return None;
+    }
     Some(OAuthError {
-        code: clean(&code, MAX_CODE_CHARS, secrets),
+        code,
         description,
         fields,
     })
@@ -138,6 +144,7 @@ mod tests {
             b"{}",
             br#"{"error":42}"#,
             br#"{"error":""}"#,
+            br#"{"error":"\u0001\u001b"}"#,
             b"",
             br#"[1]"#,
         ] {

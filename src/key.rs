@@ -38,6 +38,11 @@ pub const MAX_RSA_BITS: usize = 4096;
 /// The longest signature any supported key makes, in bytes (RSA-4096).
 pub(crate) const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
 
+/// The largest key input accepted (PEM text, DER or a key file), in bytes.
+/// An RSA-4096 PEM key is about 3.3 KB; the rest is room for certificates
+/// or parameters in the same file.
+pub const MAX_KEY_INPUT_LEN: usize = 64 * 1024;
+
 /// Signing algorithm of a client assertion, named as in JOSE (RFC 7518,
 /// RFC 8037).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,12 +131,14 @@ impl PrivateKey {
     /// some environment files do) is accepted too, and so is a bare base64
     /// DER body without the `-----BEGIN` line.
     pub fn from_pem(pem: &str) -> Result<Self> {
+        check_input_len(pem.len())?;
         Self::from_pem_bytes(pem.as_bytes())
     }
 
     /// Loads a key from DER: PKCS#8 `PrivateKeyInfo`, SEC1 `ECPrivateKey` or
     /// PKCS#1 `RSAPrivateKey`, recognised by their structure.
     pub fn from_der(der: &[u8]) -> Result<Self> {
+        check_input_len(der.len())?;
         if der.is_empty() {
             return Err(empty_key());
         }
@@ -145,6 +152,7 @@ impl PrivateKey {
     /// Loads a key from bytes that are either PEM text or DER, whichever
     /// they look like.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        check_input_len(bytes.len())?;
         let trimmed = trim_text_start(bytes);
         if trimmed.is_empty() {
             return Err(empty_key());
@@ -162,14 +170,21 @@ impl PrivateKey {
     ///
     /// Errors name the path and the I/O error; they never quote the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
+        let cannot_read = |e: std::io::Error| {
             Error::invalid_key(format!(
                 "cannot read private key file {}: {e}",
                 path.display()
             ))
-        })?;
-        let bytes = Zeroizing::new(bytes);
+        };
+        // Read at most one byte past the limit: a huge file (or a device
+        // such as /dev/zero) is refused without being read whole.
+        // Sized once, so no reallocation leaves a copy of key bytes behind.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_INPUT_LEN + 1));
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_KEY_INPUT_LEN as u64 + 1).read_to_end(&mut bytes))
+            .map_err(cannot_read)?;
         Self::from_bytes(&bytes)
             .map_err(|e| e.with_message_prefix(&format!("private key file {}: ", path.display())))
     }
@@ -371,6 +386,16 @@ fn copy_signature(sig: &[u8], out: &mut [u8; MAX_SIGNATURE_LEN]) -> Option<usize
 
 fn empty_key() -> Error {
     Error::invalid_key("the private key is empty")
+}
+
+fn check_input_len(len: usize) -> Result<()> {
+    if len > MAX_KEY_INPUT_LEN {
+        return Err(Error::invalid_key(format!(
+            "the private key input is more than {MAX_KEY_INPUT_LEN} bytes long: \
+             that is not a single private key"
+        )));
+    }
+    Ok(())
 }
 
 fn encrypted_pkcs8() -> Error {

@@ -44,6 +44,8 @@ pub mod error;
 mod error_body;
 #[allow(unsafe_code)]
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod key;
 #[cfg(feature = "mock")]

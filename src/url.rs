@@ -70,8 +70,11 @@ impl HttpUrl {
         }
         let host = split_host(authority)?;
         let host_start = scheme.len() + 3 + (host.as_ptr() as usize - authority.as_ptr() as usize);
+        // The scheme is case-insensitive: keep it in its canonical lowercase
+        // form, so endpoints (and the assertion's `aud`) read `https://...`.
+        let canonical = if https { "https" } else { "http" };
         let url = HttpUrl {
-            text: text.to_owned(),
+            text: format!("{canonical}{}", &text[scheme.len()..]),
             https,
             host_start,
             host_end: host_start + host.len(),
@@ -240,6 +243,15 @@ mod tests {
     fn userinfo_is_refused_without_echoing_it() {
         let err = HttpUrl::parse("https://key:supersecret@api.alpaca.markets").unwrap_err();
         assert!(!err.to_string().contains("supersecret"));
+    }
+
+    #[test]
+    fn the_scheme_is_kept_in_lowercase() {
+        let url = HttpUrl::parse("HTTPS://Auth.Example.com/Path").unwrap();
+        assert_eq!(url.as_str(), "https://Auth.Example.com/Path");
+        assert_eq!(url.host(), "Auth.Example.com");
+        let url = HttpUrl::parse_base("hTtp://127.0.0.1:1/").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:1");
     }
 
     #[test]

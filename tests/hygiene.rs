@@ -1,10 +1,20 @@
-//! No secret, token, key or assertion in any error message or `Debug`
-//! output, on every failure path reachable from the public API.
+//! No secret, token, key or assertion in any error message, `Debug`
+//! output or CLI output, on every failure path reachable from the public
+//! API and the command line.
 
 mod common;
 
-use alpaca_auth::mock::{Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials, SecretString};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use alpaca_auth::mock::{
+    generate_p256_pkcs8, Fault, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
+    MOCK_JWT_CLIENT_ID,
+};
+use alpaca_auth::{Client, Credentials, Error, PrivateKey, RetryPolicy, SecretString};
+use base64::Engine as _;
 use common::{builder, mock};
 
 const CANARY_SECRET: &str = "CANARYsecretValue0042";
@@ -117,4 +127,556 @@ fn configuration_errors_never_quote_secrets() {
         .build()
         .unwrap_err();
     assert_clean(&format!("{err} {err:?}"), &[CANARY_SECRET]);
+}
+
+// ---------------------------------------------------------------------
+// Every failure path, with recognisable secrets: the client secret, the
+// private key (PEM body and DER bytes), the assertion and the access token
+// must appear in no error message, no `Debug` output and no CLI output.
+// ---------------------------------------------------------------------
+
+/// A secret of unreserved characters only, so a server echoing the raw
+/// form body echoes it verbatim.
+const CANARY_SECRET_2: &str = "CANARY-client-secret-0099";
+/// An API secret key.
+const CANARY_API_SECRET: &str = "CANARY-api-secret-key-0077";
+
+const QUICK_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 2,
+    initial_backoff: Duration::from_millis(10),
+    max_backoff: Duration::from_millis(20),
+};
+
+/// A fresh P-256 key: its DER, its PEM, and the needles that would show a
+/// leak of either (every 16-character window of the PEM body, hex and
+/// decimal renderings of 12-byte windows of the DER).
+struct CanaryKey {
+    der: Vec<u8>,
+    pem: String,
+    needles: Vec<String>,
+}
+
+impl CanaryKey {
+    fn new() -> CanaryKey {
+        let der = generate_p256_pkcs8().unwrap().to_vec();
+        let body = base64::engine::general_purpose::STANDARD.encode(&der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        );
+        let mut needles: Vec<String> = Vec::new();
+        for line in &lines {
+            for start in (0..line.len().saturating_sub(16)).step_by(8) {
+                needles.push(line[start..start + 16].to_owned());
+            }
+        }
+        for window in der.windows(12).step_by(6) {
+            let hex: String = window.iter().map(|b| format!("{b:02x}")).collect();
+            needles.push(hex.clone());
+            needles.push(hex.to_uppercase());
+            needles.push(format!("{window:?}").trim_matches(['[', ']']).to_owned());
+        }
+        CanaryKey { der, pem, needles }
+    }
+}
+
+fn error_text(err: &Error) -> String {
+    format!("{err} | {err:?} | {:?} | {:?}", err.message(), err.oauth())
+}
+
+fn assert_no_needles(text: &str, needles: &[String], what: &str) {
+    for needle in needles {
+        assert!(
+            !text.contains(needle.as_str()),
+            "{what}: key material leaked"
+        );
+    }
+}
+
+#[test]
+fn damaged_keys_never_show_key_material() {
+    let key = CanaryKey::new();
+    let der = &key.der;
+    let pem = &key.pem;
+    let mut flipped = der.clone();
+    let last = flipped.len() - 40;
+    flipped[last] ^= 0xff;
+    let body_start = pem.find('\n').unwrap() + 1;
+    let mut bad_char = pem.clone();
+    bad_char.insert(body_start + 30, '!');
+    let cases: Vec<(&str, Result<PrivateKey, Error>)> = vec![
+        (
+            "truncated DER",
+            PrivateKey::from_der(&der[..der.len() - 10]),
+        ),
+        ("DER with a flipped byte", PrivateKey::from_der(&flipped)),
+        ("DER with trailing bytes", {
+            let mut d = der.clone();
+            d.extend_from_slice(&der[..20]);
+            PrivateKey::from_der(&d)
+        }),
+        (
+            "PEM with a bad base64 character",
+            PrivateKey::from_pem(&bad_char),
+        ),
+        (
+            "PEM body under the wrong label",
+            PrivateKey::from_pem(&pem.replace("PRIVATE KEY", "RSA PRIVATE KEY")),
+        ),
+        (
+            "PEM marked encrypted",
+            PrivateKey::from_pem(&pem.replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY")),
+        ),
+        (
+            "PEM without its END line",
+            PrivateKey::from_pem(&pem[..pem.find("-----END").unwrap()]),
+        ),
+        (
+            "PEM cut in the middle",
+            PrivateKey::from_pem(&pem[..pem.len() / 2]),
+        ),
+        (
+            "PEM of a flipped DER",
+            PrivateKey::from_pem(&pem.replace(
+                &base64::engine::general_purpose::STANDARD.encode(der)[..64],
+                &base64::engine::general_purpose::STANDARD.encode(&flipped)[..64],
+            )),
+        ),
+        ("bytes: flipped DER", PrivateKey::from_bytes(&flipped)),
+        (
+            "an oversized PEM",
+            PrivateKey::from_pem(&pem.repeat(64 * 1024 / pem.len() + 1)),
+        ),
+    ];
+    let total = cases.len();
+    let mut refused = 0;
+    for (what, result) in cases {
+        let err = match result {
+            Ok(_) => continue, // a harmless change (the key still loads)
+            Err(e) => e,
+        };
+        refused += 1;
+        assert_no_needles(&error_text(&err), &key.needles, what);
+    }
+    assert!(refused >= total - 1, "only {refused} of {total} refused");
+    // A good key's Debug output names the algorithm only.
+    let loaded = PrivateKey::from_der(der).unwrap();
+    assert_no_needles(&format!("{loaded:?}"), &key.needles, "PrivateKey Debug");
+    let creds = Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, loaded);
+    assert_no_needles(&format!("{creds:?}"), &key.needles, "Credentials Debug");
+}
+
+#[test]
+fn damaged_key_files_never_show_key_material() {
+    let key = CanaryKey::new();
+    let dir = std::env::temp_dir().join(format!("alpaca-auth-hygiene-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let der_path = dir.join("damaged.der");
+    std::fs::write(&der_path, &key.der[..key.der.len() - 7]).unwrap();
+    let pem_path = dir.join("damaged.pem");
+    std::fs::write(&pem_path, key.pem.replace("END PRIVATE", "END PUBLIC")).unwrap();
+    for path in [&der_path, &pem_path] {
+        let err = PrivateKey::from_file(path).unwrap_err();
+        assert_no_needles(&error_text(&err), &key.needles, "key file");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A hostile token endpoint: answers every request with an OAuth error
+/// whose code, description and fields echo the raw form body it received.
+/// Returns its token URL.
+fn echoing_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let echoed = String::from_utf8_lossy(&body).into_owned();
+            let json = serde_json::json!({
+                "error": echoed,
+                "error_description": format!("you sent: {echoed}"),
+                "fields": echoed.split('&').map(|p| serde_json::json!({"name": p})).collect::<Vec<_>>(),
+            })
+            .to_string();
+            let response = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}/v1/oauth2/token")
+}
+
+#[test]
+fn a_server_echoing_the_request_never_gets_the_secret_or_assertion_shown() {
+    // client_secret_post
+    let url = echoing_server();
+    let client = Client::builder()
+        .environment(alpaca_auth::Environment::BrokerSandbox)
+        .token_url(&url)
+        .retry_policy(QUICK_RETRY)
+        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2))
+        .build()
+        .unwrap();
+    let err = client.access_token().unwrap_err();
+    let text = format!(
+        "{} | {:?} | {:?}",
+        error_text(&err),
+        client.last_error(),
+        client
+    );
+    assert!(text.contains("[redacted]"), "the echo was seen: {text}");
+    assert_clean(&text, &[CANARY_SECRET_2]);
+
+    // private_key_jwt: the assertion is the secret.
+    let key = CanaryKey::new();
+    let url = echoing_server();
+    let client = Client::builder()
+        .environment(alpaca_auth::Environment::BrokerSandbox)
+        .token_url(&url)
+        .retry_policy(QUICK_RETRY)
+        .credentials(Credentials::private_key_jwt(
+            MOCK_JWT_CLIENT_ID,
+            PrivateKey::from_der(&key.der).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let err = client.access_token().unwrap_err();
+    let text = format!("{} | {:?}", error_text(&err), client.last_error());
+    assert!(text.contains("[redacted]"), "the echo was seen: {text}");
+    // No JWT part at all: header and claims start with `eyJ`, and the
+    // signature is the only base64url run after the second dot.
+    assert!(!text.contains("eyJ"), "assertion leaked: {text}");
+    assert_no_needles(&text, &key.needles, "assertion echo");
+}
+
+#[test]
+fn assertions_of_a_refused_client_never_appear_in_errors() {
+    let mock = mock();
+    let der = generate_p256_pkcs8().unwrap();
+    let registered = PrivateKey::from_der(&der).unwrap();
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        RegisteredKey::from_private_key(&registered),
+    );
+    // Signed with another key: the mock refuses each assertion.
+    let key = CanaryKey::new();
+    let client = builder(&mock)
+        .credentials(Credentials::private_key_jwt(
+            MOCK_JWT_CLIENT_ID,
+            PrivateKey::from_der(&key.der).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let err = client.access_token().unwrap_err();
+    let sent: Vec<String> = mock
+        .token_request_log()
+        .iter()
+        .filter_map(|r| r.field("client_assertion").map(str::to_owned))
+        .collect();
+    assert!(!sent.is_empty());
+    let text = format!(
+        "{} | {:?} | {client:?}",
+        error_text(&err),
+        client.last_error()
+    );
+    for assertion in &sent {
+        let signature = assertion.rsplit('.').next().unwrap();
+        assert_clean(&text, &[assertion.as_str(), signature]);
+    }
+    assert_no_needles(&text, &key.needles, "refused assertion");
+}
+
+/// Each server failure, with a client whose secret and (once issued) token
+/// are canaries: no error, `last_error`, or `Debug` output shows them.
+#[test]
+fn server_failures_never_show_secrets_or_tokens() {
+    let faults: Vec<Fault> = vec![
+        Fault::Status(500),
+        Fault::Status(503),
+        Fault::RetryAfter(429, "0".into()),
+        Fault::OAuthError(401, "invalid_client".into()),
+        Fault::OAuthError(400, "invalid_request".into()),
+        Fault::MalformedJson,
+        Fault::Reset,
+        Fault::LargeBody(200 * 1024),
+        Fault::Body(
+            200,
+            r#"{"access_token":"CANARYtoken01 x","expires_in":899}"#.into(),
+        ),
+        Fault::Body(
+            200,
+            r#"{"access_token":"CANARYtoken02","token_type":"mac"}"#.into(),
+        ),
+        Fault::Body(
+            200,
+            r#"{"access_token":"CANARYtoken03","expires_in":-1}"#.into(),
+        ),
+        Fault::Body(
+            200,
+            r#"{"access_token":"CANARYtoken04","expires_in":"x"}"#.into(),
+        ),
+        Fault::Body(200, r#"{"access_token":["CANARYtoken05"]}"#.into()),
+        Fault::Body(
+            401,
+            format!(
+                r#"{{"error":"invalid_client","error_description":"{CANARY_SECRET_2}","fields":[{{"name":"{CANARY_SECRET_2}"}}]}}"#
+            ),
+        ),
+        Fault::Body(
+            400,
+            format!(r#"{{"error":"{CANARY_SECRET_2}","message":"x"}}"#),
+        ),
+    ];
+    for fault in faults {
+        let mock = mock();
+        mock.register_client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2);
+        let client = builder(&mock)
+            .retry_policy(QUICK_RETRY)
+            .request_timeout(Duration::from_secs(2))
+            .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2))
+            .build()
+            .unwrap();
+        mock.inject_n(fault.clone(), 2);
+        let err = client.access_token().unwrap_err();
+        let text = format!(
+            "{} | {:?} | {client:?}",
+            error_text(&err),
+            client.last_error()
+        );
+        assert_clean(
+            &text,
+            &[
+                CANARY_SECRET_2,
+                "CANARYtoken01",
+                "CANARYtoken02",
+                "CANARYtoken03",
+                "CANARYtoken04",
+                "CANARYtoken05",
+            ],
+        );
+        // And once a real token is cached, a failed refresh shows neither.
+        while mock.pending_faults() > 0 {
+            client.invalidate();
+            let _ = client.access_token();
+        }
+        client.invalidate();
+        let token = client.access_token().unwrap();
+        let value = token.expose_secret().to_owned();
+        client.invalidate();
+        mock.inject_n(fault, 2);
+        if let Err(err) = client.access_token() {
+            let text = format!(
+                "{} | {:?} | {client:?} | {token:?} | {:?}",
+                error_text(&err),
+                client.last_error(),
+                client.stats()
+            );
+            assert_clean(&text, &[CANARY_SECRET_2, &value]);
+        }
+    }
+}
+
+#[test]
+fn api_key_failures_never_show_the_secret() {
+    for creds in [
+        Credentials::api_key("PK BAD ID", CANARY_API_SECRET),
+        Credentials::api_key("", CANARY_API_SECRET),
+        Credentials::api_key("PKID", format!("{CANARY_API_SECRET}{}", "x".repeat(300))),
+        Credentials::api_key_basic("PKID", format!("{CANARY_API_SECRET}\u{7f}")),
+    ] {
+        let err = Client::builder().credentials(creds).build().unwrap_err();
+        assert_clean(&error_text(&err), &[CANARY_API_SECRET]);
+    }
+    let client = Client::builder()
+        .credentials(Credentials::api_key("PKID", CANARY_API_SECRET))
+        .build()
+        .unwrap();
+    let err = client.access_token().unwrap_err();
+    let lines = client.auth_headers().unwrap().to_lines();
+    assert_clean(
+        &format!("{} | {client:?} | {lines:?}", error_text(&err)),
+        &[CANARY_API_SECRET],
+    );
+}
+
+// ---- the command line ----
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success(), "{args:?} was expected to fail");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn cli_failures_never_print_secrets_keys_or_assertions() {
+    let mock = mock();
+    let key = CanaryKey::new();
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1/oauth2/token", l.local_addr().unwrap())
+    };
+    let token_url = mock.token_url();
+    let sandbox = ("APCA_ENVIRONMENT", "broker-sandbox");
+    let client_id = ("APCA_CLIENT_ID", MOCK_CLIENT_ID);
+    let secret = ("APCA_CLIENT_SECRET", CANARY_SECRET_2);
+    let long_secret = format!("{CANARY_SECRET_2}{}", "y".repeat(200));
+    let damaged_pem = key.pem.replace("END PRIVATE", "END PUBLIC");
+    let escaped_pem = key.pem.replace('\n', "\\n");
+    let dir = std::env::temp_dir().join(format!("alpaca-auth-cli-hygiene-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let der_path = dir.join("damaged.der");
+    std::fs::write(&der_path, &key.der[..key.der.len() - 9]).unwrap();
+    let der_path = der_path.to_string_lossy().into_owned();
+
+    let mut outputs = Vec::new();
+    let runs: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        // wrong secret: invalid_client from the mock
+        (
+            "token",
+            vec![sandbox, ("APCA_AUTH_URL", &token_url), client_id, secret],
+        ),
+        (
+            "headers",
+            vec![sandbox, ("APCA_AUTH_URL", &token_url), client_id, secret],
+        ),
+        // endpoint down
+        (
+            "token",
+            vec![sandbox, ("APCA_AUTH_URL", &closed), client_id, secret],
+        ),
+        // secret out of bounds
+        (
+            "token",
+            vec![sandbox, client_id, ("APCA_CLIENT_SECRET", &long_secret)],
+        ),
+        // plain http to a remote host
+        (
+            "token",
+            vec![
+                sandbox,
+                ("APCA_AUTH_URL", "http://auth.example.com/t"),
+                client_id,
+                secret,
+            ],
+        ),
+        // ambiguous credentials
+        (
+            "token",
+            vec![
+                sandbox,
+                client_id,
+                secret,
+                ("APCA_API_KEY_ID", "PKID"),
+                ("APCA_API_SECRET_KEY", CANARY_API_SECRET),
+            ],
+        ),
+        // API keys have no token
+        (
+            "token",
+            vec![
+                ("APCA_API_KEY_ID", "PKID"),
+                ("APCA_API_SECRET_KEY", CANARY_API_SECRET),
+            ],
+        ),
+        // damaged keys, as text and as a file
+        (
+            "token",
+            vec![
+                sandbox,
+                ("APCA_AUTH_URL", &token_url),
+                ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+                ("APCA_PRIVATE_KEY", &damaged_pem),
+            ],
+        ),
+        (
+            "token",
+            vec![
+                sandbox,
+                ("APCA_AUTH_URL", &token_url),
+                ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+                ("APCA_PRIVATE_KEY_PATH", &der_path),
+            ],
+        ),
+        // a good key the mock does not know: assertions are refused
+        (
+            "token",
+            vec![
+                sandbox,
+                ("APCA_AUTH_URL", &token_url),
+                ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+                ("APCA_PRIVATE_KEY", &escaped_pem),
+            ],
+        ),
+        // usage error with secrets in the environment
+        ("frobnicate", vec![sandbox, client_id, secret]),
+    ];
+    for (command, env) in &runs {
+        outputs.push((command.to_string(), cli(&[command], env)));
+    }
+    let assertions: Vec<String> = mock
+        .token_request_log()
+        .iter()
+        .filter_map(|r| r.field("client_assertion").map(str::to_owned))
+        .collect();
+    assert!(!assertions.is_empty(), "the JWT run reached the mock");
+    for (command, output) in &outputs {
+        assert_clean(output, &[CANARY_SECRET_2, CANARY_API_SECRET]);
+        assert_no_needles(output, &key.needles, command);
+        for assertion in &assertions {
+            let signature = assertion.rsplit('.').next().unwrap();
+            assert_clean(output, &[assertion.as_str(), signature]);
+        }
+        assert!(!output.contains("eyJ"), "{command}: a JWT part was printed");
+    }
+    // `endpoints` succeeds and prints URLs only.
+    let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
+        .arg("endpoints")
+        .env_clear()
+        .envs([
+            sandbox,
+            ("APCA_AUTH_URL", token_url.as_str()),
+            client_id,
+            secret,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_clean(&String::from_utf8_lossy(&out.stdout), &[CANARY_SECRET_2]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
