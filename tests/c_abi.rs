@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
+    generate_p256_pkcs8, Fault, MockServer, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
     MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
 use alpaca_auth::PrivateKey;
@@ -117,7 +117,10 @@ impl Run {
 fn run(mut command: Command, name: &str) -> Run {
     let dir = scratch().join("runs");
     fs::create_dir_all(&dir).expect("scratch directory");
-    let unique = format!("{name}-{}", std::process::id());
+    // Tests run in parallel threads of one process: number the runs.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let number = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let unique = format!("{name}-{}-{number}", std::process::id());
     let out_path = dir.join(format!("{unique}.out"));
     let err_path = dir.join(format!("{unique}.err"));
     command
@@ -204,7 +207,7 @@ fn build_programs() -> Result<Built, String> {
     if made.stdout.contains("libcurl headers not found") {
         eprintln!("note: libcurl headers not found: curl_example is not built or run");
     }
-    for program in ["abuse", "refresher"] {
+    for program in ["abuse", "refresher", "soak"] {
         let mut cc = Command::new("cc");
         cc.args([
             "-std=c11",
@@ -451,6 +454,64 @@ fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
         (3..=6).contains(&requests),
         "one request per rotation: {requests}"
     );
+}
+
+/// The soak of `tests/soak.rs` through the C ABI: 64 threads, 10,000
+/// header lines each, 2-second tokens from a 500 ms endpoint, every fifth
+/// token request a 500. Not under valgrind (640,000 calls); the other
+/// programs cover memory checking.
+fn c_soak(background: bool) {
+    let built = built();
+    let mock = mock();
+    mock.set_expires_in(2);
+    for _ in 0..200 {
+        mock.inject_n(Fault::Delay(Duration::from_millis(500)), 4);
+        mock.inject(Fault::Status(500));
+    }
+    let mut command = command_for(&built.program("soak"), &mock);
+    with_client_secret(&mut command);
+    if background {
+        command.env("SOAK_BACKGROUND", "1");
+    }
+    let started = std::time::Instant::now();
+    let run = run(command, "soak");
+    let elapsed = started.elapsed();
+    run.assert_success("tests/c/soak.c");
+    assert_eq!(run.value("errors: "), "0", "no caller got an error");
+    let distinct: u64 = run.value("distinct tokens: ").parse().expect("a count");
+    let issued = mock.tokens_issued();
+    assert!(
+        distinct <= issued && issued - distinct <= 2,
+        "{issued} tokens issued, {distinct} seen by callers"
+    );
+    let periods = elapsed.as_secs_f64(); // refresh-ahead every second
+    assert!(
+        (issued as f64) <= periods + 3.0,
+        "{issued} tokens in {elapsed:?}: more than one per rotation"
+    );
+    let slow: u64 = run.value("slow calls: ").parse().expect("a count");
+    eprintln!(
+        "C soak ({}): {} calls in {elapsed:?}, {} token requests, {issued} tokens issued, {distinct} seen, {slow} slow calls",
+        if background { "background" } else { "callers" },
+        run.value("calls: "),
+        mock.token_requests(),
+    );
+    if background {
+        assert_eq!(slow, 0, "no call waited for a refresh");
+    } else {
+        // Only the one refreshing caller per rotation waits.
+        assert!(slow <= issued, "{slow} slow calls for {issued} tokens");
+    }
+}
+
+#[test]
+fn soak_from_c_with_callers_refreshing() {
+    c_soak(false);
+}
+
+#[test]
+fn soak_from_c_with_the_background_refresher() {
+    c_soak(true);
 }
 
 #[test]
