@@ -118,7 +118,8 @@ impl TokenCache {
         self.flight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn cached(&self) -> Option<AccessToken> {
+    /// The cached token, valid or not, without fetching.
+    pub(crate) fn current(&self) -> Option<AccessToken> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -132,7 +133,7 @@ impl TokenCache {
 
     /// The cached token if still valid, without fetching.
     pub(crate) fn peek(&self) -> Option<AccessToken> {
-        self.cached().filter(|t| t.is_valid_at(Instant::now()))
+        self.current().filter(|t| t.is_valid_at(Instant::now()))
     }
 
     /// The last fetch error, if the last fetch failed.
@@ -144,10 +145,7 @@ impl TokenCache {
     /// module documentation for who fetches and who waits).
     #[inline]
     pub(crate) fn get(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
-        if let Some(token) = replica::lookup(&self.epoch) {
-            return Ok(token);
-        }
-        self.get_shared(fetch)
+        self.with_token(fetch, AccessToken::clone)
     }
 
     /// Runs `f` on a valid token, borrowed from the thread's replica when it
@@ -171,9 +169,7 @@ impl TokenCache {
         replica::prune_closed();
         let epoch = self.epoch.load();
         let token = self.get_uncached(fetch)?;
-        if Instant::now() < token.refresh_at() {
-            replica::install(&self.epoch, epoch, &token);
-        }
+        replica::install(&self.epoch, epoch, &token);
         Ok(token)
     }
 
@@ -198,14 +194,9 @@ impl TokenCache {
         self.run_fetch(fetch, true).map(Some)
     }
 
-    /// The cached token, valid or not, without fetching.
-    pub(crate) fn current(&self) -> Option<AccessToken> {
-        self.cached()
-    }
-
     fn get_uncached(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
         let now = Instant::now();
-        if let Some(token) = self.cached() {
+        if let Some(token) = self.current() {
             if now < token.refresh_at() {
                 return Ok(token);
             }
@@ -233,7 +224,7 @@ impl TokenCache {
             }
             // Another thread may have refreshed between our read and this
             // lock: then there is nothing to do.
-            if let Some(current) = self.cached() {
+            if let Some(current) = self.current() {
                 if !current.same_token(&token) {
                     return Ok(current);
                 }
@@ -253,7 +244,7 @@ impl TokenCache {
         let mut flight = self.flight();
         loop {
             let now = Instant::now();
-            if let Some(token) = self.cached().filter(|t| t.is_valid_at(now)) {
+            if let Some(token) = self.current().filter(|t| t.is_valid_at(now)) {
                 return Ok(token);
             }
             if !flight.in_flight {

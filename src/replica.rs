@@ -83,13 +83,6 @@ thread_local! {
     static REPLICAS: RefCell<Vec<Replica>> = const { RefCell::new(Vec::new()) };
 }
 
-/// This thread's replica of the cache with epoch cell `cell`, if it is
-/// current and fresh.
-#[inline]
-pub(crate) fn lookup(cell: &Arc<Epoch>) -> Option<AccessToken> {
-    with_replica(cell, &mut AccessToken::clone)
-}
-
 /// Runs `f` on this thread's replica of the cache with epoch cell `cell`,
 /// if it is current and fresh, without touching any reference count.
 #[inline]
@@ -109,7 +102,8 @@ pub(crate) fn with_replica<R>(
 }
 
 /// Installs a replica of `token`, which was current at `epoch` (read before
-/// the token was), if it is fresh for long enough to be worth it.
+/// the token was), if it is still fresh (outside the refresh window, less
+/// the clock slack).
 pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
     let fresh_until = coarse_deadline(token.refresh_at());
     if fresh_until == 0 {
@@ -141,6 +135,10 @@ mod tests {
     use super::*;
     use crate::token::{parse_token_response, RefreshPolicy};
     use std::time::Instant;
+
+    fn lookup(cell: &Arc<Epoch>) -> Option<AccessToken> {
+        with_replica(cell, &mut AccessToken::clone)
+    }
 
     fn replicas_here() -> usize {
         REPLICAS.with(|r| r.borrow().len())

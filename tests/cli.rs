@@ -24,17 +24,22 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The variables of a `client_secret_post` client of the mock.
+fn secret_client_env<'a>(token_url: &'a str, secret: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_AUTH_URL", token_url),
+        ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+        ("APCA_CLIENT_SECRET", secret),
+    ]
+}
+
 #[test]
 fn token_prints_a_token_the_mock_issued() {
     let mock = mock();
     let out = cli(
         &["token"],
-        &[
-            ("APCA_ENVIRONMENT", "broker-sandbox"),
-            ("APCA_AUTH_URL", &mock.token_url()),
-            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
-            ("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET),
-        ],
+        &secret_client_env(&mock.token_url(), MOCK_CLIENT_SECRET),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let token = stdout(&out);
@@ -88,12 +93,7 @@ fn errors_exit_non_zero_with_one_line_and_no_secret() {
     let mock = mock();
     let out = cli(
         &["token"],
-        &[
-            ("APCA_ENVIRONMENT", "broker-sandbox"),
-            ("APCA_AUTH_URL", &mock.token_url()),
-            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
-            ("APCA_CLIENT_SECRET", "CANARY-wrong-secret"),
-        ],
+        &secret_client_env(&mock.token_url(), "CANARY-wrong-secret"),
     );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
