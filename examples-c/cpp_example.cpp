@@ -56,7 +56,7 @@ int main() {
             std::cout << "header: " << line << "\n";
         }
         // The order-path form: into a buffer of one's own, no allocation.
-        char line[2048];
+        char line[ALPACA_AUTH_MAX_HEADER_LINE];
         const std::size_t length = client.header_line(0, line, sizeof line);
         std::cout << "fast line matches: "
                   << (std::string(line, length) == client.auth_header_lines().at(0) ? "yes" : "no")

@@ -17,7 +17,7 @@
 #include "alpaca_auth.h"
 
 #define THREADS 32
-#define TOKEN_MAX 8192
+#define TOKEN_MAX ALPACA_AUTH_MAX_TOKEN_LEN
 #define BEARER "Authorization: Bearer "
 
 struct worker {
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         distinct += !seen && workers[t].token[0] != '\0';
     }
 
-    alpaca_auth_stats stats = {0};
+    alpaca_auth_stats stats = {.struct_size = sizeof stats};
     r = alpaca_auth_client_stats(client, &stats);
     printf("threads: %d\n", THREADS);
     printf("calls: %d\n", THREADS * calls * 2);

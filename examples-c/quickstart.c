@@ -84,7 +84,7 @@ int main(void) {
         memset(token, 0, needed); /* a secret: wipe it */
         free(token);
 
-        alpaca_auth_stats stats;
+        alpaca_auth_stats stats = {.struct_size = sizeof stats};
         if (alpaca_auth_client_stats(client, &stats) == ALPACA_AUTH_RESULT_OK) {
             printf("token requests: %llu\n", (unsigned long long)stats.token_http_requests);
         }

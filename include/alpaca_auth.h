@@ -7,7 +7,12 @@
  *
  * Conventions:
  * - Every fallible function returns an alpaca_auth_result; *_out parameters
- *   are written only on ALPACA_AUTH_RESULT_OK.
+ *   are written only on ALPACA_AUTH_RESULT_OK, except pointer outputs
+ *   (handles, borrowed strings), which are NULL after a failure.
+ * - Structs the caller allocates start with size_t struct_size: set it to
+ *   sizeof the struct before the call (the ABI can then grow).
+ * - Buffer sizes that always suffice: ALPACA_AUTH_MAX_HEADER_LINE,
+ *   ALPACA_AUTH_MAX_TOKEN_LEN + 1, ALPACA_AUTH_MAX_ERROR_LEN.
  * - On failure, alpaca_auth_last_error() gives the detail (thread-local).
  * - Handles are opaque; each _new/_build has its _free, and _free(NULL) is a
  *   no-op. alpaca_auth_builder_build() always consumes the builder.
@@ -27,6 +32,23 @@
 #define ALPACA_AUTH_VERSION_MAJOR 0
 #define ALPACA_AUTH_VERSION_MINOR 1
 #define ALPACA_AUTH_VERSION_PATCH 0
+/**
+ * The version as one integer, major * 1000000 + minor * 1000 + patch: refuse
+ * a library older than this header with
+ * alpaca_auth_version_number() < ALPACA_AUTH_VERSION_NUMBER.
+ */
+#define ALPACA_AUTH_VERSION_NUMBER 1000
+
+/** The longest access token the library accepts, in bytes (no NUL). */
+#define ALPACA_AUTH_MAX_TOKEN_LEN 8192
+/**
+ * A buffer of this many bytes holds any header line the library can produce
+ * ("Authorization: Bearer " and a token of ALPACA_AUTH_MAX_TOKEN_LEN bytes,
+ * HTTP Basic or APCA key lines at their limits), terminating NUL included.
+ */
+#define ALPACA_AUTH_MAX_HEADER_LINE 8215
+/** A buffer of this many bytes holds any last-error message, NUL included. */
+#define ALPACA_AUTH_MAX_ERROR_LEN 4097
 
 /**
  * The result of a fallible function. `ALPACA_AUTH_RESULT_OK` is 0; every
@@ -155,9 +177,15 @@ typedef struct alpaca_auth_client alpaca_auth_client;
 typedef struct alpaca_auth_headers alpaca_auth_headers;
 
 /**
- * Counters of a client, for monitoring and tests.
+ * Counters of a client, for monitoring and tests. Set `struct_size` before
+ * the call: `alpaca_auth_stats stats = {.struct_size = sizeof stats};`.
  */
 typedef struct alpaca_auth_stats {
+  /**
+   * `sizeof(alpaca_auth_stats)` as the caller compiled it, set by the
+   * caller; the library writes only the fields that fit.
+   */
+  size_t struct_size;
   /**
    * Token acquisitions started (each one or more HTTP requests).
    */
@@ -174,9 +202,16 @@ typedef struct alpaca_auth_stats {
 
 /**
  * What the background refresher has done (see
- * `alpaca_auth_builder_set_background_refresh`).
+ * `alpaca_auth_builder_set_background_refresh`). Set `struct_size` before
+ * the call:
+ * `alpaca_auth_refresher_status status = {.struct_size = sizeof status};`.
  */
 typedef struct alpaca_auth_refresher_status {
+  /**
+   * `sizeof(alpaca_auth_refresher_status)` as the caller compiled it, set
+   * by the caller; the library writes only the fields that fit.
+   */
+  size_t struct_size;
   /**
    * The refresher thread is running.
    */
@@ -512,7 +547,8 @@ void alpaca_auth_client_free(struct alpaca_auth_client *client);
  * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
  * is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
  * the length only. A refresh between two calls may change the length: call
- * again while the result is `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`. The token
+ * again while the result is `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`, or use a
+ * buffer of `ALPACA_AUTH_MAX_TOKEN_LEN + 1` bytes, which always fits. The token
  * is a secret: wipe the buffer when done.
  *
  * API key credentials have no token: `ALPACA_AUTH_RESULT_CONFIG` (use
@@ -624,11 +660,15 @@ alpaca_auth_result alpaca_auth_client_uses_tokens(const struct alpaca_auth_clien
 
 /**
  * Stores the client's counters in `*stats_out` (all zero for API keys).
+ * The caller sets `stats_out->struct_size` to `sizeof(alpaca_auth_stats)`
+ * first (`ALPACA_AUTH_RESULT_INVALID_ARGUMENT` if it is smaller than the
+ * first version of the struct); fields beyond it are not written.
  *
  * # Safety
  *
- * `client` is NULL or a live client; `stats_out` is NULL or valid for a
- * write of an `alpaca_auth_stats`.
+ * `client` is NULL or a live client; `stats_out` is NULL or points to an
+ * `alpaca_auth_stats` of `struct_size` writable bytes whose `struct_size`
+ * is set.
  */
 alpaca_auth_result alpaca_auth_client_stats(const struct alpaca_auth_client *client,
                                             struct alpaca_auth_stats *stats_out);
@@ -655,7 +695,7 @@ size_t alpaca_auth_client_header_count(const struct alpaca_auth_client *client);
  * `*len_out` receives the length needed, terminating NUL included, on
  * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
  * is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
- * the length. A buffer of 2048 bytes holds every line Alpaca's tokens make.
+ * the length. A buffer of `ALPACA_AUTH_MAX_HEADER_LINE` bytes holds every line.
  * An `index` out of range: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`. Failed
  * token requests as for `alpaca_auth_client_access_token`. The line holds a
  * secret: wipe the buffer when done.
@@ -676,12 +716,14 @@ alpaca_auth_result alpaca_auth_client_header_line(const struct alpaca_auth_clien
  * last attempt failed (`consecutive_failures > 0`), the calling thread's
  * last error receives that failure's message (with its HTTP status and
  * OAuth code), readable with `alpaca_auth_last_error`. A client without a
- * background refresher: `ALPACA_AUTH_RESULT_CONFIG`.
+ * background refresher: `ALPACA_AUTH_RESULT_CONFIG`. The caller sets
+ * `status_out->struct_size` first, as for `alpaca_auth_client_stats`.
  *
  * # Safety
  *
- * `client` is NULL or a live client; `status_out` is NULL or valid for a
- * write of an `alpaca_auth_refresher_status`.
+ * `client` is NULL or a live client; `status_out` is NULL or points to an
+ * `alpaca_auth_refresher_status` of `struct_size` writable bytes whose
+ * `struct_size` is set.
  */
 alpaca_auth_result alpaca_auth_client_refresher_status(const struct alpaca_auth_client *client,
                                                        struct alpaca_auth_refresher_status *status_out);
@@ -696,8 +738,8 @@ alpaca_auth_result alpaca_auth_client_refresher_status(const struct alpaca_auth_
  * `*len_out` receives the length needed, terminating NUL included, both on
  * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; the
  * buffer is written only on `ALPACA_AUTH_RESULT_OK`. Pass `buf = NULL, len =
- * 0` to ask for the length only. Messages are at most 4096 bytes, so a
- * buffer of 4097 bytes always suffices.
+ * 0` to ask for the length only. A buffer of
+ * `ALPACA_AUTH_MAX_ERROR_LEN` bytes always suffices.
  *
  * This function does not change the last error, whatever it returns.
  *
@@ -766,6 +808,15 @@ const char *alpaca_auth_result_str(uint32_t result);
  * program was compiled with.
  */
 const char *alpaca_auth_version(void);
+
+/**
+ * The version of the library as one integer, `major * 1000000 + minor *
+ * 1000 + patch`. A program refuses a library older than its header with
+ * `alpaca_auth_version_number() < ALPACA_AUTH_VERSION_NUMBER` (a 0.x
+ * library of another minor version has another SONAME and is never loaded
+ * in its place).
+ */
+uint32_t alpaca_auth_version_number(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -66,7 +66,9 @@ pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
 pub use env_config::MAX_ENV_VALUE_LEN;
 pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
 pub use error::{Error, ErrorKind, OAuthError, Result};
-pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
+pub use headers::{
+    display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY, MAX_HEADER_LINE_LEN,
+};
 pub use key::{Algorithm, PrivateKey};
 pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
 pub use retry::RetryPolicy;

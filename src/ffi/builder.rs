@@ -8,7 +8,7 @@ use super::client::alpaca_auth_client;
 use super::error::Failure;
 use super::panic::guard;
 use super::result::alpaca_auth_result;
-use super::{bytes_arg, check_out, str_arg, write_out};
+use super::{bytes_arg, check_out, reset_out, str_arg, write_out};
 use crate::{
     AssertionOptions, Client, ClientBuilder, Credentials, Endpoints, Environment, PrivateKey,
     ProxySetting, SecretString,
@@ -143,6 +143,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_new(
     builder_out: *mut *mut alpaca_auth_builder,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_builder_new", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(builder_out) };
         check_out(builder_out, "builder_out")?;
         let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(ClientBuilder::default())));
         // SAFETY: checked non-NULL; the caller guarantees it is writable.
@@ -170,6 +173,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_new_from_env(
     builder_out: *mut *mut alpaca_auth_builder,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_builder_new_from_env", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(builder_out) };
         check_out(builder_out, "builder_out")?;
         let base = ClientBuilder::default().from_env()?;
         let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(base)));
@@ -727,6 +733,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_build(
     client_out: *mut *mut alpaca_auth_client,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_builder_build", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(client_out) };
         if builder.is_null() {
             return Err(Failure::null("builder"));
         }

@@ -6,8 +6,11 @@ use super::error::{set_last_error, Failure};
 use super::headers::alpaca_auth_headers;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
-use super::{check_copy_args, check_out, copy_out, write_out};
+use super::{
+    caller_struct_size, check_copy_args, check_out, copy_out, put_field, reset_out, write_out,
+};
 use crate::{Client, Environment};
+use std::mem::offset_of;
 
 /// An authenticated client (opaque). Create it with
 /// `alpaca_auth_builder_build` or `alpaca_auth_client_new_from_env`; free it
@@ -49,10 +52,14 @@ fn c_string(url: &str) -> Result<CString, Failure> {
         .map_err(|_| Failure::new(alpaca_auth_result::Config, "a URL contains a NUL character"))
 }
 
-/// Counters of a client, for monitoring and tests.
+/// Counters of a client, for monitoring and tests. Set `struct_size` before
+/// the call: `alpaca_auth_stats stats = {.struct_size = sizeof stats};`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct alpaca_auth_stats {
+    /// `sizeof(alpaca_auth_stats)` as the caller compiled it, set by the
+    /// caller; the library writes only the fields that fit.
+    pub struct_size: usize,
     /// Token acquisitions started (each one or more HTTP requests).
     pub token_fetches: u64,
     /// Token acquisitions that failed.
@@ -60,6 +67,11 @@ pub struct alpaca_auth_stats {
     /// HTTP requests sent to the token endpoint, retries included.
     pub token_http_requests: u64,
 }
+
+/// `sizeof(alpaca_auth_stats)` in its first published version: the
+/// smallest `struct_size` accepted. When a field is added, pin this to
+/// `offset_of!` the first new field.
+const STATS_V1_SIZE: usize = std::mem::size_of::<alpaca_auth_stats>();
 
 /// Borrows the client behind a pointer.
 ///
@@ -86,6 +98,9 @@ pub unsafe extern "C" fn alpaca_auth_client_new_from_env(
     client_out: *mut *mut alpaca_auth_client,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_new_from_env", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(client_out) };
         check_out(client_out, "client_out")?;
         let handle = Box::into_raw(Box::new(alpaca_auth_client::new(Client::from_env()?)?));
         // SAFETY: checked non-NULL; the caller guarantees it is writable.
@@ -121,7 +136,8 @@ pub unsafe extern "C" fn alpaca_auth_client_free(client: *mut alpaca_auth_client
 /// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
 /// is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
 /// the length only. A refresh between two calls may change the length: call
-/// again while the result is `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`. The token
+/// again while the result is `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`, or use a
+/// buffer of `ALPACA_AUTH_MAX_TOKEN_LEN + 1` bytes, which always fits. The token
 /// is a secret: wipe the buffer when done.
 ///
 /// API key credentials have no token: `ALPACA_AUTH_RESULT_CONFIG` (use
@@ -179,6 +195,9 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
     headers_out: *mut *mut alpaca_auth_headers,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_auth_headers", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(headers_out) };
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         check_out(headers_out, "headers_out")?;
@@ -218,6 +237,9 @@ unsafe fn borrowed_str(
     pick: impl FnOnce(&alpaca_auth_client) -> *const c_char,
 ) -> alpaca_auth_result {
     guard(function, || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(out) };
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         check_out(out, out_name)?;
@@ -354,11 +376,15 @@ pub unsafe extern "C" fn alpaca_auth_client_uses_tokens(
 }
 
 /// Stores the client's counters in `*stats_out` (all zero for API keys).
+/// The caller sets `stats_out->struct_size` to `sizeof(alpaca_auth_stats)`
+/// first (`ALPACA_AUTH_RESULT_INVALID_ARGUMENT` if it is smaller than the
+/// first version of the struct); fields beyond it are not written.
 ///
 /// # Safety
 ///
-/// `client` is NULL or a live client; `stats_out` is NULL or valid for a
-/// write of an `alpaca_auth_stats`.
+/// `client` is NULL or a live client; `stats_out` is NULL or points to an
+/// `alpaca_auth_stats` of `struct_size` writable bytes whose `struct_size`
+/// is set.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_client_stats(
     client: *const alpaca_auth_client,
@@ -367,15 +393,32 @@ pub unsafe extern "C" fn alpaca_auth_client_stats(
     guard("alpaca_auth_client_stats", || {
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
+        // SAFETY: the caller guarantees NULL or a struct with struct_size set.
+        let size = unsafe { caller_struct_size(stats_out, "stats_out", STATS_V1_SIZE) }?;
         let stats = handle.client.stats();
-        let stats = alpaca_auth_stats {
-            token_fetches: stats.token_fetches,
-            token_fetch_failures: stats.token_fetch_failures,
-            token_http_requests: stats.token_http_requests,
-        };
-        // SAFETY: write_out checks for NULL; the caller guarantees it is
-        // otherwise writable.
-        unsafe { write_out(stats_out, stats, "stats_out") }
+        let base = stats_out.cast::<u8>();
+        // SAFETY: the caller guarantees `size` writable bytes at stats_out.
+        unsafe {
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_stats, token_fetches),
+                stats.token_fetches,
+            );
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_stats, token_fetch_failures),
+                stats.token_fetch_failures,
+            );
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_stats, token_http_requests),
+                stats.token_http_requests,
+            );
+        }
+        Ok(())
     })
 }
 
@@ -406,7 +449,7 @@ pub unsafe extern "C" fn alpaca_auth_client_header_count(
 /// `*len_out` receives the length needed, terminating NUL included, on
 /// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; `buf`
 /// is written only on `ALPACA_AUTH_RESULT_OK`. `buf = NULL, len = 0` asks for
-/// the length. A buffer of 2048 bytes holds every line Alpaca's tokens make.
+/// the length. A buffer of `ALPACA_AUTH_MAX_HEADER_LINE` bytes holds every line.
 /// An `index` out of range: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`. Failed
 /// token requests as for `alpaca_auth_client_access_token`. The line holds a
 /// secret: wipe the buffer when done.
@@ -469,10 +512,15 @@ pub unsafe extern "C" fn alpaca_auth_client_header_line(
 }
 
 /// What the background refresher has done (see
-/// `alpaca_auth_builder_set_background_refresh`).
+/// `alpaca_auth_builder_set_background_refresh`). Set `struct_size` before
+/// the call:
+/// `alpaca_auth_refresher_status status = {.struct_size = sizeof status};`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct alpaca_auth_refresher_status {
+    /// `sizeof(alpaca_auth_refresher_status)` as the caller compiled it, set
+    /// by the caller; the library writes only the fields that fit.
+    pub struct_size: usize,
     /// The refresher thread is running.
     pub running: bool,
     /// New tokens it obtained or saw arrive.
@@ -481,16 +529,22 @@ pub struct alpaca_auth_refresher_status {
     pub consecutive_failures: u32,
 }
 
+/// `sizeof(alpaca_auth_refresher_status)` in its first published version.
+/// When a field is added, pin this to `offset_of!` the first new field.
+const REFRESHER_STATUS_V1_SIZE: usize = std::mem::size_of::<alpaca_auth_refresher_status>();
+
 /// Reads the background refresher's status into `*status_out`. When the
 /// last attempt failed (`consecutive_failures > 0`), the calling thread's
 /// last error receives that failure's message (with its HTTP status and
 /// OAuth code), readable with `alpaca_auth_last_error`. A client without a
-/// background refresher: `ALPACA_AUTH_RESULT_CONFIG`.
+/// background refresher: `ALPACA_AUTH_RESULT_CONFIG`. The caller sets
+/// `status_out->struct_size` first, as for `alpaca_auth_client_stats`.
 ///
 /// # Safety
 ///
-/// `client` is NULL or a live client; `status_out` is NULL or valid for a
-/// write of an `alpaca_auth_refresher_status`.
+/// `client` is NULL or a live client; `status_out` is NULL or points to an
+/// `alpaca_auth_refresher_status` of `struct_size` writable bytes whose
+/// `struct_size` is set.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
     client: *const alpaca_auth_client,
@@ -500,7 +554,9 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
     let result = guard("alpaca_auth_client_refresher_status", || {
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
-        check_out(status_out, "status_out")?;
+        // SAFETY: the caller guarantees NULL or a struct with struct_size set.
+        let size =
+            unsafe { caller_struct_size(status_out, "status_out", REFRESHER_STATUS_V1_SIZE) }?;
         let status = handle.client.refresher_status().ok_or_else(|| {
             Failure::new(
                 alpaca_auth_result::Config,
@@ -508,13 +564,29 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
             )
         })?;
         failure_detail = status.last_error.as_ref().map(ToString::to_string);
-        let out = alpaca_auth_refresher_status {
-            running: status.running,
-            refreshes: status.refreshes,
-            consecutive_failures: status.consecutive_failures,
-        };
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(status_out, out, "status_out") }
+        let base = status_out.cast::<u8>();
+        // SAFETY: the caller guarantees `size` writable bytes at status_out.
+        unsafe {
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_refresher_status, running),
+                status.running,
+            );
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_refresher_status, refreshes),
+                status.refreshes,
+            );
+            put_field(
+                base,
+                size,
+                offset_of!(alpaca_auth_refresher_status, consecutive_failures),
+                status.consecutive_failures,
+            );
+        }
+        Ok(())
     });
     if let (alpaca_auth_result::Ok, Some(detail)) = (result, failure_detail) {
         set_last_error(format!("background refresher: {detail}"));

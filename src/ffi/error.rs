@@ -93,8 +93,8 @@ pub(crate) fn last_error() -> String {
 /// `*len_out` receives the length needed, terminating NUL included, both on
 /// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; the
 /// buffer is written only on `ALPACA_AUTH_RESULT_OK`. Pass `buf = NULL, len =
-/// 0` to ask for the length only. Messages are at most 4096 bytes, so a
-/// buffer of 4097 bytes always suffices.
+/// 0` to ask for the length only. A buffer of
+/// `ALPACA_AUTH_MAX_ERROR_LEN` bytes always suffices.
 ///
 /// This function does not change the last error, whatever it returns.
 ///

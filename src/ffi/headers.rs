@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::error::Failure;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
-use super::write_out;
+use super::{reset_out, write_out};
 use crate::AuthHeaders;
 
 /// The auth headers of one moment (opaque), from
@@ -72,6 +72,9 @@ pub unsafe extern "C" fn alpaca_auth_headers_line(
     line_out: *mut *const c_char,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_headers_line", || {
+        // SAFETY: reset_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { reset_out(line_out) };
         // SAFETY: the caller guarantees NULL or a live snapshot.
         let headers = unsafe { headers.as_ref() }.ok_or_else(|| Failure::null("headers"))?;
         let line = headers.lines.get(index).ok_or_else(|| {

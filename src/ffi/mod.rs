@@ -16,9 +16,16 @@
 //! Conventions, the same for every function:
 //!
 //! * Every fallible function returns an `alpaca_auth_result`; `*_out`
-//!   parameters are written only when it is `ALPACA_AUTH_RESULT_OK` (the one
-//!   exception, the needed length of a copy-out, is documented where it
-//!   applies).
+//!   parameters are written only when it is `ALPACA_AUTH_RESULT_OK`, with two
+//!   exceptions: the needed length of a copy-out (documented where it
+//!   applies), and pointer out-parameters (handles, borrowed strings), which
+//!   are set to NULL on entry, so a failed call leaves NULL behind and a
+//!   cleanup path never frees garbage (libgit2's convention).
+//! * Structs the caller allocates (`alpaca_auth_stats`,
+//!   `alpaca_auth_refresher_status`) start with `size_t struct_size`, which
+//!   the caller sets to `sizeof` its struct; the library writes only the
+//!   fields that fit, so a later version with more fields never writes past
+//!   an older caller's struct.
 //! * Every pointer is checked for NULL before use, every string for UTF-8;
 //!   the offending argument is named in the last error.
 //! * Every fallible function clears the calling thread's last error on entry
@@ -107,6 +114,79 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(
     // uninitialised) previous contents.
     unsafe { out.write(value) };
     Ok(())
+}
+
+/// A raw pointer type, for [`reset_out`].
+pub(crate) trait NullPtr {
+    /// The NULL pointer of this type.
+    const NULL: Self;
+}
+
+impl<T> NullPtr for *mut T {
+    const NULL: Self = std::ptr::null_mut();
+}
+
+impl<T> NullPtr for *const T {
+    const NULL: Self = std::ptr::null();
+}
+
+/// Sets a pointer out-parameter to NULL (if it is not NULL itself) before
+/// any work, so that every failure leaves NULL behind.
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of a `P`.
+pub(crate) unsafe fn reset_out<P: NullPtr>(out: *mut P) {
+    if !out.is_null() {
+        // SAFETY: not NULL; the caller guarantees it is valid for a write.
+        unsafe { out.write(P::NULL) };
+    }
+}
+
+/// The `struct_size` a caller set in a struct it allocated (the struct's
+/// first field, a `size_t`), checked against the size of the struct's first
+/// published version.
+///
+/// # Safety
+///
+/// `out` is NULL or points to at least `size_of::<usize>()` readable,
+/// initialised bytes.
+pub(crate) unsafe fn caller_struct_size<T>(
+    out: *const T,
+    name: &str,
+    first_version_size: usize,
+) -> Result<usize, Failure> {
+    if out.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: not NULL; every versioned struct starts with a size_t that the
+    // caller guarantees is set.
+    let size = unsafe { out.cast::<usize>().read() };
+    if size < first_version_size {
+        return Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!(
+                "{name}->struct_size is {size}: set it to sizeof the struct \
+                 (at least {first_version_size}) before the call"
+            ),
+        ));
+    }
+    Ok(size)
+}
+
+/// Writes one field of a caller-allocated versioned struct if it lies within
+/// the caller's `struct_size`; a field the caller's (older) struct does not
+/// have is skipped.
+///
+/// # Safety
+///
+/// `base` points to a struct of at least `struct_size` writable bytes.
+pub(crate) unsafe fn put_field<F>(base: *mut u8, struct_size: usize, offset: usize, value: F) {
+    if offset + std::mem::size_of::<F>() <= struct_size {
+        // SAFETY: in bounds of the caller's struct (checked above);
+        // write_unaligned makes no assumption about the caller's alignment.
+        unsafe { base.wrapping_add(offset).cast::<F>().write_unaligned(value) };
+    }
 }
 
 /// Checks an output pointer before the work that produces its value.

@@ -148,6 +148,7 @@ struct State {
     faults: VecDeque<Fault>,
     expires_in: serde_json::Value,
     token_delay: Duration,
+    token_len: Option<usize>,
     requests: Vec<RecordedRequest>,
 }
 
@@ -202,6 +203,7 @@ impl MockServer {
                 faults: VecDeque::new(),
                 expires_in: json!(DEFAULT_EXPIRES_IN),
                 token_delay: Duration::ZERO,
+                token_len: None,
                 requests: Vec::new(),
             }),
             stop: AtomicBool::new(false),
@@ -276,6 +278,16 @@ impl MockServer {
     /// leaves it out), to exercise clients' handling of odd values.
     pub fn set_expires_in_raw(&self, value: serde_json::Value) {
         self.shared.state().expires_in = value;
+    }
+
+    /// The length in bytes of the access tokens issued from now on (at
+    /// least their random part, 37 bytes): real access tokens are JWTs of
+    /// several hundred bytes, and [`MAX_ACCESS_TOKEN_LEN`] is the longest a
+    /// client accepts. `None`: the short default.
+    ///
+    /// [`MAX_ACCESS_TOKEN_LEN`]: crate::token::MAX_ACCESS_TOKEN_LEN
+    pub fn set_token_len(&self, len: Option<usize>) {
+        self.shared.state().token_len = len;
     }
 
     /// A delay before every token response.
@@ -686,11 +698,20 @@ fn issue_token(shared: &Shared) -> Response {
     if shared.rng.fill(&mut raw).is_err() {
         return oauth_error(500, "server_error", "no randomness", &[]);
     }
-    let token = format!(
+    let mut token = format!(
         "mock_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
     );
-    let expires_in = shared.state().expires_in.clone();
+    let (expires_in, token_len) = {
+        let state = shared.state();
+        (state.expires_in.clone(), state.token_len)
+    };
+    if let Some(len) = token_len {
+        // JWT-like padding: base64url characters, as in a real token.
+        while token.len() < len {
+            token.push(if token.len() % 64 == 63 { '.' } else { 'x' });
+        }
+    }
     let lifetime = expires_in
         .as_u64()
         .unwrap_or(DEFAULT_EXPIRES_IN)

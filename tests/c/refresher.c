@@ -19,7 +19,7 @@
 
 #include "alpaca_auth.h"
 
-#define LINE_LEN 2048
+#define LINE_LEN ALPACA_AUTH_MAX_HEADER_LINE
 #define RUN_SECONDS 3.5
 
 static int failures;
@@ -127,8 +127,7 @@ int main(void) {
     CHECK(r == ALPACA_AUTH_RESULT_NULL_ARGUMENT, "NULL client: %s", alpaca_auth_result_str(r));
     CHECK(alpaca_auth_client_header_count(NULL) == 0, "NULL client count");
 
-    alpaca_auth_refresher_status status;
-    memset(&status, 0, sizeof status);
+    alpaca_auth_refresher_status status = {.struct_size = sizeof status};
     r = alpaca_auth_client_refresher_status(client, &status);
     CHECK(r == ALPACA_AUTH_RESULT_OK, "refresher_status: %s", last_error());
     CHECK(status.running, "running");

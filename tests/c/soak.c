@@ -51,7 +51,7 @@ static uint64_t fnv1a(const char *s) {
 
 static void *run(void *arg) {
     worker *w = arg;
-    char line[2048];
+    char line[ALPACA_AUTH_MAX_HEADER_LINE];
     uint64_t last = 0;
     struct timespec pace = {0, 2000000L}; /* 2 ms after every second call */
     pthread_barrier_wait(w->start);
@@ -127,7 +127,7 @@ int main(void) {
         }
     }
     pthread_barrier_destroy(&start);
-    alpaca_auth_stats stats;
+    alpaca_auth_stats stats = {.struct_size = sizeof stats};
     alpaca_auth_client_stats(client, &stats);
     printf("calls: %d\n", THREADS * CALLS);
     printf("errors: %ld\n", errors);

@@ -1,0 +1,306 @@
+//! The harness of the tests that drive the C library from outside
+//! (`tests/c_abi.rs`, `tests/c_packaging.rs`): where cargo put the library,
+//! the C programs built once per test binary, running a program with a
+//! timeout (under valgrind memcheck where asked), and the mock server.
+//!
+//! Needs gcc/g++ (`cc`, `c++`), make, valgrind, readelf, nm and pkg-config,
+//! which every machine of this project's kind has; a missing one fails the
+//! test that needs it, with the command to install it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+
+/// Longest a C program may run (valgrind included) before it is killed.
+pub const PROGRAM_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where this `cargo test` run put `libalpaca_auth.so` and `.a`: cargo
+/// compiles the library (every crate type of `[lib]`) into `deps/`, beside
+/// this test binary, before the tests that use it, so the files there are
+/// those of these sources whatever the target directory. (Only `cargo build`
+/// copies them up to the profile directory.)
+pub fn cargo_libdir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let deps = exe
+        .parent()
+        .expect("the test binary lives in <target>/<profile>/deps");
+    for file in ["libalpaca_auth.so", "libalpaca_auth.a"] {
+        assert!(
+            deps.join(file).exists(),
+            "{} is missing: run the tests through cargo (`cargo test`), which builds it",
+            deps.join(file).display()
+        );
+    }
+    deps.to_path_buf()
+}
+
+/// Scratch space of this test binary (under the target directory).
+pub fn scratch() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-abi")
+}
+
+pub fn has_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn require_tool(tool: &str, install: &str) {
+    assert!(has_tool(tool), "{tool} is required by this test: {install}");
+}
+
+/// What a finished program did.
+#[derive(Debug)]
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn assert_success(&self, what: &str) {
+        assert_eq!(
+            self.status,
+            Some(0),
+            "{what} failed (99 = valgrind found errors or definite leaks)\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    pub fn lines_starting(&self, prefix: &str) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .collect()
+    }
+
+    pub fn value(&self, prefix: &str) -> &str {
+        let values = self.lines_starting(prefix);
+        assert_eq!(
+            values.len(),
+            1,
+            "expected one line starting {prefix:?} in:\n{}",
+            self.stdout
+        );
+        values[0]
+    }
+}
+
+/// Runs `command` to completion (killed after `PROGRAM_TIMEOUT`), its
+/// output sent to files so that a full pipe never blocks it.
+pub fn run(mut command: Command, name: &str) -> Run {
+    let dir = scratch().join("runs");
+    fs::create_dir_all(&dir).expect("scratch directory");
+    // Tests run in parallel threads of one process: number the runs.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let number = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let unique = format!("{name}-{}-{number}", std::process::id());
+    let out_path = dir.join(format!("{unique}.out"));
+    let err_path = dir.join(format!("{unique}.err"));
+    command
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("stdout file"))
+        .stderr(fs::File::create(&err_path).expect("stderr file"));
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e} ({command:?})"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status.code();
+        }
+        if started.elapsed() > PROGRAM_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |path: &Path| {
+        let mut text = String::new();
+        fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .expect("program output");
+        let _ = fs::remove_file(path);
+        text
+    };
+    Run {
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    }
+}
+
+/// The programs, built once per test binary.
+pub struct Built {
+    pub out: PathBuf,
+    pub libdir: PathBuf,
+}
+
+impl Built {
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+}
+
+pub fn built() -> &'static Built {
+    static BUILT: OnceLock<Result<Built, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(build_programs)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn build_programs() -> Result<Built, String> {
+    let libdir = cargo_libdir();
+    let out = scratch().join("build");
+    fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (tool, install) in [
+        ("make", "apt-get install make"),
+        ("cc", "apt-get install gcc"),
+        ("c++", "apt-get install g++"),
+    ] {
+        if !has_tool(tool) {
+            return Err(format!(
+                "{tool} is required to build the C programs: {install}"
+            ));
+        }
+    }
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(root().join("examples-c"))
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("CARGO_LIBDIR={}", libdir.display()));
+    let made = run(make, "make");
+    if made.status != Some(0) {
+        return Err(format!(
+            "make -C examples-c failed\n{}\n{}",
+            made.stdout, made.stderr
+        ));
+    }
+    if made.stdout.contains("libcurl headers not found") {
+        eprintln!("note: libcurl headers not found: curl_example is not built or run");
+    }
+    for program in ["abuse", "abi", "refresher", "soak"] {
+        let mut cc = Command::new("cc");
+        cc.args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-g",
+        ])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg("-pthread")
+        .arg("-o")
+        .arg(out.join(program))
+        .arg(root().join(format!("tests/c/{program}.c")))
+        .arg(format!("-L{}", out.display()))
+        .arg("-lalpaca_auth")
+        .arg("-Wl,-rpath,$ORIGIN");
+        let compiled = run(cc, &format!("cc-{program}"));
+        if compiled.status != Some(0) {
+            return Err(format!(
+                "compiling tests/c/{program}.c failed\n{}",
+                compiled.stderr
+            ));
+        }
+    }
+    Ok(Built { out, libdir })
+}
+
+pub fn mock() -> MockServer {
+    MockServer::start().expect("the mock server starts on loopback")
+}
+
+/// A command with no `APCA_*` variable of the developer's environment, and
+/// every URL pointed at `mock`.
+pub fn command_for(program: &Path, mock: &MockServer) -> Command {
+    let mut command = Command::new(program);
+    clear_apca(&mut command);
+    command
+        .env("APCA_ENVIRONMENT", "broker-sandbox")
+        .env("APCA_API_BASE_URL", mock.base_url())
+        .env("APCA_API_DATA_URL", mock.base_url())
+        .env("APCA_AUTH_URL", mock.token_url());
+    command
+}
+
+pub fn clear_apca(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("APCA_") {
+            command.env_remove(name);
+        }
+    }
+}
+
+pub fn with_client_secret(command: &mut Command) -> &mut Command {
+    command
+        .env("APCA_CLIENT_ID", MOCK_CLIENT_ID)
+        .env("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET)
+}
+
+/// The same command under valgrind memcheck: any error, or any definitely
+/// lost block, makes it exit 99.
+pub fn under_valgrind(command: Command) -> Command {
+    require_tool("valgrind", "apt-get install valgrind");
+    let mut wrapped = Command::new("valgrind");
+    wrapped.args([
+        "-q",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ]);
+    wrapped.arg(command.get_program()).args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    wrapped
+}
+
+/// `GET /v2/account` on the mock with these header lines; the status.
+pub fn account_status(mock: &MockServer, header_lines: &[&str]) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.get(format!("{}/v2/account", mock.base_url()));
+    for line in header_lines {
+        let (name, value) = line.split_once(": ").expect("a Name: value line");
+        request = request.header(name, value);
+    }
+    request.call().expect("the mock answers").status().as_u16()
+}
+
+pub fn bearer_token(line: &str) -> &str {
+    line.strip_prefix("Authorization: Bearer ")
+        .unwrap_or_else(|| panic!("not a bearer header: {line:?}"))
+}
+
+/// The SONAME the library must carry: `.so.0.<minor>` while 0.x, as
+/// build.rs sets it.
+pub fn soname() -> String {
+    match env!("CARGO_PKG_VERSION_MAJOR") {
+        "0" => format!("libalpaca_auth.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
+        major => format!("libalpaca_auth.so.{major}"),
+    }
+}
