@@ -10,7 +10,10 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{is_final_code, is_retryable_code, parse_error_body};
+use crate::error_body::{
+    is_final_code, is_retryable_code, parse_error_body, MAX_DESCRIPTION_CHARS,
+};
+use crate::redact::quote_or_withheld;
 use crate::resolver::CachingResolver;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
@@ -307,7 +310,7 @@ impl Transport {
         let response = request.send(form.body.expose_secret().as_bytes());
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return classify_ureq_error(e),
+            Err(e) => return classify_ureq_error(e, &[form.secret.expose_secret()]),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -327,10 +330,17 @@ impl Transport {
             Err(ureq::Error::BodyExceedsLimit(_)) if !(200..300).contains(&status) => {
                 zeroize::Zeroizing::new(Vec::new())
             }
-            Err(e) => return classify_ureq_error(e).with_status(status),
+            Err(e) => {
+                return classify_ureq_error(e, &[form.secret.expose_secret()]).with_status(status)
+            }
         };
         if (200..300).contains(&status) {
-            return match parse_token_response(&body, sent_at, policy) {
+            return match parse_token_response(
+                &body,
+                sent_at,
+                policy,
+                &[form.secret.expose_secret()],
+            ) {
                 Ok(token) => Attempt::Done(token),
                 Err(e) => Attempt::Fail(e.with_status(status)),
             };
@@ -403,9 +413,11 @@ fn classify_error_response(
 }
 
 /// Maps a ureq error to an attempt outcome. ureq's messages carry the host
-/// and the I/O cause, never request bodies or headers.
-fn classify_ureq_error(e: ureq::Error) -> Attempt {
+/// and the I/O cause, never request bodies or headers; parts of a response
+/// may appear in them, so they pass through [`crate::redact::quote`].
+fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
     use ureq::Error as U;
+    let quoted = |text: String| quote_or_withheld(&text, MAX_DESCRIPTION_CHARS, secrets);
     match e {
         U::Timeout(which) => Attempt::Retry(
             Error::new(
@@ -431,9 +443,15 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         U::BodyExceedsLimit(_) => Attempt::Fail(Error::malformed(format!(
             "token response body is larger than the limit of {MAX_RESPONSE_BODY} bytes"
         ))),
-        U::Tls(what) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {what}"))),
+        U::Tls(what) => Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!("TLS failure: {}", quoted(what.to_string())),
+        )),
         // rustls refusing to start a connection (not an I/O failure).
-        U::Rustls(e) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {e}"))),
+        U::Rustls(e) => Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!("TLS failure: {}", quoted(e.to_string())),
+        )),
         U::Io(io) => {
             let text = io.to_string();
             let dropped = matches!(
@@ -446,13 +464,16 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
             if !dropped && looks_like_tls(&text) {
                 Attempt::Fail(Error::new(
                     ErrorKind::Tls,
-                    format!("TLS handshake with the token endpoint failed: {text}"),
+                    format!(
+                        "TLS handshake with the token endpoint failed: {}",
+                        quoted(text)
+                    ),
                 ))
             } else {
                 Attempt::Retry(
                     Error::new(
                         ErrorKind::Transport,
-                        format!("connection to the token endpoint failed: {text}"),
+                        format!("connection to the token endpoint failed: {}", quoted(text)),
                     ),
                     None,
                 )
@@ -461,7 +482,10 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         U::Protocol(p) => Attempt::Retry(
             Error::new(
                 ErrorKind::Transport,
-                format!("token endpoint broke the HTTP protocol: {p}"),
+                format!(
+                    "token endpoint broke the HTTP protocol: {}",
+                    quoted(p.to_string())
+                ),
             ),
             None,
         ),
@@ -471,7 +495,7 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         )),
         other => Attempt::Fail(Error::new(
             ErrorKind::Transport,
-            format!("token request failed: {other}"),
+            format!("token request failed: {}", quoted(other.to_string())),
         )),
     }
 }
