@@ -262,7 +262,13 @@ impl Client {
         }
     }
 
-    /// Adds the auth headers to a `ureq` request.
+    /// Adds the auth headers to a `ureq` request, and sets the request to
+    /// follow no redirect: a `3xx` answer is returned to the caller as it
+    /// is (or as ureq's status error), so the credentials never travel to
+    /// wherever a redirect points (another host, or `http://` after
+    /// `https://`). ureq strips only `Authorization` and `Cookie` on a
+    /// redirect; the `APCA-API-*` headers would go along. To follow a
+    /// redirect, check its `Location` and authorize a new request to it.
     ///
     /// ```no_run
     /// # let client = alpaca_auth::Client::from_env()?;
@@ -276,6 +282,7 @@ impl Client {
         request: ureq::RequestBuilder<B>,
     ) -> Result<ureq::RequestBuilder<B>> {
         let headers = self.auth_headers()?;
+        let request = request.config().max_redirects(0).build();
         Ok(headers.iter().fold(request, |request, (name, value)| {
             request.header(name, value)
         }))
