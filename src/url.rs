@@ -101,6 +101,11 @@ impl HttpUrl {
         &self.text
     }
 
+    /// Whether the scheme is `https`.
+    pub(crate) fn is_https(&self) -> bool {
+        self.https
+    }
+
     /// The host, as written (IPv6 in brackets).
     pub(crate) fn host(&self) -> &str {
         &self.text[self.host_start..self.host_end]
