@@ -2,7 +2,9 @@
 //!
 //! Only `https://` is accepted, except `http://` to a loopback host
 //! (`127.0.0.0/8`, `::1`, `localhost`), which tests and the mock server use.
-//! The check happens when the configuration is built, before any connection.
+//! The check happens when the configuration is built, before any connection;
+//! `localhost` is then connected as `127.0.0.1`/`::1` without a lookup (see
+//! the resolver).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
