@@ -365,7 +365,7 @@ impl fmt::Debug for Client {
 
 /// Configuration of a [`Client`]. Every setting has a documented default;
 /// errors are reported by [`build`](ClientBuilder::build).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     environment: Environment,
     credentials: Option<Credentials>,
@@ -553,6 +553,25 @@ impl ClientBuilder {
                 refresher,
             }),
         })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    /// URLs are shown with any `user:password@` replaced by `[redacted]@`
+    /// (such URLs are refused by `build`, but may sit in a builder).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::url::redact_userinfo);
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("credentials", &self.credentials)
+            .field("api_base_url", &url(&self.api_base_url))
+            .field("data_base_url", &url(&self.data_base_url))
+            .field("token_url", &url(&self.token_url))
+            .field("transport", &self.transport)
+            .field("refresh", &self.refresh)
+            .field("background_refresh", &self.background_refresh)
+            .field("deferred", &self.deferred)
+            .finish()
     }
 }
 

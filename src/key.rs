@@ -929,12 +929,13 @@ fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
     }
 }
 
-/// A name for an OID: a known name with its dotted form, or the dotted form.
+/// A name for an OID: a known name with its dotted form, or "an unknown
+/// OID" (the contents of an unknown OID come from the file and could be
+/// key bytes a crafted file wants shown).
 fn oid_name(oid: &[u8]) -> String {
-    let dotted = oid_dotted(oid);
     match KNOWN_OIDS.iter().find(|(known, _)| *known == oid) {
-        Some((_, name)) => format!("{name}, OID {dotted}"),
-        None => format!("OID {dotted}"),
+        Some((_, name)) => format!("{name}, OID {}", oid_dotted(oid)),
+        None => "an unknown OID".to_owned(),
     }
 }
 

@@ -344,14 +344,19 @@ impl Transport {
             "no token within the time budget of {} s",
             self.config.budget.as_secs_f64()
         );
+        // The last failure's message only: its status, OAuth error and
+        // wait are carried over as fields, so `Display` shows each once.
         if let Some(last) = &last {
             message.push_str("; last failure: ");
-            message.push_str(&last.to_string());
+            message.push_str(last.message());
         }
         let mut error = Error::new(ErrorKind::Timeout, message)
             .with_retry_after(last.as_ref().and_then(Error::retry_after));
         if let Some(status) = last.as_ref().and_then(Error::status) {
             error = error.with_status(status);
+        }
+        if let Some(oauth) = last.as_ref().and_then(Error::oauth) {
+            error = error.with_oauth(oauth.clone());
         }
         error
     }

@@ -151,7 +151,11 @@ fn split_host(authority: &str) -> Result<&str> {
         )));
     }
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || port.parse::<u16>().is_err() {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
             return Err(Error::config(format!(
                 "URL port {:?} is not a number from 0 to 65535",
                 printable_prefix(port)
@@ -170,6 +174,19 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
     }
     host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `text` (a URL, for `Debug`) bounded, with any user information of its
+/// authority replaced by `[redacted]`.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    let text = printable_prefix(text);
+    let authority_start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &text[..authority_start], &rest[at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A bounded prefix of untrusted text, for quoting in an error message.
