@@ -454,13 +454,18 @@ fn server_failures_never_show_secrets_or_tokens() {
             format!(r#"{{"error":"{CANARY_SECRET_2}","message":"x"}}"#),
         ),
     ];
-    for fault in faults {
+    let mut secrets = secrets_of_every_length();
+    secrets.push(CANARY_SECRET_2.to_owned());
+    let runs = secrets
+        .iter()
+        .flat_map(|secret| faults.iter().map(move |fault| (secret, fault.clone())));
+    for (secret, fault) in runs {
         let mock = mock();
-        mock.register_client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2);
+        mock.register_client_secret(MOCK_CLIENT_ID, secret.as_str());
         let client = builder(&mock)
             .retry_policy(QUICK_RETRY)
             .request_timeout(Duration::from_secs(2))
-            .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2))
+            .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret.as_str()))
             .build()
             .unwrap();
         mock.inject_n(fault.clone(), 2);
@@ -473,7 +478,7 @@ fn server_failures_never_show_secrets_or_tokens() {
         assert_clean(
             &text,
             &[
-                CANARY_SECRET_2,
+                secret.as_str(),
                 "CANARYtoken01",
                 "CANARYtoken02",
                 "CANARYtoken03",
@@ -498,13 +503,26 @@ fn server_failures_never_show_secrets_or_tokens() {
                 client.last_error(),
                 client.stats()
             );
-            assert_clean(&text, &[CANARY_SECRET_2, &value]);
+            assert_clean(&text, &[secret.as_str(), &value]);
         }
     }
 }
 
 #[test]
 fn api_key_failures_never_show_the_secret() {
+    for secret in secrets_of_every_length() {
+        // No spaces in a header value: the secret goes in as given
+        // otherwise, and each refusal must not show it.
+        let secret = secret.replace(' ', "_");
+        for creds in [
+            Credentials::api_key("PK BAD ID", secret.as_str()),
+            Credentials::api_key_basic("PK:ID", secret.as_str()),
+            Credentials::api_key("PKID", format!("{secret}\u{7f}")),
+        ] {
+            let err = Client::builder().credentials(creds).build().unwrap_err();
+            assert_clean(&error_text(&err), &[secret.as_str()]);
+        }
+    }
     for creds in [
         Credentials::api_key("PK BAD ID", CANARY_API_SECRET),
         Credentials::api_key("", CANARY_API_SECRET),
@@ -890,6 +908,24 @@ fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
             for hidden in ['\u{200B}', '\u{00AD}', '\u{202E}'] {
                 assert!(!text.contains(hidden), "{what}: hidden character shown");
             }
+        }
+        // The command line prints the same errors: the raw echo, the echo
+        // as the error code, and the echo as token_type.
+        for index in [0, 1, 13] {
+            let index_url = format!("{url}/{index}");
+            let out = cli(
+                &["token"],
+                &[
+                    ("APCA_ENVIRONMENT", "broker-sandbox"),
+                    ("APCA_AUTH_URL", &index_url),
+                    ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+                    ("APCA_CLIENT_SECRET", &secret),
+                ],
+            );
+            if secret.len() < alpaca_auth::MIN_REDACTABLE_SECRET_LEN {
+                assert!(!out.contains("HOSTILE"), "CLI, answer {index}: {out}");
+            }
+            assert!(!out.contains(secret.as_str()), "CLI, answer {index}: {out}");
         }
     }
 }
