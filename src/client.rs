@@ -262,7 +262,13 @@ impl Client {
         }
     }
 
-    /// Adds the auth headers to a `ureq` request.
+    /// Adds the auth headers to a `ureq` request, and sets the request to
+    /// follow no redirect: a `3xx` answer is returned to the caller as it
+    /// is (or as ureq's status error), so the credentials never travel to
+    /// wherever a redirect points (another host, or `http://` after
+    /// `https://`). ureq strips only `Authorization` and `Cookie` on a
+    /// redirect; the `APCA-API-*` headers would go along. To follow a
+    /// redirect, check its `Location` and authorize a new request to it.
     ///
     /// ```no_run
     /// # let client = alpaca_auth::Client::from_env()?;
@@ -276,6 +282,7 @@ impl Client {
         request: ureq::RequestBuilder<B>,
     ) -> Result<ureq::RequestBuilder<B>> {
         let headers = self.auth_headers()?;
+        let request = request.config().max_redirects(0).build();
         Ok(headers.iter().fold(request, |request, (name, value)| {
             request.header(name, value)
         }))
@@ -358,7 +365,7 @@ impl fmt::Debug for Client {
 
 /// Configuration of a [`Client`]. Every setting has a documented default;
 /// errors are reported by [`build`](ClientBuilder::build).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     environment: Environment,
     credentials: Option<Credentials>,
@@ -546,6 +553,25 @@ impl ClientBuilder {
                 refresher,
             }),
         })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    /// URLs are shown with any `user:password@` replaced by `[redacted]@`
+    /// (such URLs are refused by `build`, but may sit in a builder).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::url::redact_userinfo);
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("credentials", &self.credentials)
+            .field("api_base_url", &url(&self.api_base_url))
+            .field("data_base_url", &url(&self.data_base_url))
+            .field("token_url", &url(&self.token_url))
+            .field("transport", &self.transport)
+            .field("refresh", &self.refresh)
+            .field("background_refresh", &self.background_refresh)
+            .field("deferred", &self.deferred)
+            .finish()
     }
 }
 

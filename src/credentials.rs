@@ -137,8 +137,17 @@ impl Credentials {
     /// Checks every documented bound; messages never quote a secret.
     pub(crate) fn validate(&self) -> Result<()> {
         match self {
-            Credentials::ApiKey { key_id, secret, .. } => {
+            Credentials::ApiKey {
+                key_id,
+                secret,
+                style,
+            } => {
                 check_header_text("API key ID", key_id, API_KEY_ID_MAX_LEN)?;
+                if *style == ApiKeyStyle::Basic && key_id.contains(':') {
+                    return Err(Error::config(
+                        "API key ID contains ':', which HTTP Basic uses to separate the key ID from the secret",
+                    ));
+                }
                 check_header_text("API secret key", secret.expose_secret(), API_SECRET_MAX_LEN)
             }
             Credentials::ClientCredentials { client_id, auth } => {

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::OAuthError;
+use crate::redact::{quote, quote_or_withheld, strip};
 
 /// Longest description kept from a server's error body, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
@@ -22,14 +23,30 @@ struct Body {
 
 /// Reads an OAuth error from `body`, or `None` if the body is not one.
 ///
-/// Server text is bounded and stripped of control characters, and any of the
-/// `secrets` it echoes is replaced by `[redacted]`, so the result is safe to
-/// show.
+/// Every piece of server text passes through [`crate::redact::quote`]: it is
+/// bounded, stripped of control and invisible characters, and any echo of
+/// the `secrets` is redacted or the text withheld, so the result is safe to
+/// show. A known OAuth code is kept as is.
 pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthError> {
     let parsed: Body = serde_json::from_slice(body).ok()?;
     let code = match parsed.error? {
         serde_json::Value::String(code) if !code.trim().is_empty() => code,
         _ => return None,
+    };
+    // A code of nothing but control characters cleans to nothing: not an
+    // OAuth error body then.
+    let code = strip(&code, MAX_CODE_CHARS);
+    if code.is_empty() {
+        return None;
+    }
+    let known = (is_final_code(&code) || is_retryable_code(&code))
+        && !secrets
+            .iter()
+            .any(|s| s.to_ascii_lowercase().contains(&code.to_ascii_lowercase()));
+    let code = if known {
+        code
+    } else {
+        quote_or_withheld(&code, MAX_CODE_CHARS, secrets)
     };
     let description = parsed
         .error_description
@@ -38,7 +55,13 @@ pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthErr
             serde_json::Value::String(s) => Some(s),
             _ => None,
         })
-        .map(|s| clean(&s, MAX_DESCRIPTION_CHARS, secrets))
+        .and_then(|s| {
+            if s.trim().is_empty() {
+                None
+            } else {
+                Some(quote_or_withheld(&s, MAX_DESCRIPTION_CHARS, secrets))
+            }
+        })
         .filter(|s| !s.is_empty());
     let fields = match parsed.fields {
         Some(serde_json::Value::Array(items)) => items
@@ -49,35 +72,15 @@ pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthErr
                 _ => None,
             })
             .take(MAX_FIELDS)
-            .map(|name| clean(name, MAX_CODE_CHARS, secrets))
+            .filter_map(|name| quote(name, MAX_CODE_CHARS, secrets))
             .collect(),
         _ => Vec::new(),
     };
-    // A code of nothing but control characters cleans to nothing: not an
-    // OAuth error body then.
-    let code = clean(&code, MAX_CODE_CHARS, secrets);
-    if code.is_empty() {
-        return None;
-    }
     Some(OAuthError {
         code,
         description,
         fields,
     })
-}
-
-/// Bounds `text`, removes control characters and redacts echoed secrets.
-pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[&str]) -> String {
-    let mut out: String = text.trim().chars().filter(|c| !c.is_control()).collect();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(secret) {
-            out = out.replace(secret, "[redacted]");
-        }
-    }
-    if out.chars().count() > max_chars {
-        out = out.chars().take(max_chars).collect::<String>() + "...";
-    }
-    out
 }
 
 /// Whether a token request refused with this code cannot succeed on a

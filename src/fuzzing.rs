@@ -17,8 +17,22 @@ use crate::retry::parse_retry_after;
 use crate::token::{parse_token_response, RefreshPolicy, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
 use crate::url::HttpUrl;
 
-/// The secret the error-body target asks the parser to redact.
+/// The secret the parsers of server responses are given to redact, as a
+/// token request's client secret would be.
 pub const FUZZ_SECRET: &str = "fuzz-secret";
+
+/// Panics if `text` shows [`FUZZ_SECRET`] in any case, or any invisible or
+/// bidirectional format character.
+fn assert_no_secret(text: &str, what: &str) {
+    assert!(
+        !text.to_ascii_lowercase().contains(FUZZ_SECRET),
+        "{what}: echoed secret not redacted"
+    );
+    assert!(
+        !text.chars().any(crate::redact::is_hidden_char),
+        "{what}: hidden character in server text"
+    );
+}
 
 fn expect_kind(error: &Error, kinds: &[ErrorKind], what: &str) {
     assert!(
@@ -48,7 +62,12 @@ pub fn private_key(data: &[u8]) -> Result<()> {
 /// The token endpoint's success body: a token within the documented bounds,
 /// or a `MalformedResponse` error.
 pub fn token_response(data: &[u8]) -> Result<()> {
-    match parse_token_response(data, Instant::now(), &RefreshPolicy::default()) {
+    match parse_token_response(
+        data,
+        Instant::now(),
+        &RefreshPolicy::default(),
+        &[FUZZ_SECRET],
+    ) {
         Ok(token) => {
             let value = token.expose_secret();
             assert!(!value.is_empty() && value.len() <= MAX_ACCESS_TOKEN_LEN);
@@ -65,6 +84,7 @@ pub fn token_response(data: &[u8]) -> Result<()> {
         }
         Err(e) => {
             expect_kind(&e, &[ErrorKind::MalformedResponse], "token response");
+            assert_no_secret(&e.to_string(), "token response error");
             Err(e)
         }
     }
@@ -77,7 +97,7 @@ pub fn error_body(data: &[u8]) -> Option<crate::error::OAuthError> {
     let check = |text: &str, max: usize| {
         assert!(text.chars().count() <= max + 3, "unbounded server text");
         assert!(!text.chars().any(char::is_control), "control character");
-        assert!(!text.contains(FUZZ_SECRET), "echoed secret not redacted");
+        assert_no_secret(text, "error body");
     };
     assert!(!oauth.code.is_empty(), "empty error code");
     check(&oauth.code, MAX_CODE_CHARS);
@@ -91,10 +111,12 @@ pub fn error_body(data: &[u8]) -> Option<crate::error::OAuthError> {
     let error = Error::new(ErrorKind::OAuth, "token endpoint refused the request")
         .with_status(400)
         .with_oauth(oauth.clone());
-    let shown = format!("{error} {error:?}");
+    assert_no_secret(&error.to_string(), "Display");
     assert!(
-        !shown.contains(FUZZ_SECRET),
-        "echoed secret in Display/Debug"
+        !format!("{error:?}")
+            .to_ascii_lowercase()
+            .contains(FUZZ_SECRET),
+        "echoed secret in Debug"
     );
     Some(oauth)
 }

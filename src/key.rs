@@ -168,25 +168,34 @@ impl PrivateKey {
 
     /// Loads a key from a PEM or DER file.
     ///
-    /// Errors name the path and the I/O error; they never quote the file.
+    /// Only a regular file is read: a FIFO, a terminal, a socket, a device
+    /// or a directory is an [`InvalidKey`](crate::ErrorKind::InvalidKey)
+    /// error at once (on Linux the file is opened non-blocking and checked
+    /// before any read, so a FIFO without a writer never hangs the caller).
+    /// Errors name the path (escaped and bounded) and the I/O error; they
+    /// never quote the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         use std::io::Read as _;
         let path = path.as_ref();
+        let shown = shown_path(path);
         let cannot_read = |e: std::io::Error| {
-            Error::invalid_key(format!(
-                "cannot read private key file {}: {e}",
-                path.display()
-            ))
+            Error::invalid_key(format!("cannot read private key file {shown}: {e}"))
         };
-        // Read at most one byte past the limit: a huge file (or a device
-        // such as /dev/zero) is refused without being read whole.
+        let file = open_regular_file(path).map_err(cannot_read)?;
+        if !file.metadata().map_err(cannot_read)?.is_file() {
+            return Err(Error::invalid_key(format!(
+                "private key file {shown} is not a regular file (a FIFO, device, socket or directory is never read)"
+            )));
+        }
+        // Read at most one byte past the limit: a huge file is refused
+        // without being read whole.
         // Sized once, so no reallocation leaves a copy of key bytes behind.
         let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_INPUT_LEN + 1));
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_KEY_INPUT_LEN as u64 + 1).read_to_end(&mut bytes))
+        file.take(MAX_KEY_INPUT_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
             .map_err(cannot_read)?;
         Self::from_bytes(&bytes)
-            .map_err(|e| e.with_message_prefix(&format!("private key file {}: ", path.display())))
+            .map_err(|e| e.with_message_prefix(&format!("private key file {shown}: ")))
     }
 
     /// The algorithm this key signs with.
@@ -866,12 +875,67 @@ const KNOWN_OIDS: &[(&[u8], &str)] = &[
     ),
 ];
 
-/// A name for an OID: a known name with its dotted form, or the dotted form.
+/// Most characters of a file path shown in an error message.
+pub const MAX_SHOWN_PATH_CHARS: usize = 128;
+
+/// A path for an error message: control characters escaped (a path may
+/// come from the environment and must not drive the terminal), bounded to
+/// [`MAX_SHOWN_PATH_CHARS`] characters (the end kept, where the file name
+/// is).
+pub(crate) fn shown_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| {
+            let hidden = crate::redact::is_hidden_char(c);
+            let escape: Vec<char> = if hidden {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escape
+        })
+        .collect();
+    let count = escaped.chars().count();
+    if count > MAX_SHOWN_PATH_CHARS {
+        let tail: String = escaped.chars().skip(count - MAX_SHOWN_PATH_CHARS).collect();
+        format!("\"...{tail}\"")
+    } else {
+        format!("\"{escaped}\"")
+    }
+}
+
+/// Opens `path` for reading without blocking on a FIFO (Linux: with
+/// `O_NONBLOCK`, which has no effect on reads of a regular file; elsewhere
+/// the type is checked before opening).
+fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        std::fs::File::open(path)
+    }
+}
+
+/// A name for an OID: a known name with its dotted form, or "an unknown
+/// OID" (the contents of an unknown OID come from the file and could be
+/// key bytes a crafted file wants shown).
 fn oid_name(oid: &[u8]) -> String {
-    let dotted = oid_dotted(oid);
     match KNOWN_OIDS.iter().find(|(known, _)| *known == oid) {
-        Some((_, name)) => format!("{name}, OID {dotted}"),
-        None => format!("OID {dotted}"),
+        Some((_, name)) => format!("{name}, OID {}", oid_dotted(oid)),
+        None => "an unknown OID".to_owned(),
     }
 }
 

@@ -50,6 +50,7 @@ mod headers;
 pub mod key;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod redact;
 mod refresher;
 mod replica;
 mod resolver;
@@ -70,6 +71,7 @@ pub use headers::{
     display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY, MAX_HEADER_LINE_LEN,
 };
 pub use key::{Algorithm, PrivateKey};
+pub use redact::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
 pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

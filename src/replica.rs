@@ -150,6 +150,7 @@ mod tests {
             br#"{"access_token":"replica-test","expires_in":600}"#,
             Instant::now(),
             &RefreshPolicy::default(),
+            &[],
         )
         .unwrap();
         let cell = Arc::new(Epoch::default());

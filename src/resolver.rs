@@ -7,10 +7,15 @@
 //! nothing. This resolver answers IP literals at once and keeps each host
 //! name's addresses for a minute (as curl does by default); a lookup that is
 //! needed still runs under the request's timeout.
+//!
+//! `localhost` is never looked up: it is `127.0.0.1` and `::1` (RFC 6761),
+//! whatever `/etc/hosts` or DNS say, so a plain `http://localhost` token
+//! request cannot be sent elsewhere. And a plain `http://` request is only
+//! ever connected to loopback addresses: any other answer is refused.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,10 +30,36 @@ pub const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Most host names kept; the cache is cleared when it would grow past this.
 const MAX_CACHED_HOSTS: usize = 64;
 
-#[derive(Default)]
 pub(crate) struct CachingResolver {
-    lookup: DefaultResolver,
+    lookup: Box<dyn Resolver>,
     cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Default for CachingResolver {
+    fn default() -> Self {
+        Self::with_lookup(Box::new(DefaultResolver::default()))
+    }
+}
+
+impl CachingResolver {
+    /// A caching resolver over `lookup` (the system's, or a test's).
+    pub(crate) fn with_lookup(lookup: Box<dyn Resolver>) -> Self {
+        CachingResolver {
+            lookup,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Refuses a plain `http://` request to anything but loopback addresses.
+fn check_plain_http(uri: &Uri, addrs: &ResolvedSocketAddrs) -> Result<(), ureq::Error> {
+    let plain = uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("http"));
+    if plain && addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(ureq::Error::HostNotFound);
+    }
+    Ok(())
 }
 
 impl fmt::Debug for CachingResolver {
@@ -54,12 +85,21 @@ impl Resolver for CachingResolver {
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let (Some(host), Some(port)) = (uri.host(), uri.port_u16().or_else(|| default_port(uri)))
         else {
-            return self.lookup.resolve(uri, config, timeout);
+            let addrs = self.lookup.resolve(uri, config, timeout)?;
+            check_plain_http(uri, &addrs)?;
+            return Ok(addrs);
         };
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<IpAddr>() {
             let mut addrs = self.empty();
             addrs.push(SocketAddr::new(ip, port));
+            check_plain_http(uri, &addrs)?;
+            return Ok(addrs);
+        }
+        if host.eq_ignore_ascii_case("localhost") {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+            addrs.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port));
             return Ok(addrs);
         }
         let key = format!("{host}:{port}");
@@ -73,6 +113,7 @@ impl Resolver for CachingResolver {
             }
         }
         let addrs = self.lookup.resolve(uri, config, timeout)?;
+        check_plain_http(uri, &addrs)?;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= MAX_CACHED_HOSTS {
             cache.clear();
@@ -85,6 +126,60 @@ impl Resolver for CachingResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hosts file that maps every name, `localhost` included, elsewhere.
+    #[derive(Debug)]
+    struct HostileHosts;
+
+    impl Resolver for HostileHosts {
+        fn resolve(
+            &self,
+            uri: &Uri,
+            _config: &Config,
+            _timeout: NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+            let mut addrs = self.empty();
+            let port = uri.port_u16().unwrap_or(80);
+            addrs.push(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+                port,
+            ));
+            Ok(addrs)
+        }
+    }
+
+    fn try_resolve(r: &CachingResolver, url: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
+        let uri: Uri = url.parse().unwrap();
+        let timeout = NextTimeout {
+            after: Duration::from_secs(5).into(),
+            reason: ureq::Timeout::Resolve,
+            per_read: None,
+            per_write: None,
+        };
+        r.resolve(&uri, &Config::default(), timeout)
+            .map(|addrs| addrs.iter().copied().collect())
+    }
+
+    #[test]
+    fn localhost_is_loopback_whatever_the_hosts_file_says() {
+        let r = CachingResolver::with_lookup(Box::new(HostileHosts));
+        for url in [
+            "http://localhost:9/token",
+            "HTTP://LocalHost:9/",
+            "https://localhost:9/",
+        ] {
+            let addrs = try_resolve(&r, url).unwrap();
+            assert!(!addrs.is_empty());
+            assert!(
+                addrs.iter().all(|a| a.ip().is_loopback()),
+                "{url}: {addrs:?}"
+            );
+        }
+        // Plain http:// to a name that resolves elsewhere is refused.
+        assert!(try_resolve(&r, "http://localhost.localdomain:9/").is_err());
+        // https:// is protected by the certificate, not the address.
+        assert!(try_resolve(&r, "https://auth.example:9/").is_ok());
+    }
 
     fn resolve(r: &CachingResolver, url: &str) -> Vec<SocketAddr> {
         let uri: Uri = url.parse().unwrap();
@@ -118,10 +213,16 @@ mod tests {
 
     #[test]
     fn host_names_are_cached() {
-        let r = CachingResolver::default();
-        let first = resolve(&r, "http://localhost:9/");
+        let r = CachingResolver::with_lookup(Box::new(HostileHosts));
+        let first = resolve(&r, "https://auth.example:9/");
         assert!(!first.is_empty());
         assert_eq!(r.cache.lock().unwrap().len(), 1);
-        assert_eq!(resolve(&r, "http://localhost:9/other"), first);
+        assert_eq!(resolve(&r, "https://auth.example:9/other"), first);
+        resolve(&r, "http://localhost:9/");
+        assert_eq!(
+            r.cache.lock().unwrap().len(),
+            1,
+            "localhost is never looked up"
+        );
     }
 }

@@ -95,10 +95,22 @@ fn parse_imf_fixdate(s: &str) -> Option<u64> {
         return None;
     }
     let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
         return None;
     }
     let days = days_from_civil(year as i64, month as i64, day as i64);
+    // The day name must match the date (1970-01-01 was a Thursday).
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    if s.get(0..3) != Some(DAYS[days.rem_euclid(7) as usize]) {
+        return None;
+    }
     Some(days as u64 * 86_400 + hour * 3600 + minute * 60 + second)
 }
 

@@ -47,6 +47,9 @@ pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
 /// passed, so short-lived tokens are still used for half their life.
 pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
 
+/// Most characters of an unsupported `token_type` quoted in an error.
+const TOKEN_TYPE_ECHO_CHARS: usize = 32;
+
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 
@@ -252,7 +255,11 @@ impl fmt::Debug for AccessToken {
             .field("value", &"[redacted]")
             .field("lifetime", &self.inner.lifetime)
             .field("remaining", &self.remaining())
-            .field("scope", &self.inner.scope)
+            // The server chose the scope: only its length is shown.
+            .field(
+                "scope_len",
+                &self.inner.scope.as_ref().map(|scope| scope.len()),
+            )
             .finish()
     }
 }
@@ -283,11 +290,14 @@ struct TokenResponseBody {
     scope: Option<serde_json::Value>,
 }
 
-/// Parses a token endpoint success body. Error messages never quote the body.
+/// Parses a token endpoint success body. Error messages never quote the
+/// body; the one server value they name (`token_type`) passes through
+/// [`crate::redact::quote`] with the request's `secrets`.
 pub(crate) fn parse_token_response(
     body: &[u8],
     sent_at: Instant,
     policy: &RefreshPolicy,
+    secrets: &[&str],
 ) -> Result<AccessToken> {
     let parsed: TokenResponseBody = serde_json::from_slice(body).map_err(|e| {
         // serde_json's message can quote the input: report only the position.
@@ -310,10 +320,13 @@ pub(crate) fn parse_token_response(
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         Some(serde_json::Value::String(t)) => {
+            let shown = match crate::redact::quote(t, TOKEN_TYPE_ECHO_CHARS, secrets) {
+                Some(t) => format!("{t:?}"),
+                None => crate::redact::WITHHELD.to_owned(),
+            };
             return Err(Error::malformed(format!(
-                "token_type is {:?}, but only Bearer tokens are supported",
-                crate::url::printable_prefix(t)
-            )))
+                "token_type is {shown}, but only Bearer tokens are supported"
+            )));
         }
         Some(_) => {
             return Err(Error::malformed(
@@ -336,9 +349,17 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
         Some(serde_json::Value::Number(n)) => n
             .as_f64()
             .ok_or_else(|| Error::malformed("expires_in is not a usable number"))?,
-        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().map_err(|_| {
-            Error::malformed("expires_in is a string that is not a whole number of seconds")
-        })? as f64,
+        Some(serde_json::Value::String(s)) => {
+            let digits = s.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::malformed(
+                    "expires_in is a string that is not a whole number of seconds",
+                ));
+            }
+            digits.parse::<u64>().map_err(|_| {
+                Error::malformed("expires_in is a string that is not a whole number of seconds")
+            })? as f64
+        }
         Some(_) => {
             return Err(Error::malformed(
                 "expires_in is neither a number nor a string",
@@ -361,7 +382,12 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &str) -> Result<AccessToken> {
-        parse_token_response(body.as_bytes(), Instant::now(), &RefreshPolicy::default())
+        parse_token_response(
+            body.as_bytes(),
+            Instant::now(),
+            &RefreshPolicy::default(),
+            &[],
+        )
     }
 
     #[test]

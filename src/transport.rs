@@ -10,7 +10,10 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{is_final_code, is_retryable_code, parse_error_body};
+use crate::error_body::{
+    is_final_code, is_retryable_code, parse_error_body, MAX_DESCRIPTION_CHARS,
+};
+use crate::redact::quote_or_withheld;
 use crate::resolver::CachingResolver;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
@@ -44,14 +47,17 @@ const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// Where token requests go through a proxy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ProxySetting {
-    /// `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (and `NO_PROXY`), except for
-    /// loopback token endpoints. The default.
+    /// `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (and `NO_PROXY`, lower
+    /// case too; see [`PROXY_ENV_VARS`]), except for `http://` (loopback)
+    /// token endpoints. A variable that is set but unusable is a `Config`
+    /// error naming it. The default.
     #[default]
     FromEnv,
     /// No proxy, whatever the environment says.
     Disabled,
-    /// This proxy (`http://`, `socks5://`, ...). Its URL may carry
-    /// credentials and is never printed.
+    /// This proxy (`http://` or `https://`; SOCKS is not supported). Its URL
+    /// may carry credentials and is never printed. Refused with a plain
+    /// `http://` token URL.
     Url(SecretString),
 }
 
@@ -103,10 +109,22 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
     Ok(certs)
 }
 
-/// Bounds a proxy URL before ureq parses it; the messages never quote it
-/// (it may carry credentials).
-fn check_proxy_url(url: &SecretString) -> Result<&str> {
-    let text = url.expose_secret();
+/// The proxy environment variables, in the order ureq consults them: the
+/// first one set (and not empty) is the proxy of token requests.
+pub const PROXY_ENV_VARS: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// Checks a proxy URL and parses it; the messages never quote it (it may
+/// carry credentials). Only `http://` and `https://` proxies are supported
+/// (a URL without a scheme is `http://`); SOCKS and anything else is a
+/// `Config` error, never a silent direct connection.
+fn parse_proxy_url(text: &str) -> Result<Proxy> {
     if text.is_empty() {
         return Err(Error::config("proxy URL is empty"));
     }
@@ -122,7 +140,45 @@ fn check_proxy_url(url: &SecretString) -> Result<&str> {
             "proxy URL contains spaces or control characters",
         ));
     }
-    Ok(text)
+    if let Some((scheme, _)) = text.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            let shown = match scheme.as_str() {
+                "socks" | "socks4" | "socks4a" | "socks5" | "socks5h" => "a SOCKS proxy",
+                _ => "this proxy scheme",
+            };
+            return Err(Error::config(format!(
+                "{shown} is not supported: use an http:// or https:// proxy"
+            )));
+        }
+    }
+    let proxy = Proxy::new(text).map_err(|_| {
+        Error::config("proxy URL is not valid (expected http://[user:password@]host:port)")
+    })?;
+    if proxy.host().is_empty() {
+        return Err(Error::config("proxy URL has no host"));
+    }
+    Ok(proxy)
+}
+
+/// The proxy the environment asks for, read through `lookup`: the first of
+/// [`PROXY_ENV_VARS`] that is set and not empty, which must be a usable
+/// proxy URL. An unusable one is a `Config` error naming the variable (never
+/// its value), not a reason to connect directly.
+pub(crate) fn proxy_from_env_with(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(&'static str, Proxy)>> {
+    for name in PROXY_ENV_VARS {
+        let Some(value) = lookup(name) else { continue };
+        if value.trim().is_empty() {
+            continue;
+        }
+        return match parse_proxy_url(value.trim()) {
+            Ok(proxy) => Ok(Some((name, proxy))),
+            Err(e) => Err(e.with_message_prefix(&format!("{name} is set but unusable: "))),
+        };
+    }
+    Ok(None)
 }
 
 /// A form body for the token endpoint, and the secret it carries (redacted
@@ -176,14 +232,30 @@ pub(crate) struct Transport {
 impl Transport {
     pub(crate) fn new(config: TransportConfig, token_url: &HttpUrl) -> Result<Self> {
         let proxy = match &config.proxy {
-            ProxySetting::FromEnv if is_loopback_host(token_url.host()) => None,
-            ProxySetting::FromEnv => Proxy::try_from_env(),
+            ProxySetting::FromEnv => {
+                // Checked whatever the token URL, so a broken setting shows
+                // at once, not when the endpoint moves.
+                let env = |name: &str| std::env::var(name).ok();
+                match proxy_from_env_with(&env)? {
+                    // Plain http:// (loopback only) and loopback endpoints
+                    // never go through a proxy.
+                    Some(_) if !token_url.is_https() || is_loopback_host(token_url.host()) => None,
+                    // ureq's reading adds NO_PROXY; it picks the same
+                    // variable, which has just been checked.
+                    Some(_) => Proxy::try_from_env(),
+                    None => None,
+                }
+            }
             ProxySetting::Disabled => None,
-            ProxySetting::Url(url) => Some(Proxy::new(check_proxy_url(url)?).map_err(|_| {
-                Error::config(
-                    "proxy URL is not valid (expected scheme://[user:password@]host:port)",
-                )
-            })?),
+            ProxySetting::Url(url) => {
+                let proxy = parse_proxy_url(url.expose_secret())?;
+                if !token_url.is_https() {
+                    return Err(Error::config(
+                        "a proxy cannot be used with a plain http:// token URL: http:// is for local testing only and never leaves the machine; use https://, or no proxy",
+                    ));
+                }
+                Some(proxy)
+            }
         };
         let mut tls = TlsConfig::builder();
         if !config.extra_roots.is_empty() {
@@ -272,14 +344,19 @@ impl Transport {
             "no token within the time budget of {} s",
             self.config.budget.as_secs_f64()
         );
+        // The last failure's message only: its status, OAuth error and
+        // wait are carried over as fields, so `Display` shows each once.
         if let Some(last) = &last {
             message.push_str("; last failure: ");
-            message.push_str(&last.to_string());
+            message.push_str(last.message());
         }
         let mut error = Error::new(ErrorKind::Timeout, message)
             .with_retry_after(last.as_ref().and_then(Error::retry_after));
         if let Some(status) = last.as_ref().and_then(Error::status) {
             error = error.with_status(status);
+        }
+        if let Some(oauth) = last.as_ref().and_then(Error::oauth) {
+            error = error.with_oauth(oauth.clone());
         }
         error
     }
@@ -307,7 +384,7 @@ impl Transport {
         let response = request.send(form.body.expose_secret().as_bytes());
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return classify_ureq_error(e),
+            Err(e) => return classify_ureq_error(e, &[form.secret.expose_secret()]),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -327,10 +404,17 @@ impl Transport {
             Err(ureq::Error::BodyExceedsLimit(_)) if !(200..300).contains(&status) => {
                 zeroize::Zeroizing::new(Vec::new())
             }
-            Err(e) => return classify_ureq_error(e).with_status(status),
+            Err(e) => {
+                return classify_ureq_error(e, &[form.secret.expose_secret()]).with_status(status)
+            }
         };
         if (200..300).contains(&status) {
-            return match parse_token_response(&body, sent_at, policy) {
+            return match parse_token_response(
+                &body,
+                sent_at,
+                policy,
+                &[form.secret.expose_secret()],
+            ) {
                 Ok(token) => Attempt::Done(token),
                 Err(e) => Attempt::Fail(e.with_status(status)),
             };
@@ -403,9 +487,11 @@ fn classify_error_response(
 }
 
 /// Maps a ureq error to an attempt outcome. ureq's messages carry the host
-/// and the I/O cause, never request bodies or headers.
-fn classify_ureq_error(e: ureq::Error) -> Attempt {
+/// and the I/O cause, never request bodies or headers; parts of a response
+/// may appear in them, so they pass through [`crate::redact::quote`].
+fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
     use ureq::Error as U;
+    let quoted = |text: String| quote_or_withheld(&text, MAX_DESCRIPTION_CHARS, secrets);
     match e {
         U::Timeout(which) => Attempt::Retry(
             Error::new(
@@ -431,9 +517,15 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         U::BodyExceedsLimit(_) => Attempt::Fail(Error::malformed(format!(
             "token response body is larger than the limit of {MAX_RESPONSE_BODY} bytes"
         ))),
-        U::Tls(what) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {what}"))),
+        U::Tls(what) => Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!("TLS failure: {}", quoted(what.to_string())),
+        )),
         // rustls refusing to start a connection (not an I/O failure).
-        U::Rustls(e) => Attempt::Fail(Error::new(ErrorKind::Tls, format!("TLS failure: {e}"))),
+        U::Rustls(e) => Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!("TLS failure: {}", quoted(e.to_string())),
+        )),
         U::Io(io) => {
             let text = io.to_string();
             let dropped = matches!(
@@ -446,13 +538,16 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
             if !dropped && looks_like_tls(&text) {
                 Attempt::Fail(Error::new(
                     ErrorKind::Tls,
-                    format!("TLS handshake with the token endpoint failed: {text}"),
+                    format!(
+                        "TLS handshake with the token endpoint failed: {}",
+                        quoted(text)
+                    ),
                 ))
             } else {
                 Attempt::Retry(
                     Error::new(
                         ErrorKind::Transport,
-                        format!("connection to the token endpoint failed: {text}"),
+                        format!("connection to the token endpoint failed: {}", quoted(text)),
                     ),
                     None,
                 )
@@ -461,7 +556,10 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         U::Protocol(p) => Attempt::Retry(
             Error::new(
                 ErrorKind::Transport,
-                format!("token endpoint broke the HTTP protocol: {p}"),
+                format!(
+                    "token endpoint broke the HTTP protocol: {}",
+                    quoted(p.to_string())
+                ),
             ),
             None,
         ),
@@ -471,7 +569,7 @@ fn classify_ureq_error(e: ureq::Error) -> Attempt {
         )),
         other => Attempt::Fail(Error::new(
             ErrorKind::Transport,
-            format!("token request failed: {other}"),
+            format!("token request failed: {}", quoted(other.to_string())),
         )),
     }
 }
@@ -531,6 +629,44 @@ mod tests {
         assert!(matches!(a, Attempt::Retry(ref e, None) if e.kind() == ErrorKind::HttpStatus));
         let a = classify_error_response(404, b"", None, "x");
         assert!(matches!(a, Attempt::Fail(ref e) if e.status() == Some(404)));
+    }
+
+    #[test]
+    fn unusable_proxy_variables_are_errors_naming_them() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        for (name, value) in [
+            ("HTTPS_PROXY", "socks5://user:CANARYpw@127.0.0.1:1080"),
+            ("ALL_PROXY", "socks4://127.0.0.1:1080"),
+            ("https_proxy", "ftp://127.0.0.1:21"),
+            ("all_proxy", "http://[::1"),
+            ("HTTP_PROXY", "http://user:CANARYpw@"),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(vec![(name, value)].into_boxed_slice());
+            let err = proxy_from_env_with(&env(pairs)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{name}");
+            let text = format!("{err} {err:?}");
+            assert!(text.contains(name), "{text}");
+            assert!(!text.contains("CANARYpw"), "{text}");
+        }
+        assert!(proxy_from_env_with(&env(&[])).unwrap().is_none());
+        assert!(proxy_from_env_with(&env(&[("HTTPS_PROXY", "")]))
+            .unwrap()
+            .is_none());
+        let (name, _) = proxy_from_env_with(&env(&[
+            ("HTTPS_PROXY", "http://127.0.0.1:3128"),
+            ("HTTP_PROXY", "socks5://127.0.0.1:1"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(name, "HTTPS_PROXY", "the first variable set decides");
     }
 
     #[test]

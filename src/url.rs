@@ -2,7 +2,9 @@
 //!
 //! Only `https://` is accepted, except `http://` to a loopback host
 //! (`127.0.0.0/8`, `::1`, `localhost`), which tests and the mock server use.
-//! The check happens when the configuration is built, before any connection.
+//! The check happens when the configuration is built, before any connection;
+//! `localhost` is then connected as `127.0.0.1`/`::1` without a lookup (see
+//! the resolver).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -101,6 +103,11 @@ impl HttpUrl {
         &self.text
     }
 
+    /// Whether the scheme is `https`.
+    pub(crate) fn is_https(&self) -> bool {
+        self.https
+    }
+
     /// The host, as written (IPv6 in brackets).
     pub(crate) fn host(&self) -> &str {
         &self.text[self.host_start..self.host_end]
@@ -144,7 +151,11 @@ fn split_host(authority: &str) -> Result<&str> {
         )));
     }
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || port.parse::<u16>().is_err() {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
             return Err(Error::config(format!(
                 "URL port {:?} is not a number from 0 to 65535",
                 printable_prefix(port)
@@ -163,6 +174,19 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
     }
     host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `text` (a URL, for `Debug`) bounded, with any user information of its
+/// authority replaced by `[redacted]`.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    let text = printable_prefix(text);
+    let authority_start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &text[..authority_start], &rest[at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A bounded prefix of untrusted text, for quoting in an error message.

@@ -128,3 +128,72 @@ fn demo_walks_through_every_credential_kind() {
     }
     assert!(!text.contains(MOCK_API_SECRET_KEY) && !text.contains(MOCK_CLIENT_SECRET));
 }
+
+/// Runs `alpaca-auth mock-server` with `args` and `TMPDIR=tmp` until it
+/// prints the key file's path; returns that path (the server is stopped).
+#[cfg(unix)]
+fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
+        .arg("mock-server")
+        .args(args)
+        .env_clear()
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let stdout = child.stdout.take().unwrap();
+    let mut found = None;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if let Some((_, path)) = line.split_once("APCA_PRIVATE_KEY_PATH=") {
+            found = Some(path.trim().to_owned());
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    found.ok_or_else(|| stderr(&out))
+}
+
+#[cfg(unix)]
+#[test]
+fn mock_server_writes_its_key_to_a_fresh_private_place_never_through_a_symlink() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let victim = tmp.join("victim");
+    std::fs::write(&victim, "ORIGINAL").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The predictable name, planted as a symlink to a file of the victim's.
+    symlink(&victim, tmp.join(format!("alpaca-auth-mock-{port}.pem"))).unwrap();
+    let port_arg = port.to_string();
+    let path = mock_server_key_path(&["--port", &port_arg], &tmp).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ORIGINAL");
+    let path = std::path::PathBuf::from(path);
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.is_file(), "{path:?}");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let dir = path.parent().unwrap();
+    assert_ne!(dir, tmp.as_path(), "not directly in the shared directory");
+    assert_eq!(
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // --key-file: created new, never over an existing file or symlink.
+    let chosen = tmp.join("chosen.pem");
+    let shown = mock_server_key_path(&["--key-file", chosen.to_str().unwrap()], &tmp).unwrap();
+    assert_eq!(shown, chosen.to_str().unwrap());
+    let link = tmp.join("link.pem");
+    symlink(&victim, &link).unwrap();
+    let err = mock_server_key_path(&["--key-file", link.to_str().unwrap()], &tmp).unwrap_err();
+    assert!(err.contains("never overwritten"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ORIGINAL");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -454,13 +454,18 @@ fn server_failures_never_show_secrets_or_tokens() {
             format!(r#"{{"error":"{CANARY_SECRET_2}","message":"x"}}"#),
         ),
     ];
-    for fault in faults {
+    let mut secrets = secrets_of_every_length();
+    secrets.push(CANARY_SECRET_2.to_owned());
+    let runs = secrets
+        .iter()
+        .flat_map(|secret| faults.iter().map(move |fault| (secret, fault.clone())));
+    for (secret, fault) in runs {
         let mock = mock();
-        mock.register_client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2);
+        mock.register_client_secret(MOCK_CLIENT_ID, secret.as_str());
         let client = builder(&mock)
             .retry_policy(QUICK_RETRY)
             .request_timeout(Duration::from_secs(2))
-            .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2))
+            .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret.as_str()))
             .build()
             .unwrap();
         mock.inject_n(fault.clone(), 2);
@@ -473,7 +478,7 @@ fn server_failures_never_show_secrets_or_tokens() {
         assert_clean(
             &text,
             &[
-                CANARY_SECRET_2,
+                secret.as_str(),
                 "CANARYtoken01",
                 "CANARYtoken02",
                 "CANARYtoken03",
@@ -498,13 +503,26 @@ fn server_failures_never_show_secrets_or_tokens() {
                 client.last_error(),
                 client.stats()
             );
-            assert_clean(&text, &[CANARY_SECRET_2, &value]);
+            assert_clean(&text, &[secret.as_str(), &value]);
         }
     }
 }
 
 #[test]
 fn api_key_failures_never_show_the_secret() {
+    for secret in secrets_of_every_length() {
+        // No spaces in a header value: the secret goes in as given
+        // otherwise, and each refusal must not show it.
+        let secret = secret.replace(' ', "_");
+        for creds in [
+            Credentials::api_key("PK BAD ID", secret.as_str()),
+            Credentials::api_key_basic("PK:ID", secret.as_str()),
+            Credentials::api_key("PKID", format!("{secret}\u{7f}")),
+        ] {
+            let err = Client::builder().credentials(creds).build().unwrap_err();
+            assert_clean(&error_text(&err), &[secret.as_str()]);
+        }
+    }
     for creds in [
         Credentials::api_key("PK BAD ID", CANARY_API_SECRET),
         Credentials::api_key("", CANARY_API_SECRET),
@@ -679,4 +697,257 @@ fn cli_failures_never_print_secrets_keys_or_assertions() {
     assert!(out.status.success());
     assert_clean(&String::from_utf8_lossy(&out.stdout), &[CANARY_SECRET_2]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- hostile echoes, secrets of every length ----
+
+/// Client secrets of 1, 3, 4, 64 and 128 bytes, each with characters that
+/// change under form encoding (`&`, `+`, `%`, `/`, `=`, space).
+fn secrets_of_every_length() -> Vec<String> {
+    let long = |n: usize| {
+        "Echo+Me/If=You&Dare%20 zQ"
+            .chars()
+            .cycle()
+            .take(n)
+            .collect::<String>()
+    };
+    vec!["&".into(), "&+%".into(), "&+%/".into(), long(64), long(128)]
+}
+
+fn form_encode(value: &str, space_plus: bool) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if space_plus => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn form_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&value[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The ways a hostile token endpoint echoes the client secret `s` it was
+/// sent (`raw` is the form body as received). Each is a status, extra
+/// headers and a body; every piece of free text carries `HOSTILE`.
+fn hostile_answers(s: &str, raw: &str) -> Vec<(u16, String, String)> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("xy{s}"));
+    let spaced = |sep: char| s.chars().flat_map(|c| [c, sep]).collect::<String>();
+    let error = |description: String| {
+        serde_json::json!({"error": "invalid_client", "error_description": format!("HOSTILE {description}")})
+            .to_string()
+    };
+    vec![
+        (
+            400,
+            String::new(),
+            serde_json::json!({"error": s, "error_description": format!("HOSTILE {s}"), "fields": [{"name": s}, {"name": format!("HOSTILE {s}")}]}).to_string(),
+        ),
+        (400, String::new(), error(raw.to_owned())),
+        (400, String::new(), error(form_encode(s, false))),
+        (400, String::new(), error(form_encode(s, true).to_lowercase())),
+        (400, String::new(), error(s.to_uppercase())),
+        (400, String::new(), error(s.to_lowercase())),
+        (400, String::new(), error(spaced('\u{200B}'))),
+        (400, String::new(), error(spaced('\u{00AD}'))),
+        (400, String::new(), error(spaced('\u{202E}'))),
+        (400, String::new(), error(b64)),
+        (400, String::new(), error(serde_json::to_string(s).unwrap())),
+        (400, String::new(), error(s[..s.len() / 2].to_owned())),
+        (400, String::new(), error(s[s.len() / 2..].to_owned())),
+        (
+            200,
+            String::new(),
+            serde_json::json!({"access_token": "tok", "token_type": s}).to_string(),
+        ),
+        (
+            200,
+            String::new(),
+            serde_json::json!({"access_token": "tok", "token_type": format!("HOSTILE {s}")})
+                .to_string(),
+        ),
+        (
+            429,
+            format!("Retry-After: {}\r\nX-Echo: HOSTILE {}\r\n", form_encode(s, true), form_encode(s, true)),
+            format!("HOSTILE {s}"),
+        ),
+        (503, String::new(), format!("HOSTILE {raw}")),
+    ]
+}
+
+/// A token endpoint that answers the n-th request with the n-th of
+/// [`hostile_answers`] for the secret it received.
+fn hostile_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut path = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if path.is_empty() {
+                    path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let raw = String::from_utf8_lossy(&body).into_owned();
+            let secret = raw
+                .split('&')
+                .find_map(|p| p.strip_prefix("client_secret="))
+                .map(form_decode)
+                .unwrap_or_default();
+            // The path names the answer: /token/<index>.
+            let index: usize = path
+                .rsplit('/')
+                .next()
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(n);
+            let answers = hostile_answers(&secret, &raw);
+            let (status, headers, body) = answers[index % answers.len()].clone();
+            let response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}/token")
+}
+
+/// Every form of `secret` a reader could recognise, for secrets long enough
+/// to be recognised at all.
+fn recognisable_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![
+        secret.to_owned(),
+        secret.to_lowercase(),
+        secret.to_uppercase(),
+        form_encode(secret, true),
+        form_encode(secret, false),
+        form_encode(secret, true).to_lowercase(),
+        serde_json::to_string(secret).unwrap(),
+    ];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("xy{secret}"));
+    forms.push(b64[4..b64.len() - 4].to_owned());
+    // Any half of it.
+    forms.push(secret[..secret.len() / 2].to_owned());
+    forms.push(secret[secret.len() / 2..].to_owned());
+    forms
+}
+
+#[test]
+fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
+    let url = hostile_server();
+    let count = hostile_answers("x", "x").len();
+    for secret in secrets_of_every_length() {
+        for index in 0..count {
+            let client = Client::builder()
+                .environment(alpaca_auth::Environment::BrokerSandbox)
+                .token_url(format!("{url}/{index}"))
+                .retry_policy(RetryPolicy {
+                    max_attempts: 1,
+                    ..QUICK_RETRY
+                })
+                .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret.as_str()))
+                .build()
+                .unwrap();
+            let err = client.access_token().unwrap_err();
+            let text = format!(
+                "{} | {:?} | {client:?}",
+                error_text(&err),
+                client.last_error()
+            );
+            let what = format!("secret of {} bytes, answer {index}", secret.len());
+            if secret.len() < alpaca_auth::MIN_REDACTABLE_SECRET_LEN {
+                // Too short to recognise: no server free text at all.
+                assert!(!text.contains("HOSTILE"), "{what}: free text shown: {text}");
+                assert!(!text.contains(secret.as_str()), "{what}: {text}");
+            } else {
+                for form in recognisable_forms(&secret) {
+                    assert!(
+                        !text.to_lowercase().contains(&form.to_lowercase()),
+                        "{what}: {form:?} shown in {text}"
+                    );
+                }
+            }
+            for hidden in ['\u{200B}', '\u{00AD}', '\u{202E}'] {
+                assert!(!text.contains(hidden), "{what}: hidden character shown");
+            }
+        }
+        // The command line prints the same errors: the raw echo, the echo
+        // as the error code, and the echo as token_type.
+        for index in [0, 1, 13] {
+            let index_url = format!("{url}/{index}");
+            let out = cli(
+                &["token"],
+                &[
+                    ("APCA_ENVIRONMENT", "broker-sandbox"),
+                    ("APCA_AUTH_URL", &index_url),
+                    ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+                    ("APCA_CLIENT_SECRET", &secret),
+                ],
+            );
+            if secret.len() < alpaca_auth::MIN_REDACTABLE_SECRET_LEN {
+                assert!(!out.contains("HOSTILE"), "CLI, answer {index}: {out}");
+            }
+            assert!(!out.contains(secret.as_str()), "CLI, answer {index}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_token_whose_scope_echoes_secrets_shows_neither_in_debug() {
+    let mock = mock();
+    let secret = "CANARY-scope-secret-0123";
+    mock.register_client_secret(MOCK_CLIENT_ID, secret);
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret))
+        .build()
+        .unwrap();
+    mock.inject(Fault::Body(
+        200,
+        format!(
+            r#"{{"access_token":"CANARYtokenScope","expires_in":60,"scope":"{secret} CANARYtokenScope {}"}}"#,
+            "x".repeat(10_000)
+        ),
+    ));
+    let token = client.access_token().unwrap();
+    let debug = format!("{token:?} {client:?}");
+    assert_clean(&debug, &[secret, "CANARYtokenScope"]);
+    assert!(debug.len() < 1024, "unbounded Debug: {} bytes", debug.len());
 }

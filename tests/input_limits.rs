@@ -246,8 +246,16 @@ fn key_input_is_at_most_64_kib() {
 #[cfg(unix)]
 #[test]
 fn an_endless_key_file_is_refused_without_reading_it_all() {
-    // /dev/zero never ends: only the limit stops the read.
+    // /dev/zero never ends: as a device, it is not read at all.
     let err = PrivateKey::from_file("/dev/zero").unwrap_err();
+    expect(&err, ErrorKind::InvalidKey, "not a regular file");
+    // A (sparse) regular file past the limit: only the limit is read.
+    let path =
+        std::env::temp_dir().join(format!("alpaca-auth-huge-key-{}.pem", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(1 << 40).unwrap();
+    let err = PrivateKey::from_file(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
     expect(&err, ErrorKind::InvalidKey, &MAX_KEY_INPUT_LEN.to_string());
 }
 

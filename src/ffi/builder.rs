@@ -638,9 +638,11 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
     }
 }
 
-/// Sends token requests through this proxy (`http://host:port`,
-/// `socks5://host:port`, ...; it may carry `user:password@`, which is never
-/// printed). The URL is checked by `alpaca_auth_builder_build`. An empty
+/// Sends token requests through this proxy (`http://host:port` or
+/// `https://host:port`; SOCKS is not supported; it may carry
+/// `user:password@`, which is never printed). The URL is checked by
+/// `alpaca_auth_builder_build`, which refuses it with a plain `http://`
+/// token URL. An empty
 /// string: `ALPACA_AUTH_RESULT_INVALID_ARGUMENT` (use
 /// `alpaca_auth_builder_disable_proxy` for no proxy).
 ///

@@ -1,6 +1,6 @@
 //! `alpaca-auth demo`: every credential kind against the in-process mock.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 
@@ -58,9 +58,17 @@ fn builder(mock: &MockServer) -> alpaca_auth::ClientBuilder {
         .token_url(mock.token_url())
 }
 
+/// Attempts at creating a fresh private directory before giving up.
+const PRIVATE_DIR_ATTEMPTS: u32 = 16;
+
+/// The name of the mock client's key file in its private directory.
+pub const KEY_FILE_NAME: &str = "mock-jwt-key.pem";
+
 /// Generates a P-256 key, registers it for [`MOCK_JWT_CLIENT_ID`] and writes
-/// it (mode 0600) to a file in the temporary directory.
-pub fn register_jwt_client(mock: &MockServer) -> Result<PathBuf, String> {
+/// it to `key_file`, or to a fresh private directory (mode 0700, random
+/// name) in the temporary directory. The file is created new (mode 0600,
+/// never through a symlink, never over an existing file).
+pub fn register_jwt_client(mock: &MockServer, key_file: Option<&Path>) -> Result<PathBuf, String> {
     use base64::Engine as _;
     let der = generate_p256_pkcs8().map_err(|e| e.to_string())?;
     let key = PrivateKey::from_der(&der).map_err(|e| e.to_string())?;
@@ -72,18 +80,60 @@ pub fn register_jwt_client(mock: &MockServer) -> Result<PathBuf, String> {
         pem.push('\n');
     }
     pem.push_str("-----END PRIVATE KEY-----\n");
-    let path = std::env::temp_dir().join(format!("alpaca-auth-mock-{}.pem", mock.addr().port()));
-    write_private(&path, pem.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let path = match key_file {
+        Some(path) => path.to_owned(),
+        None => private_dir()?.join(KEY_FILE_NAME),
+    };
+    write_private(&path, pem.as_bytes()).map_err(|e| {
+        format!(
+            "cannot create {:?}: {e} (an existing file or symlink is never overwritten)",
+            path.to_string_lossy()
+        )
+    })?;
     Ok(path)
 }
 
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Removes a key file written by [`register_jwt_client`] into its own
+/// private directory, and the directory.
+pub fn remove_key_file(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// Creates a directory only this user can enter, with an unpredictable
+/// name, in the temporary directory.
+fn private_dir() -> Result<PathBuf, String> {
+    use ring::rand::SecureRandom as _;
+    let rng = ring::rand::SystemRandom::new();
+    for _ in 0..PRIVATE_DIR_ATTEMPTS {
+        let mut suffix = [0u8; 8];
+        rng.fill(&mut suffix)
+            .map_err(|_| "the system random number generator failed".to_owned())?;
+        let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir().join(format!("alpaca-auth-mock-{name}"));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create a private directory: {e}")),
+        }
+    }
+    Err("cannot create a private directory: every name tried exists".into())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // O_CREAT|O_EXCL: fails on any existing file or symlink.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
     options.open(path)?.write_all(bytes)
 }
 
@@ -142,9 +192,10 @@ pub fn run() -> Result<(), String> {
     println!("   {}", get_account(&mock, &client)?);
 
     step("4. OAuth2 client credentials, private_key_jwt (ES256 assertion signed locally)");
-    let key_path = register_jwt_client(&mock)?;
-    let key = PrivateKey::from_file(&key_path).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(&key_path);
+    let key_path = register_jwt_client(&mock, None)?;
+    let key = PrivateKey::from_file(&key_path).map_err(|e| e.to_string());
+    remove_key_file(&key_path);
+    let key = key?;
     println!("   key: {key:?}");
     let client = builder(&mock)
         .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))

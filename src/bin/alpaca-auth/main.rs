@@ -12,7 +12,10 @@ commands:
   token                  print the access token (client credentials)
   headers                print the auth headers, one 'Name: value' per line
   endpoints              print the resolved URLs (never secrets)
-  mock-server [--port N] run the local mock Alpaca server
+  mock-server [--port N] [--key-file PATH]
+                         run the local mock Alpaca server (its JWT client's
+                         key goes to PATH, created new, or to a fresh private
+                         directory)
   demo                   walk through every credential kind against the mock
   help                   print this help
   version                print the version
@@ -94,16 +97,31 @@ fn run_demo() -> Result<(), String> {
 
 #[cfg(feature = "mock")]
 fn mock_server(args: &[String]) -> Result<(), String> {
-    let port = match args {
-        [] => 0,
-        [flag, port] if flag == "--port" => port
-            .parse::<u16>()
-            .map_err(|_| format!("--port takes a number from 0 to 65535, not {port:?}"))?,
-        _ => return Err("usage: alpaca-auth mock-server [--port N]".into()),
-    };
+    const USAGE: &str = "usage: alpaca-auth mock-server [--port N] [--key-file PATH]";
+    let mut port = 0;
+    let mut key_file = None;
+    let mut rest = args;
+    while let [flag, value, tail @ ..] = rest {
+        match flag.as_str() {
+            "--port" => {
+                port = value.parse::<u16>().map_err(|_| {
+                    format!(
+                        "--port takes a number from 0 to 65535, not {:?}",
+                        value.chars().take(16).collect::<String>()
+                    )
+                })?
+            }
+            "--key-file" => key_file = Some(std::path::PathBuf::from(value)),
+            _ => return Err(USAGE.into()),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(USAGE.into());
+    }
     let mock = alpaca_auth::mock::MockServer::start_on(port)
         .map_err(|e| format!("cannot start the mock server on port {port}: {e}"))?;
-    let key_path = demo::register_jwt_client(&mock)?;
+    let key_path = demo::register_jwt_client(&mock, key_file.as_deref())?;
     use alpaca_auth::mock::*;
     println!("mock Alpaca server listening on {}", mock.base_url());
     println!("token endpoint: {}", mock.token_url());
