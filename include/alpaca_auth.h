@@ -255,10 +255,12 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
                                                        const char *name);
 
 /**
- * Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
- * `APCA-API-SECRET-KEY` headers. Replaces any credentials set before.
- * Their bounds (non-empty, printable ASCII, length) are checked by
- * `alpaca_auth_builder_build`.
+ * Authenticates with an API key pair in the environment's form: HTTP Basic
+ * (`Authorization: Basic`) in `broker` and `broker-sandbox`, the
+ * `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers in `live` and
+ * `paper` (decided by `alpaca_auth_builder_build`, whatever the order of
+ * the calls). Replaces any credentials set before. Their bounds (non-empty,
+ * printable ASCII, length) are checked by `alpaca_auth_builder_build`.
  *
  * # Safety
  *
@@ -268,6 +270,20 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
 alpaca_auth_result alpaca_auth_builder_set_api_key(struct alpaca_auth_builder *builder,
                                                    const char *key_id,
                                                    const char *secret);
+
+/**
+ * Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
+ * `APCA-API-SECRET-KEY` headers in every environment (Trading API keys).
+ * Replaces any credentials set before; bounds are checked by
+ * `alpaca_auth_builder_build`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_builder_set_api_key`.
+ */
+alpaca_auth_result alpaca_auth_builder_set_api_key_headers(struct alpaca_auth_builder *builder,
+                                                           const char *key_id,
+                                                           const char *secret);
 
 /**
  * Authenticates with an API key pair sent as HTTP Basic

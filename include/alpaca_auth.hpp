@@ -271,7 +271,8 @@ class builder {
         detail::check(alpaca_auth_builder_set_environment(raw_, detail::c_str(name, "name")));
         return *this;
     }
-    /// API key pair as APCA-API-KEY-ID / APCA-API-SECRET-KEY headers.
+    /// API key pair in the environment's form: HTTP Basic in broker and
+    /// broker-sandbox, APCA-API-KEY-ID / APCA-API-SECRET-KEY headers otherwise.
     builder &api_key(const std::string &key_id, const std::string &secret) {
         detail::check(alpaca_auth_builder_set_api_key(raw_, detail::c_str(key_id, "key_id"),
                                                       detail::c_str(secret, "secret")));

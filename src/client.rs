@@ -506,9 +506,11 @@ impl ClientBuilder {
                 key_id,
                 secret,
                 style,
-            } => Auth::Fixed(match style {
-                ApiKeyStyle::Headers => AuthHeaders::api_key(&key_id, &secret)?,
+            } => Auth::Fixed(match style.resolve(self.environment) {
                 ApiKeyStyle::Basic => AuthHeaders::basic(&key_id, &secret)?,
+                ApiKeyStyle::Headers | ApiKeyStyle::ForEnvironment => {
+                    AuthHeaders::api_key(&key_id, &secret)?
+                }
             }),
             Credentials::ClientCredentials { client_id, auth } => {
                 let token_url = endpoints.token_url().ok_or_else(|| {

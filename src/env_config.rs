@@ -5,7 +5,7 @@
 //! | `APCA_ENVIRONMENT`      | `live`, `paper` (default), `broker`, `broker-sandbox` |
 //! | `APCA_API_KEY_ID`       | API key ID (with `APCA_API_SECRET_KEY`)              |
 //! | `APCA_API_SECRET_KEY`   | API secret key                                       |
-//! | `APCA_API_KEY_STYLE`    | `headers` (default) or `basic`                       |
+//! | `APCA_API_KEY_STYLE`    | `headers` or `basic`; default `basic` in the broker environments, `headers` otherwise |
 //! | `APCA_CLIENT_ID`        | OAuth2 client ID                                     |
 //! | `APCA_CLIENT_SECRET`    | client secret (`client_secret_post`)                 |
 //! | `APCA_PRIVATE_KEY_PATH` | private key file, PEM or DER (`private_key_jwt`)     |
@@ -117,7 +117,8 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
             ));
         };
         return match style.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("headers") => Ok(Credentials::api_key(key_id, secret)),
+            None => Ok(Credentials::api_key(key_id, secret)),
+            Some("headers") => Ok(Credentials::api_key_headers(key_id, secret)),
             Some("basic") => Ok(Credentials::api_key_basic(key_id, secret)),
             Some(_) => Err(Error::config("APCA_API_KEY_STYLE must be headers or basic")),
         };

@@ -347,17 +347,34 @@ fn quickstart_prints_a_bearer_header_the_mock_accepts() {
 }
 
 #[test]
-fn quickstart_with_an_api_key_prints_the_apca_headers() {
+fn quickstart_with_a_broker_api_key_prints_basic_and_with_headers_style_the_apca_headers() {
     let built = built();
     let mock = mock();
     let mut command = command_for(&built.program("quickstart"), &mock);
     command
         .env("APCA_API_KEY_ID", MOCK_API_KEY_ID)
         .env("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY);
-    let run = run(under_valgrind(command), "quickstart-api-key");
-    run.assert_success("quickstart with an API key under valgrind");
+    let basic_run = run(under_valgrind(command), "quickstart-api-key");
+    basic_run.assert_success("quickstart with an API key under valgrind");
 
-    let lines = run.lines_starting("header: ");
+    // broker-sandbox: HTTP Basic by default.
+    let lines = basic_run.lines_starting("header: ");
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{MOCK_API_KEY_ID}:{MOCK_API_SECRET_KEY}"),
+    );
+    assert_eq!(lines, vec![format!("Authorization: Basic {basic}")]);
+    assert_eq!(account_status(&mock, &lines), 200);
+    assert!(basic_run.lines_starting("access token: ").is_empty());
+
+    let mut command = command_for(&built.program("quickstart"), &mock);
+    command
+        .env("APCA_API_KEY_ID", MOCK_API_KEY_ID)
+        .env("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY)
+        .env("APCA_API_KEY_STYLE", "headers");
+    let headers_run = run(command, "quickstart-api-key-headers");
+    headers_run.assert_success("quickstart with an API key as headers");
+    let lines = headers_run.lines_starting("header: ");
     assert_eq!(
         lines,
         vec![
@@ -366,7 +383,6 @@ fn quickstart_with_an_api_key_prints_the_apca_headers() {
         ]
     );
     assert_eq!(account_status(&mock, &lines), 200);
-    assert!(run.lines_starting("access token: ").is_empty());
     assert_eq!(mock.token_requests(), 0, "API keys need no token");
 }
 

@@ -4,6 +4,8 @@ mod common;
 
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+
 use alpaca_auth::mock::{MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
 use common::mock;
 
@@ -62,6 +64,47 @@ fn headers_prints_name_value_lines() {
     assert_eq!(
         stdout(&out),
         format!("APCA-API-KEY-ID: {MOCK_API_KEY_ID}\nAPCA-API-SECRET-KEY: {MOCK_API_SECRET_KEY}\n")
+    );
+}
+
+#[test]
+fn broker_key_pairs_print_basic_unless_the_style_says_headers() {
+    let mock = mock();
+    let base = mock.base_url();
+    let mut env = vec![
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_API_BASE_URL", base.as_str()),
+        ("APCA_API_KEY_ID", MOCK_API_KEY_ID),
+        ("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY),
+    ];
+    let out = cli(&["headers"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{MOCK_API_KEY_ID}:{MOCK_API_SECRET_KEY}"));
+    assert_eq!(stdout(&out), format!("Authorization: Basic {basic}\n"));
+    // The mock's API accepts the line as printed.
+    let (name, value) = stdout(&out)
+        .trim_end()
+        .split_once(": ")
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .unwrap();
+    let status = ureq::get(format!("{base}/v2/account"))
+        .header(name, value)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+
+    env.push(("APCA_API_KEY_STYLE", "headers"));
+    let out = cli(&["headers"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("APCA-API-KEY-ID: "),
+        "{}",
+        stdout(&out)
     );
 }
 

@@ -13,7 +13,10 @@ use common::{account_status, builder, mock, secret_client};
 fn api_key_headers_authorize_account_request_without_token_requests() {
     let mock = mock();
     let client = builder(&mock)
-        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
+        .credentials(Credentials::api_key_headers(
+            MOCK_API_KEY_ID,
+            MOCK_API_SECRET_KEY,
+        ))
         .build()
         .unwrap();
     let names: Vec<String> = client

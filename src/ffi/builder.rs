@@ -10,8 +10,8 @@ use super::panic::guard;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, check_out, str_arg, write_out};
 use crate::{
-    AssertionOptions, Client, ClientBuilder, Credentials, Endpoints, Environment, PrivateKey,
-    ProxySetting, SecretString,
+    ApiKeyStyle, AssertionOptions, Client, ClientBuilder, Credentials, Endpoints, Environment,
+    PrivateKey, ProxySetting, SecretString,
 };
 
 /// The configuration of a client (opaque). Create it with
@@ -32,7 +32,7 @@ enum PendingCredentials {
     ApiKey {
         key_id: String,
         secret: SecretString,
-        basic: bool,
+        style: ApiKeyStyle,
     },
     ClientSecret {
         client_id: String,
@@ -79,14 +79,14 @@ impl alpaca_auth_builder {
                 Some(PendingCredentials::ApiKey {
                     key_id,
                     secret,
-                    basic,
+                    style,
                 }),
                 None,
             ) => {
-                base = base.credentials(if basic {
-                    Credentials::api_key_basic(key_id, secret)
-                } else {
-                    Credentials::api_key(key_id, secret)
+                base = base.credentials(Credentials::ApiKey {
+                    key_id,
+                    secret,
+                    style,
                 });
             }
             (Some(PendingCredentials::ClientSecret { client_id, secret }), None) => {
@@ -220,10 +220,12 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_environment(
     }
 }
 
-/// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
-/// `APCA-API-SECRET-KEY` headers. Replaces any credentials set before.
-/// Their bounds (non-empty, printable ASCII, length) are checked by
-/// `alpaca_auth_builder_build`.
+/// Authenticates with an API key pair in the environment's form: HTTP Basic
+/// (`Authorization: Basic`) in `broker` and `broker-sandbox`, the
+/// `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers in `live` and
+/// `paper` (decided by `alpaca_auth_builder_build`, whatever the order of
+/// the calls). Replaces any credentials set before. Their bounds (non-empty,
+/// printable ASCII, length) are checked by `alpaca_auth_builder_build`.
 ///
 /// # Safety
 ///
@@ -242,7 +244,33 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key(
             builder,
             key_id,
             secret,
-            false,
+            ApiKeyStyle::ForEnvironment,
+        )
+    }
+}
+
+/// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
+/// `APCA-API-SECRET-KEY` headers in every environment (Trading API keys).
+/// Replaces any credentials set before; bounds are checked by
+/// `alpaca_auth_builder_build`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_key`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_headers(
+    builder: *mut alpaca_auth_builder,
+    key_id: *const c_char,
+    secret: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_api_key(
+            "alpaca_auth_builder_set_api_key_headers",
+            builder,
+            key_id,
+            secret,
+            ApiKeyStyle::Headers,
         )
     }
 }
@@ -267,7 +295,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_basic(
             builder,
             key_id,
             secret,
-            true,
+            ApiKeyStyle::Basic,
         )
     }
 }
@@ -280,7 +308,7 @@ unsafe fn set_api_key(
     builder: *mut alpaca_auth_builder,
     key_id: *const c_char,
     secret: *const c_char,
-    basic: bool,
+    style: ApiKeyStyle,
 ) -> alpaca_auth_result {
     // SAFETY: forwarded caller guarantees.
     unsafe {
@@ -290,7 +318,7 @@ unsafe fn set_api_key(
             b.credentials = Some(PendingCredentials::ApiKey {
                 key_id,
                 secret,
-                basic,
+                style,
             });
             Ok(())
         })

@@ -527,6 +527,7 @@ mod tests {
     use super::*;
     use crate::ffi::builder::{
         alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_api_key,
+        alpaca_auth_builder_set_api_key_headers, alpaca_auth_builder_set_environment,
     };
     use std::ptr;
 
@@ -578,6 +579,76 @@ mod tests {
             );
             assert_eq!(CStr::from_ptr(url), c"");
             alpaca_auth_client_free(client);
+        }
+    }
+
+    #[test]
+    fn broker_key_pairs_default_to_basic_from_c_and_headers_override() {
+        type Setter = unsafe extern "C" fn(
+            *mut crate::ffi::builder::alpaca_auth_builder,
+            *const std::ffi::c_char,
+            *const std::ffi::c_char,
+        ) -> alpaca_auth_result;
+        let cases: [(&CStr, Setter, &str); 4] = [
+            (
+                c"broker-sandbox",
+                alpaca_auth_builder_set_api_key,
+                "Authorization: Basic ",
+            ),
+            (
+                c"broker",
+                alpaca_auth_builder_set_api_key,
+                "Authorization: Basic ",
+            ),
+            (
+                c"paper",
+                alpaca_auth_builder_set_api_key,
+                "APCA-API-KEY-ID: PKID",
+            ),
+            (
+                c"broker-sandbox",
+                alpaca_auth_builder_set_api_key_headers,
+                "APCA-API-KEY-ID: PKID",
+            ),
+        ];
+        for (environment, setter, first_line) in cases {
+            let mut builder = ptr::null_mut();
+            let mut client = ptr::null_mut();
+            // SAFETY: valid out pointers, C strings, and handles used as
+            // documented.
+            unsafe {
+                assert_eq!(
+                    alpaca_auth_builder_new(&mut builder),
+                    alpaca_auth_result::Ok
+                );
+                // The credentials first: the style is decided at build time.
+                assert_eq!(
+                    setter(builder, c"PKID".as_ptr(), c"sec".as_ptr()),
+                    alpaca_auth_result::Ok
+                );
+                assert_eq!(
+                    alpaca_auth_builder_set_environment(builder, environment.as_ptr()),
+                    alpaca_auth_result::Ok
+                );
+                assert_eq!(
+                    alpaca_auth_builder_build(builder, &mut client),
+                    alpaca_auth_result::Ok
+                );
+                let mut headers = ptr::null_mut();
+                assert_eq!(
+                    alpaca_auth_client_auth_headers(client, &mut headers),
+                    alpaca_auth_result::Ok
+                );
+                let mut line = ptr::null();
+                assert_eq!(
+                    crate::ffi::headers::alpaca_auth_headers_line(headers, 0, &mut line),
+                    alpaca_auth_result::Ok
+                );
+                let line = CStr::from_ptr(line).to_str().unwrap().to_owned();
+                crate::ffi::headers::alpaca_auth_headers_free(headers);
+                alpaca_auth_client_free(client);
+                assert!(line.starts_with(first_line), "{environment:?}");
+            }
         }
     }
 }
