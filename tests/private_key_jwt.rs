@@ -220,3 +220,89 @@ fn private_key_from_env_text_works_and_bad_keys_fail_at_build() {
     assert!(err.message().starts_with("APCA_PRIVATE_KEY: "), "{err}");
     assert!(err.message().contains("openssl"), "{err}");
 }
+
+#[test]
+fn a_pem_with_two_private_keys_is_refused_before_any_request() {
+    let mock = mock();
+    // An old and a new key in one file, as during a key rotation.
+    let two = format!(
+        "{}{}",
+        std::fs::read_to_string(key_path("p256-pkcs8.pem")).unwrap(),
+        std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap()
+    );
+    let err = PrivateKey::from_pem(&two).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("more than one private key"), "{err}");
+    // Two keys of the same kind, through the environment.
+    let same = two.replace(
+        &std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap(),
+        &std::fs::read_to_string(key_path("p256-sec1.pem")).unwrap(),
+    );
+    let token_url = mock.token_url();
+    let err = alpaca_auth::ClientBuilder::default()
+        .from_env_with(&|name| {
+            Ok(match name {
+                "APCA_ENVIRONMENT" => Some("broker-sandbox".to_owned()),
+                "APCA_AUTH_URL" => Some(token_url.clone()),
+                "APCA_CLIENT_ID" => Some(MOCK_JWT_CLIENT_ID.to_owned()),
+                "APCA_PRIVATE_KEY" => Some(same.clone()),
+                _ => None,
+            })
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("APCA_PRIVATE_KEY"), "{err}");
+    assert!(err.message().contains("more than one private key"), "{err}");
+    assert!(!err.to_string().contains("BEGIN"), "no key text: {err}");
+    assert_eq!(mock.token_requests(), 0);
+}
+
+#[test]
+fn rsa_pss_keys_restricted_to_sha256_sign_ps256_and_others_are_refused() {
+    let mock = mock();
+    let client = jwt_client(
+        &mock,
+        "rsa-pss2048-sha256-pkcs8.pem",
+        AssertionOptions::new(),
+    );
+    client.access_token().unwrap();
+    assert_eq!(account_status(&mock, &client), 200);
+
+    let err = PrivateKey::from_file(key_path("rsa-pss2048-sha512-pkcs8.pem")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("SHA-512"), "{err}");
+    assert!(err.message().contains("PS256"), "{err}");
+    // The unrestricted RSASSA-PSS key still loads.
+    let key = PrivateKey::from_file(key_path("rsa-pss2048-pkcs8.pem")).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::PS256);
+}
+
+#[test]
+fn ed25519_is_accepted_as_the_name_of_eddsa() {
+    assert_eq!("Ed25519".parse::<Algorithm>().unwrap(), Algorithm::Ed25519);
+    let key = PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::EdDSA, "EdDSA stays the default");
+    let key = key.with_algorithm(Algorithm::Ed25519).unwrap();
+    let mock = mock();
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        RegisteredKey::from_private_key(
+            &PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap(),
+        ),
+    );
+    let client = builder(&mock)
+        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
+        .build()
+        .unwrap();
+    client.access_token().unwrap();
+    let log = mock.token_request_log();
+    let assertion = log[0].field("client_assertion").unwrap();
+    let header = assertion.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    assert_eq!(header, br#"{"alg":"Ed25519","typ":"JWT"}"#);
+    // Only Ed25519 keys take the name.
+    let p256 = PrivateKey::from_file(key_path("p256-pkcs8.pem")).unwrap();
+    assert!(p256.with_algorithm(Algorithm::Ed25519).is_err());
+}

@@ -126,7 +126,10 @@ pub fn verify_assertion(
         Some(_) => return Err(Rejection::request("the JWT header's alg is not a string")),
         None => return Err(Rejection::request("the JWT header has no alg")),
     };
-    if alg != key.algorithm.as_str() {
+    // An Ed25519 key verifies under either of its names (RFC 9864).
+    let same = alg == key.algorithm.as_str()
+        || (key.algorithm.is_ed25519() && matches!(alg, "EdDSA" | "Ed25519"));
+    if !same {
         return Err(Rejection::client(format!(
             "the JWT is signed with alg {}, but the client's registered key uses {}",
             quote(alg),
@@ -254,7 +257,7 @@ fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm 
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::EdDSA | Algorithm::Ed25519 => &signature::ED25519,
     }
 }
 
