@@ -215,7 +215,9 @@ alpaca_auth_result alpaca_auth_builder_new(struct alpaca_auth_builder **builder_
  * (`APCA_ENVIRONMENT`, `APCA_API_KEY_ID` + `APCA_API_SECRET_KEY`,
  * `APCA_CLIENT_ID` + `APCA_CLIENT_SECRET` or `APCA_PRIVATE_KEY_PATH` /
  * `APCA_PRIVATE_KEY`, `APCA_API_BASE_URL`, `APCA_API_DATA_URL`,
- * `APCA_AUTH_URL`; see the README). Setters called afterwards override what
+ * `APCA_AUTH_URL`, `APCA_SCOPE`, `APCA_ASSERTION_AUDIENCE`,
+ * `APCA_ASSERTION_TYP`, `APCA_ASSERTION_LIFETIME`, `APCA_ASSERTION_ALG`,
+ * `APCA_ASSERTION_KID`; see the README). Setters called afterwards override what
  * the variables said (credentials set by a setter replace those of the
  * variables).
  *
@@ -337,10 +339,11 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
 
 /**
  * Adds a `kid` (key ID) header to client assertions. There is none by
- * default (Alpaca is reported to refuse one). Only for a key set with
- * `alpaca_auth_builder_set_client_private_key` (in either order);
- * `alpaca_auth_builder_build` fails with `ALPACA_AUTH_RESULT_CONFIG`
- * otherwise.
+ * default (Alpaca is reported to refuse one). Only for a private key, set
+ * with `alpaca_auth_builder_set_client_private_key` (in either order) or
+ * read from the environment by `alpaca_auth_builder_new_from_env` (over
+ * the `APCA_ASSERTION_*` variables); `alpaca_auth_builder_build` fails with
+ * `ALPACA_AUTH_RESULT_CONFIG` otherwise.
  *
  * # Safety
  *
@@ -349,6 +352,81 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
  */
 alpaca_auth_result alpaca_auth_builder_set_assertion_kid(struct alpaca_auth_builder *builder,
                                                          const char *kid);
+
+/**
+ * Sets the `aud` claim of client assertions exactly (by default the token
+ * endpoint URL as requested). Servers following the IETF update of
+ * RFC 7523 want their issuer identifier here. Applies to the private key
+ * as `alpaca_auth_builder_set_assertion_kid` does. An empty audience:
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `audience` is
+ * NULL or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_audience(struct alpaca_auth_builder *builder,
+                                                              const char *audience);
+
+/**
+ * Sets the `typ` header of client assertions (default `JWT`), for example
+ * `client-authentication+jwt` for servers following the IETF update of
+ * RFC 7523. Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does. An empty `typ`:
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `typ` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_typ(struct alpaca_auth_builder *builder,
+                                                         const char *typ);
+
+/**
+ * Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
+ * to 300 (default 120). Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does. Out of range:
+ * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_lifetime_s(struct alpaca_auth_builder *builder,
+                                                                uint64_t seconds);
+
+/**
+ * Sets the signing algorithm of client assertions by its JOSE name:
+ * `RS256` or `PS256` for an RSA key, `EdDSA` or `Ed25519` (RFC 9864) for an
+ * Ed25519 key, `ES256` for a P-256 key (each key's default is the first
+ * it can sign). An unknown name: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged; a name the key cannot sign is reported by
+ * `alpaca_auth_builder_build`. Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `alg` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_alg(struct alpaca_auth_builder *builder,
+                                                         const char *alg);
+
+/**
+ * Sets the `scope` of token requests (RFC 6749 section 3.3): scope tokens
+ * separated by single spaces, sent form-encoded; none by default. For
+ * client credentials only (`alpaca_auth_builder_build` refuses it with an
+ * API key). A malformed scope: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `scope` is
+ * NULL or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_scope(struct alpaca_auth_builder *builder,
+                                                 const char *scope);
 
 /**
  * Overrides the Trading/Broker API base URL. `https://`, or `http://` to a

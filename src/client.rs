@@ -23,6 +23,9 @@ use crate::url::HttpUrl;
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// Longest `scope` value accepted, in bytes.
+pub const MAX_SCOPE_LEN: usize = 1024;
+
 /// Longest timeout or budget accepted by the builder.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -71,6 +74,7 @@ enum Auth {
 
 struct OAuthSource {
     client_id: String,
+    scope: Option<String>,
     method: ClientAuth,
     token_url: String,
     transport: Transport,
@@ -87,10 +91,15 @@ impl OAuthSource {
             ClientAuth::PrivateKeyJwt { .. } => crate::assertion::MAX_ASSERTION_LEN,
         };
         let mut body = String::with_capacity(
-            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3 + (self.client_id.len() + secret_len) * 3,
+            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3
+                + (self.client_id.len() + secret_len + self.scope.as_ref().map_or(0, String::len))
+                    * 3,
         );
         push_form_pair(&mut body, "grant_type", "client_credentials");
         push_form_pair(&mut body, "client_id", &self.client_id);
+        if let Some(scope) = &self.scope {
+            push_form_pair(&mut body, "scope", scope);
+        }
         let secret = match &self.method {
             ClientAuth::Secret(secret) => {
                 push_form_pair(&mut body, "client_secret", secret.expose_secret());
@@ -365,6 +374,7 @@ pub struct ClientBuilder {
     api_base_url: Option<String>,
     data_base_url: Option<String>,
     token_url: Option<String>,
+    scope: Option<String>,
     transport: TransportConfig,
     refresh: RefreshPolicy,
     background_refresh: bool,
@@ -400,6 +410,21 @@ impl ClientBuilder {
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
         self.token_url = Some(url.into());
         self
+    }
+
+    /// The `scope` of token requests (RFC 6749 §3.3): space-separated
+    /// scope tokens, sent form-encoded. None by default (the server's
+    /// default scope). Client credentials only; checked by
+    /// [`build`](Self::build): 1 to [`MAX_SCOPE_LEN`] bytes of printable
+    /// ASCII except `"` and `\\`, tokens separated by single spaces.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The credentials set so far, for the C builder's assertion options.
+    pub(crate) fn credentials_mut(&mut self) -> Option<&mut Credentials> {
+        self.credentials.as_mut()
     }
 
     /// Connect timeout (default
@@ -486,6 +511,14 @@ impl ClientBuilder {
             )
         })?;
         credentials.validate()?;
+        if let Some(scope) = &self.scope {
+            validate_scope(scope)?;
+            if !credentials.is_client_credentials() {
+                return Err(Error::config(
+                    "a scope applies to client credentials only, not to an API key",
+                ));
+            }
+        }
         check_duration("connect timeout", self.transport.connect_timeout)?;
         check_duration("request timeout", self.transport.request_timeout)?;
         check_duration("token budget", self.transport.budget)?;
@@ -528,6 +561,7 @@ impl ClientBuilder {
                     transport: Transport::new(self.transport.clone(), &parsed_url)?,
                     cache: TokenCache::new(self.transport.budget),
                     token_url: token_url.to_owned(),
+                    scope: self.scope,
                     client_id,
                     method: auth,
                     refresh: self.refresh,
@@ -556,6 +590,28 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Client>();
 };
+
+/// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token of
+/// `%x21 / %x23-5B / %x5D-7E`.
+pub(crate) fn validate_scope(scope: &str) -> Result<()> {
+    if scope.is_empty() || scope.len() > MAX_SCOPE_LEN {
+        return Err(Error::config(format!(
+            "scope must be 1 to {MAX_SCOPE_LEN} bytes long (got {})",
+            scope.len()
+        )));
+    }
+    let token_ok = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    };
+    if !scope.split(' ').all(token_ok) {
+        return Err(Error::config(
+            "scope must be scope tokens separated by single spaces, each of printable ASCII other than '\"' and '\\' (RFC 6749 section 3.3)",
+        ));
+    }
+    Ok(())
+}
 
 fn check_refresh_policy(policy: &RefreshPolicy) -> Result<()> {
     if !(policy.ahead_fraction.is_finite() && (0.0..=1.0).contains(&policy.ahead_fraction)) {

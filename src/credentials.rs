@@ -144,7 +144,7 @@ impl Credentials {
     }
 
     /// OAuth2 client credentials with `private_key_jwt`, default assertion
-    /// options (no `kid`, 300 s lifetime).
+    /// options (no `kid`, a lifetime of [`DEFAULT_ASSERTION_LIFETIME`](crate::assertion::DEFAULT_ASSERTION_LIFETIME)).
     pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKey) -> Self {
         Self::private_key_jwt_with(client_id, key, AssertionOptions::new())
     }
