@@ -302,6 +302,32 @@ class builder {
         detail::check(alpaca_auth_builder_set_assertion_kid(raw_, detail::c_str(kid, "kid")));
         return *this;
     }
+    // Assertion options, scope and explicit key styles (see alpaca_auth.h).
+    builder &assertion_audience(const std::string &aud) {
+        detail::check(alpaca_auth_builder_set_assertion_audience(raw_, detail::c_str(aud, "audience")));
+        return *this;
+    }
+    builder &assertion_typ(const std::string &typ) {
+        detail::check(alpaca_auth_builder_set_assertion_typ(raw_, detail::c_str(typ, "typ")));
+        return *this;
+    }
+    builder &assertion_lifetime_s(std::uint64_t seconds) {
+        detail::check(alpaca_auth_builder_set_assertion_lifetime_s(raw_, seconds));
+        return *this;
+    }
+    builder &assertion_alg(const std::string &alg) {
+        detail::check(alpaca_auth_builder_set_assertion_alg(raw_, detail::c_str(alg, "alg")));
+        return *this;
+    }
+    builder &scope(const std::string &scope) {
+        detail::check(alpaca_auth_builder_set_scope(raw_, detail::c_str(scope, "scope")));
+        return *this;
+    }
+    builder &api_key_headers(const std::string &key_id, const std::string &secret) {
+        detail::check(alpaca_auth_builder_set_api_key_headers(
+            raw_, detail::c_str(key_id, "key_id"), detail::c_str(secret, "secret")));
+        return *this;
+    }
     builder &api_base_url(const std::string &url) {
         detail::check(alpaca_auth_builder_set_api_base_url(raw_, detail::c_str(url, "url")));
         return *this;

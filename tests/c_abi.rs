@@ -207,7 +207,7 @@ fn build_programs() -> Result<Built, String> {
     if made.stdout.contains("libcurl headers not found") {
         eprintln!("note: libcurl headers not found: curl_example is not built or run");
     }
-    for program in ["abuse", "refresher", "soak"] {
+    for program in ["abuse", "refresher", "soak", "assertion_options"] {
         let mut cc = Command::new("cc");
         cc.args([
             "-std=c11",
@@ -598,6 +598,42 @@ fn python_ctypes_script_uses_the_same_library() {
     assert!(mock.is_token_valid(bearer_token(run.value("header: "))));
     assert_eq!(run.value("api base: "), mock.base_url());
     assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
+    let built = built();
+    let mock = mock();
+    mock.require_assertion_audience(Some(&mock.issuer()));
+    mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
+    let der = generate_p256_pkcs8().expect("a fresh P-256 key");
+    let key = PrivateKey::from_der(&der).expect("the generated key loads");
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let dir = scratch().join("keys");
+    fs::create_dir_all(&dir).expect("key directory");
+    let pem_path = dir.join(format!("options-{}.pem", std::process::id()));
+    fs::write(&pem_path, pem("PRIVATE KEY", &der)).expect("PEM key file");
+
+    let mut command = Command::new(built.program("assertion_options"));
+    clear_apca(&mut command);
+    command
+        .env("OPT_TOKEN_URL", mock.token_url())
+        .env("OPT_ISSUER", mock.issuer())
+        .env("OPT_KEY_PEM", &pem_path)
+        .env("OPT_JWT_CLIENT", MOCK_JWT_CLIENT_ID);
+    let run = run(under_valgrind(command), "assertion_options");
+    let _ = fs::remove_file(&pem_path);
+    run.assert_success("tests/c/assertion_options.c under valgrind");
+    assert!(
+        run.value("options: ").ends_with(", 0 failed"),
+        "{}",
+        run.stdout
+    );
+    // Exactly one request, the accepted one, with the scope.
+    assert_eq!(mock.token_requests(), 1);
+    assert_eq!(mock.tokens_issued(), 1);
+    let log = mock.token_request_log();
+    assert_eq!(log[0].field("scope"), Some("trading account:read"));
 }
 
 #[test]
