@@ -10,7 +10,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{is_final_code, is_retryable_code, parse_error_body};
+use crate::error_body::{is_final_code, is_retryable_code, parse_error_body, parse_rest_error};
 use crate::resolver::CachingResolver;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
@@ -391,6 +391,11 @@ fn classify_error_response(
             "token endpoint answered with a redirect, which is not followed: configure the exact token URL",
         ),
         _ => (ErrorKind::HttpStatus, "token endpoint answered with an HTTP error and no OAuth error body"),
+    };
+    // Alpaca's REST error shape keeps its message.
+    let message = match parse_rest_error(body, &[secret]) {
+        Some(detail) => format!("{message} (Alpaca: {detail})"),
+        None => message.to_owned(),
     };
     let error = Error::new(kind, message)
         .with_status(status)

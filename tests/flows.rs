@@ -201,12 +201,34 @@ fn oauth_error_shapes_are_both_parsed() {
 }
 
 #[test]
+fn alpacas_rest_error_shape_keeps_its_message() {
+    use alpaca_auth::mock::Fault;
+    let mock = mock();
+    mock.inject(Fault::Body(
+        403,
+        r#"{"code":40310000,"message":"client is not allowed to trade"}"#.to_owned(),
+    ));
+    let err = secret_client(&mock).access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HttpStatus);
+    assert_eq!(err.status(), Some(403));
+    assert!(
+        err.to_string()
+            .contains("code 40310000: client is not allowed to trade"),
+        "{err}"
+    );
+    assert_eq!(mock.token_requests(), 1, "a 403 is not retried");
+}
+
+#[test]
 fn expires_in_rule_applies_to_real_responses() {
     use serde_json::json;
     use std::time::Duration;
     let cases = [
         (json!(null), Ok(300)),
         (json!("899"), Ok(899)),
+        (json!("899.7"), Ok(899)),
+        (json!(899.7), Ok(899)),
+        (json!("1000000000000"), Ok(86_400)),
         (json!(1_000_000_000_000u64), Ok(86_400)),
         (json!(0), Err(())),
         (json!(-30), Err(())),
