@@ -693,6 +693,58 @@ alpaca_auth_result alpaca_auth_client_token_url(const struct alpaca_auth_client 
                                                 const char **url_out);
 
 /**
+ * Stores in `*url_out` the base of the environment's Market Data WebSocket
+ * streams, without a trailing slash (`wss://stream.data.alpaca.markets`, or
+ * `wss://stream.data.sandbox.alpaca.markets` for `broker-sandbox`); stocks
+ * stream at `/v2/iex` or `/v2/sip` below it. Not changed by the base URL
+ * overrides. These streams authenticate with an API key pair
+ * (`alpaca_auth_client_stream_auth_message`) and are reported not to accept
+ * OAuth access tokens. Valid until `alpaca_auth_client_free`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_api_base_url`.
+ */
+alpaca_auth_result alpaca_auth_client_market_data_stream_url(const struct alpaca_auth_client *client,
+                                                             const char **url_out);
+
+/**
+ * Stores in `*url_out` the environment's trade-updates WebSocket
+ * (`wss://api.alpaca.markets/stream` for `live`,
+ * `wss://paper-api.alpaca.markets/stream` for `paper`), or the empty
+ * string for `broker` and `broker-sandbox`, which have none this library
+ * knows of. Authenticated with an API key pair like the market data
+ * streams. Valid until `alpaca_auth_client_free`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_api_base_url`.
+ */
+alpaca_auth_result alpaca_auth_client_trade_updates_stream_url(const struct alpaca_auth_client *client,
+                                                               const char **url_out);
+
+/**
+ * Copies the first message of an Alpaca WebSocket stream for the client's
+ * API key pair, `{"action":"auth","key":"<key id>","secret":"<secret>"}`,
+ * NUL-terminated, into `buf`. Length rules as for
+ * `alpaca_auth_client_access_token`. The message holds the secret: wipe
+ * the buffer when done.
+ *
+ * Client credentials: `ALPACA_AUTH_RESULT_CONFIG` (Alpaca does not
+ * document OAuth access tokens on its streams, and market-data streams
+ * reportedly refuse them).
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `buf` is NULL or valid for writes of
+ * `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+ */
+alpaca_auth_result alpaca_auth_client_stream_auth_message(const struct alpaca_auth_client *client,
+                                                          char *buf,
+                                                          size_t len,
+                                                          size_t *len_out);
+
+/**
  * Stores in `*name_out` the client's environment name (`live`, `paper`,
  * `broker` or `broker-sandbox`), a static string.
  *

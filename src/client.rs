@@ -63,6 +63,8 @@ pub struct Client {
 struct Inner {
     endpoints: Endpoints,
     auth: Auth,
+    /// The WebSocket auth message of API key credentials.
+    stream_auth: Option<SecretString>,
     /// Declared after `auth`: dropped (and joined) last.
     refresher: Option<Refresher>,
 }
@@ -172,6 +174,31 @@ impl Client {
     /// The resolved base URLs and token endpoint.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
+    }
+
+    /// The first message of an Alpaca WebSocket stream (market data, trade
+    /// updates) for API key credentials:
+    /// `{"action":"auth","key":"<key id>","secret":"<secret>"}`. It holds the
+    /// secret: it is zeroized when dropped and never printed.
+    ///
+    /// Client credentials: a [`Config`](crate::ErrorKind::Config) error.
+    /// Alpaca does not document OAuth access tokens on these streams, and
+    /// its market-data streams are reported to refuse them; use an API key
+    /// pair for streams.
+    ///
+    /// ```no_run
+    /// # let client = alpaca_auth::Client::from_env()?;
+    /// let url = client.endpoints().market_data_stream_url("iex");
+    /// let auth = client.stream_auth_message()?; // send as the first text frame
+    /// # let _ = (url, auth);
+    /// # Ok::<(), alpaca_auth::Error>(())
+    /// ```
+    pub fn stream_auth_message(&self) -> Result<SecretString> {
+        self.inner.stream_auth.clone().ok_or_else(|| {
+            Error::config(
+                "Alpaca's streams authenticate with an API key pair; OAuth access tokens are not documented for them (market-data streams reportedly refuse them)",
+            )
+        })
     }
 
     /// Whether this client uses OAuth2 access tokens (client credentials).
@@ -534,6 +561,12 @@ impl ClientBuilder {
             self.data_base_url.as_deref(),
             self.token_url.as_deref(),
         )?;
+        let stream_auth = match &credentials {
+            Credentials::ApiKey { key_id, secret, .. } => {
+                Some(stream_auth_message(key_id, secret)?)
+            }
+            Credentials::ClientCredentials { .. } => None,
+        };
         let auth = match credentials {
             Credentials::ApiKey {
                 key_id,
@@ -579,6 +612,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 endpoints,
                 auth,
+                stream_auth,
                 refresher,
             }),
         })
@@ -590,6 +624,32 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Client>();
 };
+
+/// `{"action":"auth","key":..,"secret":..}`, written into a buffer sized up
+/// front (a reallocation would leave a copy of the secret behind).
+fn stream_auth_message(key_id: &str, secret: &SecretString) -> Result<SecretString> {
+    #[derive(serde::Serialize)]
+    struct Auth<'a> {
+        action: &'static str,
+        key: &'a str,
+        secret: &'a str,
+    }
+    // JSON escapes at most 6 bytes per input byte.
+    let mut out =
+        zeroize::Zeroizing::new(Vec::with_capacity(48 + 6 * (key_id.len() + secret.len())));
+    serde_json::to_writer(
+        &mut *out,
+        &Auth {
+            action: "auth",
+            key: key_id,
+            secret: secret.expose_secret(),
+        },
+    )
+    .map_err(|_| Error::config("cannot build the stream auth message"))?;
+    let text = String::from_utf8(std::mem::take(&mut *out))
+        .map_err(|_| Error::config("cannot build the stream auth message"))?;
+    Ok(SecretString::from(text))
+}
 
 /// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token of
 /// `%x21 / %x23-5B / %x5D-7E`.

@@ -247,3 +247,30 @@ fn expires_in_rule_applies_to_real_responses() {
         }
     }
 }
+
+#[test]
+fn stream_auth_message_is_a_secret_for_key_pairs_only() {
+    let mock = mock();
+    let client = builder(&mock)
+        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
+        .build()
+        .unwrap();
+    let message = client.stream_auth_message().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(message.expose_secret()).unwrap();
+    assert_eq!(
+        parsed,
+        serde_json::json!({"action": "auth", "key": MOCK_API_KEY_ID, "secret": MOCK_API_SECRET_KEY})
+    );
+    assert!(!format!("{message:?}").contains(MOCK_API_SECRET_KEY));
+    assert!(!format!("{client:?}").contains(MOCK_API_SECRET_KEY));
+    assert_eq!(
+        client.endpoints().market_data_stream_url("sip"),
+        "wss://stream.data.sandbox.alpaca.markets/v2/sip"
+    );
+    assert_eq!(client.endpoints().trade_updates_stream_url(), None);
+
+    let err = secret_client(&mock).stream_auth_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.message().contains("API key pair"), "{err}");
+    assert_eq!(mock.token_requests(), 0);
+}
