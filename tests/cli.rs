@@ -109,6 +109,40 @@ fn broker_key_pairs_print_basic_unless_the_style_says_headers() {
 }
 
 #[test]
+fn assertion_variables_and_scope_reach_an_rfc7523bis_server() {
+    use alpaca_auth::mock::{RegisteredKey, MOCK_JWT_CLIENT_ID};
+    let mock = mock();
+    mock.require_assertion_audience(Some(&mock.issuer()));
+    mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
+    let key_path = format!("{}/tests/keys/p256-pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+    let key = alpaca_auth::PrivateKey::from_file(&key_path).unwrap();
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let token_url = mock.token_url();
+    let issuer = mock.issuer();
+    let env = [
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_AUTH_URL", token_url.as_str()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+        ("APCA_PRIVATE_KEY_PATH", key_path.as_str()),
+        ("APCA_ASSERTION_AUDIENCE", issuer.as_str()),
+        ("APCA_ASSERTION_TYP", "client-authentication+jwt"),
+        ("APCA_SCOPE", "trading data"),
+    ];
+    let out = cli(&["token"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(mock.is_token_valid(stdout(&out).trim()));
+    assert_eq!(mock.token_requests(), 1);
+    assert_eq!(
+        mock.token_request_log()[0].field("scope"),
+        Some("trading data")
+    );
+    // Without the audience, that server refuses.
+    let out = cli(&["token"], &env[..4]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid_"), "{}", stderr(&out));
+}
+
+#[test]
 fn endpoints_prints_urls_and_never_secrets() {
     let out = cli(
         &["endpoints"],
