@@ -620,7 +620,15 @@ fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
         .env("OPT_TOKEN_URL", mock.token_url())
         .env("OPT_ISSUER", mock.issuer())
         .env("OPT_KEY_PEM", &pem_path)
-        .env("OPT_JWT_CLIENT", MOCK_JWT_CLIENT_ID);
+        .env("OPT_JWT_CLIENT", MOCK_JWT_CLIENT_ID)
+        .env("APCA_ENVIRONMENT", "broker-sandbox")
+        .env("APCA_AUTH_URL", mock.token_url())
+        .env("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID)
+        .env("APCA_PRIVATE_KEY_PATH", &pem_path)
+        .env(
+            "APCA_ASSERTION_TYP",
+            alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP,
+        );
     let run = run(under_valgrind(command), "assertion_options");
     let _ = fs::remove_file(&pem_path);
     run.assert_success("tests/c/assertion_options.c under valgrind");
@@ -629,11 +637,12 @@ fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
         "{}",
         run.stdout
     );
-    // Exactly one request, the accepted one, with the scope.
-    assert_eq!(mock.token_requests(), 1);
-    assert_eq!(mock.tokens_issued(), 1);
+    // Two requests, both accepted, each with its scope.
+    assert_eq!(mock.token_requests(), 2);
+    assert_eq!(mock.tokens_issued(), 2);
     let log = mock.token_request_log();
     assert_eq!(log[0].field("scope"), Some("trading account:read"));
+    assert_eq!(log[1].field("scope"), Some("data"));
 }
 
 #[test]

@@ -9,6 +9,7 @@
  *   OPT_ISSUER      the mock's issuer identifier
  *   OPT_KEY_PEM     a P-256 PKCS#8 PEM file registered with the mock
  *   OPT_JWT_CLIENT  the client ID that key is registered under
+ * and the APCA_* variables of the same client with APCA_ASSERTION_TYP set.
  * Prints "options: N checks, 0 failed" and exits 0 when all pass.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -121,6 +122,16 @@ int main(void) {
     EXPECT(alpaca_auth_builder_set_scope(b, "trading account:read"), OK, NULL);
     EXPECT(alpaca_auth_builder_set_client_private_key(b, client_id, (const uint8_t *)key, key_len), OK, NULL);
     EXPECT(alpaca_auth_builder_set_token_url(b, token_url), OK, NULL);
+    EXPECT(alpaca_auth_builder_build(b, &client), OK, NULL);
+    EXPECT(alpaca_auth_client_access_token(client, token, sizeof token, &len), OK, NULL);
+    memset(token, 0, sizeof token);
+    alpaca_auth_client_free(client);
+
+    /* A key from the environment (APCA_PRIVATE_KEY_PATH, with
+     * APCA_ASSERTION_TYP) takes the options set afterwards from C. */
+    EXPECT(alpaca_auth_builder_new_from_env(&b), OK, NULL);
+    EXPECT(alpaca_auth_builder_set_assertion_audience(b, issuer), OK, NULL);
+    EXPECT(alpaca_auth_builder_set_scope(b, "data"), OK, NULL);
     EXPECT(alpaca_auth_builder_build(b, &client), OK, NULL);
     EXPECT(alpaca_auth_client_access_token(client, token, sizeof token, &len), OK, NULL);
     memset(token, 0, sizeof token);
