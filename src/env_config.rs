@@ -163,12 +163,15 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
     let key_path = env.text("APCA_PRIVATE_KEY_PATH")?;
     let key_pem = env.secret("APCA_PRIVATE_KEY")?;
     let (options, alg, assertion_vars) = assertion_settings(env)?;
-    let uses_key = client_id.is_some() && (key_path.is_some() || key_pem.is_some());
-    if let (Some(name), false) = (assertion_vars.first(), uses_key) {
-        return Err(Error::config(format!(
+    // Assertion variables with credentials that sign no assertion.
+    let no_key = || {
+        match assertion_vars.first() {
+        Some(name) => Err(Error::config(format!(
             "{name} is set, but it applies to a private key (APCA_CLIENT_ID with APCA_PRIVATE_KEY_PATH or APCA_PRIVATE_KEY), which is not set"
-        )));
+        ))),
+        None => Ok(()),
     }
+    };
 
     let api_key_set = key_id.is_some() || key_secret.is_some();
     let client_set =
@@ -184,6 +187,7 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
                 "an API key needs both APCA_API_KEY_ID and APCA_API_SECRET_KEY; only one is set",
             ));
         };
+        no_key()?;
         return match style.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None => Ok(Credentials::api_key(key_id, secret)),
             Some("headers") => Ok(Credentials::api_key_headers(key_id, secret)),
@@ -222,6 +226,7 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
         }));
     }
     if let Some(secret) = client_secret {
+        no_key()?;
         return Ok(Credentials::client_secret(client_id, secret));
     }
     let mut key = match (key_path, key_pem) {
