@@ -250,7 +250,9 @@ alpaca_auth_result alpaca_auth_builder_new(struct alpaca_auth_builder **builder_
  * (`APCA_ENVIRONMENT`, `APCA_API_KEY_ID` + `APCA_API_SECRET_KEY`,
  * `APCA_CLIENT_ID` + `APCA_CLIENT_SECRET` or `APCA_PRIVATE_KEY_PATH` /
  * `APCA_PRIVATE_KEY`, `APCA_API_BASE_URL`, `APCA_API_DATA_URL`,
- * `APCA_AUTH_URL`; see the README). Setters called afterwards override what
+ * `APCA_AUTH_URL`, `APCA_SCOPE`, `APCA_ASSERTION_AUDIENCE`,
+ * `APCA_ASSERTION_TYP`, `APCA_ASSERTION_LIFETIME`, `APCA_ASSERTION_ALG`,
+ * `APCA_ASSERTION_KID`; see the README). Setters called afterwards override what
  * the variables said (credentials set by a setter replace those of the
  * variables).
  *
@@ -290,10 +292,12 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
                                                        const char *name);
 
 /**
- * Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
- * `APCA-API-SECRET-KEY` headers. Replaces any credentials set before.
- * Their bounds (non-empty, printable ASCII, length) are checked by
- * `alpaca_auth_builder_build`.
+ * Authenticates with an API key pair in the environment's form: HTTP Basic
+ * (`Authorization: Basic`) in `broker` and `broker-sandbox`, the
+ * `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers in `live` and
+ * `paper` (decided by `alpaca_auth_builder_build`, whatever the order of
+ * the calls). Replaces any credentials set before. Their bounds (non-empty,
+ * printable ASCII, length) are checked by `alpaca_auth_builder_build`.
  *
  * # Safety
  *
@@ -303,6 +307,20 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
 alpaca_auth_result alpaca_auth_builder_set_api_key(struct alpaca_auth_builder *builder,
                                                    const char *key_id,
                                                    const char *secret);
+
+/**
+ * Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
+ * `APCA-API-SECRET-KEY` headers in every environment (Trading API keys).
+ * Replaces any credentials set before; bounds are checked by
+ * `alpaca_auth_builder_build`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_builder_set_api_key`.
+ */
+alpaca_auth_result alpaca_auth_builder_set_api_key_headers(struct alpaca_auth_builder *builder,
+                                                           const char *key_id,
+                                                           const char *secret);
 
 /**
  * Authenticates with an API key pair sent as HTTP Basic
@@ -356,10 +374,11 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
 
 /**
  * Adds a `kid` (key ID) header to client assertions. There is none by
- * default (Alpaca is reported to refuse one). Only for a key set with
- * `alpaca_auth_builder_set_client_private_key` (in either order);
- * `alpaca_auth_builder_build` fails with `ALPACA_AUTH_RESULT_CONFIG`
- * otherwise.
+ * default (Alpaca is reported to refuse one). Only for a private key, set
+ * with `alpaca_auth_builder_set_client_private_key` (in either order) or
+ * read from the environment by `alpaca_auth_builder_new_from_env` (over
+ * the `APCA_ASSERTION_*` variables); `alpaca_auth_builder_build` fails with
+ * `ALPACA_AUTH_RESULT_CONFIG` otherwise.
  *
  * # Safety
  *
@@ -368,6 +387,81 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
  */
 alpaca_auth_result alpaca_auth_builder_set_assertion_kid(struct alpaca_auth_builder *builder,
                                                          const char *kid);
+
+/**
+ * Sets the `aud` claim of client assertions exactly (by default the token
+ * endpoint URL as requested). Servers following the IETF update of
+ * RFC 7523 want their issuer identifier here. Applies to the private key
+ * as `alpaca_auth_builder_set_assertion_kid` does. An empty audience:
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `audience` is
+ * NULL or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_audience(struct alpaca_auth_builder *builder,
+                                                              const char *audience);
+
+/**
+ * Sets the `typ` header of client assertions (default `JWT`), for example
+ * `client-authentication+jwt` for servers following the IETF update of
+ * RFC 7523. Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does. An empty `typ`:
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `typ` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_typ(struct alpaca_auth_builder *builder,
+                                                         const char *typ);
+
+/**
+ * Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
+ * to 300 (default 120). Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does. Out of range:
+ * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_lifetime_s(struct alpaca_auth_builder *builder,
+                                                                uint64_t seconds);
+
+/**
+ * Sets the signing algorithm of client assertions by its JOSE name:
+ * `RS256` or `PS256` for an RSA key, `EdDSA` or `Ed25519` (RFC 9864) for an
+ * Ed25519 key, `ES256` for a P-256 key (each key's default is the first
+ * it can sign). An unknown name: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged; a name the key cannot sign is reported by
+ * `alpaca_auth_builder_build`. Applies to the private key as
+ * `alpaca_auth_builder_set_assertion_kid` does.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `alg` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_assertion_alg(struct alpaca_auth_builder *builder,
+                                                         const char *alg);
+
+/**
+ * Sets the `scope` of token requests (RFC 6749 section 3.3): scope tokens
+ * separated by single spaces, sent form-encoded; none by default. For
+ * client credentials only (`alpaca_auth_builder_build` refuses it with an
+ * API key). A malformed scope: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `scope` is
+ * NULL or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_scope(struct alpaca_auth_builder *builder,
+                                                 const char *scope);
 
 /**
  * Overrides the Trading/Broker API base URL. `https://`, or `http://` to a
@@ -635,6 +729,58 @@ alpaca_auth_result alpaca_auth_client_data_base_url(const struct alpaca_auth_cli
  */
 alpaca_auth_result alpaca_auth_client_token_url(const struct alpaca_auth_client *client,
                                                 const char **url_out);
+
+/**
+ * Stores in `*url_out` the base of the environment's Market Data WebSocket
+ * streams, without a trailing slash (`wss://stream.data.alpaca.markets`, or
+ * `wss://stream.data.sandbox.alpaca.markets` for `broker-sandbox`); stocks
+ * stream at `/v2/iex` or `/v2/sip` below it. Not changed by the base URL
+ * overrides. These streams authenticate with an API key pair
+ * (`alpaca_auth_client_stream_auth_message`) and are reported not to accept
+ * OAuth access tokens. Valid until `alpaca_auth_client_free`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_api_base_url`.
+ */
+alpaca_auth_result alpaca_auth_client_market_data_stream_url(const struct alpaca_auth_client *client,
+                                                             const char **url_out);
+
+/**
+ * Stores in `*url_out` the environment's trade-updates WebSocket
+ * (`wss://api.alpaca.markets/stream` for `live`,
+ * `wss://paper-api.alpaca.markets/stream` for `paper`), or the empty
+ * string for `broker` and `broker-sandbox`, which have none this library
+ * knows of. Authenticated with an API key pair like the market data
+ * streams. Valid until `alpaca_auth_client_free`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_api_base_url`.
+ */
+alpaca_auth_result alpaca_auth_client_trade_updates_stream_url(const struct alpaca_auth_client *client,
+                                                               const char **url_out);
+
+/**
+ * Copies the first message of an Alpaca WebSocket stream for the client's
+ * API key pair, `{"action":"auth","key":"<key id>","secret":"<secret>"}`,
+ * NUL-terminated, into `buf`. Length rules as for
+ * `alpaca_auth_client_access_token`. The message holds the secret: wipe
+ * the buffer when done.
+ *
+ * Client credentials: `ALPACA_AUTH_RESULT_CONFIG` (Alpaca does not
+ * document OAuth access tokens on its streams, and market-data streams
+ * reportedly refuse them).
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `buf` is NULL or valid for writes of
+ * `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+ */
+alpaca_auth_result alpaca_auth_client_stream_auth_message(const struct alpaca_auth_client *client,
+                                                          char *buf,
+                                                          size_t len,
+                                                          size_t *len_out);
 
 /**
  * Stores in `*name_out` the client's environment name (`live`, `paper`,

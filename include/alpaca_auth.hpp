@@ -443,9 +443,15 @@ class builder {
     result try_environment(const std::string &name) noexcept {
         return set(alpaca_auth_builder_set_environment, name);
     }
-    /// API key pair as APCA-API-KEY-ID / APCA-API-SECRET-KEY headers.
+    /// API key pair in the environment's form: HTTP Basic in broker and
+    /// broker-sandbox, APCA-API-KEY-ID / APCA-API-SECRET-KEY headers otherwise.
     result try_api_key(const std::string &key_id, const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_api_key, key_id, secret);
+    }
+    /// API key pair as APCA-API-KEY-ID / APCA-API-SECRET-KEY headers, in any
+    /// environment.
+    result try_api_key_headers(const std::string &key_id, const std::string &secret) noexcept {
+        return set(alpaca_auth_builder_set_api_key_headers, key_id, secret);
     }
     /// API key pair as HTTP Basic (Broker API keys).
     result try_api_key_basic(const std::string &key_id, const std::string &secret) noexcept {
@@ -467,6 +473,27 @@ class builder {
     /// A kid header in client assertions (none by default).
     result try_assertion_kid(const std::string &kid) noexcept {
         return set(alpaca_auth_builder_set_assertion_kid, kid);
+    }
+    /// The assertion's exact `aud` (default: the token URL).
+    result try_assertion_audience(const std::string &aud) noexcept {
+        return set(alpaca_auth_builder_set_assertion_audience, aud);
+    }
+    /// The assertion's `typ` header ("JWT" by default, or
+    /// "client-authentication+jwt").
+    result try_assertion_typ(const std::string &typ) noexcept {
+        return set(alpaca_auth_builder_set_assertion_typ, typ);
+    }
+    /// The assertion's lifetime in seconds.
+    result try_assertion_lifetime_s(std::uint64_t seconds) noexcept {
+        return alpaca_auth_builder_set_assertion_lifetime_s(raw_, seconds);
+    }
+    /// The signing algorithm ("PS256" for an RSA key, "Ed25519", ...).
+    result try_assertion_alg(const std::string &alg) noexcept {
+        return set(alpaca_auth_builder_set_assertion_alg, alg);
+    }
+    /// The `scope` of token requests (space-separated).
+    result try_scope(const std::string &scope) noexcept {
+        return set(alpaca_auth_builder_set_scope, scope);
     }
     result try_api_base_url(const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_api_base_url, url);
@@ -527,7 +554,19 @@ class builder {
     builder &client_private_key(const std::string &client_id, const std::string &key) {
         return chain(try_client_private_key(client_id, key));
     }
+    builder &api_key_headers(const std::string &key_id, const std::string &secret) {
+        return chain(try_api_key_headers(key_id, secret));
+    }
     builder &assertion_kid(const std::string &kid) { return chain(try_assertion_kid(kid)); }
+    builder &assertion_audience(const std::string &aud) {
+        return chain(try_assertion_audience(aud));
+    }
+    builder &assertion_typ(const std::string &typ) { return chain(try_assertion_typ(typ)); }
+    builder &assertion_lifetime_s(std::uint64_t seconds) {
+        return chain(try_assertion_lifetime_s(seconds));
+    }
+    builder &assertion_alg(const std::string &alg) { return chain(try_assertion_alg(alg)); }
+    builder &scope(const std::string &scope) { return chain(try_scope(scope)); }
     builder &api_base_url(const std::string &url) { return chain(try_api_base_url(url)); }
     builder &data_base_url(const std::string &url) { return chain(try_data_base_url(url)); }
     builder &token_url(const std::string &url) { return chain(try_token_url(url)); }

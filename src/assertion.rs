@@ -4,7 +4,8 @@
 //! The assertion has the header `{"alg":"ES256","typ":"JWT"}` (the `alg` of
 //! the key; a `kid` only when one is configured) and the claims
 //! `iss` = `sub` = client ID, `aud` = the token endpoint URL as requested,
-//! `iat` = now, `exp` = `iat` + lifetime and a fresh 128-bit random `jti`.
+//! `iat` = now, `exp` = `iat` + lifetime (120 s by default, see
+//! [`DEFAULT_ASSERTION_LIFETIME`]) and a fresh 128-bit random `jti`.
 //! A new assertion is signed for every token request; one is never reused.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,8 +19,16 @@ use crate::error::{Error, Result};
 use crate::key::{PrivateKey, MAX_SIGNATURE_LEN};
 use crate::secret::SecretString;
 
-/// The default lifetime of an assertion (`exp - iat`): 300 seconds.
-pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+/// The default lifetime of an assertion (`exp - iat`): 120 seconds.
+///
+/// Well inside the 300 s a server allows, because a server bounds `exp` by
+/// its own clock (`exp - its_now <= 300 s`): with `iat` = our clock's now, a
+/// lifetime of 120 s is accepted while our clock runs up to 180 s ahead of
+/// the server's (where a 300 s lifetime fails at the first second ahead),
+/// and the assertion is still unexpired on arrival while our clock runs up
+/// to about 2 minutes behind. An assertion is used once, seconds after it
+/// is signed, so the shorter life costs nothing.
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The shortest lifetime an assertion may have: 1 second.
 pub const MIN_ASSERTION_LIFETIME: Duration = Duration::from_secs(1);
@@ -34,6 +43,12 @@ pub const MAX_LONG_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The default `typ` header of an assertion.
 pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
+
+/// The `typ` header of a client assertion under the IETF update of RFC 7523
+/// (draft-ietf-oauth-rfc7523bis), for servers that require it:
+/// `AssertionOptions::new().typ(Some(CLIENT_AUTHENTICATION_JWT_TYP.into()))`
+/// or `APCA_ASSERTION_TYP=client-authentication+jwt`.
+pub const CLIENT_AUTHENTICATION_JWT_TYP: &str = "client-authentication+jwt";
 
 /// The longest assertion Alpaca accepts, in bytes.
 pub const MAX_ASSERTION_LEN: usize = 16384;
@@ -116,8 +131,28 @@ impl AssertionOptions {
         self
     }
 
+    /// The `kid` header, if one is set.
+    pub fn kid_value(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ` header, if one is sent.
+    pub fn typ_value(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// The `aud` claim, if set; `None` means the token endpoint URL.
+    pub fn audience_value(&self) -> Option<&str> {
+        self.audience.as_deref()
+    }
+
+    /// The lifetime (`exp - iat`).
+    pub fn lifetime_value(&self) -> Duration {
+        self.lifetime
+    }
+
     /// The lifetime in seconds, after checking it against the limits.
-    fn lifetime_secs(&self) -> Result<u64> {
+    pub(crate) fn lifetime_secs(&self) -> Result<u64> {
         let max = if self.allow_long_lifetime {
             MAX_LONG_ASSERTION_LIFETIME
         } else {
@@ -398,7 +433,7 @@ mod tests {
         assert!(
             json.starts_with(&format!(
                 "{{\"iss\":\"{CLIENT_ID}\",\"sub\":\"{CLIENT_ID}\",\"aud\":\"{TOKEN_URL}\",\
-                 \"iat\":1700000000,\"exp\":1700000300,\"jti\":\""
+                 \"iat\":1700000000,\"exp\":1700000120,\"jti\":\""
             )),
             "{json}"
         );

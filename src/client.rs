@@ -23,6 +23,9 @@ use crate::url::HttpUrl;
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// Longest `scope` value accepted, in bytes.
+pub const MAX_SCOPE_LEN: usize = 1024;
+
 /// Longest timeout or budget accepted by the builder.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -60,6 +63,8 @@ pub struct Client {
 struct Inner {
     endpoints: Endpoints,
     auth: Auth,
+    /// The WebSocket auth message of API key credentials.
+    stream_auth: Option<SecretString>,
     /// Declared after `auth`: dropped (and joined) last.
     refresher: Option<Refresher>,
 }
@@ -71,6 +76,7 @@ enum Auth {
 
 struct OAuthSource {
     client_id: String,
+    scope: Option<String>,
     method: ClientAuth,
     token_url: String,
     transport: Transport,
@@ -87,10 +93,15 @@ impl OAuthSource {
             ClientAuth::PrivateKeyJwt { .. } => crate::assertion::MAX_ASSERTION_LEN,
         };
         let mut body = String::with_capacity(
-            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3 + (self.client_id.len() + secret_len) * 3,
+            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3
+                + (self.client_id.len() + secret_len + self.scope.as_ref().map_or(0, String::len))
+                    * 3,
         );
         push_form_pair(&mut body, "grant_type", "client_credentials");
         push_form_pair(&mut body, "client_id", &self.client_id);
+        if let Some(scope) = &self.scope {
+            push_form_pair(&mut body, "scope", scope);
+        }
         let secret = match &self.method {
             ClientAuth::Secret(secret) => {
                 push_form_pair(&mut body, "client_secret", secret.expose_secret());
@@ -163,6 +174,31 @@ impl Client {
     /// The resolved base URLs and token endpoint.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
+    }
+
+    /// The first message of an Alpaca WebSocket stream (market data, trade
+    /// updates) for API key credentials:
+    /// `{"action":"auth","key":"<key id>","secret":"<secret>"}`. It holds the
+    /// secret: it is zeroized when dropped and never printed.
+    ///
+    /// Client credentials: a [`Config`](crate::ErrorKind::Config) error.
+    /// Alpaca does not document OAuth access tokens on these streams, and
+    /// its market-data streams are reported to refuse them; use an API key
+    /// pair for streams.
+    ///
+    /// ```no_run
+    /// # let client = alpaca_auth::Client::from_env()?;
+    /// let url = client.endpoints().market_data_stream_url("iex");
+    /// let auth = client.stream_auth_message()?; // send as the first text frame
+    /// # let _ = (url, auth);
+    /// # Ok::<(), alpaca_auth::Error>(())
+    /// ```
+    pub fn stream_auth_message(&self) -> Result<SecretString> {
+        self.inner.stream_auth.clone().ok_or_else(|| {
+            Error::config(
+                "Alpaca's streams authenticate with an API key pair; OAuth access tokens are not documented for them (market-data streams reportedly refuse them)",
+            )
+        })
     }
 
     /// Whether this client uses OAuth2 access tokens (client credentials).
@@ -372,6 +408,7 @@ pub struct ClientBuilder {
     api_base_url: Option<String>,
     data_base_url: Option<String>,
     token_url: Option<String>,
+    scope: Option<String>,
     transport: TransportConfig,
     refresh: RefreshPolicy,
     background_refresh: bool,
@@ -407,6 +444,21 @@ impl ClientBuilder {
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
         self.token_url = Some(url.into());
         self
+    }
+
+    /// The `scope` of token requests (RFC 6749 §3.3): space-separated
+    /// scope tokens, sent form-encoded. None by default (the server's
+    /// default scope). Client credentials only; checked by
+    /// [`build`](Self::build): 1 to [`MAX_SCOPE_LEN`] bytes of printable
+    /// ASCII except `"` and `\\`, tokens separated by single spaces.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The credentials set so far, for the C builder's assertion options.
+    pub(crate) fn credentials_mut(&mut self) -> Option<&mut Credentials> {
+        self.credentials.as_mut()
     }
 
     /// Connect timeout (default
@@ -493,6 +545,14 @@ impl ClientBuilder {
             )
         })?;
         credentials.validate()?;
+        if let Some(scope) = &self.scope {
+            validate_scope(scope)?;
+            if !credentials.is_client_credentials() {
+                return Err(Error::config(
+                    "a scope applies to client credentials only, not to an API key",
+                ));
+            }
+        }
         check_duration("connect timeout", self.transport.connect_timeout)?;
         check_duration("request timeout", self.transport.request_timeout)?;
         check_duration("token budget", self.transport.budget)?;
@@ -508,14 +568,22 @@ impl ClientBuilder {
             self.data_base_url.as_deref(),
             self.token_url.as_deref(),
         )?;
+        let stream_auth = match &credentials {
+            Credentials::ApiKey { key_id, secret, .. } => {
+                Some(stream_auth_message(key_id, secret)?)
+            }
+            Credentials::ClientCredentials { .. } => None,
+        };
         let auth = match credentials {
             Credentials::ApiKey {
                 key_id,
                 secret,
                 style,
-            } => Auth::Fixed(match style {
-                ApiKeyStyle::Headers => AuthHeaders::api_key(&key_id, &secret)?,
+            } => Auth::Fixed(match style.resolve(self.environment) {
                 ApiKeyStyle::Basic => AuthHeaders::basic(&key_id, &secret)?,
+                ApiKeyStyle::Headers | ApiKeyStyle::ForEnvironment => {
+                    AuthHeaders::api_key(&key_id, &secret)?
+                }
             }),
             Credentials::ClientCredentials { client_id, auth } => {
                 let token_url = endpoints.token_url().ok_or_else(|| {
@@ -533,6 +601,7 @@ impl ClientBuilder {
                     transport: Transport::new(self.transport.clone(), &parsed_url)?,
                     cache: TokenCache::new(self.transport.budget),
                     token_url: token_url.to_owned(),
+                    scope: self.scope,
                     client_id,
                     method: auth,
                     refresh: self.refresh,
@@ -550,6 +619,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 endpoints,
                 auth,
+                stream_auth,
                 refresher,
             }),
         })
@@ -580,6 +650,54 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Client>();
 };
+
+/// `{"action":"auth","key":..,"secret":..}`, written into a buffer sized up
+/// front (a reallocation would leave a copy of the secret behind).
+fn stream_auth_message(key_id: &str, secret: &SecretString) -> Result<SecretString> {
+    #[derive(serde::Serialize)]
+    struct Auth<'a> {
+        action: &'static str,
+        key: &'a str,
+        secret: &'a str,
+    }
+    // JSON escapes at most 6 bytes per input byte.
+    let mut out =
+        zeroize::Zeroizing::new(Vec::with_capacity(48 + 6 * (key_id.len() + secret.len())));
+    serde_json::to_writer(
+        &mut *out,
+        &Auth {
+            action: "auth",
+            key: key_id,
+            secret: secret.expose_secret(),
+        },
+    )
+    .map_err(|_| Error::config("cannot build the stream auth message"))?;
+    let text = String::from_utf8(std::mem::take(&mut *out))
+        .map_err(|_| Error::config("cannot build the stream auth message"))?;
+    Ok(SecretString::from(text))
+}
+
+/// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token of
+/// `%x21 / %x23-5B / %x5D-7E`.
+pub(crate) fn validate_scope(scope: &str) -> Result<()> {
+    if scope.is_empty() || scope.len() > MAX_SCOPE_LEN {
+        return Err(Error::config(format!(
+            "scope must be 1 to {MAX_SCOPE_LEN} bytes long (got {})",
+            scope.len()
+        )));
+    }
+    let token_ok = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    };
+    if !scope.split(' ').all(token_ok) {
+        return Err(Error::config(
+            "scope must be scope tokens separated by single spaces, each of printable ASCII other than '\"' and '\\' (RFC 6749 section 3.3)",
+        ));
+    }
+    Ok(())
+}
 
 fn check_refresh_policy(policy: &RefreshPolicy) -> Result<()> {
     if !(policy.ahead_fraction.is_finite() && (0.0..=1.0).contains(&policy.ahead_fraction)) {

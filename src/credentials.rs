@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::assertion::AssertionOptions;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::key::PrivateKey;
 use crate::secret::SecretString;
@@ -23,12 +24,33 @@ pub const API_SECRET_MAX_LEN: usize = 256;
 /// How an API key pair is presented to Alpaca.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ApiKeyStyle {
-    /// `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers (the default).
+    /// The environment's form (the default): HTTP Basic in `broker` and
+    /// `broker-sandbox`, whose keys the Broker API authenticates that way;
+    /// the APCA headers in `live` and `paper`.
     #[default]
+    ForEnvironment,
+    /// `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers (Trading API keys).
     Headers,
     /// HTTP Basic with the key ID as user and the secret as password; Broker
     /// API keys (and broker keys on Market Data) need this form.
     Basic,
+}
+
+impl ApiKeyStyle {
+    /// The style `ForEnvironment` stands for in `environment`: `Basic` for
+    /// the broker environments, `Headers` otherwise. Explicit styles are
+    /// returned as they are.
+    pub const fn resolve(self, environment: Environment) -> ApiKeyStyle {
+        match (self, environment) {
+            (ApiKeyStyle::ForEnvironment, Environment::Broker | Environment::BrokerSandbox) => {
+                ApiKeyStyle::Basic
+            }
+            (ApiKeyStyle::ForEnvironment, Environment::Live | Environment::Paper) => {
+                ApiKeyStyle::Headers
+            }
+            (style, _) => style,
+        }
+    }
 }
 
 /// How an OAuth2 client proves its identity at the token endpoint.
@@ -82,8 +104,21 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// An API key pair sent as `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`.
+    /// An API key pair in the environment's form
+    /// ([`ApiKeyStyle::ForEnvironment`]): HTTP Basic for `broker` and
+    /// `broker-sandbox`, `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY` headers
+    /// for `live` and `paper`.
     pub fn api_key(key_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        Credentials::ApiKey {
+            key_id: key_id.into(),
+            secret: secret.into(),
+            style: ApiKeyStyle::ForEnvironment,
+        }
+    }
+
+    /// An API key pair sent as `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`
+    /// headers in every environment.
+    pub fn api_key_headers(key_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
         Credentials::ApiKey {
             key_id: key_id.into(),
             secret: secret.into(),
@@ -109,7 +144,7 @@ impl Credentials {
     }
 
     /// OAuth2 client credentials with `private_key_jwt`, default assertion
-    /// options (no `kid`, 300 s lifetime).
+    /// options (no `kid`, a lifetime of [`DEFAULT_ASSERTION_LIFETIME`](crate::assertion::DEFAULT_ASSERTION_LIFETIME)).
     pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKey) -> Self {
         Self::private_key_jwt_with(client_id, key, AssertionOptions::new())
     }
@@ -243,6 +278,21 @@ mod tests {
         let err = c.validate().unwrap_err();
         assert!(!err.to_string().contains("with space"));
         assert!(Credentials::api_key("PKTEST", "").validate().is_err());
+    }
+
+    #[test]
+    fn broker_environments_default_to_basic_and_trading_to_headers() {
+        use ApiKeyStyle::*;
+        for env in Environment::ALL {
+            let expected = if matches!(env, Environment::Broker | Environment::BrokerSandbox) {
+                Basic
+            } else {
+                Headers
+            };
+            assert_eq!(ForEnvironment.resolve(env), expected, "{env}");
+            assert_eq!(Headers.resolve(env), Headers);
+            assert_eq!(Basic.resolve(env), Basic);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! | `APCA_ENVIRONMENT`      | `live`, `paper` (default), `broker`, `broker-sandbox` |
 //! | `APCA_API_KEY_ID`       | API key ID (with `APCA_API_SECRET_KEY`)              |
 //! | `APCA_API_SECRET_KEY`   | API secret key                                       |
-//! | `APCA_API_KEY_STYLE`    | `headers` (default) or `basic`                       |
+//! | `APCA_API_KEY_STYLE`    | `headers` or `basic`; default `basic` in the broker environments, `headers` otherwise |
 //! | `APCA_CLIENT_ID`        | OAuth2 client ID                                     |
 //! | `APCA_CLIENT_SECRET`    | client secret (`client_secret_post`)                 |
 //! | `APCA_PRIVATE_KEY_PATH` | private key file, PEM or DER (`private_key_jwt`)     |
@@ -13,14 +13,21 @@
 //! | `APCA_API_BASE_URL`     | Trading/Broker API base URL override                 |
 //! | `APCA_API_DATA_URL`     | Market Data base URL override                        |
 //! | `APCA_AUTH_URL`         | token endpoint override                              |
+//! | `APCA_SCOPE`            | `scope` of token requests (client credentials)       |
+//! | `APCA_ASSERTION_AUDIENCE` | exact `aud` of client assertions (default: the token URL) |
+//! | `APCA_ASSERTION_TYP`    | `typ` header of client assertions (default `JWT`)    |
+//! | `APCA_ASSERTION_LIFETIME` | client assertion lifetime in seconds               |
+//! | `APCA_ASSERTION_ALG`    | signing algorithm (`PS256` for RSA keys, `Ed25519`)  |
+//! | `APCA_ASSERTION_KID`    | `kid` header of client assertions (none by default)  |
 //!
 //! An empty variable counts as unset. Exactly one kind of credential must be
 //! set, completely.
 
+use crate::assertion::AssertionOptions;
 use crate::client::ClientBuilder;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::key::PrivateKey;
+use crate::key::{Algorithm, PrivateKey};
 use crate::secret::SecretString;
 
 /// Longest environment variable value accepted (a PEM key fits easily).
@@ -90,7 +97,61 @@ pub(crate) fn apply(
     if let Some(url) = env.text("APCA_AUTH_URL")? {
         builder = builder.token_url(url);
     }
-    Ok(builder.credentials(credentials(&env)?))
+    let credentials = credentials(&env)?;
+    if let Some(scope) = env.text("APCA_SCOPE")? {
+        if !credentials.is_client_credentials() {
+            return Err(Error::config(
+                "APCA_SCOPE is set, but it applies to client credentials (APCA_CLIENT_ID), not to an API key",
+            ));
+        }
+        crate::client::validate_scope(&scope).map_err(|e| e.with_message_prefix("APCA_SCOPE: "))?;
+        builder = builder.scope(scope);
+    }
+    Ok(builder.credentials(credentials))
+}
+
+/// The `APCA_ASSERTION_*` variables: the options of the client assertion
+/// and the signing algorithm (`None` when none is set).
+fn assertion_settings(
+    env: &Env<'_>,
+) -> Result<(AssertionOptions, Option<Algorithm>, Vec<&'static str>)> {
+    let mut options = AssertionOptions::new();
+    let mut set = Vec::new();
+    if let Some(audience) = env.text("APCA_ASSERTION_AUDIENCE")? {
+        options = options.audience(audience);
+        set.push("APCA_ASSERTION_AUDIENCE");
+    }
+    if let Some(typ) = env.text("APCA_ASSERTION_TYP")? {
+        options = options.typ(Some(typ));
+        set.push("APCA_ASSERTION_TYP");
+    }
+    if let Some(lifetime) = env.text("APCA_ASSERTION_LIFETIME")? {
+        let secs: u64 = lifetime.parse().map_err(|_| {
+            Error::config(
+                "APCA_ASSERTION_LIFETIME must be a whole number of seconds (for example 120)",
+            )
+        })?;
+        options = options.lifetime(std::time::Duration::from_secs(secs));
+        options
+            .lifetime_secs()
+            .map_err(|e| e.with_message_prefix("APCA_ASSERTION_LIFETIME: "))?;
+        set.push("APCA_ASSERTION_LIFETIME");
+    }
+    if let Some(kid) = env.text("APCA_ASSERTION_KID")? {
+        options = options.kid(kid);
+        set.push("APCA_ASSERTION_KID");
+    }
+    let alg = match env.text("APCA_ASSERTION_ALG")? {
+        Some(name) => {
+            set.push("APCA_ASSERTION_ALG");
+            Some(
+                name.parse::<Algorithm>()
+                    .map_err(|e| e.with_message_prefix("APCA_ASSERTION_ALG: "))?,
+            )
+        }
+        None => None,
+    };
+    Ok((options, alg, set))
 }
 
 fn credentials(env: &Env<'_>) -> Result<Credentials> {
@@ -101,6 +162,16 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
     let client_secret = env.secret("APCA_CLIENT_SECRET")?;
     let key_path = env.text("APCA_PRIVATE_KEY_PATH")?;
     let key_pem = env.secret("APCA_PRIVATE_KEY")?;
+    let (options, alg, assertion_vars) = assertion_settings(env)?;
+    // Assertion variables with credentials that sign no assertion.
+    let no_key = || {
+        match assertion_vars.first() {
+        Some(name) => Err(Error::config(format!(
+            "{name} is set, but it applies to a private key (APCA_CLIENT_ID with APCA_PRIVATE_KEY_PATH or APCA_PRIVATE_KEY), which is not set"
+        ))),
+        None => Ok(()),
+    }
+    };
 
     let api_key_set = key_id.is_some() || key_secret.is_some();
     let client_set =
@@ -116,8 +187,10 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
                 "an API key needs both APCA_API_KEY_ID and APCA_API_SECRET_KEY; only one is set",
             ));
         };
+        no_key()?;
         return match style.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("headers") => Ok(Credentials::api_key(key_id, secret)),
+            None => Ok(Credentials::api_key(key_id, secret)),
+            Some("headers") => Ok(Credentials::api_key_headers(key_id, secret)),
             Some("basic") => Ok(Credentials::api_key_basic(key_id, secret)),
             Some(_) => Err(Error::config("APCA_API_KEY_STYLE must be headers or basic")),
         };
@@ -153,16 +226,26 @@ fn credentials(env: &Env<'_>) -> Result<Credentials> {
         }));
     }
     if let Some(secret) = client_secret {
+        no_key()?;
         return Ok(Credentials::client_secret(client_id, secret));
     }
-    let key = match (key_path, key_pem) {
+    let mut key = match (key_path, key_pem) {
         (Some(path), _) => PrivateKey::from_file(&path)
             .map_err(|e| e.with_message_prefix("APCA_PRIVATE_KEY_PATH: "))?,
         (None, Some(pem)) => PrivateKey::from_pem(pem.expose_secret())
             .map_err(|e| e.with_message_prefix("APCA_PRIVATE_KEY: "))?,
-        (None, None) => unreachable!("exactly one way to authenticate was counted"),
+        (None, None) => {
+            return Err(Error::config(
+                "APCA_CLIENT_ID is set without a way to authenticate",
+            ))
+        }
     };
-    Ok(Credentials::private_key_jwt(client_id, key))
+    if let Some(alg) = alg {
+        key = key
+            .with_algorithm(alg)
+            .map_err(|e| e.with_message_prefix("APCA_ASSERTION_ALG: "))?;
+    }
+    Ok(Credentials::private_key_jwt_with(client_id, key, options))
 }
 
 #[cfg(test)]

@@ -72,6 +72,35 @@ impl Environment {
         }
     }
 
+    /// The base of the Market Data WebSocket streams, without a trailing
+    /// slash: `wss://stream.data.sandbox.alpaca.markets` for
+    /// `broker-sandbox`, `wss://stream.data.alpaca.markets` otherwise.
+    /// Stocks stream at `/v2/{feed}` (`iex`, `sip`) below it. Authenticated
+    /// by a first message `{"action":"auth","key":..,"secret":..}` with an
+    /// API key pair ([`Client::stream_auth_message`](crate::Client::stream_auth_message));
+    /// these streams are reported not to accept OAuth access tokens.
+    pub const fn market_data_stream_base(self) -> &'static str {
+        match self {
+            Environment::BrokerSandbox => "wss://stream.data.sandbox.alpaca.markets",
+            _ => "wss://stream.data.alpaca.markets",
+        }
+    }
+
+    /// The trade-updates WebSocket stream of the Trading API:
+    /// `wss://api.alpaca.markets/stream` (live) and
+    /// `wss://paper-api.alpaca.markets/stream` (paper), authenticated by the
+    /// same key-pair auth message. `None` for `broker` and `broker-sandbox`:
+    /// the Broker API has no trade-updates WebSocket among the facts this
+    /// crate relies on (it publishes events over server-sent events, which
+    /// this crate does not cover).
+    pub const fn trade_updates_stream_url(self) -> Option<&'static str> {
+        match self {
+            Environment::Live => Some("wss://api.alpaca.markets/stream"),
+            Environment::Paper => Some("wss://paper-api.alpaca.markets/stream"),
+            Environment::Broker | Environment::BrokerSandbox => None,
+        }
+    }
+
     /// Whether this environment moves real money or real customer accounts.
     pub const fn is_production(self) -> bool {
         matches!(self, Environment::Live | Environment::Broker)
@@ -160,6 +189,26 @@ impl Endpoints {
     pub fn token_url(&self) -> Option<&str> {
         self.token.as_ref().map(HttpUrl::as_str)
     }
+
+    /// The Market Data WebSocket base of the environment
+    /// ([`Environment::market_data_stream_base`]); not changed by the base
+    /// URL overrides.
+    pub fn market_data_stream_base(&self) -> &'static str {
+        self.environment.market_data_stream_base()
+    }
+
+    /// The Market Data stream of stocks for `feed` (`iex` or `sip`):
+    /// `{market_data_stream_base}/v2/{feed}`.
+    pub fn market_data_stream_url(&self, feed: &str) -> String {
+        format!("{}/v2/{feed}", self.market_data_stream_base())
+    }
+
+    /// The trade-updates WebSocket of the environment, if it has one
+    /// ([`Environment::trade_updates_stream_url`]); not changed by the base
+    /// URL overrides.
+    pub fn trade_updates_stream_url(&self) -> Option<&'static str> {
+        self.environment.trade_updates_stream_url()
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +243,34 @@ mod tests {
         let e = Endpoints::resolve(Environment::Paper, None, None, None).unwrap();
         assert_eq!(e.api_base(), "https://paper-api.alpaca.markets");
         assert_eq!(e.data_base(), "https://data.alpaca.markets");
+    }
+
+    #[test]
+    fn stream_hosts_follow_the_environment() {
+        let stream = |env| Endpoints::resolve(env, None, None, None).unwrap();
+        let e = stream(Environment::BrokerSandbox);
+        assert_eq!(
+            e.market_data_stream_url("iex"),
+            "wss://stream.data.sandbox.alpaca.markets/v2/iex"
+        );
+        assert_eq!(e.trade_updates_stream_url(), None);
+        let e = stream(Environment::Live);
+        assert_eq!(
+            e.market_data_stream_base(),
+            "wss://stream.data.alpaca.markets"
+        );
+        assert_eq!(
+            e.trade_updates_stream_url(),
+            Some("wss://api.alpaca.markets/stream")
+        );
+        assert_eq!(
+            stream(Environment::Paper).trade_updates_stream_url(),
+            Some("wss://paper-api.alpaca.markets/stream")
+        );
+        assert_eq!(
+            stream(Environment::Broker).market_data_stream_base(),
+            "wss://stream.data.alpaca.markets"
+        );
     }
 
     #[test]

@@ -83,6 +83,33 @@ pub(crate) fn parse_error_body(body: &[u8], secrets: &[&str]) -> Option<OAuthErr
     })
 }
 
+/// Reads Alpaca's REST error shape, `{"code": 40110000, "message": "..."}`
+/// (the code a number or a string), as `"code N: message"`, quoted through
+/// [`crate::redact`] like an OAuth error; `None` if the body is not one.
+pub(crate) fn parse_rest_error(body: &[u8], secrets: &[&str]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Rest {
+        code: Option<serde_json::Value>,
+        message: Option<serde_json::Value>,
+    }
+    let parsed: Rest = serde_json::from_slice(body).ok()?;
+    let message = match parsed.message? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => {
+            quote_or_withheld(&s, MAX_DESCRIPTION_CHARS, secrets)
+        }
+        _ => return None,
+    };
+    let code = match parsed.code {
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) => quote(&s, MAX_CODE_CHARS, secrets),
+        _ => None,
+    };
+    Some(match code {
+        Some(code) => format!("code {code}: {message}"),
+        None => message,
+    })
+}
+
 /// Whether a token request refused with this code cannot succeed on a
 /// retry, whatever the HTTP status: the OAuth codes of RFC 6749 and those
 /// Alpaca documents.
@@ -112,6 +139,43 @@ pub(crate) fn is_retryable_code(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alpaca_rest_shape_keeps_code_and_message() {
+        assert_eq!(
+            parse_rest_error(
+                br#"{"code":40110000,"message":"request is not authorized"}"#,
+                &[]
+            )
+            .as_deref(),
+            Some("code 40110000: request is not authorized")
+        );
+        assert_eq!(
+            parse_rest_error(
+                br#"{"code":"42210000","message":"bad sec-ret-value here"}"#,
+                &["sec-ret-value"]
+            )
+            .as_deref(),
+            Some("code 42210000: bad [redacted] here")
+        );
+        // A secret too short to redact reliably: the message is withheld.
+        assert_eq!(
+            parse_rest_error(
+                br#"{"code":"42210000","message":"bad sec-ret here"}"#,
+                &["sec-ret"]
+            )
+            .as_deref(),
+            Some("[server text withheld]")
+        );
+        assert_eq!(
+            parse_rest_error(br#"{"message":"forbidden."}"#, &[]).as_deref(),
+            Some("forbidden.")
+        );
+        assert_eq!(parse_rest_error(br#"{"code":1}"#, &[]), None);
+        assert_eq!(parse_rest_error(b"<html>", &[]), None);
+        // Not an OAuth error body: the status decides the kind.
+        assert!(parse_error_body(br#"{"code":40110000,"message":"x"}"#, &[]).is_none());
+    }
 
     #[test]
     fn alpaca_shape_with_fields_parses() {

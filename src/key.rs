@@ -7,9 +7,11 @@
 //! |--------------------------|---------------------------------------------|--------------------|
 //! | EC P-256 (prime256v1)    | PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) | [`Algorithm::ES256`] |
 //! | RSA, 2048 to 4096 bits   | PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) | [`Algorithm::RS256`] (or [`Algorithm::PS256`]) |
-//! | RSASSA-PSS (PKCS#8)      | PKCS#8 (`PRIVATE KEY`)                      | [`Algorithm::PS256`] |
-//! | Ed25519                  | PKCS#8 v1 and v2 (`PRIVATE KEY`)            | [`Algorithm::EdDSA`] |
+//! | RSASSA-PSS (PKCS#8), unrestricted or restricted to SHA-256, MGF1-SHA-256 and a salt of at most 32 bytes | PKCS#8 (`PRIVATE KEY`) | [`Algorithm::PS256`] |
+//! | Ed25519                  | PKCS#8 v1 and v2 (`PRIVATE KEY`)            | [`Algorithm::EdDSA`] (or [`Algorithm::Ed25519`], its RFC 9864 name) |
 //!
+//! PEM input holding more than one private key is refused (a file with an
+//! old and a new key would otherwise sign with whichever comes first).
 //! Everything else (encrypted keys, public keys, certificates, other curves,
 //! RSA keys under 2048 bits, ...) is refused with an
 //! [`ErrorKind::InvalidKey`](crate::error::ErrorKind::InvalidKey) error that
@@ -53,20 +55,30 @@ pub enum Algorithm {
     RS256,
     /// RSASSA-PSS with SHA-256 and MGF1-SHA-256.
     PS256,
-    /// Ed25519.
+    /// Ed25519, named `EdDSA` (RFC 8037; the default for Ed25519 keys).
     EdDSA,
+    /// Ed25519 under its fully specified name `Ed25519` (RFC 9864, which
+    /// deprecates `EdDSA`); the same signature, another `alg` header.
+    Ed25519,
 }
 
 impl Algorithm {
     /// The JOSE name of the algorithm (`"ES256"`, `"RS256"`, `"PS256"`,
-    /// `"EdDSA"`), as it appears in the `alg` header.
+    /// `"EdDSA"`, `"Ed25519"`), as it appears in the `alg` header.
     pub const fn as_str(self) -> &'static str {
         match self {
             Algorithm::ES256 => "ES256",
             Algorithm::RS256 => "RS256",
             Algorithm::PS256 => "PS256",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
         }
+    }
+
+    /// Whether this is one of the two names of Ed25519 signatures
+    /// (`EdDSA`, `Ed25519`).
+    pub const fn is_ed25519(self) -> bool {
+        matches!(self, Algorithm::EdDSA | Algorithm::Ed25519)
     }
 }
 
@@ -86,8 +98,9 @@ impl FromStr for Algorithm {
             "RS256" => Ok(Algorithm::RS256),
             "PS256" => Ok(Algorithm::PS256),
             "EdDSA" => Ok(Algorithm::EdDSA),
+            "Ed25519" => Ok(Algorithm::Ed25519),
             _ => Err(Error::config(format!(
-                "unknown signing algorithm {}: expected one of ES256, RS256, PS256, EdDSA \
+                "unknown signing algorithm {}: expected one of ES256, RS256, PS256, EdDSA, Ed25519 \
                  (case-sensitive JOSE names)",
                 printable(s.as_bytes(), 32)
             ))),
@@ -203,25 +216,39 @@ impl PrivateKey {
         self.algorithm
     }
 
-    /// Switches the signing algorithm of an RSA key between RS256 and PS256.
+    /// Switches the signing algorithm of an RSA key between RS256 and PS256,
+    /// or the name of an Ed25519 key's algorithm between `EdDSA` and
+    /// `Ed25519` (RFC 9864).
     ///
     /// Any other change (an EC key to RS256, an RSASSA-PSS key to RS256, ...)
     /// is a [`Config`](crate::error::ErrorKind::Config) error. Asking for
     /// the algorithm the key already has always succeeds.
     pub fn with_algorithm(mut self, alg: Algorithm) -> Result<Self> {
+        self.set_algorithm(alg)?;
+        Ok(self)
+    }
+
+    /// [`with_algorithm`](Self::with_algorithm) in place; the key is
+    /// unchanged on error.
+    pub(crate) fn set_algorithm(&mut self, alg: Algorithm) -> Result<()> {
         if alg == self.algorithm {
-            return Ok(self);
+            return Ok(());
         }
         match (&self.pair, alg) {
+            (Pair::Ed25519(_), Algorithm::EdDSA | Algorithm::Ed25519) => {
+                self.algorithm = alg;
+                Ok(())
+            }
             (Pair::Rsa { pss_only: true, .. }, Algorithm::RS256) => Err(Error::config(
                 "this RSA key is an RSASSA-PSS key and may only sign PS256, not RS256",
             )),
             (Pair::Rsa { .. }, Algorithm::RS256 | Algorithm::PS256) => {
                 self.algorithm = alg;
-                Ok(self)
+                Ok(())
             }
             _ => Err(Error::config(format!(
-                "a {} key cannot sign {}: only RSA keys can switch, between RS256 and PS256",
+                "a {} key cannot sign {}: only RSA keys can switch, between RS256 and PS256, \
+                 and Ed25519 keys between the names EdDSA and Ed25519",
                 self.key_type(),
                 alg
             ))),
@@ -329,22 +356,34 @@ impl PrivateKey {
         }
         let mut found = Found::default();
         let mut pos = 0;
+        // The first private key block, decoded once the whole input has
+        // been seen: a second private key (an old and a new key in one file
+        // during a rotation) is refused rather than silently ignored.
+        let mut key: Option<(PemBlock<'_>, usize)> = None;
+        let mut index = 0usize;
         while let Some(block) = next_pem_block(input, &mut pos)? {
+            index += 1;
+            let is_private_key = matches!(
+                block.label,
+                "PRIVATE KEY"
+                    | "EC PRIVATE KEY"
+                    | "RSA PRIVATE KEY"
+                    | "ENCRYPTED PRIVATE KEY"
+                    | "OPENSSH PRIVATE KEY"
+                    | "DSA PRIVATE KEY"
+            );
+            if is_private_key {
+                if let Some((first, first_index)) = &key {
+                    return Err(Error::invalid_key(format!(
+                        "the PEM input holds more than one private key (block {first_index}, \
+                         {}, and block {index}, {}): keep only the key to sign with in the \
+                         file or variable",
+                        first.label, block.label
+                    )));
+                }
+            }
             match block.label {
-                "PRIVATE KEY" => {
-                    let der = block.decode()?;
-                    return from_pkcs8(&der.0);
-                }
-                "EC PRIVATE KEY" => {
-                    block.refuse_legacy_encryption("ec")?;
-                    let der = block.decode()?;
-                    return from_sec1(&der.0, None, None);
-                }
-                "RSA PRIVATE KEY" => {
-                    block.refuse_legacy_encryption("rsa")?;
-                    let der = block.decode()?;
-                    return from_pkcs1(&der.0, false);
-                }
+                "PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => key = Some((block, index)),
                 "ENCRYPTED PRIVATE KEY" => return Err(encrypted_pkcs8()),
                 "EC PARAMETERS" => found.parameters = true,
                 "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => found.public_key = true,
@@ -371,6 +410,24 @@ impl PrivateKey {
                     }
                 }
             }
+        }
+        if let Some((block, _)) = key {
+            return match block.label {
+                "EC PRIVATE KEY" => {
+                    block.refuse_legacy_encryption("ec")?;
+                    let der = block.decode()?;
+                    from_sec1(&der.0, None, None)
+                }
+                "RSA PRIVATE KEY" => {
+                    block.refuse_legacy_encryption("rsa")?;
+                    let der = block.decode()?;
+                    from_pkcs1(&der.0, false)
+                }
+                _ => {
+                    let der = block.decode()?;
+                    from_pkcs8(&der.0)
+                }
+            };
         }
         Err(found.into_error())
     }
@@ -671,10 +728,13 @@ fn printable(bytes: &[u8], max: usize) -> String {
 const TAG_INTEGER: u8 = 0x02;
 const TAG_BIT_STRING: u8 = 0x03;
 const TAG_OCTET_STRING: u8 = 0x04;
+const TAG_NULL: u8 = 0x05;
 const TAG_OID: u8 = 0x06;
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_CONTEXT_0: u8 = 0xA0;
 const TAG_CONTEXT_1: u8 = 0xA1;
+const TAG_CONTEXT_2: u8 = 0xA2;
+const TAG_CONTEXT_3: u8 = 0xA3;
 const TAG_CONTEXT_1_PRIMITIVE: u8 = 0x81;
 
 /// Why a DER structure could not be read.
@@ -838,6 +898,30 @@ const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]; // 1.
 const OID_RSA_ENCRYPTION: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01]; // 1.2.840.113549.1.1.1
 const OID_RSASSA_PSS: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A]; // 1.2.840.113549.1.1.10
 const OID_ED25519: &[u8] = &[0x2B, 0x65, 0x70]; // 1.3.101.112
+const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]; // 2.16.840.1.101.3.4.2.1
+const OID_MGF1: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08]; // 1.2.840.113549.1.1.8
+
+/// Hash algorithms an RSASSA-PSS key may be restricted to, by name.
+const HASH_OIDS: &[(&[u8], &str)] = &[
+    (&[0x2B, 0x0E, 0x03, 0x02, 0x1A], "SHA-1"),
+    (OID_SHA256, "SHA-256"),
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02],
+        "SHA-384",
+    ),
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03],
+        "SHA-512",
+    ),
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04],
+        "SHA-224",
+    ),
+];
+
+/// The salt length PS256 signs with (that of SHA-256), the largest minimum
+/// salt length an RSASSA-PSS key's restrictions may ask for.
+const PS256_SALT_LEN: u8 = 32;
 
 /// Names of curves and key algorithms that are recognised but refused.
 const KNOWN_OIDS: &[(&[u8], &str)] = &[
@@ -1074,6 +1158,92 @@ fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8<'_>, DerError> {
     })
 }
 
+/// Checks the restrictions an `id-RSASSA-PSS` key may carry in its
+/// algorithm parameters (RFC 4055 §3.1, RFC 8017 A.2.3) against what PS256
+/// signs with: SHA-256, MGF1 with SHA-256, a 32-byte salt. No parameters
+/// means an unrestricted key; an empty parameter sequence means SHA-1
+/// (the ASN.1 defaults), which PS256 cannot honour.
+fn check_pss_restrictions(parameters: Option<(u8, &[u8])>) -> Result<()> {
+    let params = match parameters {
+        None | Some((TAG_NULL, [])) => return Ok(()),
+        Some((TAG_SEQUENCE, params)) => params,
+        Some(_) => return Err(corrupt("RSASSA-PSS key", DerError::Malformed("parameters"))),
+    };
+    let bad = |e| corrupt("RSASSA-PSS key parameters", e);
+    let mut r = DerReader::new(params);
+    let hash = match r.read_optional(TAG_CONTEXT_0).map_err(bad)? {
+        Some(inner) => {
+            hash_algorithm(der_single(inner, TAG_SEQUENCE).map_err(bad)?).map_err(bad)?
+        }
+        None => HASH_OIDS[0].0,
+    };
+    let mgf_hash = match r.read_optional(TAG_CONTEXT_1).map_err(bad)? {
+        Some(inner) => {
+            let mut mgf = DerReader::new(der_single(inner, TAG_SEQUENCE).map_err(bad)?);
+            let oid = mgf.read(TAG_OID).map_err(bad)?;
+            if oid != OID_MGF1 {
+                return Err(Error::invalid_key(format!(
+                    "the RSASSA-PSS key is restricted to the mask generation function {}, \
+                     but PS256 uses MGF1 with SHA-256",
+                    oid_dotted(oid)
+                )));
+            }
+            let hash = hash_algorithm(mgf.read(TAG_SEQUENCE).map_err(bad)?).map_err(bad)?;
+            mgf.finish().map_err(bad)?;
+            hash
+        }
+        None => HASH_OIDS[0].0,
+    };
+    let salt = match r.read_optional(TAG_CONTEXT_2).map_err(bad)? {
+        Some(inner) => small_uint(der_single(inner, TAG_INTEGER).map_err(bad)?),
+        None => Some(20),
+    };
+    if let Some(trailer) = r.read_optional(TAG_CONTEXT_3).map_err(bad)? {
+        if small_uint(der_single(trailer, TAG_INTEGER).map_err(bad)?) != Some(1) {
+            return Err(Error::invalid_key(
+                "the RSASSA-PSS key is restricted to a trailer field other than 1 (0xBC), \
+                 which PS256 does not use",
+            ));
+        }
+    }
+    r.finish().map_err(bad)?;
+    let name = |oid: &[u8]| {
+        HASH_OIDS
+            .iter()
+            .find(|(known, _)| *known == oid)
+            .map_or_else(|| oid_dotted(oid), |(_, name)| (*name).to_owned())
+    };
+    if hash != OID_SHA256 || mgf_hash != OID_SHA256 {
+        return Err(Error::invalid_key(format!(
+            "the RSASSA-PSS key is restricted to {} with MGF1-{}, but PS256 signs with \
+             SHA-256 and MGF1-SHA-256: use an unrestricted key or one restricted to SHA-256 \
+             (openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256 \
+             -pkeyopt rsa_pss_keygen_mgf1_md:sha256)",
+            name(hash),
+            name(mgf_hash)
+        )));
+    }
+    match salt {
+        Some(len) if len <= PS256_SALT_LEN => Ok(()),
+        _ => Err(Error::invalid_key(format!(
+            "the RSASSA-PSS key requires a salt longer than the {PS256_SALT_LEN} bytes PS256 \
+             uses: use an unrestricted key or one with a salt length of at most {PS256_SALT_LEN}"
+        ))),
+    }
+}
+
+/// The hash OID of the contents of an `AlgorithmIdentifier` (parameters
+/// absent or NULL).
+fn hash_algorithm(contents: &[u8]) -> Result<&[u8], DerError> {
+    let mut alg = DerReader::new(contents);
+    let oid = alg.read(TAG_OID)?;
+    if !alg.is_empty() {
+        alg.read(TAG_NULL)?;
+    }
+    alg.finish()?;
+    Ok(oid)
+}
+
 fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
     let pkcs8 = parse_pkcs8(der).map_err(|e| corrupt("PKCS#8 key", e))?;
     match pkcs8.algorithm {
@@ -1091,7 +1261,10 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
             from_sec1(pkcs8.private_key, Some(curve), pkcs8.public_key)
         }
         OID_RSA_ENCRYPTION => from_pkcs1(pkcs8.private_key, false),
-        OID_RSASSA_PSS => from_pkcs1(pkcs8.private_key, true),
+        OID_RSASSA_PSS => {
+            check_pss_restrictions(pkcs8.parameters)?;
+            from_pkcs1(pkcs8.private_key, true)
+        }
         OID_ED25519 => {
             let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| {
                 Error::invalid_key(format!(
@@ -1523,6 +1696,34 @@ mod tests {
         );
         let err = sec1_to_pkcs8(&der, None, None).err().unwrap();
         assert!(err.message().contains("P-192"), "{}", err.message());
+    }
+
+    #[test]
+    fn pss_restrictions_default_to_sha1_and_bound_the_salt() {
+        // No parameters, or NULL: unrestricted.
+        assert!(check_pss_restrictions(None).is_ok());
+        assert!(check_pss_restrictions(Some((TAG_NULL, &[]))).is_ok());
+        // An empty sequence means the ASN.1 defaults: SHA-1.
+        let err = check_pss_restrictions(Some((TAG_SEQUENCE, &[]))).unwrap_err();
+        assert!(err.message().contains("SHA-1"), "{err}");
+        // SHA-256 / MGF1-SHA-256 with a salt of 32 or 33 bytes.
+        let params = |salt: u8| {
+            let mut v = hex("a00d300b0609608648016503040201");
+            v.extend(hex(
+                "a11a301806092a864886f70d010108300b0609608648016503040201",
+            ));
+            v.extend([0xA2, 0x03, 0x02, 0x01, salt]);
+            v
+        };
+        assert!(check_pss_restrictions(Some((TAG_SEQUENCE, &params(32)))).is_ok());
+        assert!(check_pss_restrictions(Some((TAG_SEQUENCE, &params(20)))).is_ok());
+        let err = check_pss_restrictions(Some((TAG_SEQUENCE, &params(33)))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidKey);
+        assert!(err.message().contains("salt"), "{err}");
+        // Garbage never panics.
+        for len in 0..params(32).len() {
+            let _ = check_pss_restrictions(Some((TAG_SEQUENCE, &params(32)[..len])));
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! | `expires_in` in the response        | lifetime used                               |
 //! |-------------------------------------|---------------------------------------------|
-//! | a positive integer (or its string)  | that many seconds                           |
+//! | a positive integer                  | that many seconds                           |
 //! | a positive fraction                 | rounded down, at least one second           |
+//! | a string of either                  | the same as the number                      |
 //! | missing or `null`                   | [`ASSUMED_LIFETIME`] (300 s, conservative)  |
 //! | more than [`MAX_TOKEN_LIFETIME`]    | clamped to [`MAX_TOKEN_LIFETIME`] (24 h)    |
 //! | zero, negative, non-numeric, other  | refused: [`ErrorKind::MalformedResponse`]   |
@@ -32,6 +33,10 @@ pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The longest lifetime believed; longer `expires_in` values are clamped.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest `expires_in` string read as a number (a number written out
+/// with more digits than this is refused as malformed).
+const MAX_EXPIRES_IN_STRING_LEN: usize = 64;
 
 /// The longest access token accepted, in bytes.
 pub const MAX_ACCESS_TOKEN_LEN: usize = 8192;
@@ -349,16 +354,25 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
         Some(serde_json::Value::Number(n)) => n
             .as_f64()
             .ok_or_else(|| Error::malformed("expires_in is not a usable number"))?,
+        // A string goes through the same rules as a number ("899.7", a huge
+        // value), written as an unsigned decimal: digits, a fraction, an
+        // exponent; no sign ("+5" and "-5" are refused), no hex, NaN or inf.
         Some(serde_json::Value::String(s)) => {
-            let digits = s.trim();
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::malformed(
-                    "expires_in is a string that is not a whole number of seconds",
-                ));
-            }
-            digits.parse::<u64>().map_err(|_| {
-                Error::malformed("expires_in is a string that is not a whole number of seconds")
-            })? as f64
+            let text = s.trim();
+            let unsigned_decimal = !text.is_empty()
+                && text.len() <= MAX_EXPIRES_IN_STRING_LEN
+                && text.as_bytes()[0].is_ascii_digit()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+            let value = if unsigned_decimal {
+                text.parse::<f64>().ok()
+            } else {
+                None
+            };
+            value.filter(|v| v.is_finite()).ok_or_else(|| {
+                Error::malformed("expires_in is a string that is not a number of seconds")
+            })?
         }
         Some(_) => {
             return Err(Error::malformed(
@@ -409,12 +423,30 @@ mod tests {
         assert_eq!(secs(json!("899")).unwrap(), 899);
         assert_eq!(secs(json!(2.9)).unwrap(), 2);
         assert_eq!(secs(json!(1_000_000_000_000u64)).unwrap(), 86_400);
+        // A string follows the same rules as the number it writes.
+        assert_eq!(secs(json!("899.7")).unwrap(), 899);
+        assert_eq!(secs(json!(899.7)).unwrap(), 899);
+        assert_eq!(secs(json!(" 60 ")).unwrap(), 60);
+        assert_eq!(secs(json!("1000000000000")).unwrap(), 86_400);
+        assert_eq!(
+            secs(json!("99999999999999999999999999999999")).unwrap(),
+            86_400
+        );
+        assert_eq!(secs(json!("1e5")).unwrap(), 86_400);
         for bad in [
             json!(0),
             json!(-5),
             json!(0.5),
+            json!("0.5"),
+            json!("0"),
             json!("soon"),
             json!("-1"),
+            json!("NaN"),
+            json!("inf"),
+            json!("1e999"),
+            json!(""),
+            json!("0x10"),
+            json!("9".repeat(100)),
             json!([1]),
             json!({}),
         ] {
@@ -452,7 +484,7 @@ mod tests {
             ),
             (
                 r#"{"access_token":"SECRETISH","expires_in":"x"}"#,
-                "whole number",
+                "not a number of seconds",
             ),
         ] {
             let err = parse(body).unwrap_err();

@@ -11,7 +11,7 @@ use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::{
-    is_final_code, is_retryable_code, parse_error_body, MAX_DESCRIPTION_CHARS,
+    is_final_code, is_retryable_code, parse_error_body, parse_rest_error, MAX_DESCRIPTION_CHARS,
 };
 use crate::redact::quote_or_withheld;
 use crate::resolver::CachingResolver;
@@ -475,6 +475,11 @@ fn classify_error_response(
             "token endpoint answered with a redirect, which is not followed: configure the exact token URL",
         ),
         _ => (ErrorKind::HttpStatus, "token endpoint answered with an HTTP error and no OAuth error body"),
+    };
+    // Alpaca's REST error shape keeps its message.
+    let message = match parse_rest_error(body, &[secret]) {
+        Some(detail) => format!("{message} (Alpaca: {detail})"),
+        None => message.to_owned(),
     };
     let error = Error::new(kind, message)
         .with_status(status)

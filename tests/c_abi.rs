@@ -59,17 +59,34 @@ fn quickstart_prints_a_bearer_header_the_mock_accepts() {
 }
 
 #[test]
-fn quickstart_with_an_api_key_prints_the_apca_headers() {
+fn quickstart_with_a_broker_api_key_prints_basic_and_with_headers_style_the_apca_headers() {
     let built = built();
     let mock = mock();
     let mut command = command_for(&built.program("quickstart"), &mock);
     command
         .env("APCA_API_KEY_ID", MOCK_API_KEY_ID)
         .env("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY);
-    let run = run(under_valgrind(command), "quickstart-api-key");
-    run.assert_success("quickstart with an API key under valgrind");
+    let basic_run = run(under_valgrind(command), "quickstart-api-key");
+    basic_run.assert_success("quickstart with an API key under valgrind");
 
-    let lines = run.lines_starting("header: ");
+    // broker-sandbox: HTTP Basic by default.
+    let lines = basic_run.lines_starting("header: ");
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{MOCK_API_KEY_ID}:{MOCK_API_SECRET_KEY}"),
+    );
+    assert_eq!(lines, vec![format!("Authorization: Basic {basic}")]);
+    assert_eq!(account_status(&mock, &lines), 200);
+    assert!(basic_run.lines_starting("access token: ").is_empty());
+
+    let mut command = command_for(&built.program("quickstart"), &mock);
+    command
+        .env("APCA_API_KEY_ID", MOCK_API_KEY_ID)
+        .env("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY)
+        .env("APCA_API_KEY_STYLE", "headers");
+    let headers_run = run(command, "quickstart-api-key-headers");
+    headers_run.assert_success("quickstart with an API key as headers");
+    let lines = headers_run.lines_starting("header: ");
     assert_eq!(
         lines,
         vec![
@@ -78,7 +95,6 @@ fn quickstart_with_an_api_key_prints_the_apca_headers() {
         ]
     );
     assert_eq!(account_status(&mock, &lines), 200);
-    assert!(run.lines_starting("access token: ").is_empty());
     assert_eq!(mock.token_requests(), 0, "API keys need no token");
 }
 
@@ -294,6 +310,51 @@ fn python_ctypes_script_uses_the_same_library() {
     assert!(mock.is_token_valid(bearer_token(run.value("header: "))));
     assert_eq!(run.value("api base: "), mock.base_url());
     assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
+    let built = built();
+    let mock = mock();
+    mock.require_assertion_audience(Some(&mock.issuer()));
+    mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
+    let der = generate_p256_pkcs8().expect("a fresh P-256 key");
+    let key = PrivateKey::from_der(&der).expect("the generated key loads");
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let dir = scratch().join("keys");
+    fs::create_dir_all(&dir).expect("key directory");
+    let pem_path = dir.join(format!("options-{}.pem", std::process::id()));
+    fs::write(&pem_path, pem("PRIVATE KEY", &der)).expect("PEM key file");
+
+    let mut command = Command::new(built.program("assertion_options"));
+    clear_apca(&mut command);
+    command
+        .env("OPT_TOKEN_URL", mock.token_url())
+        .env("OPT_ISSUER", mock.issuer())
+        .env("OPT_KEY_PEM", &pem_path)
+        .env("OPT_JWT_CLIENT", MOCK_JWT_CLIENT_ID)
+        .env("APCA_ENVIRONMENT", "broker-sandbox")
+        .env("APCA_AUTH_URL", mock.token_url())
+        .env("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID)
+        .env("APCA_PRIVATE_KEY_PATH", &pem_path)
+        .env(
+            "APCA_ASSERTION_TYP",
+            alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP,
+        );
+    let run = run(under_valgrind(command), "assertion_options");
+    let _ = fs::remove_file(&pem_path);
+    run.assert_success("tests/c/assertion_options.c under valgrind");
+    assert!(
+        run.value("options: ").ends_with(", 0 failed"),
+        "{}",
+        run.stdout
+    );
+    // Two requests, both accepted, each with its scope.
+    assert_eq!(mock.token_requests(), 2);
+    assert_eq!(mock.tokens_issued(), 2);
+    let log = mock.token_request_log();
+    assert_eq!(log[0].field("scope"), Some("trading account:read"));
+    assert_eq!(log[1].field("scope"), Some("data"));
 }
 
 #[test]

@@ -4,6 +4,8 @@ mod common;
 
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+
 use alpaca_auth::mock::{MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
 use common::mock;
 
@@ -63,6 +65,81 @@ fn headers_prints_name_value_lines() {
         stdout(&out),
         format!("APCA-API-KEY-ID: {MOCK_API_KEY_ID}\nAPCA-API-SECRET-KEY: {MOCK_API_SECRET_KEY}\n")
     );
+}
+
+#[test]
+fn broker_key_pairs_print_basic_unless_the_style_says_headers() {
+    let mock = mock();
+    let base = mock.base_url();
+    let mut env = vec![
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_API_BASE_URL", base.as_str()),
+        ("APCA_API_KEY_ID", MOCK_API_KEY_ID),
+        ("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY),
+    ];
+    let out = cli(&["headers"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{MOCK_API_KEY_ID}:{MOCK_API_SECRET_KEY}"));
+    assert_eq!(stdout(&out), format!("Authorization: Basic {basic}\n"));
+    // The mock's API accepts the line as printed.
+    let (name, value) = stdout(&out)
+        .trim_end()
+        .split_once(": ")
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .unwrap();
+    let status = ureq::get(format!("{base}/v2/account"))
+        .header(name, value)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+
+    env.push(("APCA_API_KEY_STYLE", "headers"));
+    let out = cli(&["headers"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("APCA-API-KEY-ID: "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn assertion_variables_and_scope_reach_an_rfc7523bis_server() {
+    use alpaca_auth::mock::{RegisteredKey, MOCK_JWT_CLIENT_ID};
+    let mock = mock();
+    mock.require_assertion_audience(Some(&mock.issuer()));
+    mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
+    let key_path = format!("{}/tests/keys/p256-pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+    let key = alpaca_auth::PrivateKey::from_file(&key_path).unwrap();
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let token_url = mock.token_url();
+    let issuer = mock.issuer();
+    let env = [
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_AUTH_URL", token_url.as_str()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+        ("APCA_PRIVATE_KEY_PATH", key_path.as_str()),
+        ("APCA_ASSERTION_AUDIENCE", issuer.as_str()),
+        ("APCA_ASSERTION_TYP", "client-authentication+jwt"),
+        ("APCA_SCOPE", "trading data"),
+    ];
+    let out = cli(&["token"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(mock.is_token_valid(stdout(&out).trim()));
+    assert_eq!(mock.token_requests(), 1);
+    assert_eq!(
+        mock.token_request_log()[0].field("scope"),
+        Some("trading data")
+    );
+    // Without the audience, that server refuses.
+    let out = cli(&["token"], &env[..4]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid_"), "{}", stderr(&out));
 }
 
 #[test]

@@ -13,7 +13,10 @@ use common::{account_status, builder, mock, secret_client};
 fn api_key_headers_authorize_account_request_without_token_requests() {
     let mock = mock();
     let client = builder(&mock)
-        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
+        .credentials(Credentials::api_key_headers(
+            MOCK_API_KEY_ID,
+            MOCK_API_SECRET_KEY,
+        ))
         .build()
         .unwrap();
     let names: Vec<String> = client
@@ -198,12 +201,34 @@ fn oauth_error_shapes_are_both_parsed() {
 }
 
 #[test]
+fn alpacas_rest_error_shape_keeps_its_message() {
+    use alpaca_auth::mock::Fault;
+    let mock = mock();
+    mock.inject(Fault::Body(
+        403,
+        r#"{"code":40310000,"message":"client is not allowed to trade"}"#.to_owned(),
+    ));
+    let err = secret_client(&mock).access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HttpStatus);
+    assert_eq!(err.status(), Some(403));
+    assert!(
+        err.to_string()
+            .contains("code 40310000: client is not allowed to trade"),
+        "{err}"
+    );
+    assert_eq!(mock.token_requests(), 1, "a 403 is not retried");
+}
+
+#[test]
 fn expires_in_rule_applies_to_real_responses() {
     use serde_json::json;
     use std::time::Duration;
     let cases = [
         (json!(null), Ok(300)),
         (json!("899"), Ok(899)),
+        (json!("899.7"), Ok(899)),
+        (json!(899.7), Ok(899)),
+        (json!("1000000000000"), Ok(86_400)),
         (json!(1_000_000_000_000u64), Ok(86_400)),
         (json!(0), Err(())),
         (json!(-30), Err(())),
@@ -221,4 +246,31 @@ fn expires_in_rule_applies_to_real_responses() {
             (other, _) => panic!("{value}: unexpected {:?}", other.map(|t| t.lifetime())),
         }
     }
+}
+
+#[test]
+fn stream_auth_message_is_a_secret_for_key_pairs_only() {
+    let mock = mock();
+    let client = builder(&mock)
+        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
+        .build()
+        .unwrap();
+    let message = client.stream_auth_message().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(message.expose_secret()).unwrap();
+    assert_eq!(
+        parsed,
+        serde_json::json!({"action": "auth", "key": MOCK_API_KEY_ID, "secret": MOCK_API_SECRET_KEY})
+    );
+    assert!(!format!("{message:?}").contains(MOCK_API_SECRET_KEY));
+    assert!(!format!("{client:?}").contains(MOCK_API_SECRET_KEY));
+    assert_eq!(
+        client.endpoints().market_data_stream_url("sip"),
+        "wss://stream.data.sandbox.alpaca.markets/v2/sip"
+    );
+    assert_eq!(client.endpoints().trade_updates_stream_url(), None);
+
+    let err = secret_client(&mock).stream_auth_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.message().contains("API key pair"), "{err}");
+    assert_eq!(mock.token_requests(), 0);
 }

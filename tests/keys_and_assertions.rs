@@ -797,6 +797,7 @@ mod mock_verifier {
             audience: TOKEN_URL,
             now_unix,
             allowed_kid: None,
+            required_typ: None,
         }
     }
 

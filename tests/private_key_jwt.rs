@@ -220,3 +220,268 @@ fn private_key_from_env_text_works_and_bad_keys_fail_at_build() {
     assert!(err.message().starts_with("APCA_PRIVATE_KEY: "), "{err}");
     assert!(err.message().contains("openssl"), "{err}");
 }
+
+#[test]
+fn a_pem_with_two_private_keys_is_refused_before_any_request() {
+    let mock = mock();
+    // An old and a new key in one file, as during a key rotation.
+    let two = format!(
+        "{}{}",
+        std::fs::read_to_string(key_path("p256-pkcs8.pem")).unwrap(),
+        std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap()
+    );
+    let err = PrivateKey::from_pem(&two).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("more than one private key"), "{err}");
+    // Two keys of the same kind, through the environment.
+    let same = two.replace(
+        &std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap(),
+        &std::fs::read_to_string(key_path("p256-sec1.pem")).unwrap(),
+    );
+    let token_url = mock.token_url();
+    let err = alpaca_auth::ClientBuilder::default()
+        .from_env_with(&|name| {
+            Ok(match name {
+                "APCA_ENVIRONMENT" => Some("broker-sandbox".to_owned()),
+                "APCA_AUTH_URL" => Some(token_url.clone()),
+                "APCA_CLIENT_ID" => Some(MOCK_JWT_CLIENT_ID.to_owned()),
+                "APCA_PRIVATE_KEY" => Some(same.clone()),
+                _ => None,
+            })
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("APCA_PRIVATE_KEY"), "{err}");
+    assert!(err.message().contains("more than one private key"), "{err}");
+    assert!(!err.to_string().contains("BEGIN"), "no key text: {err}");
+    assert_eq!(mock.token_requests(), 0);
+}
+
+#[test]
+fn rsa_pss_keys_restricted_to_sha256_sign_ps256_and_others_are_refused() {
+    let mock = mock();
+    let client = jwt_client(
+        &mock,
+        "rsa-pss2048-sha256-pkcs8.pem",
+        AssertionOptions::new(),
+    );
+    client.access_token().unwrap();
+    assert_eq!(account_status(&mock, &client), 200);
+
+    let err = PrivateKey::from_file(key_path("rsa-pss2048-sha512-pkcs8.pem")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(err.message().contains("SHA-512"), "{err}");
+    assert!(err.message().contains("PS256"), "{err}");
+    // The unrestricted RSASSA-PSS key still loads.
+    let key = PrivateKey::from_file(key_path("rsa-pss2048-pkcs8.pem")).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::PS256);
+}
+
+#[test]
+fn ed25519_is_accepted_as_the_name_of_eddsa() {
+    assert_eq!("Ed25519".parse::<Algorithm>().unwrap(), Algorithm::Ed25519);
+    let key = PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::EdDSA, "EdDSA stays the default");
+    let key = key.with_algorithm(Algorithm::Ed25519).unwrap();
+    let mock = mock();
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        RegisteredKey::from_private_key(
+            &PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap(),
+        ),
+    );
+    let client = builder(&mock)
+        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
+        .build()
+        .unwrap();
+    client.access_token().unwrap();
+    let log = mock.token_request_log();
+    let assertion = log[0].field("client_assertion").unwrap();
+    let header = assertion.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    assert_eq!(header, br#"{"alg":"Ed25519","typ":"JWT"}"#);
+    // Only Ed25519 keys take the name.
+    let p256 = PrivateKey::from_file(key_path("p256-pkcs8.pem")).unwrap();
+    assert!(p256.with_algorithm(Algorithm::Ed25519).is_err());
+}
+
+/// A builder from the given `APCA_*` variables (and nothing else).
+fn from_vars(vars: &[(&str, String)]) -> alpaca_auth::Result<alpaca_auth::ClientBuilder> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    alpaca_auth::ClientBuilder::default().from_env_with(&move |name| {
+        Ok(vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    })
+}
+
+fn p256_vars(mock: &MockServer) -> Vec<(&'static str, String)> {
+    let key = PrivateKey::from_file(key_path("p256-pkcs8.pem")).unwrap();
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    vec![
+        ("APCA_ENVIRONMENT", "broker-sandbox".to_owned()),
+        ("APCA_AUTH_URL", mock.token_url()),
+        ("APCA_API_BASE_URL", mock.base_url()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID.to_owned()),
+        (
+            "APCA_PRIVATE_KEY_PATH",
+            key_path("p256-pkcs8.pem").display().to_string(),
+        ),
+    ]
+}
+
+fn header_of(assertion: &str) -> serde_json::Value {
+    let header = assertion.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn assertion_options_and_scope_from_the_environment_reach_an_rfc7523bis_server() {
+    let mock = mock();
+    // A server following the IETF update of RFC 7523: its issuer identifier
+    // as the one audience, typ client-authentication+jwt.
+    mock.require_assertion_audience(Some(&mock.issuer()));
+    mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
+    mock.allow_kid(Some("key-2026"));
+    let mut vars = p256_vars(&mock);
+
+    // With the defaults, that server refuses the assertion.
+    let err = from_vars(&vars)
+        .unwrap()
+        .retry_policy(common::FAST_RETRY)
+        .build()
+        .unwrap()
+        .access_token()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OAuth, "{err}");
+
+    vars.extend([
+        ("APCA_ASSERTION_AUDIENCE", mock.issuer()),
+        ("APCA_ASSERTION_TYP", "client-authentication+jwt".to_owned()),
+        ("APCA_ASSERTION_LIFETIME", "90".to_owned()),
+        ("APCA_ASSERTION_ALG", "ES256".to_owned()),
+        ("APCA_ASSERTION_KID", "key-2026".to_owned()),
+        ("APCA_SCOPE", "trading account:read".to_owned()),
+    ]);
+    let client = from_vars(&vars).unwrap().build().unwrap();
+    client.access_token().unwrap();
+    assert_eq!(account_status(&mock, &client), 200);
+    let log = mock.token_request_log();
+    let request = log.last().unwrap();
+    assert_eq!(request.field("scope"), Some("trading account:read"));
+    let assertion = request.field("client_assertion").unwrap();
+    let claims = claims(assertion);
+    assert_eq!(claims["aud"], mock.issuer());
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        90
+    );
+    let header = header_of(assertion);
+    assert_eq!(header["typ"], "client-authentication+jwt");
+    assert_eq!(header["kid"], "key-2026");
+    assert_eq!(header["alg"], "ES256");
+}
+
+#[test]
+fn assertion_variables_are_checked_and_name_themselves() {
+    let mock = mock();
+    let base = p256_vars(&mock);
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut vars = base.clone();
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        from_vars(&vars).and_then(alpaca_auth::ClientBuilder::build)
+    };
+    for (extra, needle) in [
+        (
+            ("APCA_ASSERTION_LIFETIME", "ninety"),
+            "APCA_ASSERTION_LIFETIME",
+        ),
+        (
+            ("APCA_ASSERTION_LIFETIME", "301"),
+            "APCA_ASSERTION_LIFETIME",
+        ),
+        (("APCA_ASSERTION_LIFETIME", "0"), "APCA_ASSERTION_LIFETIME"),
+        (("APCA_ASSERTION_ALG", "PS256"), "APCA_ASSERTION_ALG"),
+        (("APCA_ASSERTION_ALG", "HS256"), "APCA_ASSERTION_ALG"),
+        (("APCA_SCOPE", "a  b"), "APCA_SCOPE"),
+        (("APCA_SCOPE", "quote\"d"), "APCA_SCOPE"),
+    ] {
+        let err = with(&[extra]).unwrap_err();
+        assert!(err.message().contains(needle), "{extra:?}: {err}");
+    }
+    // Assertion options without a private key, a scope with an API key.
+    let err = from_vars(&[
+        ("APCA_ENVIRONMENT", "broker-sandbox".to_owned()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID.to_owned()),
+        ("APCA_CLIENT_SECRET", "s".to_owned()),
+        ("APCA_ASSERTION_TYP", "client-authentication+jwt".to_owned()),
+    ])
+    .unwrap_err();
+    assert!(err.message().contains("APCA_ASSERTION_TYP"), "{err}");
+    let err = from_vars(&[
+        ("APCA_API_KEY_ID", "PK".to_owned()),
+        ("APCA_API_SECRET_KEY", "s".to_owned()),
+        ("APCA_SCOPE", "trading".to_owned()),
+    ])
+    .unwrap_err();
+    assert!(err.message().contains("APCA_SCOPE"), "{err}");
+    assert_eq!(mock.token_requests(), 0);
+}
+
+#[test]
+fn private_key_jwt_survives_20_s_of_clock_skew_either_way() {
+    for client_ahead in [20i64, -20] {
+        let mock = mock();
+        // The server checks exp against its own clock: exp - now <= 300 s,
+        // iat <= now + 60 s.
+        mock.set_clock_offset(-client_ahead);
+        let client = jwt_client(&mock, "p256-pkcs8.pem", AssertionOptions::new());
+        client
+            .access_token()
+            .unwrap_or_else(|e| panic!("client {client_ahead:+} s: {e}"));
+        assert_eq!(mock.token_requests(), 1, "client {client_ahead:+} s");
+    }
+    // The former default, a 300 s lifetime, fails with the clock 20 s ahead.
+    let mock = mock();
+    mock.set_clock_offset(-20);
+    let client = jwt_client(
+        &mock,
+        "p256-pkcs8.pem",
+        AssertionOptions::new().lifetime(std::time::Duration::from_secs(300)),
+    );
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OAuth);
+    assert_eq!(err.oauth().map(|o| o.code.as_str()), Some("invalid_grant"));
+}
+
+#[test]
+fn the_mock_refuses_repeated_form_parameters() {
+    let mock = mock();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&client_secret=other",
+        alpaca_auth::mock::MOCK_CLIENT_ID,
+        alpaca_auth::mock::MOCK_CLIENT_SECRET
+    );
+    let mut response = agent
+        .post(mock.token_url())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(body)
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let text = response.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains("invalid_request") && text.contains("repeated"),
+        "{text}"
+    );
+    assert_eq!(mock.tokens_issued(), 0);
+}

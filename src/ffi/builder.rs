@@ -10,8 +10,8 @@ use super::panic::guard;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, check_out, reset_out, str_arg, write_out};
 use crate::{
-    AssertionOptions, Client, ClientBuilder, Credentials, Endpoints, Environment, PrivateKey,
-    ProxySetting, SecretString,
+    Algorithm, ApiKeyStyle, AssertionOptions, Client, ClientAuth, ClientBuilder, Credentials,
+    Endpoints, Environment, PrivateKey, ProxySetting, SecretString,
 };
 
 /// The configuration of a client (opaque). Create it with
@@ -23,7 +23,51 @@ use crate::{
 pub struct alpaca_auth_builder {
     base: ClientBuilder,
     credentials: Option<PendingCredentials>,
+    assertion: PendingAssertion,
+}
+
+/// Assertion options set through the C API, applied by `_build` to the
+/// private key credentials (set by a setter or read from the environment),
+/// whatever the order of the calls.
+#[derive(Default)]
+struct PendingAssertion {
     kid: Option<String>,
+    audience: Option<String>,
+    typ: Option<String>,
+    lifetime: Option<Duration>,
+    alg: Option<Algorithm>,
+}
+
+impl PendingAssertion {
+    /// The name of the first option set, for the error when there is no key.
+    fn first_set(&self) -> Option<&'static str> {
+        [
+            (self.kid.is_some(), "kid"),
+            (self.audience.is_some(), "audience"),
+            (self.typ.is_some(), "typ"),
+            (self.lifetime.is_some(), "lifetime"),
+            (self.alg.is_some(), "alg"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
+
+    /// Applies the options set over `options`.
+    fn apply(&self, mut options: AssertionOptions) -> AssertionOptions {
+        if let Some(kid) = &self.kid {
+            options = options.kid(kid.clone());
+        }
+        if let Some(audience) = &self.audience {
+            options = options.audience(audience.clone());
+        }
+        if let Some(typ) = &self.typ {
+            options = options.typ(Some(typ.clone()));
+        }
+        if let Some(lifetime) = self.lifetime {
+            options = options.lifetime(lifetime);
+        }
+        options
+    }
 }
 
 /// Credentials set through the C API, turned into [`Credentials`] by
@@ -32,7 +76,7 @@ enum PendingCredentials {
     ApiKey {
         key_id: String,
         secret: SecretString,
-        basic: bool,
+        style: ApiKeyStyle,
     },
     ClientSecret {
         client_id: String,
@@ -49,7 +93,7 @@ impl alpaca_auth_builder {
         alpaca_auth_builder {
             base,
             credentials: None,
-            kid: None,
+            assertion: PendingAssertion::default(),
         }
     }
 
@@ -60,39 +104,58 @@ impl alpaca_auth_builder {
 
     fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
         let mut base = self.base;
-        match (self.credentials, self.kid) {
-            (Some(PendingCredentials::PrivateKey { client_id, key }), kid) => {
-                let mut options = AssertionOptions::new();
-                if let Some(kid) = kid {
-                    options = options.kid(kid);
+        let pending = self.assertion;
+        match self.credentials {
+            Some(PendingCredentials::PrivateKey { client_id, mut key }) => {
+                if let Some(alg) = pending.alg {
+                    key.set_algorithm(alg)?;
                 }
+                let options = pending.apply(AssertionOptions::new());
                 base =
                     base.credentials(Credentials::private_key_jwt_with(client_id, *key, options));
+                return Ok(base);
             }
-            (_, Some(_)) => {
-                return Err(Failure::new(
-                    alpaca_auth_result::Config,
-                    "an assertion kid was set, but no private key: the kid applies only to a key set with alpaca_auth_builder_set_client_private_key",
-                ));
-            }
-            (
-                Some(PendingCredentials::ApiKey {
+            Some(PendingCredentials::ApiKey {
+                key_id,
+                secret,
+                style,
+            }) => {
+                base = base.credentials(Credentials::ApiKey {
                     key_id,
                     secret,
-                    basic,
-                }),
-                None,
-            ) => {
-                base = base.credentials(if basic {
-                    Credentials::api_key_basic(key_id, secret)
-                } else {
-                    Credentials::api_key(key_id, secret)
+                    style,
                 });
             }
-            (Some(PendingCredentials::ClientSecret { client_id, secret }), None) => {
+            Some(PendingCredentials::ClientSecret { client_id, secret }) => {
                 base = base.credentials(Credentials::client_secret(client_id, secret));
             }
-            (None, None) => {}
+            None => {
+                // A private key from the environment takes the options too.
+                if let Some(Credentials::ClientCredentials {
+                    auth: ClientAuth::PrivateKeyJwt { key, options },
+                    ..
+                }) = base.credentials_mut()
+                {
+                    if let Some(alg) = pending.alg {
+                        std::sync::Arc::get_mut(key)
+                            .ok_or_else(|| {
+                                Failure::new(
+                                    alpaca_auth_result::Config,
+                                    "the private key is shared and its algorithm cannot change",
+                                )
+                            })?
+                            .set_algorithm(alg)?;
+                    }
+                    *options = pending.apply(options.clone());
+                    return Ok(base);
+                }
+            }
+        }
+        if let Some(name) = pending.first_set() {
+            return Err(Failure::new(
+                alpaca_auth_result::Config,
+                format!("an assertion {name} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from APCA_PRIVATE_KEY_PATH / APCA_PRIVATE_KEY"),
+            ));
         }
         Ok(base)
     }
@@ -157,7 +220,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_new(
 /// (`APCA_ENVIRONMENT`, `APCA_API_KEY_ID` + `APCA_API_SECRET_KEY`,
 /// `APCA_CLIENT_ID` + `APCA_CLIENT_SECRET` or `APCA_PRIVATE_KEY_PATH` /
 /// `APCA_PRIVATE_KEY`, `APCA_API_BASE_URL`, `APCA_API_DATA_URL`,
-/// `APCA_AUTH_URL`; see the README). Setters called afterwards override what
+/// `APCA_AUTH_URL`, `APCA_SCOPE`, `APCA_ASSERTION_AUDIENCE`,
+/// `APCA_ASSERTION_TYP`, `APCA_ASSERTION_LIFETIME`, `APCA_ASSERTION_ALG`,
+/// `APCA_ASSERTION_KID`; see the README). Setters called afterwards override what
 /// the variables said (credentials set by a setter replace those of the
 /// variables).
 ///
@@ -226,10 +291,12 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_environment(
     }
 }
 
-/// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
-/// `APCA-API-SECRET-KEY` headers. Replaces any credentials set before.
-/// Their bounds (non-empty, printable ASCII, length) are checked by
-/// `alpaca_auth_builder_build`.
+/// Authenticates with an API key pair in the environment's form: HTTP Basic
+/// (`Authorization: Basic`) in `broker` and `broker-sandbox`, the
+/// `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers in `live` and
+/// `paper` (decided by `alpaca_auth_builder_build`, whatever the order of
+/// the calls). Replaces any credentials set before. Their bounds (non-empty,
+/// printable ASCII, length) are checked by `alpaca_auth_builder_build`.
 ///
 /// # Safety
 ///
@@ -248,7 +315,33 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key(
             builder,
             key_id,
             secret,
-            false,
+            ApiKeyStyle::ForEnvironment,
+        )
+    }
+}
+
+/// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
+/// `APCA-API-SECRET-KEY` headers in every environment (Trading API keys).
+/// Replaces any credentials set before; bounds are checked by
+/// `alpaca_auth_builder_build`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_builder_set_api_key`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_headers(
+    builder: *mut alpaca_auth_builder,
+    key_id: *const c_char,
+    secret: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_api_key(
+            "alpaca_auth_builder_set_api_key_headers",
+            builder,
+            key_id,
+            secret,
+            ApiKeyStyle::Headers,
         )
     }
 }
@@ -273,7 +366,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_basic(
             builder,
             key_id,
             secret,
-            true,
+            ApiKeyStyle::Basic,
         )
     }
 }
@@ -286,7 +379,7 @@ unsafe fn set_api_key(
     builder: *mut alpaca_auth_builder,
     key_id: *const c_char,
     secret: *const c_char,
-    basic: bool,
+    style: ApiKeyStyle,
 ) -> alpaca_auth_result {
     // SAFETY: forwarded caller guarantees.
     unsafe {
@@ -296,7 +389,7 @@ unsafe fn set_api_key(
             b.credentials = Some(PendingCredentials::ApiKey {
                 key_id,
                 secret,
-                basic,
+                style,
             });
             Ok(())
         })
@@ -364,10 +457,11 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_client_private_key(
 }
 
 /// Adds a `kid` (key ID) header to client assertions. There is none by
-/// default (Alpaca is reported to refuse one). Only for a key set with
-/// `alpaca_auth_builder_set_client_private_key` (in either order);
-/// `alpaca_auth_builder_build` fails with `ALPACA_AUTH_RESULT_CONFIG`
-/// otherwise.
+/// default (Alpaca is reported to refuse one). Only for a private key, set
+/// with `alpaca_auth_builder_set_client_private_key` (in either order) or
+/// read from the environment by `alpaca_auth_builder_new_from_env` (over
+/// the `APCA_ASSERTION_*` variables); `alpaca_auth_builder_build` fails with
+/// `ALPACA_AUTH_RESULT_CONFIG` otherwise.
 ///
 /// # Safety
 ///
@@ -388,7 +482,151 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_kid(
                     "kid is empty",
                 ));
             }
-            b.kid = Some(kid.to_owned());
+            b.assertion.kid = Some(kid.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Sets the `aud` claim of client assertions exactly (by default the token
+/// endpoint URL as requested). Servers following the IETF update of
+/// RFC 7523 want their issuer identifier here. Applies to the private key
+/// as `alpaca_auth_builder_set_assertion_kid` does. An empty audience:
+/// `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `audience` is
+/// NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_audience(
+    builder: *mut alpaca_auth_builder,
+    audience: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_assertion_audience", builder, |b| {
+            let audience = str_arg(audience, "audience")?;
+            if audience.is_empty() {
+                return Err(Failure::new(
+                    alpaca_auth_result::InvalidArgument,
+                    "audience is empty",
+                ));
+            }
+            b.assertion.audience = Some(audience.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Sets the `typ` header of client assertions (default `JWT`), for example
+/// `client-authentication+jwt` for servers following the IETF update of
+/// RFC 7523. Applies to the private key as
+/// `alpaca_auth_builder_set_assertion_kid` does. An empty `typ`:
+/// `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `typ` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_typ(
+    builder: *mut alpaca_auth_builder,
+    typ: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_assertion_typ", builder, |b| {
+            let typ = str_arg(typ, "typ")?;
+            if typ.is_empty() {
+                return Err(Failure::new(
+                    alpaca_auth_result::InvalidArgument,
+                    "typ is empty",
+                ));
+            }
+            b.assertion.typ = Some(typ.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
+/// to 300 (default 120). Applies to the private key as
+/// `alpaca_auth_builder_set_assertion_kid` does. Out of range:
+/// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_lifetime_s(
+    builder: *mut alpaca_auth_builder,
+    seconds: u64,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder needs.
+    unsafe {
+        with_builder(
+            "alpaca_auth_builder_set_assertion_lifetime_s",
+            builder,
+            |b| {
+                let lifetime = Duration::from_secs(seconds);
+                AssertionOptions::new().lifetime(lifetime).lifetime_secs()?;
+                b.assertion.lifetime = Some(lifetime);
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Sets the signing algorithm of client assertions by its JOSE name:
+/// `RS256` or `PS256` for an RSA key, `EdDSA` or `Ed25519` (RFC 9864) for an
+/// Ed25519 key, `ES256` for a P-256 key (each key's default is the first
+/// it can sign). An unknown name: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// unchanged; a name the key cannot sign is reported by
+/// `alpaca_auth_builder_build`. Applies to the private key as
+/// `alpaca_auth_builder_set_assertion_kid` does.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `alg` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_alg(
+    builder: *mut alpaca_auth_builder,
+    alg: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_assertion_alg", builder, |b| {
+            let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+            b.assertion.alg = Some(alg);
+            Ok(())
+        })
+    }
+}
+
+/// Sets the `scope` of token requests (RFC 6749 section 3.3): scope tokens
+/// separated by single spaces, sent form-encoded; none by default. For
+/// client credentials only (`alpaca_auth_builder_build` refuses it with an
+/// API key). A malformed scope: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `scope` is
+/// NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_scope(
+    builder: *mut alpaca_auth_builder,
+    scope: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_scope", builder, |b| {
+            let scope = str_arg(scope, "scope")?;
+            crate::client::validate_scope(scope)?;
+            let scope = scope.to_owned();
+            b.update(|base| base.scope(scope));
             Ok(())
         })
     }

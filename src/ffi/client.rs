@@ -30,6 +30,8 @@ pub struct alpaca_auth_client {
     api_base: CString,
     data_base: CString,
     token_url: CString,
+    market_data_stream: CString,
+    trade_updates_stream: CString,
 }
 
 impl alpaca_auth_client {
@@ -38,11 +40,16 @@ impl alpaca_auth_client {
         let api_base = c_string(endpoints.api_base())?;
         let data_base = c_string(endpoints.data_base())?;
         let token_url = c_string(endpoints.token_url().map_or("", |url| url))?;
+        let market_data_stream = c_string(endpoints.market_data_stream_base())?;
+        let trade_updates_stream =
+            c_string(endpoints.trade_updates_stream_url().map_or("", |url| url))?;
         Ok(alpaca_auth_client {
             client,
             api_base,
             data_base,
             token_url,
+            market_data_stream,
+            trade_updates_stream,
         })
     }
 }
@@ -318,6 +325,101 @@ pub unsafe extern "C" fn alpaca_auth_client_token_url(
             |h| h.token_url.as_ptr(),
         )
     }
+}
+
+/// Stores in `*url_out` the base of the environment's Market Data WebSocket
+/// streams, without a trailing slash (`wss://stream.data.alpaca.markets`, or
+/// `wss://stream.data.sandbox.alpaca.markets` for `broker-sandbox`); stocks
+/// stream at `/v2/iex` or `/v2/sip` below it. Not changed by the base URL
+/// overrides. These streams authenticate with an API key pair
+/// (`alpaca_auth_client_stream_auth_message`) and are reported not to accept
+/// OAuth access tokens. Valid until `alpaca_auth_client_free`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_market_data_stream_url(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_market_data_stream_url",
+            client,
+            url_out,
+            "url_out",
+            |h| h.market_data_stream.as_ptr(),
+        )
+    }
+}
+
+/// Stores in `*url_out` the environment's trade-updates WebSocket
+/// (`wss://api.alpaca.markets/stream` for `live`,
+/// `wss://paper-api.alpaca.markets/stream` for `paper`), or the empty
+/// string for `broker` and `broker-sandbox`, which have none this library
+/// knows of. Authenticated with an API key pair like the market data
+/// streams. Valid until `alpaca_auth_client_free`.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_trade_updates_stream_url(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(
+            "alpaca_auth_client_trade_updates_stream_url",
+            client,
+            url_out,
+            "url_out",
+            |h| h.trade_updates_stream.as_ptr(),
+        )
+    }
+}
+
+/// Copies the first message of an Alpaca WebSocket stream for the client's
+/// API key pair, `{"action":"auth","key":"<key id>","secret":"<secret>"}`,
+/// NUL-terminated, into `buf`. Length rules as for
+/// `alpaca_auth_client_access_token`. The message holds the secret: wipe
+/// the buffer when done.
+///
+/// Client credentials: `ALPACA_AUTH_RESULT_CONFIG` (Alpaca does not
+/// document OAuth access tokens on its streams, and market-data streams
+/// reportedly refuse them).
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `buf` is NULL or valid for writes of
+/// `len` bytes; `len_out` is NULL or valid for a write of a `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_stream_auth_message(
+    client: *const alpaca_auth_client,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_stream_auth_message", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_copy_args(buf, len, len_out)?;
+        let message = handle.client.stream_auth_message()?;
+        // SAFETY: the caller's guarantees on buf/len/len_out are those of
+        // copy_out.
+        unsafe {
+            copy_out(
+                message.expose_secret(),
+                buf,
+                len,
+                len_out,
+                "stream auth message",
+            )
+        }
+    })
 }
 
 /// Stores in `*name_out` the client's environment name (`live`, `paper`,
@@ -599,6 +701,7 @@ mod tests {
     use super::*;
     use crate::ffi::builder::{
         alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_api_key,
+        alpaca_auth_builder_set_api_key_headers, alpaca_auth_builder_set_environment,
     };
     use std::ptr;
 
@@ -649,6 +752,127 @@ mod tests {
                 alpaca_auth_result::Ok
             );
             assert_eq!(CStr::from_ptr(url), c"");
+            alpaca_auth_client_free(client);
+        }
+    }
+
+    #[test]
+    fn broker_key_pairs_default_to_basic_from_c_and_headers_override() {
+        type Setter = unsafe extern "C" fn(
+            *mut crate::ffi::builder::alpaca_auth_builder,
+            *const std::ffi::c_char,
+            *const std::ffi::c_char,
+        ) -> alpaca_auth_result;
+        let cases: [(&CStr, Setter, &str); 4] = [
+            (
+                c"broker-sandbox",
+                alpaca_auth_builder_set_api_key,
+                "Authorization: Basic ",
+            ),
+            (
+                c"broker",
+                alpaca_auth_builder_set_api_key,
+                "Authorization: Basic ",
+            ),
+            (
+                c"paper",
+                alpaca_auth_builder_set_api_key,
+                "APCA-API-KEY-ID: PKID",
+            ),
+            (
+                c"broker-sandbox",
+                alpaca_auth_builder_set_api_key_headers,
+                "APCA-API-KEY-ID: PKID",
+            ),
+        ];
+        for (environment, setter, first_line) in cases {
+            let mut builder = ptr::null_mut();
+            let mut client = ptr::null_mut();
+            // SAFETY: valid out pointers, C strings, and handles used as
+            // documented.
+            unsafe {
+                assert_eq!(
+                    alpaca_auth_builder_new(&mut builder),
+                    alpaca_auth_result::Ok
+                );
+                // The credentials first: the style is decided at build time.
+                assert_eq!(
+                    setter(builder, c"PKID".as_ptr(), c"sec".as_ptr()),
+                    alpaca_auth_result::Ok
+                );
+                assert_eq!(
+                    alpaca_auth_builder_set_environment(builder, environment.as_ptr()),
+                    alpaca_auth_result::Ok
+                );
+                assert_eq!(
+                    alpaca_auth_builder_build(builder, &mut client),
+                    alpaca_auth_result::Ok
+                );
+                let mut headers = ptr::null_mut();
+                assert_eq!(
+                    alpaca_auth_client_auth_headers(client, &mut headers),
+                    alpaca_auth_result::Ok
+                );
+                let mut line = ptr::null();
+                assert_eq!(
+                    crate::ffi::headers::alpaca_auth_headers_line(headers, 0, &mut line),
+                    alpaca_auth_result::Ok
+                );
+                let line = CStr::from_ptr(line).to_str().unwrap().to_owned();
+                crate::ffi::headers::alpaca_auth_headers_free(headers);
+                alpaca_auth_client_free(client);
+                assert!(line.starts_with(first_line), "{environment:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn stream_urls_and_auth_message_from_c() {
+        let mut builder = ptr::null_mut();
+        let mut client = ptr::null_mut();
+        // SAFETY: valid out pointers, C strings, buffers and handles used as
+        // documented.
+        unsafe {
+            assert_eq!(
+                alpaca_auth_builder_new(&mut builder),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                alpaca_auth_builder_set_api_key(builder, c"PKID".as_ptr(), c"s\"c".as_ptr()),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                alpaca_auth_builder_build(builder, &mut client),
+                alpaca_auth_result::Ok
+            );
+            let mut url = ptr::null();
+            assert_eq!(
+                alpaca_auth_client_market_data_stream_url(client, &mut url),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(CStr::from_ptr(url), c"wss://stream.data.alpaca.markets");
+            assert_eq!(
+                alpaca_auth_client_trade_updates_stream_url(client, &mut url),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                CStr::from_ptr(url),
+                c"wss://paper-api.alpaca.markets/stream"
+            );
+            let mut len = 0;
+            assert_eq!(
+                alpaca_auth_client_stream_auth_message(client, ptr::null_mut(), 0, &mut len),
+                alpaca_auth_result::BufferTooSmall
+            );
+            let mut buf = vec![0 as c_char; len];
+            assert_eq!(
+                alpaca_auth_client_stream_auth_message(client, buf.as_mut_ptr(), len, &mut len),
+                alpaca_auth_result::Ok
+            );
+            assert_eq!(
+                CStr::from_ptr(buf.as_ptr()),
+                c"{\"action\":\"auth\",\"key\":\"PKID\",\"secret\":\"s\\\"c\"}"
+            );
             alpaca_auth_client_free(client);
         }
     }

@@ -2,9 +2,10 @@
 //! mock authorization server, with the OAuth error codes Alpaca answers.
 //!
 //! Checks, in order: the JWS compact form; the header (`alg` equal to the
-//! registered key's algorithm, no `kid` unless allowed, no `crit`); the
-//! signature; `iss` = `sub` = client ID; `aud`; `exp`, `iat`, `nbf` and the
-//! lifetime; `jti` and replay.
+//! registered key's algorithm, no `kid` unless allowed, the required `typ`
+//! if any, no `crit`); the signature; `iss` = `sub` = client ID; exactly one
+//! `aud`; `exp` (by the server's own clock, at most 300 s ahead), `iat`
+//! (required, at most 60 s ahead), `nbf` and the lifetime; `jti` and replay.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -51,6 +52,9 @@ pub struct Expectation<'a> {
     pub now_unix: u64,
     /// The only `kid` header accepted; with `None` any `kid` is refused.
     pub allowed_kid: Option<&'a str>,
+    /// The `typ` header required (compared as a media type: ASCII case
+    /// ignored, an `application/` prefix allowed); `None` accepts any.
+    pub required_typ: Option<&'a str>,
 }
 
 /// Why the mock refused an assertion: the OAuth error code and a
@@ -126,7 +130,10 @@ pub fn verify_assertion(
         Some(_) => return Err(Rejection::request("the JWT header's alg is not a string")),
         None => return Err(Rejection::request("the JWT header has no alg")),
     };
-    if alg != key.algorithm.as_str() {
+    // An Ed25519 key verifies under either of its names (RFC 9864).
+    let same = alg == key.algorithm.as_str()
+        || (key.algorithm.is_ed25519() && matches!(alg, "EdDSA" | "Ed25519"));
+    if !same {
         return Err(Rejection::client(format!(
             "the JWT is signed with alg {}, but the client's registered key uses {}",
             quote(alg),
@@ -145,6 +152,24 @@ pub fn verify_assertion(
                 }
                 _ => "the JWT header carries a kid, which this server does not accept".to_owned(),
             }));
+        }
+    }
+    if let Some(required) = expect.required_typ {
+        let ok = match header.get("typ") {
+            Some(Value::String(typ)) => {
+                let typ = match typ.get(..12) {
+                    Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+                    _ => typ.as_str(),
+                };
+                typ.eq_ignore_ascii_case(required)
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(Rejection::client(format!(
+                "the JWT header's typ must be {}",
+                quote(required)
+            )));
         }
     }
     if header.contains_key("crit") {
@@ -189,9 +214,18 @@ pub fn verify_assertion(
             }
         }
     }
+    // Exactly one audience value (as the IETF update of RFC 7523 requires):
+    // a string, or an array of one string.
     let aud_ok = match claims.get("aud") {
         Some(Value::String(aud)) => aud == expect.audience,
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expect.audience)),
+        Some(Value::Array(auds)) if auds.len() == 1 => {
+            auds.first().and_then(Value::as_str) == Some(expect.audience)
+        }
+        Some(Value::Array(_)) => {
+            return Err(Rejection::request(
+                "the JWT claim aud must hold exactly one value, this server's audience",
+            ))
+        }
         Some(_) => return Err(Rejection::request("the JWT claim aud is not a string")),
         None => return Err(Rejection::request("the JWT has no aud claim")),
     };
@@ -203,33 +237,40 @@ pub fn verify_assertion(
     }
     let exp = integer_claim(&claims, "exp")?
         .ok_or_else(|| Rejection::request("the JWT has no exp claim"))?;
-    let iat = integer_claim(&claims, "iat")?;
+    let iat = integer_claim(&claims, "iat")?
+        .ok_or_else(|| Rejection::request("the JWT has no iat claim"))?;
     let nbf = integer_claim(&claims, "nbf")?;
     let now = expect.now_unix;
+    let max = MAX_ASSERTION_LIFETIME.as_secs();
     if exp <= now {
         return Err(Rejection::grant(format!(
             "the JWT expired {} s ago",
             now - exp
         )));
     }
-    if let Some(iat) = iat {
-        if iat > now.saturating_add(CLOCK_SKEW_SECS) {
-            return Err(Rejection::grant(format!(
-                "the JWT is issued {} s in the future",
-                iat - now
-            )));
-        }
-        if exp < iat {
-            return Err(Rejection::grant("the JWT expires before it is issued"));
-        }
+    // `exp` bounded by this server's clock, not only by `iat`, which the
+    // client's clock sets: a client whose clock runs ahead is caught here.
+    if exp - now > max {
+        return Err(Rejection::grant(format!(
+            "the JWT expires {} s from now by this server's clock, more than the {max} s allowed",
+            exp - now
+        )));
+    }
+    if iat > now.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(Rejection::grant(format!(
+            "the JWT is issued {} s in the future",
+            iat - now
+        )));
+    }
+    if exp < iat {
+        return Err(Rejection::grant("the JWT expires before it is issued"));
     }
     if let Some(nbf) = nbf {
         if nbf > now.saturating_add(CLOCK_SKEW_SECS) {
             return Err(Rejection::grant("the JWT is not valid yet (nbf)"));
         }
     }
-    let lifetime = exp - iat.unwrap_or(now).min(exp);
-    let max = MAX_ASSERTION_LIFETIME.as_secs();
+    let lifetime = exp - iat;
     if lifetime > max {
         return Err(Rejection::grant(format!(
             "the JWT lives {lifetime} s (exp - iat), more than the {max} s allowed"
@@ -254,7 +295,7 @@ fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm 
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::EdDSA | Algorithm::Ed25519 => &signature::ED25519,
     }
 }
 
@@ -313,6 +354,7 @@ mod tests {
             audience: TOKEN_URL,
             now_unix: NOW,
             allowed_kid: None,
+            required_typ: None,
         }
     }
 
@@ -485,7 +527,22 @@ mod tests {
                 "invalid_request",
             ),
             (
-                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"nbf":1700000100,"jti":"a"}"#,
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","iat":1700000000,"exp":1700000060,"nbf":1700000100,"jti":"a"}"#,
+                "invalid_grant",
+            ),
+            // No iat.
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","exp":1700000060,"jti":"a"}"#,
+                "invalid_request",
+            ),
+            // Two audiences, one of them this server.
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":["x","https://authx.sandbox.alpaca.markets/v1/oauth2/token"],"iat":1700000000,"exp":1700000060,"jti":"a"}"#,
+                "invalid_request",
+            ),
+            // exp - iat is 270 s, but exp is 320 s ahead of the server's clock.
+            (
+                r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":"https://authx.sandbox.alpaca.markets/v1/oauth2/token","iat":1700000050,"exp":1700000320,"jti":"a"}"#,
                 "invalid_grant",
             ),
             (r#"[1,2]"#, "invalid_request"),
@@ -494,9 +551,28 @@ mod tests {
             let a = forge(&k, header, claims);
             assert_eq!(check(&a, &k).unwrap_err().code, code, "{claims}");
         }
-        // An aud array that names the endpoint is accepted.
-        let ok = r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":["x","https://authx.sandbox.alpaca.markets/v1/oauth2/token"],"exp":1700000060,"jti":"a"}"#;
+        // An aud array of exactly this endpoint is accepted.
+        let ok = r#"{"iss":"CLIENTID0123456789AB","sub":"CLIENTID0123456789AB","aud":["https://authx.sandbox.alpaca.markets/v1/oauth2/token"],"iat":1700000000,"exp":1700000060,"jti":"a"}"#;
         check(&forge(&k, header, ok), &k).unwrap();
+    }
+
+    #[test]
+    fn required_typ_is_compared_as_a_media_type() {
+        let k = key();
+        let registered = RegisteredKey::from_private_key(&k);
+        let mut e = expect();
+        e.required_typ = Some(crate::assertion::CLIENT_AUTHENTICATION_JWT_TYP);
+        let a = assertion(&k, &AssertionOptions::new(), NOW);
+        let err = verify_assertion(&a, &registered, &e, &mut HashSet::new()).unwrap_err();
+        assert_eq!(err.code, "invalid_client");
+        assert!(err.description.contains("typ"), "{err}");
+        for typ in [
+            "client-authentication+jwt",
+            "application/Client-Authentication+JWT",
+        ] {
+            let a = assertion(&k, &AssertionOptions::new().typ(Some(typ.into())), NOW);
+            verify_assertion(&a, &registered, &e, &mut HashSet::new()).unwrap();
+        }
     }
 
     #[test]

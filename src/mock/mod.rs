@@ -143,6 +143,9 @@ struct State {
     client_keys: HashMap<String, RegisteredKey>,
     api_keys: HashMap<String, String>,
     allowed_kid: Option<String>,
+    required_audience: Option<String>,
+    required_typ: Option<String>,
+    clock_offset_secs: i64,
     tokens: HashMap<String, Instant>,
     seen_jti: HashSet<String>,
     faults: VecDeque<Fault>,
@@ -198,6 +201,9 @@ impl MockServer {
                     MOCK_API_SECRET_KEY.to_owned(),
                 )]),
                 allowed_kid: None,
+                required_audience: None,
+                required_typ: None,
+                clock_offset_secs: 0,
                 tokens: HashMap::new(),
                 seen_jti: HashSet::new(),
                 faults: VecDeque::new(),
@@ -267,6 +273,35 @@ impl MockServer {
     /// a `kid` is refused, as reported of Alpaca).
     pub fn allow_kid(&self, kid: Option<&str>) {
         self.shared.state().allowed_kid = kid.map(str::to_owned);
+    }
+
+    /// The issuer identifier of this mock authorization server,
+    /// `http://127.0.0.1:PORT`: the audience a client assertion carries under
+    /// the IETF update of RFC 7523, once
+    /// [`require_assertion_audience`](Self::require_assertion_audience) asks
+    /// for it.
+    pub fn issuer(&self) -> String {
+        self.base_url()
+    }
+
+    /// The one `aud` value client assertions must carry; `None` (the
+    /// default) means the token endpoint URL.
+    pub fn require_assertion_audience(&self, audience: Option<&str>) {
+        self.shared.state().required_audience = audience.map(str::to_owned);
+    }
+
+    /// The `typ` header client assertions must carry (such as
+    /// [`CLIENT_AUTHENTICATION_JWT_TYP`](crate::CLIENT_AUTHENTICATION_JWT_TYP));
+    /// `None` (the default) accepts any.
+    pub fn require_assertion_typ(&self, typ: Option<&str>) {
+        self.shared.state().required_typ = typ.map(str::to_owned);
+    }
+
+    /// Runs the mock's clock `seconds` ahead of the system clock (behind if
+    /// negative) when it checks client assertions: a client whose clock is
+    /// 20 s ahead of the server's is a mock with an offset of -20.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.shared.state().clock_offset_secs = seconds;
     }
 
     /// The `expires_in` of tokens issued from now on.
@@ -566,6 +601,17 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
             &[],
         )
     })?;
+    // RFC 6749 §3.2: request parameters must not be included more than once.
+    for (i, (name, _)) in form.iter().enumerate() {
+        if form.iter().skip(i + 1).any(|(other, _)| other == name) {
+            return Err(oauth_error(
+                400,
+                "invalid_request",
+                &format!("the parameter {name:?} is repeated"),
+                &[name.as_str()],
+            ));
+        }
+    }
     let field = |name: &str| {
         form.iter()
             .find(|(n, _)| n == name)
@@ -657,6 +703,9 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
                 client_keys,
                 seen_jti,
                 allowed_kid,
+                required_audience,
+                required_typ,
+                clock_offset_secs,
                 ..
             } = &mut *state;
             let Some(key) = client_keys.get(client_id) else {
@@ -669,12 +718,14 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
             };
             let now_unix = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+                .map_or(0, |d| d.as_secs())
+                .saturating_add_signed(*clock_offset_secs);
             let expect = jwt::Expectation {
                 client_id,
-                audience: &shared.token_url,
+                audience: required_audience.as_deref().unwrap_or(&shared.token_url),
                 now_unix,
                 allowed_kid: allowed_kid.as_deref(),
+                required_typ: required_typ.as_deref(),
             };
             jwt::verify_assertion(assertion, key, &expect, seen_jti).map_err(|rejection| {
                 let status = match rejection.code {

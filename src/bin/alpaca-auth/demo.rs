@@ -156,12 +156,9 @@ pub fn run() -> Result<(), String> {
     }
     println!("   {}", get_account(&mock, &client)?);
 
-    step("2. API key, HTTP Basic (Broker API keys)");
+    step("2. API key in broker-sandbox: HTTP Basic, the broker environments' default");
     let client = builder(&mock)
-        .credentials(Credentials::api_key_basic(
-            MOCK_API_KEY_ID,
-            MOCK_API_SECRET_KEY,
-        ))
+        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
         .build()
         .map_err(|e| e.to_string())?;
     for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {

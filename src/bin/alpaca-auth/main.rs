@@ -82,6 +82,11 @@ fn endpoints() -> Result<(), String> {
         "token: {}",
         e.token_url().unwrap_or("(none: API key credentials only)")
     );
+    println!("market data stream: {}", e.market_data_stream_base());
+    println!(
+        "trade updates stream: {}",
+        e.trade_updates_stream_url().unwrap_or("(none)")
+    );
     Ok(())
 }
 
