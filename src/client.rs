@@ -1,6 +1,7 @@
 //! [`Client`]: the one object a program keeps, and its [`ClientBuilder`].
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +14,7 @@ use crate::headers::AuthHeaders;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretString;
+use crate::store::{SharedStore, StoreKey, TokenStore};
 use crate::token::{AccessToken, RefreshPolicy, MAX_TOKEN_LIFETIME};
 use crate::transport::{
     parse_ca_bundle, push_form_pair, ProxySetting, TokenForm, Transport, TransportConfig,
@@ -82,6 +84,8 @@ struct OAuthSource {
     transport: Transport,
     cache: TokenCache,
     refresh: RefreshPolicy,
+    /// Shared with other processes, if configured: consulted on every fetch.
+    store: Option<SharedStore>,
 }
 
 impl OAuthSource {
@@ -130,7 +134,17 @@ impl OAuthSource {
         })
     }
 
+    /// A new token: through the token store when there is one, so that one
+    /// process of a fleet fetches for all.
     fn fetch(&self) -> Result<AccessToken> {
+        match &self.store {
+            Some(store) => store.fetch(&self.refresh, &|| self.request()),
+            None => self.request(),
+        }
+    }
+
+    /// A token request to the token endpoint.
+    fn request(&self) -> Result<AccessToken> {
         self.transport
             .request_token(&self.token_url, &mut || self.form(), &self.refresh)
     }
@@ -330,18 +344,33 @@ impl Client {
     /// When many threads may see the same 401, prefer
     /// [`invalidate_token`](Self::invalidate_token): late calls about a token
     /// already replaced then cause no further requests.
+    ///
+    /// With a token store, the stored entry goes too if it holds the token
+    /// this client had cached.
     pub fn invalidate(&self) {
         if let Auth::OAuth(source) = &self.inner.auth {
+            let held = source.cache.current();
             source.cache.invalidate();
+            if let (Some(store), Some(token)) = (&source.store, held) {
+                store.forget(&token);
+            }
         }
     }
 
     /// Forgets the cached token if it is `rejected` (the token the API just
     /// answered 401 to); returns whether it was. A report about a token that
-    /// has already been replaced changes nothing.
+    /// has already been replaced changes nothing. With a token store, the
+    /// stored entry is removed if it still holds `rejected`, so that no
+    /// process of the fleet loads it again.
     pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
         match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.invalidate_token(rejected),
+            Auth::OAuth(source) => {
+                let dropped = source.cache.invalidate_token(rejected);
+                if let Some(store) = &source.store {
+                    store.forget(rejected);
+                }
+                dropped
+            }
             Auth::Fixed(_) => false,
         }
     }
@@ -412,7 +441,26 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     refresh: RefreshPolicy,
     background_refresh: bool,
+    token_store: Option<StoreChoice>,
     deferred: Option<Error>,
+}
+
+/// Where a client shares its tokens with other processes.
+#[derive(Clone)]
+enum StoreChoice {
+    /// The built-in [`FileStore`], opened at build.
+    Dir(PathBuf),
+    /// A store of the application's.
+    Custom(Arc<dyn TokenStore>),
+}
+
+impl fmt::Debug for StoreChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreChoice::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            StoreChoice::Custom(_) => f.write_str("Custom"),
+        }
+    }
 }
 
 impl ClientBuilder {
@@ -523,6 +571,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares tokens with the other processes of this user that use the
+    /// same directory and credential: one token request per rotation for
+    /// the whole fleet (see [`FileStore`](crate::store::FileStore);
+    /// `APCA_TOKEN_CACHE_DIR`). The
+    /// directory is created `0700` at build; one accessible to others is
+    /// refused. Client credentials only; no effect for API keys.
+    pub fn token_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.token_store = Some(StoreChoice::Dir(dir.into()));
+        self
+    }
+
+    /// Shares tokens through a store of the application's (another host's
+    /// cache, for example): see [`TokenStore`]. Replaces
+    /// [`token_cache_dir`](Self::token_cache_dir).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.token_store = Some(StoreChoice::Custom(store));
+        self
+    }
+
     /// Applies the `APCA_*` environment variables over this builder.
     pub fn from_env(self) -> Result<Self> {
         crate::env_config::apply(self, &crate::env_config::process_env)
@@ -597,6 +664,19 @@ impl ClientBuilder {
                     // Fail at build time, not at the first token request.
                     create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
                 }
+                let store = match self.token_store {
+                    None => None,
+                    Some(choice) => {
+                        let store: Arc<dyn TokenStore> = match choice {
+                            StoreChoice::Dir(dir) => open_file_store(dir)?,
+                            StoreChoice::Custom(store) => store,
+                        };
+                        let key =
+                            StoreKey::new(token_url, &client_id, self.scope.as_deref(), &auth);
+                        // Another process's fetch may take a whole budget.
+                        Some(SharedStore::new(store, key, self.transport.budget))
+                    }
+                };
                 Auth::OAuth(Arc::new(OAuthSource {
                     transport: Transport::new(self.transport.clone(), &parsed_url)?,
                     cache: TokenCache::new(self.transport.budget),
@@ -605,6 +685,7 @@ impl ClientBuilder {
                     client_id,
                     method: auth,
                     refresh: self.refresh,
+                    store,
                 }))
             }
         };
@@ -640,9 +721,23 @@ impl fmt::Debug for ClientBuilder {
             .field("transport", &self.transport)
             .field("refresh", &self.refresh)
             .field("background_refresh", &self.background_refresh)
+            .field("token_store", &self.token_store)
             .field("deferred", &self.deferred)
             .finish()
     }
+}
+
+/// The built-in token store in `dir` ([`ClientBuilder::token_cache_dir`]).
+#[cfg(target_os = "linux")]
+fn open_file_store(dir: PathBuf) -> Result<Arc<dyn TokenStore>> {
+    Ok(Arc::new(crate::store::FileStore::open(dir)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_file_store(_dir: PathBuf) -> Result<Arc<dyn TokenStore>> {
+    Err(Error::config(
+        "the token cache directory (file token store) is supported on Linux only",
+    ))
 }
 
 /// A client is shared across threads: keep it `Send + Sync`.

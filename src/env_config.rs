@@ -19,6 +19,7 @@
 //! | `APCA_ASSERTION_LIFETIME` | client assertion lifetime in seconds               |
 //! | `APCA_ASSERTION_ALG`    | signing algorithm (`PS256` for RSA keys, `Ed25519`)  |
 //! | `APCA_ASSERTION_KID`    | `kid` header of client assertions (none by default)  |
+//! | `APCA_TOKEN_CACHE_DIR`  | directory of a token store shared by processes (client credentials) |
 //!
 //! An empty variable counts as unset. Exactly one kind of credential must be
 //! set, completely.
@@ -106,6 +107,11 @@ pub(crate) fn apply(
         }
         crate::client::validate_scope(&scope).map_err(|e| e.with_message_prefix("APCA_SCOPE: "))?;
         builder = builder.scope(scope);
+    }
+    if let Some(dir) = env.text("APCA_TOKEN_CACHE_DIR")? {
+        // Shared tokens concern client credentials; a fleet may set the
+        // variable for processes with API keys too, where it does nothing.
+        builder = builder.token_cache_dir(dir);
     }
     Ok(builder.credentials(credentials))
 }

@@ -56,6 +56,7 @@ mod replica;
 mod resolver;
 pub mod retry;
 pub mod secret;
+pub mod store;
 pub mod token;
 pub mod transport;
 mod url;
@@ -76,6 +77,7 @@ pub use redact::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
 pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
+pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore};
 pub use token::{AccessToken, RefreshPolicy};
 pub use transport::ProxySetting;
 /// The `http` crate the header types come from (re-exported by ureq).

@@ -1,0 +1,276 @@
+//! Sharing one token among processes: the [`TokenStore`] that the slow path
+//! consults (never the cached-header path).
+//!
+//! Before a process fetches a token it *loads* the credential's entry; a
+//! token there with enough life left is used as is. Otherwise it takes the
+//! store's fetch *lock*: the one process that gets it loads again (another
+//! may have just published), fetches, *publishes* and unlocks, while the
+//! others poll the entry until the new token appears. So a fleet of
+//! processes with one credential sends one token request per rotation.
+//!
+//! A store is never trusted to work: an error from it, or a lock held for
+//! longer than the token budget (a hung holder), makes the process fetch on
+//! its own, exactly as without a store. A token from the store is used only
+//! if it parses as a token and has more than the refresh margin left.
+//!
+//! What a store holds: the access token, its expiry in wall-clock time and
+//! its lifetime, under a key derived from the token URL, the client ID and a
+//! fingerprint (SHA-256) of the credential: never the client secret, the
+//! private key or an assertion. See [`FileStore`] for the built-in store.
+
+// flock, geteuid and the fork handler are libc calls.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod file;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ring::digest;
+
+use crate::credentials::ClientAuth;
+use crate::error::Result;
+use crate::secret::SecretString;
+use crate::token::{AccessToken, RefreshPolicy};
+
+#[cfg(target_os = "linux")]
+pub use self::file::{FileStore, MAX_ENTRY_LEN};
+
+/// How often a process waiting for another's fetch looks at the entry.
+pub const STORE_POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// A token as a store keeps it.
+pub struct StoredToken {
+    /// The access token (a secret: the store must be private to the user).
+    pub access_token: SecretString,
+    /// When it expires, in wall-clock time (monotonic clocks do not cross
+    /// processes).
+    pub expires_at: SystemTime,
+    /// The lifetime it was granted with, from which a loading process works
+    /// out its refresh margin.
+    pub lifetime: Duration,
+}
+
+impl fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+/// The name of a credential's entry: 64 hex digits of SHA-256 over the
+/// token URL, the client ID and a fingerprint of the credential (the hash of
+/// the client secret, or the public key of the signing key). Another
+/// credential, or a wrong secret for the same client ID, has another key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StoreKey(String);
+
+impl StoreKey {
+    /// The key of a client credential at a token endpoint, for a scope.
+    pub(crate) fn new(
+        token_url: &str,
+        client_id: &str,
+        scope: Option<&str>,
+        auth: &ClientAuth,
+    ) -> StoreKey {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        let scope = scope.map_or(b"\0no scope".as_slice(), str::as_bytes);
+        for part in [
+            b"alpaca-auth token store v1".as_slice(),
+            token_url.as_bytes(),
+            client_id.as_bytes(),
+            scope,
+        ] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        match auth {
+            ClientAuth::Secret(secret) => {
+                let fingerprint =
+                    digest::digest(&digest::SHA256, secret.expose_secret().as_bytes());
+                ctx.update(b"client_secret");
+                ctx.update(fingerprint.as_ref());
+            }
+            ClientAuth::PrivateKeyJwt { key, .. } => {
+                ctx.update(b"private_key_jwt");
+                ctx.update(key.public_key());
+            }
+        }
+        let hash = ctx.finish();
+        let mut hex = String::with_capacity(64);
+        for byte in hash.as_ref() {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        StoreKey(hex)
+    }
+
+    /// The key as text (64 lowercase hex digits), e.g. for a file or Redis
+    /// key name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({})", self.0)
+    }
+}
+
+/// A held fetch lock; dropping it releases the lock.
+pub trait StoreLock: Send {}
+
+/// Where processes share tokens. Implementations are called only on the
+/// slow path (a fetch, an invalidation), from any thread; every method may
+/// fail, which makes the caller fetch on its own.
+pub trait TokenStore: Send + Sync {
+    /// The entry of `key`, if there is a usable one. An entry that cannot be
+    /// trusted (corrupt, truncated, readable by others) is `Ok(None)`.
+    fn load(&self, key: &StoreKey) -> io::Result<Option<StoredToken>>;
+
+    /// Stores `token` as the entry of `key`, replacing any other.
+    fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()>;
+
+    /// Takes the fetch lock of `key` without waiting: `Ok(None)` when
+    /// another holder has it. A lock whose holder dies must be released
+    /// (by the operating system, or by an expiry).
+    fn try_lock(&self, key: &StoreKey) -> io::Result<Option<Box<dyn StoreLock>>>;
+
+    /// Removes the entry of `key` if it still holds `token` (a token the API
+    /// refused); an entry with another token stays.
+    fn remove_if(&self, key: &StoreKey, token: &str) -> io::Result<()>;
+}
+
+/// A client's view of its store: the store, the credential's key and how
+/// long to wait for another process's fetch.
+#[derive(Clone)]
+pub(crate) struct SharedStore {
+    store: Arc<dyn TokenStore>,
+    key: StoreKey,
+    wait: Duration,
+}
+
+impl SharedStore {
+    pub(crate) fn new(store: Arc<dyn TokenStore>, key: StoreKey, wait: Duration) -> SharedStore {
+        SharedStore { store, key, wait }
+    }
+
+    /// A token through the store: a fresh stored one; else the one this
+    /// process fetches under the lock (and publishes); else, while another
+    /// process holds the lock, the one it publishes; else (store errors, or
+    /// no token within the wait) one fetched here.
+    pub(crate) fn fetch(
+        &self,
+        policy: &RefreshPolicy,
+        fetch: &dyn Fn() -> Result<AccessToken>,
+    ) -> Result<AccessToken> {
+        if let Some(token) = self.fresh(policy) {
+            return Ok(token);
+        }
+        let deadline = Instant::now() + self.wait;
+        loop {
+            match self.store.try_lock(&self.key) {
+                Ok(Some(lock)) => {
+                    if let Some(token) = self.fresh(policy) {
+                        return Ok(token);
+                    }
+                    let token = fetch()?;
+                    self.publish(&token);
+                    drop(lock);
+                    return Ok(token);
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(STORE_POLL_INTERVAL);
+                    if let Some(token) = self.fresh(policy) {
+                        return Ok(token);
+                    }
+                }
+                // A broken store, or a holder that outlived the wait.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let token = fetch()?;
+        self.publish(&token);
+        Ok(token)
+    }
+
+    /// Removes the stored entry if it holds `token` (after a 401).
+    pub(crate) fn forget(&self, token: &AccessToken) {
+        let _ = self.store.remove_if(&self.key, token.expose_secret());
+    }
+
+    /// The stored token, if it parses and is not yet due for refresh.
+    fn fresh(&self, policy: &RefreshPolicy) -> Option<AccessToken> {
+        let stored = self.store.load(&self.key).ok()??;
+        let remaining = stored.expires_at.duration_since(SystemTime::now()).ok()?;
+        let lifetime = stored.lifetime.max(remaining);
+        if remaining <= policy.margin(lifetime) {
+            return None;
+        }
+        // Issued `lifetime - remaining` ago, as far as this process knows.
+        let now = Instant::now();
+        let (issued, lifetime) = match now.checked_sub(lifetime - remaining) {
+            Some(issued) => (issued, lifetime),
+            None => (now, remaining),
+        };
+        AccessToken::new(
+            stored.access_token.expose_secret().to_owned(),
+            lifetime,
+            None,
+            issued,
+            policy,
+        )
+        .ok()
+    }
+
+    fn publish(&self, token: &AccessToken) {
+        let stored = StoredToken {
+            access_token: SecretString::new(token.expose_secret().to_owned()),
+            expires_at: SystemTime::now() + token.remaining(),
+            lifetime: token.lifetime(),
+        };
+        let _ = self.store.publish(&self.key, &stored);
+    }
+}
+
+impl fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("key", &self.key)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_differ_by_secret_client_and_url_and_never_contain_the_secret() {
+        let secret = |s: &str| ClientAuth::Secret(SecretString::new(s.to_owned()));
+        let url = "https://authx.sandbox.alpaca.markets/v1/oauth2/token";
+        let key = |url: &str, id: &str, scope: Option<&str>, s: &str| {
+            StoreKey::new(url, id, scope, &secret(s))
+        };
+        let id = "CLIENT0123456789ABCD";
+        let a = key(url, id, None, "right-secret");
+        assert_eq!(a, key(url, id, None, "right-secret"));
+        assert_ne!(a, key(url, id, None, "wrong-secret"));
+        assert_ne!(a, key(url, "CLIENT0123456789ABCE", None, "right-secret"));
+        assert_ne!(a, key("https://other/token", id, None, "right-secret"));
+        assert_ne!(a, key(url, id, Some("data"), "right-secret"));
+        assert_ne!(key(url, id, Some(""), "s"), key(url, id, None, "s"));
+        // Length-prefixed parts: moving a byte from the URL to the ID
+        // changes the key.
+        assert_ne!(key("ab", "c", None, "s"), key("a", "bc", None, "s"));
+        assert_eq!(a.as_str().len(), 64);
+        assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!format!("{a:?}").contains("right-secret"));
+    }
+}

@@ -1,0 +1,433 @@
+//! Tokens shared across processes: the file token store
+//! (`APCA_TOKEN_CACHE_DIR`, `ClientBuilder::token_cache_dir`) and custom
+//! stores, against the mock. Separate clients stand for separate processes
+//! (each has its own cache and its own lock descriptors); the CLI tests run
+//! real processes at once.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{symlink, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::{
+    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
+    MOCK_JWT_CLIENT_ID,
+};
+use alpaca_auth::{
+    Client, Credentials, ErrorKind, PrivateKey, StoreKey, StoreLock, StoredToken, TokenStore,
+};
+
+/// A fresh store directory (not created: the client creates it `0700`).
+fn store_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "token-store-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn shared_client(mock: &MockServer, dir: &Path, secret: &str) -> Client {
+    common::builder(mock)
+        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret))
+        .token_cache_dir(dir)
+        .build()
+        .expect("client builds")
+}
+
+/// The one entry file of the store (`<key>.token`).
+fn entry_file(dir: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("store directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "token"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn two_processes_sharing_a_directory_make_one_token_request() {
+    let mock = common::mock();
+    let dir = store_dir("two");
+    let a = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let b = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let first = a.access_token().expect("a fetches");
+    let second = b.access_token().expect("b loads the stored token");
+    assert_eq!(first.expose_secret(), second.expose_secret());
+    assert_eq!(mock.token_requests(), 1);
+    // The stored token keeps its expiry: b does not think it fresher.
+    assert!(second.remaining() <= first.remaining() + Duration::from_secs(1));
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&entry_file(&dir)), 0o600);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_wrong_secret_for_the_same_client_id_never_reads_the_stored_token() {
+    let mock = common::mock();
+    let dir = store_dir("wrong");
+    let right = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    right.access_token().expect("the right secret fetches");
+    let wrong = shared_client(&mock, &dir, "not-the-secret-of-this-client");
+    let err = wrong
+        .access_token()
+        .expect_err("a wrong secret gets no token");
+    assert_eq!(err.kind(), ErrorKind::OAuth, "{err}");
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the wrong secret asked the server"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fs::read_dir(dir)
+        .expect("store directory")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let bytes = fs::read(&path).expect("readable");
+            (path, bytes)
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
+    use base64::Engine as _;
+    let mock = common::mock();
+    let dir = store_dir("hygiene");
+    let secret_client = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    secret_client.access_token().expect("token");
+
+    let der = generate_p256_pkcs8().expect("a fresh key");
+    let key = PrivateKey::from_der(&der).expect("key loads");
+    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let jwt_client = common::builder(&mock)
+        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
+        .token_cache_dir(&dir)
+        .build()
+        .expect("client builds");
+    jwt_client.access_token().expect("token");
+
+    let files = files_under(&dir);
+    assert!(files.len() >= 2, "two entries (and lock files): {files:?}");
+    let der_b64 = base64::engine::general_purpose::STANDARD.encode(&*der);
+    for (path, bytes) in &files {
+        for (what, needle) in [
+            ("client secret", MOCK_CLIENT_SECRET.as_bytes()),
+            ("key (DER)", &der[der.len() - 32..]),
+            ("key (base64)", &der_b64.as_bytes()[..40]),
+            ("assertion type", b"jwt-bearer"),
+            ("assertion header", b"eyJ"),
+        ] {
+            assert!(!contains(bytes, needle), "{what} in {}", path.display());
+        }
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn untrusted_entries_are_ignored_and_replaced() {
+    let mock = common::mock();
+    let dir = store_dir("untrusted");
+    shared_client(&mock, &dir, MOCK_CLIENT_SECRET)
+        .access_token()
+        .expect("token");
+    let entry = entry_file(&dir);
+    let good = fs::read(&entry).expect("entry");
+    let planted = String::from_utf8(good.clone())
+        .expect("JSON")
+        .replace("mock_", "planted_");
+    let decoy = dir.join("decoy");
+
+    type Spoil = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Spoil)> = vec![
+        ("corrupt", Box::new(|p| fs::write(p, b"{not json").unwrap())),
+        (
+            "truncated",
+            Box::new(move |p| fs::write(p, &good[..good.len() / 2]).unwrap()),
+        ),
+        (
+            "readable by others",
+            Box::new({
+                let planted = planted.clone();
+                move |p| {
+                    fs::write(p, &planted).unwrap();
+                    fs::set_permissions(p, fs::Permissions::from_mode(0o644)).unwrap();
+                }
+            }),
+        ),
+        (
+            "a symbolic link",
+            Box::new({
+                let planted = planted.clone();
+                let decoy = decoy.clone();
+                move |p| {
+                    fs::write(&decoy, &planted).unwrap();
+                    fs::set_permissions(&decoy, fs::Permissions::from_mode(0o600)).unwrap();
+                    fs::remove_file(p).unwrap();
+                    symlink(&decoy, p).unwrap();
+                }
+            }),
+        ),
+        (
+            "another format version",
+            Box::new({
+                let planted = planted.replace("\"version\":1", "\"version\":2");
+                move |p| fs::write(p, &planted).unwrap()
+            }),
+        ),
+        (
+            "oversized",
+            Box::new(|p| fs::write(p, vec![b' '; 64 * 1024]).unwrap()),
+        ),
+    ];
+    for (case, spoil) in cases {
+        spoil(&entry);
+        let before = mock.token_requests();
+        let client = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+        let token = client.access_token().expect("a token despite the entry");
+        assert!(
+            !token.expose_secret().starts_with("planted_"),
+            "{case}: the planted token was used"
+        );
+        assert_eq!(mock.token_requests(), before + 1, "{case}: fetched anew");
+        // Replaced by a private regular file holding the new token.
+        assert_eq!(mode(&entry), 0o600, "{case}");
+        let replaced = fs::read_to_string(&entry).expect("entry");
+        assert!(replaced.contains(token.expose_secret()), "{case}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn invalidation_removes_the_stored_entry_only_if_it_holds_that_token() {
+    let mock = common::mock();
+    let dir = store_dir("invalidate");
+    let a = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let b = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let t1 = a.access_token().expect("a fetches");
+    assert_eq!(
+        b.access_token().expect("b loads").expose_secret(),
+        t1.expose_secret()
+    );
+    assert_eq!(mock.token_requests(), 1);
+
+    // The API refuses t1 for a: the entry goes, a fetches t2 and stores it.
+    assert!(a.invalidate_token(&t1));
+    let t2 = a.access_token().expect("a fetches anew");
+    assert_ne!(t1.expose_secret(), t2.expose_secret());
+    assert_eq!(mock.token_requests(), 2);
+
+    // b reports t1 late: the entry holds t2 and stays; b loads t2.
+    let b_t1 = b.cached_token().expect("b still holds t1");
+    assert!(b.invalidate_token(&b_t1));
+    let b_t2 = b.access_token().expect("b loads t2");
+    assert_eq!(b_t2.expose_secret(), t2.expose_secret());
+    assert_eq!(mock.token_requests(), 2, "no request for b");
+
+    // invalidate() drops the entry holding the cached token, too.
+    a.invalidate();
+    let c = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let t3 = c.access_token().expect("c fetches");
+    assert_ne!(t3.expose_secret(), t2.expose_secret());
+    assert_eq!(mock.token_requests(), 3);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_directory_others_can_enter_or_a_non_directory_is_refused_at_build() {
+    let mock = common::mock();
+    let open = store_dir("open");
+    fs::create_dir_all(&open).expect("dir");
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let builder = |dir: &Path| {
+        common::builder(&mock)
+            .credentials(Credentials::client_secret(
+                MOCK_CLIENT_ID,
+                MOCK_CLIENT_SECRET,
+            ))
+            .token_cache_dir(dir)
+            .build()
+    };
+    let err = builder(&open).expect_err("0755 is refused");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("chmod 700"), "{err}");
+
+    let file = store_dir("file");
+    fs::write(&file, b"").expect("file");
+    let err = builder(&file).expect_err("a file is refused");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("not a directory"), "{err}");
+
+    let link = store_dir("link");
+    let target = store_dir("target");
+    fs::create_dir_all(&target).expect("dir");
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o700)).expect("chmod");
+    symlink(&target, &link).expect("symlink");
+    assert_eq!(
+        builder(&link).expect_err("a link").kind(),
+        ErrorKind::Config
+    );
+    assert_eq!(mock.token_requests(), 0);
+    for path in [&open, &target] {
+        let _ = fs::remove_dir_all(path);
+    }
+    let _ = fs::remove_file(&file);
+    let _ = fs::remove_file(&link);
+}
+
+/// A store whose every operation fails.
+struct BrokenStore;
+
+impl TokenStore for BrokenStore {
+    fn load(&self, _: &StoreKey) -> io::Result<Option<StoredToken>> {
+        Err(io::Error::other("load fails"))
+    }
+    fn publish(&self, _: &StoreKey, _: &StoredToken) -> io::Result<()> {
+        Err(io::Error::other("publish fails"))
+    }
+    fn try_lock(&self, _: &StoreKey) -> io::Result<Option<Box<dyn StoreLock>>> {
+        Err(io::Error::other("lock fails"))
+    }
+    fn remove_if(&self, _: &StoreKey, _: &str) -> io::Result<()> {
+        Err(io::Error::other("remove fails"))
+    }
+}
+
+/// A store whose lock someone else always holds, and which never has a
+/// token: a hung holder.
+struct HeldStore;
+
+impl TokenStore for HeldStore {
+    fn load(&self, _: &StoreKey) -> io::Result<Option<StoredToken>> {
+        Ok(None)
+    }
+    fn publish(&self, _: &StoreKey, _: &StoredToken) -> io::Result<()> {
+        Ok(())
+    }
+    fn try_lock(&self, _: &StoreKey) -> io::Result<Option<Box<dyn StoreLock>>> {
+        Ok(None)
+    }
+    fn remove_if(&self, _: &StoreKey, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_broken_store_or_a_hung_lock_holder_never_fails_a_caller_that_can_fetch() {
+    let mock = common::mock();
+    let broken = common::builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .token_store(Arc::new(BrokenStore))
+        .build()
+        .expect("client builds");
+    broken.access_token().expect("fetches despite the store");
+    broken.invalidate();
+    broken.access_token().expect("and again");
+    assert_eq!(mock.token_requests(), 2);
+
+    let budget = Duration::from_millis(600);
+    let held = common::builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .token_budget(budget)
+        .token_store(Arc::new(HeldStore))
+        .build()
+        .expect("client builds");
+    let started = Instant::now();
+    held.access_token().expect("fetches once the wait is over");
+    let waited = started.elapsed();
+    assert!(waited >= budget, "waited for the holder: {waited:?}");
+    assert!(
+        waited < budget + Duration::from_secs(5),
+        "bounded: {waited:?}"
+    );
+    assert_eq!(mock.token_requests(), 3);
+}
+
+/// `alpaca-auth token` processes started together with one store.
+fn cli_fleet(mock: &MockServer, dir: &Path, processes: usize) -> Vec<String> {
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
+                .arg("token")
+                .env_clear()
+                .env("APCA_ENVIRONMENT", "broker-sandbox")
+                .env("APCA_AUTH_URL", mock.token_url())
+                .env("APCA_CLIENT_ID", MOCK_CLIENT_ID)
+                .env("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET)
+                .env("APCA_TOKEN_CACHE_DIR", dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the CLI starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().expect("the CLI ends");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
+    let mock = common::mock();
+    mock.set_expires_in(3);
+    let dir = store_dir("fleet");
+    let first = cli_fleet(&mock, &dir, 16);
+    assert!(first.iter().all(|t| t == &first[0] && !t.is_empty()));
+    let after_first = mock.token_requests();
+    eprintln!("16 CLI processes at once: {after_first} token request(s)");
+    assert_eq!(after_first, 1);
+
+    // The token expires; 8 more processes at once.
+    std::thread::sleep(Duration::from_millis(3_200));
+    let second = cli_fleet(&mock, &dir, 8);
+    assert!(second.iter().all(|t| t == &second[0] && t != &first[0]));
+    let after_second = mock.token_requests();
+    eprintln!(
+        "8 more after expiry: {} more token request(s)",
+        after_second - after_first
+    );
+    assert_eq!(after_second, 2);
+    let _ = fs::remove_dir_all(&dir);
+}
