@@ -464,6 +464,24 @@ alpaca_auth_result alpaca_auth_builder_set_scope(struct alpaca_auth_builder *bui
                                                  const char *scope);
 
 /**
+ * Shares tokens with the other processes of this user that use the same
+ * directory and credential (the built-in file token store; the same as
+ * `APCA_TOKEN_CACHE_DIR`): one token request per rotation for the whole
+ * fleet. The directory is created with mode 0700 by
+ * `alpaca_auth_builder_build`, which refuses one that others can access
+ * (`ALPACA_AUTH_RESULT_CONFIG`). Only the access token and its expiry are
+ * stored, never a secret or key. No effect for API keys. Works in processes
+ * forked after the client was built.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `dir` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_token_cache_dir(struct alpaca_auth_builder *builder,
+                                                           const char *dir);
+
+/**
  * Overrides the Trading/Broker API base URL. `https://`, or `http://` to a
  * loopback host only; no `user:password@`. A refused URL:
  * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.

@@ -495,6 +495,11 @@ class builder {
     result try_scope(const std::string &scope) noexcept {
         return set(alpaca_auth_builder_set_scope, scope);
     }
+    /// Shares tokens with this user's other processes through a private
+    /// directory (see alpaca_auth_builder_set_token_cache_dir).
+    result try_token_cache_dir(const std::string &dir) noexcept {
+        return set(alpaca_auth_builder_set_token_cache_dir, dir);
+    }
     result try_api_base_url(const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_api_base_url, url);
     }
@@ -567,6 +572,7 @@ class builder {
     }
     builder &assertion_alg(const std::string &alg) { return chain(try_assertion_alg(alg)); }
     builder &scope(const std::string &scope) { return chain(try_scope(scope)); }
+    builder &token_cache_dir(const std::string &dir) { return chain(try_token_cache_dir(dir)); }
     builder &api_base_url(const std::string &url) { return chain(try_api_base_url(url)); }
     builder &data_base_url(const std::string &url) { return chain(try_data_base_url(url)); }
     builder &token_url(const std::string &url) { return chain(try_token_url(url)); }

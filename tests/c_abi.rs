@@ -357,6 +357,59 @@ fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
     assert_eq!(log[1].field("scope"), Some("data"));
 }
 
+/// Workers of the prefork test, and how long they run.
+const PREFORK_CHILDREN: usize = 64;
+const PREFORK_SECONDS: u64 = 6;
+
+#[test]
+fn prefork_children_sharing_the_file_store_make_one_request_per_rotation() {
+    let built = built();
+    let mock = mock();
+    // 2-second tokens: refreshed when 1 s is left, so about one rotation a
+    // second.
+    mock.set_expires_in(2);
+    let dir = scratch().join(format!("prefork-store-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let mut command = Command::new(built.program("prefork"));
+    clear_apca(&mut command);
+    command
+        .env("PREFORK_TOKEN_URL", mock.token_url())
+        .env("PREFORK_CLIENT_ID", MOCK_CLIENT_ID)
+        .env("PREFORK_CLIENT_SECRET", MOCK_CLIENT_SECRET)
+        .env("PREFORK_CACHE_DIR", &dir)
+        .env("PREFORK_CHILDREN", PREFORK_CHILDREN.to_string())
+        .env("PREFORK_SECONDS", PREFORK_SECONDS.to_string());
+    let ran = run(command, "prefork");
+    let _ = fs::remove_dir_all(&dir);
+    ran.assert_success("tests/c/prefork.c");
+    assert_eq!(
+        ran.value("workers: "),
+        format!("{PREFORK_CHILDREN} ok, 0 failed")
+    );
+    let calls: u64 = ran
+        .lines_starting("calls ")
+        .iter()
+        .map(|n| n.parse::<u64>().expect("a count"))
+        .sum();
+    let requests = mock.token_requests();
+    let issued = mock.tokens_issued();
+    eprintln!(
+        "{PREFORK_CHILDREN} prefork workers, {PREFORK_SECONDS} s of 2 s tokens: {calls} header lines, \
+         {requests} token requests, {issued} tokens issued"
+    );
+    // One fetch per rotation for the whole fleet (a rotation about every
+    // second), far from one per worker per rotation (64 x that).
+    let rotations_bound = 2 * PREFORK_SECONDS + 2;
+    assert!(
+        requests <= rotations_bound,
+        "{requests} token requests for {PREFORK_SECONDS} s of 2 s tokens (at most {rotations_bound})"
+    );
+    assert!(
+        requests >= PREFORK_SECONDS / 2,
+        "tokens rotated: {requests}"
+    );
+}
+
 #[test]
 fn abuse_from_c_gets_documented_codes_and_reasons() {
     let built = built();

@@ -632,6 +632,41 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_scope(
     }
 }
 
+/// Shares tokens with the other processes of this user that use the same
+/// directory and credential (the built-in file token store; the same as
+/// `APCA_TOKEN_CACHE_DIR`): one token request per rotation for the whole
+/// fleet. The directory is created with mode 0700 by
+/// `alpaca_auth_builder_build`, which refuses one that others can access
+/// (`ALPACA_AUTH_RESULT_CONFIG`). Only the access token and its expiry are
+/// stored, never a secret or key. No effect for API keys. Works in processes
+/// forked after the client was built.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `dir` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_token_cache_dir(
+    builder: *mut alpaca_auth_builder,
+    dir: *const c_char,
+) -> alpaca_auth_result {
+    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_token_cache_dir", builder, |b| {
+            let dir = str_arg(dir, "dir")?;
+            if dir.is_empty() {
+                return Err(Failure::new(
+                    alpaca_auth_result::InvalidArgument,
+                    "dir is empty",
+                ));
+            }
+            let dir = dir.to_owned();
+            b.update(|base| base.token_cache_dir(dir));
+            Ok(())
+        })
+    }
+}
+
 /// Which URL a `set_*_url` call overrides.
 #[derive(Clone, Copy)]
 enum UrlSetting {

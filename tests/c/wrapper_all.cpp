@@ -26,7 +26,7 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += b.try_assertion_kid("kid") + b.try_api_base_url("u") + b.try_data_base_url("u");
     failures += b.try_api_key_headers("k", "s") + b.try_assertion_audience("a");
     failures += b.try_assertion_typ("t") + b.try_assertion_lifetime_s(60);
-    failures += b.try_assertion_alg("ES256") + b.try_scope("s");
+    failures += b.try_assertion_alg("ES256") + b.try_scope("s") + b.try_token_cache_dir("d");
     failures += b.try_token_url("u") + b.try_connect_timeout(ms) + b.try_request_timeout(ms);
     failures += b.try_token_budget(ms) + b.try_add_ca_bundle_pem("pem") + b.try_proxy("u");
     failures += b.try_disable_proxy() + b.try_background_refresh(true) + b.try_build(c);
@@ -54,7 +54,7 @@ static int throwing() {
         b.environment("paper").api_key("k", "s").api_key_basic("k", "s").client_secret("c", "s");
         b.client_private_key("c", "k").assertion_kid("k").api_base_url("u").data_base_url("u");
         b.api_key_headers("k", "s").assertion_audience("a").assertion_typ("t");
-        b.assertion_lifetime_s(60).assertion_alg("ES256").scope("s");
+        b.assertion_lifetime_s(60).assertion_alg("ES256").scope("s").token_cache_dir("d");
         b.token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
         alpaca_auth::client c = b.build();

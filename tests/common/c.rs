@@ -195,7 +195,14 @@ pub fn build_programs() -> Result<Built, String> {
     if made.stdout.contains("libcurl headers not found") {
         eprintln!("note: libcurl headers not found: curl_example is not built or run");
     }
-    for program in ["abuse", "abi", "assertion_options", "refresher", "soak"] {
+    for program in [
+        "abuse",
+        "abi",
+        "assertion_options",
+        "prefork",
+        "refresher",
+        "soak",
+    ] {
         let mut cc = Command::new("cc");
         cc.args([
             "-std=c11",
