@@ -226,6 +226,107 @@ typedef struct alpaca_auth_refresher_status {
   uint32_t consecutive_failures;
 } alpaca_auth_refresher_status;
 
+/**
+ * Loads the entry of `key` (64 hex digits, NUL-terminated). On an entry:
+ * copy the access token (no NUL needed) into `token_buf` of `token_buf_len`
+ * bytes (`ALPACA_AUTH_MAX_TOKEN_LEN + 1`), set `*token_len_out` to its
+ * length, `*expires_at_unix_ms_out` and `*lifetime_ms_out`, return OK.
+ * No entry: `*token_len_out = 0`, return OK. Anything else: an error code.
+ */
+typedef alpaca_auth_result (*alpaca_auth_store_load_fn)(void *user_data,
+                                                        const char *key,
+                                                        char *token_buf,
+                                                        size_t token_buf_len,
+                                                        size_t *token_len_out,
+                                                        uint64_t *expires_at_unix_ms_out,
+                                                        uint64_t *lifetime_ms_out);
+
+/**
+ * Stores the entry of `key`: `token` (NUL-terminated), its expiry in Unix
+ * milliseconds and its lifetime in milliseconds, replacing any other.
+ */
+typedef alpaca_auth_result (*alpaca_auth_store_publish_fn)(void *user_data,
+                                                           const char *key,
+                                                           const char *token,
+                                                           uint64_t expires_at_unix_ms,
+                                                           uint64_t lifetime_ms);
+
+/**
+ * Takes the fetch lock of `key` without waiting: `*acquired_out = true` if
+ * this call took it, `false` if another holder has it. A lock must be
+ * released if its holder dies (an expiry, or the operating system).
+ */
+typedef alpaca_auth_result (*alpaca_auth_store_try_lock_fn)(void *user_data,
+                                                            const char *key,
+                                                            bool *acquired_out);
+
+/**
+ * Releases the fetch lock of `key` that a `try_lock` of this process took.
+ */
+typedef alpaca_auth_result (*alpaca_auth_store_unlock_fn)(void *user_data,
+                                                          const char *key);
+
+/**
+ * Removes the entry of `key` if it still holds `token` (one the API
+ * refused).
+ */
+typedef alpaca_auth_result (*alpaca_auth_store_remove_if_fn)(void *user_data,
+                                                             const char *key,
+                                                             const char *token);
+
+/**
+ * Frees `user_data` once the library no longer needs it.
+ */
+typedef void (*alpaca_auth_store_free_fn)(void *user_data);
+
+/**
+ * A token store implemented by the application: callbacks and their
+ * `user_data`. Set `struct_size` to `sizeof(alpaca_auth_token_store)`.
+ *
+ * Threading: the callbacks are called on the slow path only (a token
+ * fetch, an invalidation; never for a cached header), from any thread of
+ * the process, possibly at the same time for different clients: they must
+ * be thread-safe. They must not call back into the client, and in C++ must
+ * not throw. An error code from any of them makes the library fetch the
+ * token itself (a broken store never fails a caller that could fetch).
+ */
+typedef struct alpaca_auth_token_store {
+  /**
+   * `sizeof(alpaca_auth_token_store)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Required.
+   */
+  alpaca_auth_store_load_fn load;
+  /**
+   * Required.
+   */
+  alpaca_auth_store_publish_fn publish;
+  /**
+   * Required.
+   */
+  alpaca_auth_store_try_lock_fn try_lock;
+  /**
+   * Required.
+   */
+  alpaca_auth_store_unlock_fn unlock;
+  /**
+   * Optional: without it, a 401 does not remove the entry fleet-wide.
+   */
+  alpaca_auth_store_remove_if_fn remove_if;
+  /**
+   * Optional: called once per successful
+   * `alpaca_auth_builder_set_token_store`, when its builder or client is
+   * freed.
+   */
+  alpaca_auth_store_free_fn free_user_data;
+} alpaca_auth_token_store;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -967,6 +1068,27 @@ void alpaca_auth_headers_free(struct alpaca_auth_headers *headers);
  * Takes a plain integer so that any value a caller holds is acceptable.
  */
 const char *alpaca_auth_result_str(uint32_t result);
+
+/**
+ * Shares tokens through a store the application implements (see
+ * `alpaca_auth_token_store` for the callbacks and their threading rules).
+ * The struct is copied; on `ALPACA_AUTH_RESULT_OK` the library owns
+ * `user_data` and calls `free_user_data` (if set) exactly once for this
+ * call, when the builder (if never built) or the client built from it is
+ * freed. Two builders given the same `user_data` free it twice: count
+ * references in `user_data` to share one. On failure (NULL, a
+ * `struct_size` that is too small, a required callback missing:
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`) nothing is kept and `user_data`
+ * stays the caller's. Replaces `alpaca_auth_builder_set_token_cache_dir`.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `store` is
+ * NULL or points to an `alpaca_auth_token_store` with `struct_size` set,
+ * whose callbacks follow its rules for as long as the library holds them.
+ */
+alpaca_auth_result alpaca_auth_builder_set_token_store(struct alpaca_auth_builder *builder,
+                                                       const struct alpaca_auth_token_store *store);
 
 /**
  * The version of the library, such as `"0.1.0"`: a static string, never

@@ -40,7 +40,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alpaca_auth.h"
@@ -171,6 +174,91 @@ struct refresher_status : alpaca_auth_refresher_status {
         struct_size = sizeof(alpaca_auth_refresher_status);
     }
 };
+
+/// A token store shared by processes (a cache on another host, say):
+/// subclass it and give it to builder::token_store. The methods are called
+/// on the slow path only, from any thread, possibly at the same time: make
+/// them thread-safe. They must not throw; any result other than
+/// ALPACA_AUTH_RESULT_OK makes the library fetch the token itself. See
+/// alpaca_auth_token_store in alpaca_auth.h for each call's contract.
+class token_store {
+  public:
+    /// A stored token: the access token, its expiry (Unix milliseconds) and
+    /// the lifetime it was granted with (milliseconds).
+    struct entry {
+        std::string access_token;
+        std::uint64_t expires_at_unix_ms = 0;
+        std::uint64_t lifetime_ms = 0;
+    };
+
+    virtual ~token_store() = default;
+    /// The entry of `key`; `found = false` when there is none.
+    virtual result load(const char *key, entry &out, bool &found) noexcept = 0;
+    /// Stores the entry of `key`, replacing any other.
+    virtual result publish(const char *key, const entry &value) noexcept = 0;
+    /// Takes the fetch lock of `key` without waiting.
+    virtual result try_lock(const char *key, bool &acquired) noexcept = 0;
+    /// Releases the fetch lock this process took.
+    virtual result unlock(const char *key) noexcept = 0;
+    /// Removes the entry of `key` if it still holds `token`.
+    virtual result remove_if(const char *key, const char *token) noexcept {
+        (void)key;
+        (void)token;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+};
+
+namespace detail {
+
+/// The C callbacks of a token_store: user_data is a heap copy of the
+/// shared_ptr, freed by free_user_data.
+struct store_trampolines {
+    using holder = std::shared_ptr<token_store>;
+    static token_store &of(void *user_data) noexcept { return **static_cast<holder *>(user_data); }
+
+    static alpaca_auth_result load(void *user_data, const char *key, char *buf, std::size_t len,
+                                   std::size_t *len_out, std::uint64_t *expires_out,
+                                   std::uint64_t *lifetime_out) noexcept {
+        token_store::entry value;
+        bool found = false;
+        *len_out = 0;
+        result r = of(user_data).load(key, value, found);
+        if (r != ALPACA_AUTH_RESULT_OK || !found) {
+            return r;
+        }
+        if (value.access_token.size() >= len) {
+            return ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL;
+        }
+        std::memcpy(buf, value.access_token.data(), value.access_token.size());
+        *len_out = value.access_token.size();
+        *expires_out = value.expires_at_unix_ms;
+        *lifetime_out = value.lifetime_ms;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    static alpaca_auth_result publish(void *user_data, const char *key, const char *token,
+                                      std::uint64_t expires_at_unix_ms,
+                                      std::uint64_t lifetime_ms) noexcept {
+        token_store::entry value;
+        value.access_token = token;
+        value.expires_at_unix_ms = expires_at_unix_ms;
+        value.lifetime_ms = lifetime_ms;
+        return of(user_data).publish(key, value);
+    }
+    static alpaca_auth_result try_lock(void *user_data, const char *key,
+                                       bool *acquired) noexcept {
+        return of(user_data).try_lock(key, *acquired);
+    }
+    static alpaca_auth_result unlock(void *user_data, const char *key) noexcept {
+        return of(user_data).unlock(key);
+    }
+    static alpaca_auth_result remove_if(void *user_data, const char *key,
+                                        const char *token) noexcept {
+        return of(user_data).remove_if(key, token);
+    }
+    static void free_user_data(void *user_data) noexcept { delete static_cast<holder *>(user_data); }
+};
+
+} // namespace detail
 
 /// An authenticated client: owns an alpaca_auth_client. Move-only; share one
 /// among threads (by reference) so they share one cached token.
@@ -500,6 +588,29 @@ class builder {
     result try_token_cache_dir(const std::string &dir) noexcept {
         return set(alpaca_auth_builder_set_token_cache_dir, dir);
     }
+    /// Shares tokens through a store of the application's; the client keeps
+    /// a reference to it for its life.
+    result try_token_store(std::shared_ptr<alpaca_auth::token_store> store) {
+        if (!store) {
+            return ALPACA_AUTH_RESULT_NULL_ARGUMENT;
+        }
+        using tramp = detail::store_trampolines;
+        alpaca_auth_token_store callbacks;
+        std::memset(&callbacks, 0, sizeof callbacks);
+        callbacks.struct_size = sizeof callbacks;
+        callbacks.user_data = new tramp::holder(std::move(store));
+        callbacks.load = &tramp::load;
+        callbacks.publish = &tramp::publish;
+        callbacks.try_lock = &tramp::try_lock;
+        callbacks.unlock = &tramp::unlock;
+        callbacks.remove_if = &tramp::remove_if;
+        callbacks.free_user_data = &tramp::free_user_data;
+        result r = alpaca_auth_builder_set_token_store(raw_, &callbacks);
+        if (r != ALPACA_AUTH_RESULT_OK) {
+            tramp::free_user_data(callbacks.user_data); // not kept by the library
+        }
+        return r;
+    }
     result try_api_base_url(const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_api_base_url, url);
     }
@@ -573,6 +684,9 @@ class builder {
     builder &assertion_alg(const std::string &alg) { return chain(try_assertion_alg(alg)); }
     builder &scope(const std::string &scope) { return chain(try_scope(scope)); }
     builder &token_cache_dir(const std::string &dir) { return chain(try_token_cache_dir(dir)); }
+    builder &token_store(std::shared_ptr<alpaca_auth::token_store> store) {
+        return chain(try_token_store(std::move(store)));
+    }
     builder &api_base_url(const std::string &url) { return chain(try_api_base_url(url)); }
     builder &data_base_url(const std::string &url) { return chain(try_data_base_url(url)); }
     builder &token_url(const std::string &url) { return chain(try_token_url(url)); }

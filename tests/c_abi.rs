@@ -411,6 +411,28 @@ fn prefork_children_sharing_the_file_store_make_one_request_per_rotation() {
 }
 
 #[test]
+fn a_token_store_in_c_callbacks_is_shared_by_clients_and_never_fails_them() {
+    let built = built();
+    let mock = mock();
+    let mut command = Command::new(built.program("store_callbacks"));
+    clear_apca(&mut command);
+    command
+        .env("STORE_TOKEN_URL", mock.token_url())
+        .env("STORE_CLIENT_ID", MOCK_CLIENT_ID)
+        .env("STORE_CLIENT_SECRET", MOCK_CLIENT_SECRET);
+    let ran = run(under_valgrind(command), "store_callbacks");
+    ran.assert_success("tests/c/store_callbacks.c under valgrind");
+    assert!(
+        ran.value("store: ").ends_with(", 0 failed"),
+        "{}",
+        ran.stdout
+    );
+    // Two clients, one token; one more after the 401; one for the client
+    // whose store is broken.
+    assert_eq!(mock.token_requests(), 3);
+}
+
+#[test]
 fn abuse_from_c_gets_documented_codes_and_reasons() {
     let built = built();
     let mock = mock();

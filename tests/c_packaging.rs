@@ -286,6 +286,8 @@ fn cpp_program_without_exceptions_gets_headers_and_error_codes() {
     assert_eq!(ran.value("moved-from client: "), "null_argument");
     let line = ran.value("header: ");
     assert_eq!(account_status(&mock, &[line]), 200);
+    // Two clients sharing a C++ token_store: one token request.
+    assert_eq!(ran.value("shared store: "), "same token, 1 publish");
     assert_eq!(mock.token_requests(), 1);
 }
 

@@ -102,6 +102,11 @@ impl alpaca_auth_builder {
         self.base = f(std::mem::take(&mut self.base));
     }
 
+    /// Shares tokens through `store` (`alpaca_auth_builder_set_token_store`).
+    pub(crate) fn set_token_store(&mut self, store: std::sync::Arc<dyn crate::TokenStore>) {
+        self.update(|base| base.token_store(store));
+    }
+
     fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
         let mut base = self.base;
         let pending = self.assertion;
@@ -177,7 +182,7 @@ fn check_setting(apply: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(
 /// # Safety
 ///
 /// `builder` is NULL or a live builder not used concurrently.
-unsafe fn with_builder(
+pub(crate) unsafe fn with_builder(
     function: &str,
     builder: *mut alpaca_auth_builder,
     body: impl FnOnce(&mut alpaca_auth_builder) -> Result<(), Failure>,

@@ -11,6 +11,7 @@
 //! | [`builder`]   | `alpaca_auth_builder`: configuration, consumed by `_build`    |
 //! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats; `alpaca_auth_stats` |
 //! | [`headers`]   | `alpaca_auth_headers`: a snapshot of `"Name: value"` lines     |
+//! | [`store`]     | `alpaca_auth_token_store`: a token store in callbacks          |
 //! | [`version`]   | `alpaca_auth_version`                                         |
 //!
 //! Conventions, the same for every function:
@@ -43,6 +44,7 @@ pub mod error;
 pub mod headers;
 pub mod panic;
 pub mod result;
+pub mod store;
 pub mod version;
 
 use std::ffi::{c_char, CStr};

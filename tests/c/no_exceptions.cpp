@@ -4,6 +4,12 @@
 // its header line from the allocation-free path, and shows what a refused
 // setting and a moved-from client return.
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <utility>
 
 #include "alpaca_auth.hpp"
@@ -11,6 +17,61 @@
 #if ALPACA_AUTH_HPP_EXCEPTIONS
 #error "compile this program with -fno-exceptions"
 #endif
+
+namespace {
+
+/// A token store in memory, standing in for a cache shared by a fleet.
+class memory_store : public alpaca_auth::token_store {
+  public:
+    int publishes = 0;
+
+    alpaca_auth::result load(const char *key, entry &out, bool &found) noexcept override {
+        std::lock_guard<std::mutex> guard(mutex_);
+        auto it = entries_.find(key);
+        found = it != entries_.end();
+        if (found) {
+            out = it->second;
+        }
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result publish(const char *key, const entry &value) noexcept override {
+        std::lock_guard<std::mutex> guard(mutex_);
+        entries_[key] = value;
+        publishes++;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result try_lock(const char *key, bool &acquired) noexcept override {
+        std::lock_guard<std::mutex> guard(mutex_);
+        acquired = locks_.insert(std::string(key)).second;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result unlock(const char *key) noexcept override {
+        std::lock_guard<std::mutex> guard(mutex_);
+        locks_.erase(std::string(key));
+        return ALPACA_AUTH_RESULT_OK;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::map<std::string, entry> entries_;
+    std::set<std::string> locks_;
+};
+
+/// A client from the APCA_* variables sharing tokens through `store`.
+alpaca_auth::result shared_client(const std::shared_ptr<memory_store> &store,
+                                  alpaca_auth::client &out) {
+    alpaca_auth::builder config(nullptr);
+    alpaca_auth::result r = alpaca_auth::builder::try_from_env(config);
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        r = config.try_token_store(store);
+    }
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        r = config.try_build(out);
+    }
+    return r;
+}
+
+} // namespace
 
 int main() {
     if (!alpaca_auth::library_is_compatible()) {
@@ -28,6 +89,10 @@ int main() {
     alpaca_auth::builder config(nullptr);
     r = alpaca_auth::builder::try_from_env(config);
     alpaca_auth::client client;
+    std::shared_ptr<memory_store> store = std::make_shared<memory_store>();
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        r = config.try_token_store(store);
+    }
     if (r == ALPACA_AUTH_RESULT_OK) {
         r = config.try_build(client);
     }
@@ -50,6 +115,21 @@ int main() {
         return 1;
     }
     std::printf("header: %.*s\n", static_cast<int>(length), line);
+
+    // A second client (another process of the fleet) takes the stored token.
+    alpaca_auth::client other;
+    char other_line[ALPACA_AUTH_MAX_HEADER_LINE];
+    std::size_t other_length = 0;
+    r = shared_client(store, other);
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        r = other.try_header_line(0, other_line, sizeof other_line, other_length);
+    }
+    std::printf("shared store: %s, %d publish\n",
+                r == ALPACA_AUTH_RESULT_OK && other_length == length &&
+                        std::memcmp(line, other_line, length) == 0
+                    ? "same token"
+                    : "different token",
+                store->publishes);
 
     alpaca_auth::client moved = std::move(client);
     std::string token;

@@ -4,9 +4,26 @@
 #include "alpaca_auth.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+class null_store : public alpaca_auth::token_store {
+  public:
+    alpaca_auth::result load(const char *, entry &, bool &found) noexcept override {
+        found = false;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result publish(const char *, const entry &) noexcept override {
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result try_lock(const char *, bool &acquired) noexcept override {
+        acquired = true;
+        return ALPACA_AUTH_RESULT_OK;
+    }
+    alpaca_auth::result unlock(const char *) noexcept override { return ALPACA_AUTH_RESULT_OK; }
+};
 
 static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     std::string s;
@@ -29,6 +46,7 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += b.try_assertion_alg("ES256") + b.try_scope("s") + b.try_token_cache_dir("d");
     failures += b.try_token_url("u") + b.try_connect_timeout(ms) + b.try_request_timeout(ms);
     failures += b.try_token_budget(ms) + b.try_add_ca_bundle_pem("pem") + b.try_proxy("u");
+    failures += b.try_token_store(std::make_shared<null_store>());
     failures += b.try_disable_proxy() + b.try_background_refresh(true) + b.try_build(c);
     failures += alpaca_auth::client::try_from_env(c);
     failures += c.try_access_token(s) + c.try_auth_header_lines(lines);
@@ -56,6 +74,7 @@ static int throwing() {
         b.api_key_headers("k", "s").assertion_audience("a").assertion_typ("t");
         b.assertion_lifetime_s(60).assertion_alg("ES256").scope("s").token_cache_dir("d");
         b.token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
+        b.token_store(std::make_shared<null_store>());
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
         alpaca_auth::client c = b.build();
         alpaca_auth::client d = alpaca_auth::client::from_env();

@@ -202,6 +202,7 @@ pub fn build_programs() -> Result<Built, String> {
         "prefork",
         "refresher",
         "soak",
+        "store_callbacks",
     ] {
         let mut cc = Command::new("cc");
         cc.args([
