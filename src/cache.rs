@@ -17,8 +17,10 @@
 //! A failed fetch with no valid token to fall back on is remembered for a
 //! short hold (the server's `Retry-After` when it sent one), during which
 //! callers get the same error without a new request, so an outage does not
-//! turn into a request storm. [`TokenCache::invalidate`] clears both the
-//! token and the hold.
+//! turn into a request storm. The hold is [`failure_hold`]: the longer of
+//! our own backoff and the server's `Retry-After`, so a `Retry-After: 0`
+//! never shortens it. [`TokenCache::invalidate`] drops the token and our
+//! own backoff, but never a hold the server imposed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -51,6 +53,9 @@ struct Flight {
     refresh_hold_until: Option<Instant>,
     /// Until then, callers with no valid token get `last_error` at once.
     fetch_hold_until: Option<Instant>,
+    /// The part of the holds the server imposed (`Retry-After`): kept by
+    /// invalidation.
+    server_hold_until: Option<Instant>,
 }
 
 /// Counters of a cache, for tests, status calls and the demo.
@@ -83,6 +88,19 @@ impl Drop for TokenCache {
 
 /// Longest hold honoured from a server's `Retry-After`.
 pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// How long to hold off after `failures` failed fetches in a row (at least
+/// 1), the last of which carried `retry_after`: the longer of our own
+/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
+/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). A `Retry-After` of
+/// zero or in the past never makes it shorter than the backoff. The one
+/// rule for the cache and the background refresher.
+pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff = FAILURE_HOLD_MIN
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(FAILURE_HOLD_MAX);
+    retry_after.map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX).max(backoff))
+}
 
 /// Resets the in-flight flag if the fetching thread unwinds, so waiters are
 /// released with an error instead of waiting forever.
@@ -331,17 +349,20 @@ impl TokenCache {
                 flight.failures = 0;
                 flight.refresh_hold_until = None;
                 flight.fetch_hold_until = None;
+                flight.server_hold_until = None;
             }
             Err(error) => {
                 flight.failures = flight.failures.saturating_add(1);
-                let backoff = FAILURE_HOLD_MIN
-                    .saturating_mul(1u32 << (flight.failures - 1).min(16))
-                    .min(FAILURE_HOLD_MAX);
-                let hold = error
-                    .retry_after()
-                    .map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX));
+                let hold = failure_hold(flight.failures, error.retry_after());
                 flight.refresh_hold_until = Some(now + hold);
-                if !background {
+                let server = error
+                    .retry_after()
+                    .filter(|wait| !wait.is_zero())
+                    .map(|wait| now + wait.min(RETRY_AFTER_HOLD_MAX));
+                flight.server_hold_until = server;
+                // A failed refresh-ahead holds callers off only when the
+                // server said so; a caller's failed fetch always does.
+                if !background || server.is_some() {
                     flight.fetch_hold_until = Some(now + hold);
                 }
                 flight.last_error = Some(error.clone());
@@ -352,15 +373,15 @@ impl TokenCache {
         outcome
     }
 
-    /// Drops the cached token (after a 401 from the API) and any failure
-    /// hold: the next call fetches a new token, still single-flight.
+    /// Drops the cached token (after a 401 from the API) and our own failure
+    /// backoff: the next call fetches a new token, still single-flight,
+    /// unless the server imposed a hold (`Retry-After`), which is kept.
     pub(crate) fn invalidate(&self) {
         self.invalidate_matching(None);
     }
 
     /// Like [`invalidate`](Self::invalidate), but only if `rejected` is still
-    /// the cached token: late reports about an old token change nothing (and
-    /// keep any failure hold).
+    /// the cached token: late reports about an old token change nothing.
     pub(crate) fn invalidate_token(&self, rejected: &AccessToken) -> bool {
         self.invalidate_matching(Some(rejected))
     }
@@ -379,8 +400,9 @@ impl TokenCache {
         }
         self.epoch.advance();
         let mut flight = self.flight();
-        flight.refresh_hold_until = None;
-        flight.fetch_hold_until = None;
+        let server_hold = flight.server_hold_until.filter(|&t| Instant::now() < t);
+        flight.refresh_hold_until = server_hold;
+        flight.fetch_hold_until = server_hold;
         true
     }
 }

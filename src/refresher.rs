@@ -4,8 +4,8 @@
 //!
 //! It fetches the first token as soon as it starts, sleeps until the
 //! token's refresh time, refreshes, and so on. A failure is retried after a
-//! backoff ([`FAILURE_HOLD_MIN`] doubling to [`FAILURE_HOLD_MAX`], or the
-//! server's `Retry-After`) while callers keep the still-valid token; the
+//! backoff ([`crate::cache::failure_hold`]: the longer of our own backoff
+//! and the server's `Retry-After`) while callers keep the still-valid token; the
 //! failures are visible through [`RefresherStatus`]. When the last clone of
 //! the client is dropped, the thread is told to stop and is joined; a thread
 //! in the middle of a token request is waited for at most
@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN, RETRY_AFTER_HOLD_MAX};
+use crate::cache::failure_hold;
 use crate::error::{Error, Result};
 use crate::token::AccessToken;
 
@@ -144,15 +144,6 @@ impl Drop for Refresher {
     }
 }
 
-fn backoff(failures: u32, error: &Error) -> Duration {
-    let exp = FAILURE_HOLD_MIN
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(FAILURE_HOLD_MAX);
-    error
-        .retry_after()
-        .map_or(exp, |wait| wait.clamp(exp, RETRY_AFTER_HOLD_MAX))
-}
-
 fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender<()>) {
     let _stopped = StopGuard {
         source: &*source,
@@ -185,7 +176,7 @@ fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender
                 Ok(None) => BUSY_POLL,
                 Err(error) => {
                     status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-                    let wait = backoff(status.consecutive_failures, &error);
+                    let wait = failure_hold(status.consecutive_failures, error.retry_after());
                     status.last_error = Some(error);
                     wait
                 }

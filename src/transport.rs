@@ -252,7 +252,8 @@ impl Transport {
                 return Err(annotate(error, attempt));
             }
             let backoff = self.config.retry.backoff(attempt, &self.rng);
-            let wait = retry_after.unwrap_or(backoff);
+            // The server may ask for longer than our backoff, never shorter.
+            let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
             if Instant::now()
                 .checked_add(wait)
                 .is_none_or(|at| at >= deadline)

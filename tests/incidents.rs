@@ -1,0 +1,99 @@
+//! The incidents of the README's "Incidents" table that a Rust test can
+//! drive: each counts the token requests the mock sees and bounds the waits.
+//! (The fork and the 401 storm are C programs, in `tests/c_abi.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::{Credentials, ErrorKind, RetryPolicy};
+use common::{builder, mock};
+
+/// 40 calls spread over one second against an endpoint answering 503 with
+/// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
+/// own backoff), then a failure hold; every call gets the error in bounded
+/// time. (Before: 160 requests, `Retry-After: 0` erasing backoff and hold.)
+#[test]
+fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
+    let mock = mock();
+    mock.inject_n(Fault::RetryAfter(503, "0".into()), 1000);
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .retry_policy(RetryPolicy::default())
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let calls: Vec<_> = (0..40u32)
+        .map(|i| {
+            let client = client.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(25) * i);
+                let asked = Instant::now();
+                let outcome = client.access_token();
+                (outcome.map(|_| ()), asked.elapsed())
+            })
+        })
+        .collect();
+    for call in calls {
+        let (outcome, waited) = call.join().unwrap();
+        assert!(outcome.is_err());
+        assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(4));
+    assert_eq!(
+        mock.token_requests(),
+        u64::from(RetryPolicy::default().max_attempts),
+        "one acquisition, then the hold"
+    );
+}
+
+/// A server hold (429, `Retry-After: 30`) outlives `invalidate()`: the next
+/// call gets the held error at once, without a request.
+#[test]
+fn invalidate_never_bypasses_a_server_hold() {
+    let mock = mock();
+    let client = common::secret_client(&mock);
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1);
+    client.invalidate();
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_millis(100));
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1, "no request during the hold");
+}
+
+/// The same with a past HTTP-date and with a negative value: our own hold
+/// still applies, so back-to-back calls cause one acquisition.
+#[test]
+fn past_dates_and_negative_retry_after_keep_our_own_hold() {
+    for value in [retry_after_date(Duration::ZERO), "-5".to_owned()] {
+        let mock = mock();
+        let client = Arc::new(
+            builder(&mock)
+                .credentials(Credentials::client_secret(
+                    MOCK_CLIENT_ID,
+                    MOCK_CLIENT_SECRET,
+                ))
+                .retry_policy(RetryPolicy {
+                    max_attempts: 1,
+                    ..common::FAST_RETRY
+                })
+                .build()
+                .unwrap(),
+        );
+        mock.inject_n(Fault::RetryAfter(503, value.clone()), 100);
+        for _ in 0..20 {
+            assert!(client.access_token().is_err());
+        }
+        assert_eq!(mock.token_requests(), 1, "{value}");
+    }
+}
