@@ -554,13 +554,35 @@ alpaca_auth_result alpaca_auth_client_auth_headers(const struct alpaca_auth_clie
 /**
  * Forgets the cached token, after the API answered 401 with it: the next
  * call fetches a new one (still at most one request for all threads). No
- * effect for API keys.
+ * effect for API keys. A failure hold the server imposed (`Retry-After`)
+ * is kept. When several threads may report the same 401, use
+ * `alpaca_auth_client_invalidate_token`, which drops only the token that
+ * was rejected.
  *
  * # Safety
  *
  * `client` is NULL or a live client.
  */
 alpaca_auth_result alpaca_auth_client_invalidate(const struct alpaca_auth_client *client);
+
+/**
+ * Forgets the cached token only if it is the one the API rejected:
+ * `token_or_header_line` is the bare token or the whole header line that
+ * was sent (`"Authorization: Bearer ..."`, as from
+ * `alpaca_auth_client_header_line`). When many threads report the same 401,
+ * the first report drops the token and the later ones, about a token
+ * already replaced, change nothing: one new token request in all. The
+ * comparison takes constant time. Returns `ALPACA_AUTH_RESULT_OK` whether
+ * or not the token matched (and for API keys); a failure hold imposed by
+ * the server (`Retry-After`) is kept.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `token_or_header_line` is NULL or a
+ * NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_client_invalidate_token(const struct alpaca_auth_client *client,
+                                                       const char *token_or_header_line);
 
 /**
  * Stores in `*url_out` the resolved Trading/Broker API base URL, without a

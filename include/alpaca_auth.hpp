@@ -188,6 +188,14 @@ class client {
     /// Forgets the cached token (after a 401): the next call fetches anew.
     void invalidate() const { detail::check(alpaca_auth_client_invalidate(raw_)); }
 
+    /// Forgets the cached token only if it is `token_or_header_line` (the
+    /// bare token or the "Authorization: Bearer ..." line the API rejected):
+    /// many threads reporting the same 401 cause one new token request.
+    void invalidate_token(const std::string &token_or_header_line) const {
+        detail::check(alpaca_auth_client_invalidate_token(
+            raw_, detail::c_str(token_or_header_line, "token_or_header_line")));
+    }
+
     /// The background refresher's status; throws if the client has none.
     /// After a failed refresh (`consecutive_failures > 0`), the reason is
     /// in alpaca_auth::last_error().

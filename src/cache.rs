@@ -383,16 +383,22 @@ impl TokenCache {
     /// Like [`invalidate`](Self::invalidate), but only if `rejected` is still
     /// the cached token: late reports about an old token change nothing.
     pub(crate) fn invalidate_token(&self, rejected: &AccessToken) -> bool {
-        self.invalidate_matching(Some(rejected))
+        self.invalidate_matching(Some(&|current| current.same_token(rejected)))
     }
 
-    fn invalidate_matching(&self, rejected: Option<&AccessToken>) -> bool {
+    /// Like [`invalidate_token`](Self::invalidate_token), for a token (or
+    /// header line) as the caller presented it: compared in constant time.
+    pub(crate) fn invalidate_presented(&self, presented: &str) -> bool {
+        self.invalidate_matching(Some(&|current| current.matches_presented(presented)))
+    }
+
+    fn invalidate_matching(&self, rejected: Option<&dyn Fn(&AccessToken) -> bool>) -> bool {
         {
             // Never held together with the flight lock (which is taken
             // first everywhere else).
             let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
             if let Some(rejected) = rejected {
-                if !current.as_ref().is_some_and(|t| t.same_token(rejected)) {
+                if !current.as_ref().is_some_and(rejected) {
                     return false;
                 }
             }

@@ -303,6 +303,18 @@ impl Client {
         }
     }
 
+    /// Like [`invalidate_token`](Self::invalidate_token), for the token as
+    /// it was sent: the bare token, or the whole `Authorization: Bearer ...`
+    /// header line. Compared with the cached token in constant time; returns
+    /// whether it was the cached one. The form for C callers and for code
+    /// that kept only the header line.
+    pub fn invalidate_presented(&self, token_or_header_line: &str) -> bool {
+        match &self.inner.auth {
+            Auth::OAuth(source) => source.cache.invalidate_presented(token_or_header_line),
+            Auth::Fixed(_) => false,
+        }
+    }
+
     /// The cached token if it is still valid, without any request.
     pub fn cached_token(&self) -> Option<AccessToken> {
         match &self.inner.auth {

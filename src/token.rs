@@ -226,6 +226,21 @@ impl AccessToken {
         self.inner.serial == other.inner.serial
     }
 
+    /// Whether `presented` is this token: the bare token, `Bearer <token>`,
+    /// or the whole `Authorization: Bearer <token>` header line (surrounding
+    /// whitespace and a trailing CRLF ignored). The token bytes are compared
+    /// in constant time.
+    pub fn matches_presented(&self, presented: &str) -> bool {
+        let token = bare_token(presented);
+        let mine = self.expose_secret().as_bytes();
+        mine.len() == token.len()
+            && std::hint::black_box(
+                mine.iter()
+                    .zip(token.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b)),
+            ) == 0
+    }
+
     /// A copy with its own memory (reference count and header bytes), for
     /// a thread-local replica. `None` only if the header cannot be rebuilt.
     pub(crate) fn replicate(&self) -> Option<AccessToken> {
@@ -281,6 +296,24 @@ struct TokenResponseBody {
     token_type: Option<serde_json::Value>,
     expires_in: Option<serde_json::Value>,
     scope: Option<serde_json::Value>,
+}
+
+/// The token of a bare token, a `Bearer <token>` value or an
+/// `Authorization: Bearer <token>` line (names matched case-insensitively).
+fn bare_token(presented: &str) -> &str {
+    fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+        let head = s.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(prefix)
+            .then(|| &s[prefix.len()..])
+    }
+    let mut s = presented.trim();
+    if let Some(rest) = strip_ci(s, "authorization:") {
+        s = rest.trim_start();
+    }
+    if let Some(rest) = strip_ci(s, "bearer ") {
+        s = rest.trim_start();
+    }
+    s
 }
 
 /// Parses a token endpoint success body. Error messages never quote the body.
@@ -358,6 +391,34 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_presented_token_matches_in_every_form_it_is_sent() {
+        let token = parse_token_response(
+            br#"{"access_token":"abc.DEF-123","expires_in":600}"#,
+            Instant::now(),
+            &RefreshPolicy::default(),
+        )
+        .unwrap();
+        for form in [
+            "abc.DEF-123",
+            "Bearer abc.DEF-123",
+            "Authorization: Bearer abc.DEF-123",
+            "authorization:bearer abc.DEF-123\r\n",
+            "  abc.DEF-123 ",
+        ] {
+            assert!(token.matches_presented(form), "{form:?}");
+        }
+        for other in [
+            "",
+            "abc.DEF-12",
+            "abc.DEF-1234",
+            "Basic abc.DEF-123",
+            "ABC.DEF-123",
+        ] {
+            assert!(!token.matches_presented(other), "{other:?}");
+        }
+    }
     use serde_json::json;
 
     fn parse(body: &str) -> Result<AccessToken> {

@@ -207,7 +207,7 @@ fn build_programs() -> Result<Built, String> {
     if made.stdout.contains("libcurl headers not found") {
         eprintln!("note: libcurl headers not found: curl_example is not built or run");
     }
-    for program in ["abuse", "refresher", "soak"] {
+    for program in ["abuse", "refresher", "soak", "incidents"] {
         let mut cc = Command::new("cc");
         cc.args([
             "-std=c11",
@@ -420,6 +420,34 @@ fn hammer_32_threads_make_exactly_one_token_request() {
     assert_eq!(run.value("token fetches: "), "1");
     assert_eq!(run.value("token requests: "), "1");
     assert_eq!(mock.token_requests(), 1, "the mock saw one token request");
+}
+
+/// Incident: 32 C threads got a 401 for the same token and each report it
+/// (bare token or header line) within 0.5 s: one new token request, and
+/// every thread gets the new token. (Before: one request per report.)
+#[test]
+fn incident_401_storm_from_32_threads_makes_one_token_request() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(50));
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("storm");
+    let run = run(under_valgrind(command), "incidents storm");
+    run.assert_success("tests/c/incidents.c storm under valgrind");
+    assert_eq!(run.value("failures: "), "0");
+    assert_eq!(run.value("served the rejected token: "), "0");
+    assert_eq!(run.value("distinct new tokens: "), "1");
+    assert_eq!(
+        run.value("token requests: "),
+        "2",
+        "the first token and one new"
+    );
+    assert_eq!(mock.token_requests(), 2);
+    let slowest: f64 = run
+        .value("slowest report + header ms: ")
+        .parse()
+        .expect("ms");
+    assert!(slowest < 5000.0, "{slowest} ms");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use super::error::{set_last_error, Failure};
 use super::headers::alpaca_auth_headers;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
-use super::{check_copy_args, check_out, copy_out, write_out};
+use super::{check_copy_args, check_out, copy_out, str_arg, write_out};
 use crate::{Client, Environment};
 
 /// An authenticated client (opaque). Create it with
@@ -191,7 +191,10 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
 
 /// Forgets the cached token, after the API answered 401 with it: the next
 /// call fetches a new one (still at most one request for all threads). No
-/// effect for API keys.
+/// effect for API keys. A failure hold the server imposed (`Retry-After`)
+/// is kept. When several threads may report the same 401, use
+/// `alpaca_auth_client_invalidate_token`, which drops only the token that
+/// was rejected.
 ///
 /// # Safety
 ///
@@ -203,6 +206,35 @@ pub unsafe extern "C" fn alpaca_auth_client_invalidate(
     guard("alpaca_auth_client_invalidate", || {
         // SAFETY: the caller guarantees NULL or a live client.
         unsafe { client_ref(client) }?.client.invalidate();
+        Ok(())
+    })
+}
+
+/// Forgets the cached token only if it is the one the API rejected:
+/// `token_or_header_line` is the bare token or the whole header line that
+/// was sent (`"Authorization: Bearer ..."`, as from
+/// `alpaca_auth_client_header_line`). When many threads report the same 401,
+/// the first report drops the token and the later ones, about a token
+/// already replaced, change nothing: one new token request in all. The
+/// comparison takes constant time. Returns `ALPACA_AUTH_RESULT_OK` whether
+/// or not the token matched (and for API keys); a failure hold imposed by
+/// the server (`Retry-After`) is kept.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `token_or_header_line` is NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_invalidate_token(
+    client: *const alpaca_auth_client,
+    token_or_header_line: *const c_char,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_invalidate_token", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
+        let presented = unsafe { str_arg(token_or_header_line, "token_or_header_line") }?;
+        handle.client.invalidate_presented(presented);
         Ok(())
     })
 }
