@@ -141,6 +141,16 @@ typedef struct alpaca_auth_builder alpaca_auth_builder;
  * threads asking at once cause at most one token request). Only
  * `alpaca_auth_client_free` needs exclusive access: call it once, after
  * every other thread is done with the client.
+ *
+ * **fork()**: a client may be used in a child process, whatever the parent
+ * was doing at `fork()` (idle, fetching a token, refreshing in the
+ * background, another thread inside the library). At its first use in the
+ * child, the client leaves behind everything it inherited (cached token,
+ * locks, pooled connections and TLS sessions, the refresher thread) and
+ * starts afresh: one token request of the child's own, a refresher of its
+ * own if one was configured. `alpaca_auth_client_free` in the child
+ * returns at once (what it inherited is left in place, not freed: it is
+ * the child's copy of the parent's memory). The parent is unaffected.
  */
 typedef struct alpaca_auth_client alpaca_auth_client;
 

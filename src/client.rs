@@ -1,7 +1,7 @@
 //! [`Client`]: the one object a program keeps, and its [`ClientBuilder`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use crate::assertion::create_assertion;
@@ -9,6 +9,7 @@ use crate::cache::TokenCache;
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
+use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
@@ -59,9 +60,35 @@ pub struct Client {
 
 struct Inner {
     endpoints: Endpoints,
+    /// The fork generation the client was built in (see [`crate::fork`]).
+    born: u64,
+    /// A background refresher was asked for (a child process starts its own).
+    background: bool,
     auth: Auth,
     /// Declared after `auth`: dropped (and joined) last.
     refresher: Option<Refresher>,
+    /// The state of a child process, built there at first use.
+    forked: ForkSlot<Forked>,
+}
+
+/// What a child process builds for itself after `fork()`.
+struct Forked {
+    source: Arc<OAuthSource>,
+    refresher: Mutex<Option<Refresher>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if fork::generation() != self.born {
+            // In a child process: the inherited refresher thread does not
+            // exist here, and the inherited cache and connections belong to
+            // the parent. Leak them rather than wait or shut anything down.
+            std::mem::forget(self.refresher.take());
+            if let Auth::OAuth(base) = &self.auth {
+                std::mem::forget(Arc::clone(base));
+            }
+        }
+    }
 }
 
 enum Auth {
@@ -127,6 +154,20 @@ impl OAuthSource {
     fn token(&self) -> Result<AccessToken> {
         self.cache.get(|| self.fetch())
     }
+
+    /// A source with the same credentials and settings and nothing else in
+    /// common: an empty cache and a new HTTP agent (for a child process).
+    fn fresh(&self) -> Result<OAuthSource> {
+        let config = self.transport.config().clone();
+        Ok(OAuthSource {
+            transport: Transport::new(config.clone(), &HttpUrl::parse(&self.token_url)?)?,
+            cache: TokenCache::new(config.budget),
+            client_id: self.client_id.clone(),
+            method: self.method.clone(),
+            token_url: self.token_url.clone(),
+            refresh: self.refresh,
+        })
+    }
 }
 
 impl TokenSource for OAuthSource {
@@ -165,6 +206,55 @@ impl Client {
         &self.inner.endpoints
     }
 
+    /// The token source of this process: the one built with the client, or
+    /// in a child process after `fork()`, a fresh one (see [`crate::fork`]).
+    /// One relaxed atomic load when no fork happened.
+    #[inline]
+    fn live<'a>(&'a self, base: &'a Arc<OAuthSource>) -> Result<&'a OAuthSource> {
+        if fork::generation() == self.inner.born {
+            Ok(base)
+        } else {
+            self.forked(base)
+        }
+    }
+
+    /// [`live`](Self::live) for callers without a result to report into.
+    fn oauth(&self) -> Option<&OAuthSource> {
+        match &self.inner.auth {
+            Auth::OAuth(base) => self.live(base).ok(),
+            Auth::Fixed(_) => None,
+        }
+    }
+
+    /// The state of this child process: built at its first use, with a
+    /// fresh cache, HTTP agent and (if configured) background refresher.
+    #[cold]
+    fn forked<'a>(&'a self, base: &'a OAuthSource) -> Result<&'a OAuthSource> {
+        let generation = fork::generation();
+        if let Some(forked) = self.inner.forked.get(generation) {
+            return Ok(&forked.source);
+        }
+        let fresh = Forked {
+            source: Arc::new(base.fresh()?),
+            refresher: Mutex::new(None),
+        };
+        let (forked, mine) = self.inner.forked.install(generation, fresh);
+        if mine && self.inner.background {
+            let source = &forked.source;
+            source.cache.set_background(true);
+            match Refresher::start(Arc::clone(source) as Arc<dyn TokenSource>) {
+                Ok(refresher) => {
+                    *forked
+                        .refresher
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(refresher);
+                }
+                Err(_) => source.cache.set_background(false),
+            }
+        }
+        Ok(&forked.source)
+    }
+
     /// Whether this client uses OAuth2 access tokens (client credentials).
     pub fn uses_tokens(&self) -> bool {
         matches!(self.inner.auth, Auth::OAuth(_))
@@ -177,7 +267,7 @@ impl Client {
     /// [`Config`](crate::ErrorKind::Config) error.
     pub fn access_token(&self) -> Result<AccessToken> {
         match &self.inner.auth {
-            Auth::OAuth(source) => source.token(),
+            Auth::OAuth(base) => self.live(base)?.token(),
             Auth::Fixed(_) => Err(Error::config(
                 "API key credentials have no access token; use auth_headers()",
             )),
@@ -188,7 +278,7 @@ impl Client {
     /// built once; for client credentials they come from the cached token.
     pub fn auth_headers(&self) -> Result<AuthHeaders> {
         match &self.inner.auth {
-            Auth::OAuth(source) => source.token().map(AuthHeaders::bearer),
+            Auth::OAuth(base) => self.live(base)?.token().map(AuthHeaders::bearer),
             Auth::Fixed(headers) => Ok(headers.clone()),
         }
     }
@@ -226,13 +316,16 @@ impl Client {
         mut f: impl FnMut(&str, &[u8]) -> R,
     ) -> Result<Option<R>> {
         match &self.inner.auth {
-            Auth::OAuth(source) if index == 0 => source
-                .cache
-                .with_token(
-                    || source.fetch(),
-                    |token| f("Authorization", token.authorization().as_bytes()),
-                )
-                .map(Some),
+            Auth::OAuth(base) if index == 0 => {
+                let source = self.live(base)?;
+                source
+                    .cache
+                    .with_token(
+                        || source.fetch(),
+                        |token| f("Authorization", token.authorization().as_bytes()),
+                    )
+                    .map(Some)
+            }
             Auth::OAuth(_) => Ok(None),
             Auth::Fixed(headers) => Ok(headers
                 .iter()
@@ -251,10 +344,13 @@ impl Client {
         mut f: impl FnMut(&[&[u8]]) -> R,
     ) -> Result<Option<R>> {
         match &self.inner.auth {
-            Auth::OAuth(source) if index == 0 => source
-                .cache
-                .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
-                .map(Some),
+            Auth::OAuth(base) if index == 0 => {
+                let source = self.live(base)?;
+                source
+                    .cache
+                    .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
+                    .map(Some)
+            }
             Auth::OAuth(_) => Ok(None),
             Auth::Fixed(_) => {
                 self.with_auth_header(index, |name, value| f(&[name.as_bytes(), b": ", value]))
@@ -288,7 +384,7 @@ impl Client {
     /// [`invalidate_token`](Self::invalidate_token): late calls about a token
     /// already replaced then cause no further requests.
     pub fn invalidate(&self) {
-        if let Auth::OAuth(source) = &self.inner.auth {
+        if let Some(source) = self.oauth() {
             source.cache.invalidate();
         }
     }
@@ -297,10 +393,8 @@ impl Client {
     /// answered 401 to); returns whether it was. A report about a token that
     /// has already been replaced changes nothing.
     pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.invalidate_token(rejected),
-            Auth::Fixed(_) => false,
-        }
+        self.oauth()
+            .is_some_and(|source| source.cache.invalidate_token(rejected))
     }
 
     /// Like [`invalidate_token`](Self::invalidate_token), for the token as
@@ -309,38 +403,51 @@ impl Client {
     /// whether it was the cached one. The form for C callers and for code
     /// that kept only the header line.
     pub fn invalidate_presented(&self, token_or_header_line: &str) -> bool {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.invalidate_presented(token_or_header_line),
-            Auth::Fixed(_) => false,
-        }
+        self.oauth()
+            .is_some_and(|source| source.cache.invalidate_presented(token_or_header_line))
     }
 
     /// The cached token if it is still valid, without any request.
     pub fn cached_token(&self) -> Option<AccessToken> {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.peek(),
-            Auth::Fixed(_) => None,
-        }
+        self.oauth().and_then(|source| source.cache.peek())
     }
 
     /// The error of the last token acquisition, if it failed.
     pub fn last_error(&self) -> Option<Error> {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.last_error(),
-            Auth::Fixed(_) => None,
-        }
+        self.oauth().and_then(|source| source.cache.last_error())
     }
 
     /// The background refresher's status, if it was enabled
     /// ([`ClientBuilder::background_refresh`]).
+    ///
+    /// In a child process (after `fork()`), this is the status of the
+    /// child's own refresher, started at the child's first use of the client.
     pub fn refresher_status(&self) -> Option<RefresherStatus> {
-        self.inner.refresher.as_ref().map(Refresher::status)
+        if fork::generation() == self.inner.born {
+            return self.inner.refresher.as_ref().map(Refresher::status);
+        }
+        if !self.inner.background {
+            return None;
+        }
+        let Auth::OAuth(base) = &self.inner.auth else {
+            return None;
+        };
+        let stopped = RefresherStatus::default();
+        if self.live(base).is_err() {
+            return Some(stopped);
+        }
+        let forked = self.inner.forked.get(fork::generation())?;
+        let refresher = forked
+            .refresher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(refresher.as_ref().map_or(stopped, Refresher::status))
     }
 
     /// Counters of token acquisitions.
     pub fn stats(&self) -> ClientStats {
-        match &self.inner.auth {
-            Auth::OAuth(source) => {
+        match self.oauth() {
+            Some(source) => {
                 let cache = source.cache.stats();
                 ClientStats {
                     token_fetches: cache.fetches,
@@ -348,7 +455,7 @@ impl Client {
                     token_http_requests: source.transport.http_requests(),
                 }
             }
-            Auth::Fixed(_) => ClientStats::default(),
+            None => ClientStats::default(),
         }
     }
 }
@@ -544,8 +651,11 @@ impl ClientBuilder {
                 }))
             }
         };
+        fork::register();
+        let born = fork::generation();
+        let background = self.background_refresh && matches!(auth, Auth::OAuth(_));
         let refresher = match &auth {
-            Auth::OAuth(source) if self.background_refresh => {
+            Auth::OAuth(source) if background => {
                 source.cache.set_background(true);
                 Some(Refresher::start(Arc::clone(source) as Arc<dyn TokenSource>)?)
             }
@@ -554,8 +664,11 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoints,
+                born,
+                background,
                 auth,
                 refresher,
+                forked: ForkSlot::default(),
             }),
         })
     }

@@ -44,6 +44,7 @@ pub mod error;
 mod error_body;
 #[allow(unsafe_code)]
 pub mod ffi;
+mod fork;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;

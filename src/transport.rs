@@ -219,6 +219,11 @@ impl Transport {
         })
     }
 
+    /// The settings it was built with.
+    pub(crate) fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
     /// HTTP requests sent to the token endpoint so far (retries included).
     pub(crate) fn http_requests(&self) -> u64 {
         self.http_requests.load(Ordering::Relaxed)

@@ -450,6 +450,34 @@ fn incident_401_storm_from_32_threads_makes_one_token_request() {
     assert!(slowest < 5000.0, "{slowest} ms");
 }
 
+/// Incident: `fork()` in four states of the parent (idle, first token
+/// request in flight, background refresh under way, other threads in the
+/// client's locks). Every child gets a header with one token request of
+/// its own and frees the client in under 0.5 s; the parent carries on.
+/// (Before: the child of an in-flight fetch got `TIMEOUT` after budget +
+/// 5 s on every call, and its `client_free` waited 2 s.)
+#[test]
+fn incident_fork_in_every_state_gives_the_child_a_working_client() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(500));
+    mock.set_expires_in(2);
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("fork");
+    let run = run(command, "incidents fork");
+    run.assert_success("tests/c/incidents.c fork");
+    for state in [
+        "idle",
+        "first fetch in flight",
+        "background refresher refreshing",
+        "locks held by other threads (10 forks)",
+    ] {
+        assert_eq!(run.value(&format!("fork {state}: ")), "0", "{state}");
+    }
+    let free_ms: f64 = run.value("parent free ms: ").parse().expect("ms");
+    assert!(free_ms < 2500.0, "{free_ms}");
+}
+
 #[test]
 fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
     let built = built();

@@ -12,10 +12,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alpaca_auth.h"
 
@@ -131,8 +134,167 @@ static int storm(const alpaca_auth_client *client) {
     return failures != 0;
 }
 
+/* ---- fork ----------------------------------------------------------- */
+
+static alpaca_auth_client *new_client(bool background) {
+    alpaca_auth_builder *builder = NULL;
+    alpaca_auth_client *client = NULL;
+    alpaca_auth_result r = alpaca_auth_builder_new_from_env(&builder);
+    if (r != ALPACA_AUTH_RESULT_OK) {
+        fail("builder from the environment", r);
+        return NULL;
+    }
+    if ((r = alpaca_auth_builder_set_background_refresh(builder, background)) != ALPACA_AUTH_RESULT_OK) {
+        fail("background refresh", r);
+        alpaca_auth_builder_free(builder);
+        return NULL;
+    }
+    if ((r = alpaca_auth_builder_build(builder, &client)) != ALPACA_AUTH_RESULT_OK) {
+        fail("build", r);
+        return NULL;
+    }
+    return client;
+}
+
+/* In the child: exit status 0 if it got a header with at most one token
+ * request of its own and freed the client at once. */
+static void child(alpaca_auth_client *client, bool background) {
+    alarm(20); /* a hung child fails the test instead of hanging it */
+    char line[LINE_MAX_LEN];
+    double asked = now_s();
+    alpaca_auth_result r = header_line(client, line);
+    double waited = now_s() - asked;
+    if (r != ALPACA_AUTH_RESULT_OK) {
+        fail("child: header line", r);
+        _exit(10);
+    }
+    alpaca_auth_stats stats;
+    if (alpaca_auth_client_stats(client, &stats) != ALPACA_AUTH_RESULT_OK || stats.token_http_requests > 1) {
+        _exit(11);
+    }
+    if (background) {
+        alpaca_auth_refresher_status status;
+        if (alpaca_auth_client_refresher_status(client, &status) != ALPACA_AUTH_RESULT_OK || !status.running) {
+            _exit(12);
+        }
+    }
+    double freeing = now_s();
+    alpaca_auth_client_free(client);
+    double freed = now_s() - freeing;
+    if (freed > 0.5) {
+        _exit(13);
+    }
+    if (waited > 10.0) {
+        _exit(14);
+    }
+    _exit((int)stats.token_http_requests == 1 ? 0 : 15);
+}
+
+/* Forks; returns the child's exit status (or 100 + signal). */
+static int fork_and_check(alpaca_auth_client *client, bool background) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child(client, background);
+    }
+    if (pid < 0) {
+        return 99;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+struct hammer {
+    const alpaca_auth_client *client;
+    volatile int stop;
+};
+
+static void *hammer_locks(void *arg) {
+    struct hammer *h = arg;
+    char line[LINE_MAX_LEN];
+    for (unsigned i = 0; !h->stop; i++) {
+        if (i % 64 == 0) {
+            alpaca_auth_client_invalidate(h->client);
+        }
+        alpaca_auth_stats stats;
+        (void)alpaca_auth_client_stats(h->client, &stats);
+        (void)header_line(h->client, line);
+    }
+    return NULL;
+}
+
+static int report(const char *state, int status, int *failures) {
+    printf("fork %s: %d\n", state, status);
+    *failures += status != 0;
+    return status;
+}
+
+static int forks(void) {
+    int failures = 0;
+    char line[LINE_MAX_LEN];
+
+    /* Idle: a token cached, nothing under way. */
+    alpaca_auth_client *client = new_client(false);
+    if (client == NULL || header_line(client, line) != ALPACA_AUTH_RESULT_OK) {
+        return 1;
+    }
+    report("idle", fork_and_check(client, false), &failures);
+    alpaca_auth_client_free(client);
+
+    /* The background refresher's first token request in flight (the
+     * endpoint answers in 500 ms). */
+    client = new_client(true);
+    if (client == NULL) {
+        return 1;
+    }
+    sleep_ms(100);
+    report("first fetch in flight", fork_and_check(client, true), &failures);
+    if (header_line(client, line) != ALPACA_AUTH_RESULT_OK) {
+        failures++;
+    }
+    /* The refresher refreshing: 2 s tokens are refreshed after 1 s and the
+     * request takes 500 ms; fork in the middle of it. */
+    sleep_ms(1250);
+    report("background refresher refreshing", fork_and_check(client, true), &failures);
+    double freeing = now_s();
+    alpaca_auth_client_free(client);
+    printf("parent free ms: %.0f\n", (now_s() - freeing) * 1000.0);
+
+    /* Other threads taking the client's locks (invalidate, stats, header
+     * lines) while the process forks, ten times. */
+    client = new_client(false);
+    if (client == NULL) {
+        return 1;
+    }
+    struct hammer h = {.client = client, .stop = 0};
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        pthread_create(&threads[i], NULL, hammer_locks, &h);
+    }
+    int lock_failures = 0;
+    for (int i = 0; i < 10; i++) {
+        sleep_ms(20);
+        lock_failures += fork_and_check(client, false) != 0;
+    }
+    h.stop = 1;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    report("locks held by other threads (10 forks)", lock_failures, &failures);
+    if (header_line(client, line) != ALPACA_AUTH_RESULT_OK) {
+        failures++;
+    }
+    alpaca_auth_client_free(client);
+    printf("fork failures: %d\n", failures);
+    return failures != 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "fork") == 0) {
+        return forks();
+    }
     alpaca_auth_client *client = NULL;
     alpaca_auth_result r = alpaca_auth_client_new_from_env(&client);
     if (r != ALPACA_AUTH_RESULT_OK) {
@@ -142,7 +304,7 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "storm") == 0) {
         status = storm(client);
     } else {
-        fprintf(stderr, "usage: incidents storm\n");
+        fprintf(stderr, "usage: incidents storm|fork\n");
     }
     alpaca_auth_client_free(client);
     return status;
