@@ -8,11 +8,13 @@
 //!   a thread without a current replica reads the cache under a read lock
 //!   once and makes one.
 //! * **refresh window** (`refresh_at <= now < expires_at`): the first caller
-//!   to notice fetches a new token (or, with a background refresher, no
-//!   caller does); every other caller gets the cached one at once. If the refresh fails, the old token is served until it
-//!   expires and the next refresh is held off by a backoff.
-//! * **expired or absent**: exactly one caller fetches; all others wait for
-//!   that fetch and share its token or its error.
+//!   to notice starts a refresh on a thread of the library's own (or, with
+//!   a background refresher, that thread does it) and, like every other
+//!   caller, gets the cached token at once. If the refresh fails, the old
+//!   token is served until it expires and the next refresh is held off.
+//! * **expired or absent**: exactly one fetch runs, on a library thread;
+//!   every caller waits for it (at most the cache's wait limit) and shares
+//!   its token or its error. No caller's thread sends a token request.
 //!
 //! A failed fetch with no valid token to fall back on is remembered for a
 //! short hold (the server's `Retry-After` when it sent one), during which
@@ -23,7 +25,8 @@
 //! own backoff, but never a hold the server imposed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -34,10 +37,6 @@ use crate::token::AccessToken;
 pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
 /// Longest hold after failed fetches.
 pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
-
-/// Extra time a waiter allows the fetching thread beyond the token budget
-/// before giving up on it.
-const WAIT_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Flight {
@@ -78,6 +77,15 @@ pub(crate) struct TokenCache {
     landed: Condvar,
     wait_limit: Duration,
     stats: Mutex<CacheStats>,
+    /// Runs claimed fetches on a library thread; unset, callers run them.
+    fetcher: OnceLock<Weak<dyn Fetcher>>,
+}
+
+/// What runs a fetch the cache has claimed (the in-flight flag set), on a
+/// thread of its own: the client's token source.
+pub(crate) trait Fetcher: Send + Sync + 'static {
+    /// Runs the claimed fetch and publishes it (`TokenCache::run_fetch`).
+    fn run_claimed(&self, background: bool);
 }
 
 impl Drop for TokenCache {
@@ -85,6 +93,9 @@ impl Drop for TokenCache {
         self.epoch.close();
     }
 }
+
+/// Name of the threads that run token requests for callers.
+pub const FETCH_THREAD_NAME: &str = "alpaca-auth-fetch";
 
 /// Longest hold honoured from a server's `Retry-After`.
 pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
@@ -119,17 +130,40 @@ impl Drop for FlightGuard<'_> {
 }
 
 impl TokenCache {
-    /// A cache whose waiters give up after `budget` (plus a grace period).
-    pub(crate) fn new(budget: Duration) -> Self {
+    /// A cache whose callers wait at most `wait_limit` for a token.
+    pub(crate) fn new(wait_limit: Duration) -> Self {
         TokenCache {
             epoch: Arc::new(Epoch::default()),
             background: AtomicBool::new(false),
             current: RwLock::new(None),
             flight: Mutex::new(Flight::default()),
             landed: Condvar::new(),
-            wait_limit: budget + WAIT_GRACE,
+            wait_limit,
             stats: Mutex::new(CacheStats::default()),
+            fetcher: OnceLock::new(),
         }
+    }
+
+    /// From now on, fetches run on threads spawned for them, calling
+    /// `fetcher` (held weakly: it usually owns this cache).
+    pub(crate) fn set_fetcher(&self, fetcher: Weak<dyn Fetcher>) {
+        let _ = self.fetcher.set(fetcher);
+    }
+
+    /// Starts the claimed fetch on a new library thread; `false` (the
+    /// caller then runs it) without a fetcher or if no thread can start.
+    fn spawn_fetch(&self, background: bool) -> bool {
+        let Some(fetcher) = self.fetcher.get().cloned() else {
+            return false;
+        };
+        thread::Builder::new()
+            .name(FETCH_THREAD_NAME.into())
+            .spawn(move || {
+                if let Some(fetcher) = fetcher.upgrade() {
+                    fetcher.run_claimed(background);
+                }
+            })
+            .is_ok()
     }
 
     fn flight(&self) -> MutexGuard<'_, Flight> {
@@ -249,6 +283,9 @@ impl TokenCache {
             }
             flight.in_flight = true;
         }
+        if self.spawn_fetch(true) {
+            return Ok(token);
+        }
         match self.run_fetch(fetch, true) {
             Ok(new) => Ok(new),
             // The refresh may have outlived the old token.
@@ -257,14 +294,18 @@ impl TokenCache {
         }
     }
 
-    /// No valid token: become the fetching thread or wait for it.
+    /// No valid token: start the fetch on a library thread (or, without a
+    /// fetcher, become the fetching thread), or wait for the one under way.
     fn fetch_or_wait(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        let deadline = Instant::now() + self.wait_limit;
+        let mut fetch = Some(fetch);
         let mut flight = self.flight();
         loop {
             let now = Instant::now();
             if let Some(token) = self.current().filter(|t| t.is_valid_at(now)) {
                 return Ok(token);
             }
+            let seen = flight.completed;
             if !flight.in_flight {
                 if let (Some(until), Some(error)) = (flight.fetch_hold_until, &flight.last_error) {
                     if now < until {
@@ -273,16 +314,26 @@ impl TokenCache {
                 }
                 flight.in_flight = true;
                 drop(flight);
-                return self.run_fetch(fetch, false);
+                if !self.spawn_fetch(false) {
+                    if let Some(fetch) = fetch.take() {
+                        return self.run_fetch(fetch, false);
+                    }
+                    // Only if a spawn fails after an earlier one in this
+                    // call worked: release the claim and report.
+                    let error = Error::new(ErrorKind::Transport, "cannot start a token request");
+                    return self.finish(Err(error), Instant::now(), false);
+                }
+                flight = self.flight();
             }
-            let seen = flight.completed;
-            let deadline = now + self.wait_limit;
             while flight.in_flight && flight.completed == seen {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(Error::new(
                         ErrorKind::Timeout,
-                        "timed out waiting for another thread's token request",
+                        format!(
+                            "no token within the longest wait of {} s (the token request goes on)",
+                            self.wait_limit.as_secs_f64()
+                        ),
                     ));
                 }
                 flight = self
@@ -306,8 +357,9 @@ impl TokenCache {
         }
     }
 
-    /// Runs `fetch` as the one fetching thread and publishes its outcome.
-    fn run_fetch(
+    /// Runs `fetch` as the one fetching thread (the in-flight flag already
+    /// claimed) and publishes its outcome.
+    pub(crate) fn run_fetch(
         &self,
         fetch: impl FnOnce() -> Result<AccessToken>,
         background: bool,

@@ -1,11 +1,11 @@
 //! [`Client`]: the one object a program keeps, and its [`ClientBuilder`].
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use crate::assertion::create_assertion;
-use crate::cache::TokenCache;
+use crate::cache::{Fetcher, TokenCache};
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
@@ -102,6 +102,8 @@ struct OAuthSource {
     token_url: String,
     transport: Transport,
     cache: TokenCache,
+    /// Longest wait of a call for a token.
+    max_wait: Duration,
     refresh: RefreshPolicy,
 }
 
@@ -157,16 +159,32 @@ impl OAuthSource {
 
     /// A source with the same credentials and settings and nothing else in
     /// common: an empty cache and a new HTTP agent (for a child process).
-    fn fresh(&self) -> Result<OAuthSource> {
+    fn fresh(&self) -> Result<Arc<OAuthSource>> {
         let config = self.transport.config().clone();
         Ok(OAuthSource {
-            transport: Transport::new(config.clone(), &HttpUrl::parse(&self.token_url)?)?,
-            cache: TokenCache::new(config.budget),
+            transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
+            cache: TokenCache::new(self.max_wait),
+            max_wait: self.max_wait,
             client_id: self.client_id.clone(),
             method: self.method.clone(),
             token_url: self.token_url.clone(),
             refresh: self.refresh,
-        })
+        }
+        .started())
+    }
+
+    /// Shares the source and lets its cache run fetches on library threads.
+    fn started(self) -> Arc<OAuthSource> {
+        let source = Arc::new(self);
+        let weak = Arc::downgrade(&source);
+        source.cache.set_fetcher(weak as Weak<dyn Fetcher>);
+        source
+    }
+}
+
+impl Fetcher for OAuthSource {
+    fn run_claimed(&self, background: bool) {
+        let _ = self.cache.run_fetch(|| self.fetch(), background);
     }
 }
 
@@ -235,7 +253,7 @@ impl Client {
             return Ok(&forked.source);
         }
         let fresh = Forked {
-            source: Arc::new(base.fresh()?),
+            source: base.fresh()?,
             refresher: Mutex::new(None),
         };
         let (forked, mine) = self.inner.forked.install(generation, fresh);
@@ -487,6 +505,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     refresh: RefreshPolicy,
     background_refresh: bool,
+    max_wait: Option<Duration>,
     deferred: Option<Error>,
 }
 
@@ -583,6 +602,18 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest any call waits for a token (default: the token budget,
+    /// [`token_budget`](Self::token_budget)). Token requests run on threads
+    /// of the library's own, never the caller's: a call that finds no valid
+    /// token waits for the request under way at most this long, then gets a
+    /// [`Timeout`](crate::ErrorKind::Timeout) error while the request goes
+    /// on (the next call may get its token). A call with a valid token never
+    /// waits. More than zero, at most [`MAX_TIMEOUT`].
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = Some(wait);
+        self
+    }
+
     /// Applies the `APCA_*` environment variables over this builder.
     pub fn from_env(self) -> Result<Self> {
         crate::env_config::apply(self, &crate::env_config::process_env)
@@ -608,6 +639,9 @@ impl ClientBuilder {
         check_duration("connect timeout", self.transport.connect_timeout)?;
         check_duration("request timeout", self.transport.request_timeout)?;
         check_duration("token budget", self.transport.budget)?;
+        if let Some(wait) = self.max_wait {
+            check_duration("longest wait", wait)?;
+        }
         check_refresh_policy(&self.refresh)?;
         if self.transport.retry.max_attempts == 0 {
             return Err(Error::config(
@@ -641,14 +675,19 @@ impl ClientBuilder {
                     // Fail at build time, not at the first token request.
                     create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
                 }
-                Auth::OAuth(Arc::new(OAuthSource {
-                    transport: Transport::new(self.transport.clone(), &parsed_url)?,
-                    cache: TokenCache::new(self.transport.budget),
-                    token_url: token_url.to_owned(),
-                    client_id,
-                    method: auth,
-                    refresh: self.refresh,
-                }))
+                let max_wait = self.max_wait.unwrap_or(self.transport.budget);
+                Auth::OAuth(
+                    OAuthSource {
+                        transport: Transport::new(self.transport.clone(), &parsed_url)?,
+                        cache: TokenCache::new(max_wait),
+                        max_wait,
+                        token_url: token_url.to_owned(),
+                        client_id,
+                        method: auth,
+                        refresh: self.refresh,
+                    }
+                    .started(),
+                )
             }
         };
         fork::register();

@@ -97,3 +97,59 @@ fn past_dates_and_negative_retry_after_keep_our_own_hold() {
         assert_eq!(mock.token_requests(), 1, "{value}");
     }
 }
+
+/// Tokens rotate every second from an endpoint that takes 200 ms, no
+/// background refresher: the refresh-ahead runs on a library thread, so the
+/// one caller never waits for it (before: 200 ms at every rotation), and
+/// each rotation costs one request.
+#[test]
+fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
+    let mock = mock();
+    mock.set_expires_in(2); // refreshed after 1 s
+    let client = common::secret_client(&mock);
+    client.access_token().unwrap();
+    let delay = Duration::from_millis(200);
+    mock.set_token_delay(delay);
+    let start = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while start.elapsed() < Duration::from_millis(3500) {
+        let asked = Instant::now();
+        client.auth_headers().unwrap();
+        slowest = slowest.max(asked.elapsed());
+        thread::sleep(Duration::from_micros(200));
+    }
+    // A timed bound loose enough for a loaded machine; `cargo bench`
+    // measures the real figure.
+    assert!(slowest < delay / 4, "a call waited {slowest:?}");
+    let requests = mock.token_requests();
+    assert!((3..=5).contains(&requests), "one per rotation: {requests}");
+}
+
+/// No call waits longer than `max_wait`, even for a first token from a
+/// slow endpoint; the request goes on and a later call gets its token.
+#[test]
+fn no_call_waits_longer_than_max_wait() {
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(1500));
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .max_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    let waited = asked.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        waited >= Duration::from_millis(290) && waited < Duration::from_millis(800),
+        "{waited:?}"
+    );
+    thread::sleep(Duration::from_millis(1500));
+    client
+        .access_token()
+        .expect("the request went on and landed");
+    assert_eq!(mock.token_requests(), 1);
+}
