@@ -89,6 +89,12 @@ enum alpaca_auth_result
    */
   ALPACA_AUTH_RESULT_HTTP_STATUS = 9,
   /**
+   * `alpaca_auth_client_try_header_line` found no valid token cached: it
+   * never waits. A token request may have been started on a library
+   * thread; try again later, or call `alpaca_auth_client_header_line`.
+   */
+  ALPACA_AUTH_RESULT_WOULD_BLOCK = 10,
+  /**
    * A required pointer argument was NULL.
    */
   ALPACA_AUTH_RESULT_NULL_ARGUMENT = 100,
@@ -415,6 +421,21 @@ alpaca_auth_result alpaca_auth_builder_set_token_budget_ms(struct alpaca_auth_bu
                                                            uint64_t ms);
 
 /**
+ * Sets the longest any call waits for a token, in milliseconds (default:
+ * the token budget). Token requests run on threads of the library's own:
+ * a call that finds no valid token waits for the request under way at most
+ * this long, then returns `ALPACA_AUTH_RESULT_TIMEOUT` while the request
+ * goes on; a call with a valid token never waits. Zero or more than
+ * 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_max_wait_ms(struct alpaca_auth_builder *builder,
+                                                       uint64_t ms);
+
+/**
  * Trusts the CA certificates of a PEM bundle (`pem_len` bytes) in addition
  * to the built-in webpki roots, for TLS-inspecting proxies. May be called
  * more than once. The bytes are copied.
@@ -702,6 +723,26 @@ alpaca_auth_result alpaca_auth_client_header_line(const struct alpaca_auth_clien
                                                   char *buf,
                                                   size_t len,
                                                   size_t *len_out);
+
+/**
+ * `alpaca_auth_client_header_line` for the order path: the same arguments
+ * and results, but it never blocks and never sends a token request from
+ * the calling thread. With a valid token cached it copies the line (the
+ * same fast path); without one it returns
+ * `ALPACA_AUTH_RESULT_WOULD_BLOCK` at once, after starting a token request
+ * on a library thread if none is under way and no failure hold applies
+ * (`*len_out` and `buf` are then not written). In the refresh window it
+ * copies the still-valid line and starts the refresh the same way.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_header_line`.
+ */
+alpaca_auth_result alpaca_auth_client_try_header_line(const struct alpaca_auth_client *client,
+                                                      size_t index,
+                                                      char *buf,
+                                                      size_t len,
+                                                      size_t *len_out);
 
 /**
  * Reads the background refresher's status into `*status_out`. When the

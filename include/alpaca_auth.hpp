@@ -185,6 +185,18 @@ class client {
         return needed - 1;
     }
 
+    /// header_line() that never blocks: false (nothing written) when no
+    /// valid token is cached yet (ALPACA_AUTH_RESULT_WOULD_BLOCK); throws on
+    /// other failures. `len_out` gets the line's length without the NUL.
+    bool try_header_line(std::size_t index, char *buf, std::size_t len, std::size_t &len_out) const {
+        std::size_t needed = 0;
+        alpaca_auth_result r = alpaca_auth_client_try_header_line(raw_, index, buf, len, &needed);
+        if (r == ALPACA_AUTH_RESULT_WOULD_BLOCK) return false;
+        detail::check(r);
+        len_out = needed - 1;
+        return true;
+    }
+
     /// Forgets the cached token (after a 401): the next call fetches anew.
     void invalidate() const { detail::check(alpaca_auth_client_invalidate(raw_)); }
 
@@ -348,6 +360,12 @@ class builder {
         return *this;
     }
     /// A thread owned by the client refreshes the token ahead of expiry.
+    /// Longest wait of any call for a token (default: the token budget).
+    builder &max_wait(std::chrono::milliseconds wait) {
+        detail::check(alpaca_auth_builder_set_max_wait_ms(raw_, detail::millis(wait)));
+        return *this;
+    }
+
     builder &background_refresh(bool on) {
         detail::check(alpaca_auth_builder_set_background_refresh(raw_, on));
         return *this;

@@ -25,7 +25,9 @@
 //! own backoff, but never a hold the server imposed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, TryLockError, Weak,
+};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -212,6 +214,58 @@ impl TokenCache {
             return Ok(out);
         }
         self.get_shared(fetch).map(|token| f(&token))
+    }
+
+    /// Runs `f` on a valid token if one is cached, without ever waiting:
+    /// `None` otherwise. Never sends a request on this thread; in the
+    /// refresh window or without a valid token, it starts one on a library
+    /// thread when none is under way and no hold applies (unless a
+    /// background refresher owns refreshing).
+    pub(crate) fn try_with_token<R>(&self, mut f: impl FnMut(&AccessToken) -> R) -> Option<R> {
+        if let Some(out) = replica::with_replica(&self.epoch, &mut f) {
+            return Some(out);
+        }
+        let epoch = self.epoch.load();
+        let token = match self.current.try_read() {
+            Ok(current) => current.clone(),
+            Err(TryLockError::Poisoned(current)) => current.into_inner().clone(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let now = Instant::now();
+        let valid = token.filter(|t| t.is_valid_at(now));
+        if valid.as_ref().is_none_or(|t| now >= t.refresh_at()) {
+            self.start_without_waiting(valid.is_some(), now);
+        }
+        let token = valid?;
+        replica::install(&self.epoch, epoch, &token);
+        Some(f(&token))
+    }
+
+    /// Starts a fetch on a library thread if none is under way and no hold
+    /// applies, without blocking (gives up if the flight lock is busy).
+    fn start_without_waiting(&self, have_valid: bool, now: Instant) {
+        if self.fetcher.get().is_none() || (have_valid && self.background.load(Ordering::Acquire)) {
+            return;
+        }
+        let mut flight = match self.flight.try_lock() {
+            Ok(flight) => flight,
+            Err(TryLockError::Poisoned(flight)) => flight.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let hold = if have_valid {
+            flight.refresh_hold_until
+        } else {
+            flight.fetch_hold_until
+        };
+        if flight.in_flight || hold.is_some_and(|until| now < until) {
+            return;
+        }
+        flight.in_flight = true;
+        drop(flight);
+        if !self.spawn_fetch(have_valid) {
+            let error = Error::new(ErrorKind::Transport, "cannot start a token request");
+            let _ = self.finish(Err(error), Instant::now(), have_valid);
+        }
     }
 
     /// [`get`](Self::get) without the thread's replica; installs one when

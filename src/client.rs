@@ -376,6 +376,60 @@ impl Client {
         }
     }
 
+    /// [`with_auth_line`](Self::with_auth_line) that never waits and never
+    /// sends a request on this thread: a [`WouldBlock`](crate::ErrorKind::WouldBlock)
+    /// error when no valid token is cached (a request is then started on a
+    /// library thread if none is under way and no failure hold applies).
+    #[inline]
+    pub(crate) fn try_with_auth_line<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&[&[u8]]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(base) if index == 0 => self
+                .live(base)?
+                .cache
+                .try_with_token(|token| f(&[token.authorization_line()]))
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::new(
+                        crate::ErrorKind::WouldBlock,
+                        "no valid token is cached yet; a token request is under way or held off",
+                    )
+                }),
+            _ => self.with_auth_line(index, f),
+        }
+    }
+
+    /// Runs `f` on the name and value of auth header `index` like
+    /// [`with_auth_header`](Self::with_auth_header), but never waits and
+    /// never sends a request on this thread: when no valid token is cached
+    /// the result is a [`WouldBlock`](crate::ErrorKind::WouldBlock) error
+    /// (and a token request is started on a library thread, unless one is
+    /// under way or a failure hold applies). For the order path.
+    #[inline]
+    pub fn try_with_auth_header<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&str, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(base) if index == 0 => self
+                .live(base)?
+                .cache
+                .try_with_token(|token| f("Authorization", token.authorization().as_bytes()))
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::new(
+                        crate::ErrorKind::WouldBlock,
+                        "no valid token is cached yet; a token request is under way or held off",
+                    )
+                }),
+            _ => self.with_auth_header(index, f),
+        }
+    }
+
     /// Adds the auth headers to a `ureq` request.
     ///
     /// ```no_run

@@ -478,6 +478,35 @@ fn incident_fork_in_every_state_gives_the_child_a_working_client() {
     assert!(free_ms < 2500.0, "{free_ms}");
 }
 
+/// The order path from C: `try_header_line` never waits (WOULD_BLOCK at
+/// once without a token, nothing written), a blocking call waits at most
+/// `max_wait`, and the one token request lands for a later try.
+#[test]
+fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(600));
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("try");
+    let run = run(under_valgrind(command), "incidents try");
+    run.assert_success("tests/c/incidents.c try under valgrind");
+    let first = run.value("first try: ");
+    assert!(first.starts_with("would_block in ms: "), "{first}");
+    let first_ms: f64 = first
+        .trim_start_matches("would_block in ms: ")
+        .split(',')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .expect("ms");
+    assert!(first_ms < 100.0, "{first_ms} ms (valgrind included)");
+    assert!(first.ends_with("len written: no"), "{first}");
+    let blocking = run.value("blocking call: ");
+    assert!(blocking.starts_with("timeout after ms: "), "{blocking}");
+    assert_eq!(run.value("later try: "), "ok, bearer: yes");
+    assert_eq!(run.value("token requests: "), "1");
+    assert_eq!(mock.token_requests(), 1);
+}
+
 #[test]
 fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
     let built = built();

@@ -502,6 +502,7 @@ enum TimeoutSetting {
     Connect,
     Request,
     Budget,
+    MaxWait,
 }
 
 /// # Safety
@@ -521,6 +522,7 @@ unsafe fn set_timeout(
                 TimeoutSetting::Connect => base.connect_timeout(value),
                 TimeoutSetting::Request => base.request_timeout(value),
                 TimeoutSetting::Budget => base.token_budget(value),
+                TimeoutSetting::MaxWait => base.max_wait(value),
             };
             check_setting(apply)?;
             b.update(apply);
@@ -593,6 +595,32 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_budget_ms(
             builder,
             ms,
             TimeoutSetting::Budget,
+        )
+    }
+}
+
+/// Sets the longest any call waits for a token, in milliseconds (default:
+/// the token budget). Token requests run on threads of the library's own:
+/// a call that finds no valid token waits for the request under way at most
+/// this long, then returns `ALPACA_AUTH_RESULT_TIMEOUT` while the request
+/// goes on; a call with a valid token never waits. Zero or more than
+/// 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_max_wait_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_timeout(
+            "alpaca_auth_builder_set_max_wait_ms",
+            builder,
+            ms,
+            TimeoutSetting::MaxWait,
         )
     }
 }

@@ -466,47 +466,96 @@ pub unsafe extern "C" fn alpaca_auth_client_header_line(
     len_out: *mut usize,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_header_line", || {
-        // SAFETY: the caller guarantees NULL or a live client.
-        let handle = unsafe { client_ref(client) }?;
-        check_copy_args(buf, len, len_out)?;
-        let copied = handle.client.with_auth_line(index, |parts| {
-            let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
-            // SAFETY: len_out is not NULL (check_copy_args) and valid per
-            // the caller's guarantee.
-            unsafe { len_out.write(needed) };
-            if buf.is_null() || len < needed {
-                return Err(Failure::new(
-                    alpaca_auth_result::BufferTooSmall,
-                    format!(
-                        "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
-                    ),
-                ));
-            }
-            let mut out = buf.cast::<u8>();
-            for part in parts {
-                // SAFETY: buf is not NULL and valid for `len >= needed`
-                // bytes (checked above, and guaranteed by the caller), and
-                // the parts add up to `needed - 1`; the sources are Rust
-                // memory that cannot overlap a caller buffer handed to us
-                // for writing.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
-                    out = out.add(part.len());
-                }
-            }
-            // SAFETY: the last of the `needed` bytes, inside the buffer.
-            unsafe { out.write(0) };
-            Ok(())
-        })?;
-        copied.unwrap_or_else(|| {
-            Err(Failure::new(
-                alpaca_auth_result::InvalidArgument,
+        // SAFETY: forwarded caller guarantees.
+        unsafe { header_line(client, index, buf, len, len_out, false) }
+    })
+}
+
+/// `alpaca_auth_client_header_line` for the order path: the same arguments
+/// and results, but it never blocks and never sends a token request from
+/// the calling thread. With a valid token cached it copies the line (the
+/// same fast path); without one it returns
+/// `ALPACA_AUTH_RESULT_WOULD_BLOCK` at once, after starting a token request
+/// on a library thread if none is under way and no failure hold applies
+/// (`*len_out` and `buf` are then not written). In the refresh window it
+/// copies the still-valid line and starts the refresh the same way.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_header_line`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_try_header_line(
+    client: *const alpaca_auth_client,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_try_header_line", || {
+        // SAFETY: forwarded caller guarantees.
+        unsafe { header_line(client, index, buf, len, len_out, true) }
+    })
+}
+
+/// The body of the two header-line calls.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_header_line`.
+#[inline]
+unsafe fn header_line(
+    client: *const alpaca_auth_client,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+    non_blocking: bool,
+) -> Result<(), Failure> {
+    // SAFETY: the caller guarantees NULL or a live client.
+    let handle = unsafe { client_ref(client) }?;
+    check_copy_args(buf, len, len_out)?;
+    let copy = |parts: &[&[u8]]| {
+        let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
+        // SAFETY: len_out is not NULL (check_copy_args) and valid per
+        // the caller's guarantee.
+        unsafe { len_out.write(needed) };
+        if buf.is_null() || len < needed {
+            return Err(Failure::new(
+                alpaca_auth_result::BufferTooSmall,
                 format!(
-                    "header index {index} is out of range: this client has {} header lines",
-                    handle.client.auth_header_count()
+                    "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
                 ),
-            ))
-        })
+            ));
+        }
+        let mut out = buf.cast::<u8>();
+        for part in parts {
+            // SAFETY: buf is not NULL and valid for `len >= needed`
+            // bytes (checked above, and guaranteed by the caller), and
+            // the parts add up to `needed - 1`; the sources are Rust
+            // memory that cannot overlap a caller buffer handed to us
+            // for writing.
+            unsafe {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
+                out = out.add(part.len());
+            }
+        }
+        // SAFETY: the last of the `needed` bytes, inside the buffer.
+        unsafe { out.write(0) };
+        Ok(())
+    };
+    let copied = if non_blocking {
+        handle.client.try_with_auth_line(index, copy)?
+    } else {
+        handle.client.with_auth_line(index, copy)?
+    };
+    copied.unwrap_or_else(|| {
+        Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!(
+                "header index {index} is out of range: this client has {} header lines",
+                handle.client.auth_header_count()
+            ),
+        ))
     })
 }
 

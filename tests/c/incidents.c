@@ -290,10 +290,61 @@ static int forks(void) {
     return failures != 0;
 }
 
+/* ---- try ------------------------------------------------------------ */
+
+static int try_path(void) {
+    alpaca_auth_builder *builder = NULL;
+    alpaca_auth_client *client = NULL;
+    alpaca_auth_result r = alpaca_auth_builder_new_from_env(&builder);
+    if (r != ALPACA_AUTH_RESULT_OK) {
+        return fail("builder", r);
+    }
+    if ((r = alpaca_auth_builder_set_max_wait_ms(builder, 0)) != ALPACA_AUTH_RESULT_CONFIG) {
+        alpaca_auth_builder_free(builder);
+        return fail("a zero wait is refused", r);
+    }
+    if ((r = alpaca_auth_builder_set_max_wait_ms(builder, 200)) != ALPACA_AUTH_RESULT_OK) {
+        alpaca_auth_builder_free(builder);
+        return fail("max wait", r);
+    }
+    if ((r = alpaca_auth_builder_build(builder, &client)) != ALPACA_AUTH_RESULT_OK) {
+        return fail("build", r);
+    }
+    char line[LINE_MAX_LEN];
+    size_t len = 12345;
+    double asked = now_s();
+    r = alpaca_auth_client_try_header_line(client, 0, line, sizeof line, &len);
+    printf("first try: %s in ms: %.0f, len written: %s\n", alpaca_auth_result_str(r),
+           (now_s() - asked) * 1000.0, len == 12345 ? "no" : "yes");
+    asked = now_s();
+    r = header_line(client, line);
+    printf("blocking call: %s after ms: %.0f\n", alpaca_auth_result_str(r), (now_s() - asked) * 1000.0);
+    int tries = 0;
+    asked = now_s();
+    while ((r = alpaca_auth_client_try_header_line(client, 0, line, sizeof line, &len)) ==
+               ALPACA_AUTH_RESULT_WOULD_BLOCK &&
+           now_s() - asked < 5.0) {
+        tries++;
+        sleep_ms(10);
+    }
+    printf("later try: %s, bearer: %s\n", alpaca_auth_result_str(r),
+           strncmp(line, BEARER, strlen(BEARER)) == 0 ? "yes" : "no");
+    alpaca_auth_stats stats;
+    if ((r = alpaca_auth_client_stats(client, &stats)) != ALPACA_AUTH_RESULT_OK) {
+        return fail("stats", r);
+    }
+    printf("token requests: %llu\n", (unsigned long long)stats.token_http_requests);
+    alpaca_auth_client_free(client);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "fork") == 0) {
         return forks();
+    }
+    if (strcmp(mode, "try") == 0) {
+        return try_path();
     }
     alpaca_auth_client *client = NULL;
     alpaca_auth_result r = alpaca_auth_client_new_from_env(&client);
@@ -304,7 +355,7 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "storm") == 0) {
         status = storm(client);
     } else {
-        fprintf(stderr, "usage: incidents storm|fork\n");
+        fprintf(stderr, "usage: incidents storm|try|fork\n");
     }
     alpaca_auth_client_free(client);
     return status;
