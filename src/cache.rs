@@ -81,6 +81,8 @@ pub(crate) struct TokenCache {
     stats: Mutex<CacheStats>,
     /// Runs claimed fetches on a library thread; unset, callers run them.
     fetcher: OnceLock<Weak<dyn Fetcher>>,
+    /// Told of every change (the background refresher's wake-up).
+    watcher: OnceLock<Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// What runs a fetch the cache has claimed (the in-flight flag set), on a
@@ -143,6 +145,30 @@ impl TokenCache {
             wait_limit,
             stats: Mutex::new(CacheStats::default()),
             fetcher: OnceLock::new(),
+            watcher: OnceLock::new(),
+        }
+    }
+
+    /// Calls `on_change` after every published fetch and invalidation.
+    pub(crate) fn set_watcher(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        let _ = self.watcher.set(on_change);
+    }
+
+    fn changed(&self) {
+        if let Some(on_change) = self.watcher.get() {
+            on_change();
+        }
+    }
+
+    /// Whether refresh-ahead of `token` is the background refresher's job
+    /// at `now`: it is on, and not overdue (half the refresh window gone
+    /// without a refresh: callers then start one).
+    fn refresher_owns(&self, token: &AccessToken, now: Instant) -> bool {
+        self.background.load(Ordering::Acquire) && {
+            let window = token
+                .usable_until()
+                .saturating_duration_since(token.refresh_at());
+            now < token.refresh_at() + window / 2
         }
     }
 
@@ -233,7 +259,10 @@ impl TokenCache {
         };
         let now = Instant::now();
         let valid = token.filter(|t| t.is_valid_at(now));
-        if valid.as_ref().is_none_or(|t| now >= t.refresh_at()) {
+        if valid
+            .as_ref()
+            .is_none_or(|t| now >= t.refresh_at() && !self.refresher_owns(t, now))
+        {
             self.start_without_waiting(valid.is_some(), now);
         }
         let token = valid?;
@@ -244,7 +273,7 @@ impl TokenCache {
     /// Starts a fetch on a library thread if none is under way and no hold
     /// applies, without blocking (gives up if the flight lock is busy).
     fn start_without_waiting(&self, have_valid: bool, now: Instant) {
-        if self.fetcher.get().is_none() || (have_valid && self.background.load(Ordering::Acquire)) {
+        if self.fetcher.get().is_none() {
             return;
         }
         let mut flight = match self.flight.try_lock() {
@@ -320,7 +349,7 @@ impl TokenCache {
         now: Instant,
         fetch: impl FnOnce() -> Result<AccessToken>,
     ) -> Result<AccessToken> {
-        if self.background.load(Ordering::Acquire) {
+        if self.refresher_owns(&token, now) {
             return Ok(token);
         }
         {
@@ -476,6 +505,7 @@ impl TokenCache {
         }
         drop(flight);
         self.landed.notify_all();
+        self.changed();
         outcome
     }
 
@@ -515,6 +545,8 @@ impl TokenCache {
         let server_hold = flight.server_hold_until.filter(|&t| Instant::now() < t);
         flight.refresh_hold_until = server_hold;
         flight.fetch_hold_until = server_hold;
+        drop(flight);
+        self.changed();
         true
     }
 }

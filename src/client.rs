@@ -204,6 +204,10 @@ impl TokenSource for OAuthSource {
     fn refresher_stopped(&self) {
         self.cache.set_background(false);
     }
+
+    fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        self.cache.set_watcher(on_change);
+    }
 }
 
 impl Client {

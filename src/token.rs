@@ -47,6 +47,19 @@ pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
 /// passed, so short-lived tokens are still used for half their life.
 pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
 
+/// A token is not handed out in its last `min(EXPIRY_MARGIN_MAX,
+/// EXPIRY_MARGIN_FRACTION × lifetime)`, so that a request made with it does
+/// not arrive at the API expired (network time, clock granularity).
+pub const EXPIRY_MARGIN_MAX: Duration = Duration::from_secs(10);
+
+/// See [`EXPIRY_MARGIN_MAX`].
+pub const EXPIRY_MARGIN_FRACTION: f64 = 0.10;
+
+/// The expiry margin of a token of `lifetime`: `min(10 s, 10 % of it)`.
+pub fn expiry_margin(lifetime: Duration) -> Duration {
+    EXPIRY_MARGIN_MAX.min(lifetime.mul_f64(EXPIRY_MARGIN_FRACTION))
+}
+
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 
@@ -100,6 +113,8 @@ struct TokenInner {
     header: HeaderValue,
     lifetime: Duration,
     refresh_at: Instant,
+    /// `expires_at` less the expiry margin: handed out until then.
+    usable_until: Instant,
     expires_at: Instant,
     scope: Option<String>,
 }
@@ -158,6 +173,7 @@ impl AccessToken {
         let (line, header) = bearer_line(value.expose_secret().as_bytes())
             .ok_or_else(|| Error::malformed("access_token is not a valid header value"))?;
         let expires_at = sent_at + lifetime;
+        let usable_until = expires_at - expiry_margin(lifetime);
         static SERIAL: AtomicU64 = AtomicU64::new(1);
         Ok(AccessToken {
             inner: Arc::new(TokenInner {
@@ -166,7 +182,8 @@ impl AccessToken {
                 line,
                 header,
                 lifetime,
-                refresh_at: expires_at - policy.margin(lifetime),
+                refresh_at: (expires_at - policy.margin(lifetime)).min(usable_until),
+                usable_until,
                 expires_at,
                 scope,
             }),
@@ -210,9 +227,24 @@ impl AccessToken {
             .saturating_duration_since(Instant::now())
     }
 
-    /// Whether the token is still valid at `now`.
+    /// Until when the token is handed out: its expiry less the expiry
+    /// margin ([`expiry_margin`]).
+    pub fn usable_until(&self) -> Instant {
+        self.inner.usable_until
+    }
+
+    /// Usable time left: until [`usable_until`](Self::usable_until), zero
+    /// after.
+    pub fn usable_remaining(&self) -> Duration {
+        self.inner
+            .usable_until
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the token may still be used at `now`: before its expiry less
+    /// the expiry margin ([`expiry_margin`]).
     pub fn is_valid_at(&self, now: Instant) -> bool {
-        now < self.inner.expires_at
+        now < self.inner.usable_until
     }
 
     /// The scope the server granted, if it said.
@@ -254,6 +286,7 @@ impl AccessToken {
                 header,
                 lifetime: inner.lifetime,
                 refresh_at: inner.refresh_at,
+                usable_until: inner.usable_until,
                 expires_at: inner.expires_at,
                 scope: inner.scope.clone(),
             }),
@@ -391,6 +424,32 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_not_handed_out_in_their_last_seconds() {
+        for (expires_in, margin) in [(899u64, 10u64), (100, 10), (20, 2)] {
+            let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
+            let token =
+                parse_token_response(body.as_bytes(), Instant::now(), &RefreshPolicy::default())
+                    .unwrap();
+            let margin = Duration::from_secs(margin);
+            assert_eq!(token.expires_at() - token.usable_until(), margin);
+            assert!(token.is_valid_at(token.usable_until() - Duration::from_millis(1)));
+            assert!(!token.is_valid_at(token.usable_until()));
+            assert!(token.refresh_at() <= token.usable_until());
+        }
+        let no_refresh_ahead = RefreshPolicy {
+            ahead_min: Duration::ZERO,
+            ahead_fraction: 0.0,
+        };
+        let token = parse_token_response(
+            br#"{"access_token":"t","expires_in":60}"#,
+            Instant::now(),
+            &no_refresh_ahead,
+        )
+        .unwrap();
+        assert_eq!(token.refresh_at(), token.usable_until());
+    }
 
     #[test]
     fn a_presented_token_matches_in_every_form_it_is_sent() {

@@ -175,3 +175,42 @@ fn api_key_clients_have_no_refresher() {
         .unwrap();
     assert!(client.refresher_status().is_none());
 }
+
+/// The refresher never sleeps blind: an invalidation wakes it, and it
+/// fetches the new token before any caller asks (before: it slept until
+/// the old token's refresh time, 12 minutes away).
+#[test]
+fn invalidation_wakes_the_refresher() {
+    let _serial = serial();
+    let mock = mock();
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    let first = client.cached_token().unwrap();
+    client.invalidate();
+    wait_for(
+        "a new token from the refresher",
+        Duration::from_secs(2),
+        || client.cached_token().is_some_and(|t| !t.same_token(&first)),
+    );
+    assert_eq!(mock.token_requests(), 2);
+}
+
+/// A caller's call during a server hold imposed on the refresher's fetch
+/// (429, `Retry-After: 30`) gets the held error at once, without a request.
+#[test]
+fn callers_get_the_held_error_during_a_server_hold() {
+    let _serial = serial();
+    let mock = mock();
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    let client = refreshing_client(&mock);
+    wait_for("the refresher's failure", Duration::from_secs(3), || {
+        client.refresher_status().unwrap().consecutive_failures > 0
+    });
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_millis(100));
+    assert_eq!(err.kind(), alpaca_auth::ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1);
+}

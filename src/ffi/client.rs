@@ -632,6 +632,22 @@ mod tests {
     }
 
     #[test]
+    fn new_calls_check_their_pointers() {
+        let mut len = 0;
+        // SAFETY: NULL handles and pointers are what is being tested.
+        unsafe {
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(ptr::null(), c"token".as_ptr()),
+                alpaca_auth_result::NullArgument
+            );
+            assert_eq!(
+                alpaca_auth_client_try_header_line(ptr::null(), 0, ptr::null_mut(), 0, &mut len),
+                alpaca_auth_result::NullArgument
+            );
+        }
+    }
+
+    #[test]
     fn api_key_client_has_no_token_and_two_header_lines() {
         let mut builder = ptr::null_mut();
         let mut client = ptr::null_mut();
@@ -668,6 +684,20 @@ mod tests {
                 alpaca_auth_result::Ok
             );
             assert_eq!(CStr::from_ptr(url), c"");
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(client, ptr::null()),
+                alpaca_auth_result::NullArgument
+            );
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(client, c"Authorization: Basic x".as_ptr()),
+                alpaca_auth_result::Ok
+            );
+            let mut line = [0 as c_char; 256];
+            assert_eq!(
+                alpaca_auth_client_try_header_line(client, 1, line.as_mut_ptr(), 256, &mut len),
+                alpaca_auth_result::Ok,
+                "API key lines never block"
+            );
             alpaca_auth_client_free(client);
         }
     }
