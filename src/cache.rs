@@ -290,6 +290,7 @@ impl TokenCache {
             return;
         }
         flight.in_flight = true;
+        self.epoch.set_refreshing(true);
         drop(flight);
         if !self.spawn_fetch(have_valid) {
             let error = Error::new(ErrorKind::Transport, "cannot start a token request");
@@ -311,6 +312,7 @@ impl TokenCache {
     /// Hands refresh-ahead to a background refresher (or back to callers).
     pub(crate) fn set_background(&self, on: bool) {
         self.background.store(on, Ordering::Release);
+        self.epoch.set_background(on);
     }
 
     /// For the background refresher: refreshes now unless a fetch is
@@ -325,6 +327,7 @@ impl TokenCache {
                 return Ok(None);
             }
             flight.in_flight = true;
+            self.epoch.set_refreshing(true);
         }
         self.run_fetch(fetch, true).map(Some)
     }
@@ -365,6 +368,7 @@ impl TokenCache {
                 }
             }
             flight.in_flight = true;
+            self.epoch.set_refreshing(true);
         }
         if self.spawn_fetch(true) {
             return Ok(token);
@@ -396,6 +400,7 @@ impl TokenCache {
                     }
                 }
                 flight.in_flight = true;
+                self.epoch.set_refreshing(true);
                 drop(flight);
                 if !self.spawn_fetch(false) {
                     if let Some(fetch) = fetch.take() {
@@ -477,12 +482,14 @@ impl TokenCache {
         }
         let mut flight = self.flight();
         flight.in_flight = false;
+        self.epoch.set_refreshing(false);
         flight.completed += 1;
         match &outcome {
             Ok(_) => {
                 flight.last_error = None;
                 flight.failures = 0;
                 flight.refresh_hold_until = None;
+                self.epoch.set_hold(flight.refresh_hold_until);
                 flight.fetch_hold_until = None;
                 flight.server_hold_until = None;
             }
@@ -490,6 +497,7 @@ impl TokenCache {
                 flight.failures = flight.failures.saturating_add(1);
                 let hold = failure_hold(flight.failures, error.retry_after());
                 flight.refresh_hold_until = Some(now + hold);
+                self.epoch.set_hold(flight.refresh_hold_until);
                 let server = error
                     .retry_after()
                     .filter(|wait| !wait.is_zero())
@@ -544,6 +552,7 @@ impl TokenCache {
         let mut flight = self.flight();
         let server_hold = flight.server_hold_until.filter(|&t| Instant::now() < t);
         flight.refresh_hold_until = server_hold;
+        self.epoch.set_hold(flight.refresh_hold_until);
         flight.fetch_hold_until = server_hold;
         drop(flight);
         self.changed();
