@@ -127,6 +127,51 @@ typedef uint32_t alpaca_auth_result;
 #endif // __cplusplus
 
 /**
+ * What happened (`alpaca_auth_event.kind`). Values are stable and never
+ * reused; later versions may add some: ignore unknown values.
+ */
+enum alpaca_auth_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A new token arrived; `duration_ms` is its lifetime.
+   */
+  ALPACA_AUTH_EVENT_KIND_TOKEN_FETCHED = 1,
+  /**
+   * A token acquisition failed; `result` is its kind and `http_status`
+   * the last HTTP status (0 if none).
+   */
+  ALPACA_AUTH_EVENT_KIND_FETCH_FAILED = 2,
+  /**
+   * Token requests are held off for `duration_ms`; `by_server` says
+   * whether the server imposed it (`Retry-After`).
+   */
+  ALPACA_AUTH_EVENT_KIND_HOLD_STARTED = 3,
+  /**
+   * A token arrived after failures: the hold is over.
+   */
+  ALPACA_AUTH_EVENT_KIND_HOLD_ENDED = 4,
+  /**
+   * The background refresher fell behind: callers start the refresh.
+   */
+  ALPACA_AUTH_EVENT_KIND_REFRESHER_OVERDUE = 5,
+  /**
+   * The client found itself in a child process after `fork()` and built
+   * fresh state there.
+   */
+  ALPACA_AUTH_EVENT_KIND_FORK_DETECTED = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum alpaca_auth_event_kind alpaca_auth_event_kind;
+#else
+typedef uint32_t alpaca_auth_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The configuration of a client (opaque). Create it with
  * `alpaca_auth_builder_new` or `alpaca_auth_builder_new_from_env`, adjust it
  * with the `alpaca_auth_builder_set_*` functions, and turn it into a client
@@ -206,6 +251,42 @@ typedef struct alpaca_auth_refresher_status {
    */
   uint32_t consecutive_failures;
 } alpaca_auth_refresher_status;
+
+/**
+ * An event, valid only during the callback. Never carries a secret.
+ */
+typedef struct alpaca_auth_event {
+  /**
+   * What happened.
+   */
+  alpaca_auth_event_kind kind;
+  /**
+   * For `FETCH_FAILED`, the kind of failure; otherwise `OK`.
+   */
+  alpaca_auth_result result;
+  /**
+   * For `FETCH_FAILED`, the last HTTP status, or 0.
+   */
+  uint16_t http_status;
+  /**
+   * For `HOLD_STARTED`, whether the server imposed the hold.
+   */
+  bool by_server;
+  /**
+   * The token's lifetime (`TOKEN_FETCHED`) or the hold (`HOLD_STARTED`),
+   * in milliseconds; otherwise 0.
+   */
+  uint64_t duration_ms;
+} alpaca_auth_event;
+
+/**
+ * An event callback: called with the event and the `user_data` given to
+ * `alpaca_auth_builder_set_event_callback`, on whichever thread the event
+ * happens (a caller's, the refresher's, a library fetch thread), never
+ * while a lock of the library is held. Keep it short; it must not call
+ * `alpaca_auth_client_free` on the client that reports.
+ */
+typedef void (*alpaca_auth_event_callback)(const struct alpaca_auth_event *event, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -493,6 +574,25 @@ alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth
                                                               bool on);
 
 /**
+ * Sets a callback for the events of the token lifecycle (token fetched,
+ * fetch failed with its kind and HTTP status, hold started and ended,
+ * background refresher overdue, fork detected), called with `user_data`
+ * (default: none; the library logs nothing). `callback = NULL` removes
+ * it. The callback runs on whichever thread the event happens, never while
+ * a lock of the library is held: `user_data` must be usable from any
+ * thread, and stay valid until the client is freed.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `callback`
+ * is NULL or a function that may be called from any thread with
+ * `user_data`.
+ */
+alpaca_auth_result alpaca_auth_builder_set_event_callback(struct alpaca_auth_builder *builder,
+                                                          alpaca_auth_event_callback callback,
+                                                          void *user_data);
+
+/**
  * Validates the configuration and creates the client (no network request
  * is made). **The builder is always consumed**, on failure too: do not use
  * or free it afterwards (unless it was NULL).
@@ -685,6 +785,20 @@ alpaca_auth_result alpaca_auth_client_uses_tokens(const struct alpaca_auth_clien
  */
 alpaca_auth_result alpaca_auth_client_stats(const struct alpaca_auth_client *client,
                                             struct alpaca_auth_stats *stats_out);
+
+/**
+ * Stores in `*ms_out` how long the cached token will still be handed out
+ * (until its expiry less the expiry margin), in milliseconds: 0 when no
+ * valid token is cached. Makes no request. API key credentials:
+ * `ALPACA_AUTH_RESULT_CONFIG`.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `ms_out` is NULL or valid for a write
+ * of a `uint64_t`.
+ */
+alpaca_auth_result alpaca_auth_client_token_remaining_ms(const struct alpaca_auth_client *client,
+                                                         uint64_t *ms_out);
 
 /**
  * The number of auth header lines of this client: 1 for a bearer token or

@@ -197,6 +197,13 @@ class client {
         return true;
     }
 
+    /// How long the cached token is still handed out, in ms (0: none).
+    std::uint64_t token_remaining_ms() const {
+        std::uint64_t ms = 0;
+        detail::check(alpaca_auth_client_token_remaining_ms(raw_, &ms));
+        return ms;
+    }
+
     /// Forgets the cached token (after a 401): the next call fetches anew.
     void invalidate() const { detail::check(alpaca_auth_client_invalidate(raw_)); }
 

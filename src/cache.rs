@@ -32,6 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventSink};
 use crate::replica::{self, Epoch};
 use crate::token::AccessToken;
 
@@ -83,6 +84,8 @@ pub(crate) struct TokenCache {
     fetcher: OnceLock<Weak<dyn Fetcher>>,
     /// Told of every change (the background refresher's wake-up).
     watcher: OnceLock<Arc<dyn Fn() + Send + Sync>>,
+    /// The program's event callback, if any.
+    events: OnceLock<EventSink>,
 }
 
 /// What runs a fetch the cache has claimed (the in-flight flag set), on a
@@ -146,6 +149,18 @@ impl TokenCache {
             stats: Mutex::new(CacheStats::default()),
             fetcher: OnceLock::new(),
             watcher: OnceLock::new(),
+            events: OnceLock::new(),
+        }
+    }
+
+    /// Reports events to `sink`.
+    pub(crate) fn set_events(&self, sink: EventSink) {
+        let _ = self.events.set(sink);
+    }
+
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(sink) = self.events.get() {
+            sink.emit(event());
         }
     }
 
@@ -355,6 +370,7 @@ impl TokenCache {
         if self.refresher_owns(&token, now) {
             return Ok(token);
         }
+        let overdue = self.background.load(Ordering::Acquire);
         {
             let mut flight = self.flight();
             if flight.in_flight || flight.refresh_hold_until.is_some_and(|t| now < t) {
@@ -369,6 +385,9 @@ impl TokenCache {
             }
             flight.in_flight = true;
             self.epoch.set_refreshing(true);
+        }
+        if overdue {
+            self.emit(|| Event::RefresherOverdue);
         }
         if self.spawn_fetch(true) {
             return Ok(token);
@@ -481,11 +500,18 @@ impl TokenCache {
                 .failures += 1;
         }
         let mut flight = self.flight();
+        let mut events = Vec::new();
         flight.in_flight = false;
         self.epoch.set_refreshing(false);
         flight.completed += 1;
         match &outcome {
-            Ok(_) => {
+            Ok(token) => {
+                events.push(Event::TokenFetched {
+                    lifetime: token.lifetime(),
+                });
+                if flight.failures > 0 {
+                    events.push(Event::HoldEnded);
+                }
                 flight.last_error = None;
                 flight.failures = 0;
                 flight.refresh_hold_until = None;
@@ -508,12 +534,23 @@ impl TokenCache {
                 if !background || server.is_some() {
                     flight.fetch_hold_until = Some(now + hold);
                 }
+                events.push(Event::FetchFailed {
+                    kind: error.kind(),
+                    status: error.status(),
+                });
+                events.push(Event::HoldStarted {
+                    duration: hold,
+                    by_server: server.is_some(),
+                });
                 flight.last_error = Some(error.clone());
             }
         }
         drop(flight);
         self.landed.notify_all();
         self.changed();
+        for event in events {
+            self.emit(|| event);
+        }
         outcome
     }
 

@@ -9,6 +9,7 @@ use crate::cache::{Fetcher, TokenCache};
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
 use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
@@ -105,6 +106,7 @@ struct OAuthSource {
     /// Longest wait of a call for a token.
     max_wait: Duration,
     refresh: RefreshPolicy,
+    events: Option<EventSink>,
 }
 
 impl OAuthSource {
@@ -169,6 +171,7 @@ impl OAuthSource {
             method: self.method.clone(),
             token_url: self.token_url.clone(),
             refresh: self.refresh,
+            events: self.events.clone(),
         }
         .started())
     }
@@ -178,6 +181,9 @@ impl OAuthSource {
         let source = Arc::new(self);
         let weak = Arc::downgrade(&source);
         source.cache.set_fetcher(weak as Weak<dyn Fetcher>);
+        if let Some(sink) = &source.events {
+            source.cache.set_events(sink.clone());
+        }
         source
     }
 }
@@ -261,6 +267,9 @@ impl Client {
             refresher: Mutex::new(None),
         };
         let (forked, mine) = self.inner.forked.install(generation, fresh);
+        if let (true, Some(sink)) = (mine, &forked.source.events) {
+            sink.emit(Event::ForkDetected);
+        }
         if mine && self.inner.background {
             let source = &forked.source;
             source.cache.set_background(true);
@@ -488,6 +497,13 @@ impl Client {
         self.oauth().and_then(|source| source.cache.peek())
     }
 
+    /// How long the cached token will still be handed out (until its
+    /// expiry less the expiry margin), or `None` if no valid token is
+    /// cached (or the client uses API keys). Makes no request.
+    pub fn token_remaining(&self) -> Option<Duration> {
+        self.cached_token().map(|token| token.usable_remaining())
+    }
+
     /// The error of the last token acquisition, if it failed.
     pub fn last_error(&self) -> Option<Error> {
         self.oauth().and_then(|source| source.cache.last_error())
@@ -564,6 +580,7 @@ pub struct ClientBuilder {
     refresh: RefreshPolicy,
     background_refresh: bool,
     max_wait: Option<Duration>,
+    events: Option<EventSink>,
     deferred: Option<Error>,
 }
 
@@ -672,6 +689,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `callback` on every [`Event`] of the token lifecycle: token
+    /// fetched, fetch failed (kind and HTTP status), hold started and ended,
+    /// background refresher overdue, fork detected (default: none; the
+    /// library logs nothing). It runs on whichever thread the event happens
+    /// on (a caller's, the refresher's, a fetch thread), never while a lock
+    /// of the library is held; keep it short. A panic in it is caught and
+    /// ignored. Events carry no secret.
+    pub fn on_event(mut self, callback: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(EventSink::new(callback));
+        self
+    }
+
     /// Applies the `APCA_*` environment variables over this builder.
     pub fn from_env(self) -> Result<Self> {
         crate::env_config::apply(self, &crate::env_config::process_env)
@@ -743,6 +772,7 @@ impl ClientBuilder {
                         client_id,
                         method: auth,
                         refresh: self.refresh,
+                        events: self.events.clone(),
                     }
                     .started(),
                 )

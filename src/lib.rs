@@ -42,6 +42,7 @@ mod env_config;
 pub mod environment;
 pub mod error;
 mod error_body;
+pub mod events;
 #[allow(unsafe_code)]
 pub mod ffi;
 mod fork;
@@ -67,6 +68,7 @@ pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
 pub use env_config::MAX_ENV_VALUE_LEN;
 pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
 pub use error::{Error, ErrorKind, OAuthError, Result};
+pub use events::Event;
 pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
 pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};

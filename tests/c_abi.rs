@@ -504,6 +504,10 @@ fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
     assert!(blocking.starts_with("timeout after ms: "), "{blocking}");
     assert_eq!(run.value("later try: "), "ok, bearer: yes");
     assert_eq!(run.value("token requests: "), "1");
+    assert_eq!(run.value("token fetched events: "), "1");
+    // 899 s less the 10 s expiry margin, less the test's own time.
+    let remaining: u64 = run.value("remaining s: ").parse().expect("s");
+    assert!((870..=889).contains(&remaining), "{remaining}");
     assert_eq!(mock.token_requests(), 1);
 }
 

@@ -153,3 +153,48 @@ fn no_call_waits_longer_than_max_wait() {
         .expect("the request went on and landed");
     assert_eq!(mock.token_requests(), 1);
 }
+
+/// Operators see incidents: the event callback reports fetches, failures
+/// with kind and status, and holds; the remaining lifetime is readable.
+#[test]
+fn events_report_fetches_failures_and_holds() {
+    use alpaca_auth::Event;
+    use std::sync::Mutex;
+    let mock = mock();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .on_event(move |event| sink.lock().unwrap().push(event.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(client.token_remaining(), None);
+    client.access_token().unwrap();
+    let remaining = client.token_remaining().expect("a token");
+    // 899 s less the 10 s expiry margin.
+    assert!(remaining <= Duration::from_secs(889) && remaining > Duration::from_secs(880));
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    client.invalidate();
+    assert!(client.access_token().is_err());
+    let events = seen.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        vec![
+            Event::TokenFetched {
+                lifetime: Duration::from_secs(899)
+            },
+            Event::FetchFailed {
+                kind: ErrorKind::RateLimited,
+                status: Some(429)
+            },
+            Event::HoldStarted {
+                duration: Duration::from_secs(30),
+                by_server: true
+            },
+        ]
+    );
+    assert!(!format!("{events:?}").contains(MOCK_CLIENT_SECRET));
+}

@@ -1,11 +1,12 @@
 //! `alpaca_auth_builder`: the configuration of a client, consumed by
 //! `alpaca_auth_builder_build`.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use super::client::alpaca_auth_client;
 use super::error::Failure;
+use super::event::{alpaca_auth_event, alpaca_auth_event_callback, UserData};
 use super::panic::guard;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, check_out, str_arg, write_out};
@@ -24,6 +25,10 @@ pub struct alpaca_auth_builder {
     base: ClientBuilder,
     credentials: Option<PendingCredentials>,
     kid: Option<String>,
+    events: Option<(
+        unsafe extern "C" fn(*const alpaca_auth_event, *mut c_void),
+        UserData,
+    )>,
 }
 
 /// Credentials set through the C API, turned into [`Credentials`] by
@@ -50,6 +55,7 @@ impl alpaca_auth_builder {
             base,
             credentials: None,
             kid: None,
+            events: None,
         }
     }
 
@@ -60,6 +66,16 @@ impl alpaca_auth_builder {
 
     fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
         let mut base = self.base;
+        if let Some((callback, user_data)) = self.events {
+            base = base.on_event(move |event| {
+                if let Some(event) = alpaca_auth_event::from_event(event) {
+                    // SAFETY: the caller of set_event_callback guarantees a
+                    // function callable from any thread with `user_data`;
+                    // the event lives for the call.
+                    unsafe { callback(&event, user_data.get()) };
+                }
+            });
+        }
         match (self.credentials, self.kid) {
             (Some(PendingCredentials::PrivateKey { client_id, key }), kid) => {
                 let mut options = AssertionOptions::new();
@@ -730,6 +746,34 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_background_refresh(
     unsafe {
         with_builder("alpaca_auth_builder_set_background_refresh", builder, |b| {
             b.update(|base| base.background_refresh(on));
+            Ok(())
+        })
+    }
+}
+
+/// Sets a callback for the events of the token lifecycle (token fetched,
+/// fetch failed with its kind and HTTP status, hold started and ended,
+/// background refresher overdue, fork detected), called with `user_data`
+/// (default: none; the library logs nothing). `callback = NULL` removes
+/// it. The callback runs on whichever thread the event happens, never while
+/// a lock of the library is held: `user_data` must be usable from any
+/// thread, and stay valid until the client is freed.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `callback`
+/// is NULL or a function that may be called from any thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_event_callback(
+    builder: *mut alpaca_auth_builder,
+    callback: alpaca_auth_event_callback,
+    user_data: *mut c_void,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_event_callback", builder, |b| {
+            b.events = callback.map(|callback| (callback, UserData(user_data)));
             Ok(())
         })
     }

@@ -421,6 +421,38 @@ pub unsafe extern "C" fn alpaca_auth_client_stats(
     })
 }
 
+/// Stores in `*ms_out` how long the cached token will still be handed out
+/// (until its expiry less the expiry margin), in milliseconds: 0 when no
+/// valid token is cached. Makes no request. API key credentials:
+/// `ALPACA_AUTH_RESULT_CONFIG`.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `ms_out` is NULL or valid for a write
+/// of a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_token_remaining_ms(
+    client: *const alpaca_auth_client,
+    ms_out: *mut u64,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_token_remaining_ms", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_out(ms_out, "ms_out")?;
+        if !handle.client.uses_tokens() {
+            return Err(Failure::new(
+                alpaca_auth_result::Config,
+                "API key credentials have no access token",
+            ));
+        }
+        let ms = handle.client.token_remaining().map_or(0, |left| {
+            u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+        });
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(ms_out, ms, "ms_out") }
+    })
+}
+
 /// The number of auth header lines of this client: 1 for a bearer token or
 /// HTTP Basic, 2 for the APCA key headers. It never changes for a client.
 /// `0` if `client` is NULL.

@@ -10,6 +10,7 @@
 //! | [`panic`](mod@panic) | the panic boundary every export goes through                  |
 //! | [`builder`]   | `alpaca_auth_builder`: configuration, consumed by `_build`    |
 //! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats; `alpaca_auth_stats` |
+//! | [`event`]     | `alpaca_auth_event`, its kinds and callback type               |
 //! | [`headers`]   | `alpaca_auth_headers`: a snapshot of `"Name: value"` lines     |
 //! | [`version`]   | `alpaca_auth_version`                                         |
 //!
@@ -33,6 +34,7 @@
 pub mod builder;
 pub mod client;
 pub mod error;
+pub mod event;
 pub mod headers;
 pub mod panic;
 pub mod result;

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,13 @@ static int forks(void) {
 
 /* ---- try ------------------------------------------------------------ */
 
+static void count_events(const alpaca_auth_event *event, void *user_data) {
+    _Atomic int *fetched = user_data;
+    if (event->kind == ALPACA_AUTH_EVENT_KIND_TOKEN_FETCHED && event->duration_ms > 0) {
+        atomic_fetch_add(fetched, 1);
+    }
+}
+
 static int try_path(void) {
     alpaca_auth_builder *builder = NULL;
     alpaca_auth_client *client = NULL;
@@ -306,6 +314,11 @@ static int try_path(void) {
     if ((r = alpaca_auth_builder_set_max_wait_ms(builder, 200)) != ALPACA_AUTH_RESULT_OK) {
         alpaca_auth_builder_free(builder);
         return fail("max wait", r);
+    }
+    static _Atomic int fetched = 0;
+    if ((r = alpaca_auth_builder_set_event_callback(builder, count_events, &fetched)) != ALPACA_AUTH_RESULT_OK) {
+        alpaca_auth_builder_free(builder);
+        return fail("event callback", r);
     }
     if ((r = alpaca_auth_builder_build(builder, &client)) != ALPACA_AUTH_RESULT_OK) {
         return fail("build", r);
@@ -334,6 +347,12 @@ static int try_path(void) {
         return fail("stats", r);
     }
     printf("token requests: %llu\n", (unsigned long long)stats.token_http_requests);
+    uint64_t remaining_ms = 0;
+    if ((r = alpaca_auth_client_token_remaining_ms(client, &remaining_ms)) != ALPACA_AUTH_RESULT_OK) {
+        return fail("token remaining", r);
+    }
+    printf("remaining s: %llu\n", (unsigned long long)(remaining_ms / 1000));
+    printf("token fetched events: %d\n", atomic_load(&fetched));
     alpaca_auth_client_free(client);
     return 0;
 }
