@@ -79,6 +79,8 @@ pub(crate) struct TokenCache {
     flight: Mutex<Flight>,
     landed: Condvar,
     wait_limit: Duration,
+    /// A caller without a valid token fetches on its own thread.
+    fetch_inline: bool,
     stats: Mutex<CacheStats>,
     /// Runs claimed fetches on a library thread; unset, callers run them.
     fetcher: OnceLock<Weak<dyn Fetcher>>,
@@ -137,8 +139,12 @@ impl Drop for FlightGuard<'_> {
 }
 
 impl TokenCache {
-    /// A cache whose callers wait at most `wait_limit` for a token.
-    pub(crate) fn new(wait_limit: Duration) -> Self {
+    /// A cache whose callers wait at most `wait_limit` for a token. With
+    /// `fetch_inline` (the wait limit is at least the fetch's own budget), a
+    /// caller without a valid token runs the fetch on its own thread, which
+    /// saves a thread hand-off; refreshes ahead of expiry always run on a
+    /// library thread.
+    pub(crate) fn new(wait_limit: Duration, fetch_inline: bool) -> Self {
         TokenCache {
             epoch: Arc::new(Epoch::default()),
             background: AtomicBool::new(false),
@@ -146,6 +152,7 @@ impl TokenCache {
             flight: Mutex::new(Flight::default()),
             landed: Condvar::new(),
             wait_limit,
+            fetch_inline,
             stats: Mutex::new(CacheStats::default()),
             fetcher: OnceLock::new(),
             watcher: OnceLock::new(),
@@ -316,6 +323,7 @@ impl TokenCache {
     /// [`get`](Self::get) without the thread's replica; installs one when
     /// the token it returns is fresh.
     #[cold]
+    #[inline(never)]
     fn get_shared(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
         replica::prune_closed();
         let epoch = self.epoch.load();
@@ -421,7 +429,7 @@ impl TokenCache {
                 flight.in_flight = true;
                 self.epoch.set_refreshing(true);
                 drop(flight);
-                if !self.spawn_fetch(false) {
+                if self.fetch_inline || !self.spawn_fetch(false) {
                     if let Some(fetch) = fetch.take() {
                         return self.run_fetch(fetch, false);
                     }

@@ -163,9 +163,10 @@ impl OAuthSource {
     /// common: an empty cache and a new HTTP agent (for a child process).
     fn fresh(&self) -> Result<Arc<OAuthSource>> {
         let config = self.transport.config().clone();
+        let fetch_inline = self.max_wait >= config.budget;
         Ok(OAuthSource {
             transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
-            cache: TokenCache::new(self.max_wait),
+            cache: TokenCache::new(self.max_wait, fetch_inline),
             max_wait: self.max_wait,
             client_id: self.client_id.clone(),
             method: self.method.clone(),
@@ -257,6 +258,7 @@ impl Client {
     /// The state of this child process: built at its first use, with a
     /// fresh cache, HTTP agent and (if configured) background refresher.
     #[cold]
+    #[inline(never)]
     fn forked<'a>(&'a self, base: &'a OAuthSource) -> Result<&'a OAuthSource> {
         let generation = fork::generation();
         if let Some(forked) = self.inner.forked.get(generation) {
@@ -766,7 +768,7 @@ impl ClientBuilder {
                 Auth::OAuth(
                     OAuthSource {
                         transport: Transport::new(self.transport.clone(), &parsed_url)?,
-                        cache: TokenCache::new(max_wait),
+                        cache: TokenCache::new(max_wait, max_wait >= self.transport.budget),
                         max_wait,
                         token_url: token_url.to_owned(),
                         client_id,
