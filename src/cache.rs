@@ -604,3 +604,75 @@ impl TokenCache {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{parse_token_response, RefreshPolicy};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// A token of `life` seconds obtained `age` seconds ago.
+    fn token(life: u64, age: u64) -> AccessToken {
+        let body = format!(r#"{{"access_token":"cache-test-{life}-{age}","expires_in":{life}}}"#);
+        let sent = Instant::now() - Duration::from_secs(age);
+        parse_token_response(body.as_bytes(), sent, &RefreshPolicy::default()).unwrap()
+    }
+
+    fn cache() -> TokenCache {
+        TokenCache::new(Duration::from_secs(5), true)
+    }
+
+    #[test]
+    fn a_panic_during_a_refresh_ahead_releases_the_claim_and_keeps_the_token() {
+        let cache = cache();
+        // 600 s token, 500 s old: in its refresh window, still usable.
+        let old = token(600, 500);
+        cache.get(|| Ok(old.clone())).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            cache.get(|| panic!("injected panic in a refresh-ahead"))
+        }));
+        assert!(outcome.is_err(), "the panic reached the caller");
+        assert!(!cache.flight().in_flight, "the claim was released");
+        assert!(cache.peek().is_some_and(|t| t.same_token(&old)));
+        assert_eq!(cache.stats().failures, 1);
+        // Held off like any failed refresh: served from the cache.
+        let again = cache.get(|| panic!("no fetch during the hold")).unwrap();
+        assert!(again.same_token(&old));
+    }
+
+    #[test]
+    fn an_invalidation_during_a_refresh_ahead_is_superseded_by_the_new_token() {
+        let cache = cache();
+        let old = token(600, 500);
+        let new = token(600, 0);
+        cache.get(|| Ok(old.clone())).unwrap();
+        let got = cache
+            .get(|| {
+                // A thread reports a 401 for the old token meanwhile.
+                assert!(cache.invalidate_token(&old));
+                Ok(new.clone())
+            })
+            .unwrap();
+        assert!(got.same_token(&new));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+        // A late report about the old token changes nothing.
+        assert!(!cache.invalidate_token(&old));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+    }
+
+    #[test]
+    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
+        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(86_400))),
+            RETRY_AFTER_HOLD_MAX
+        );
+        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
+    }
+}

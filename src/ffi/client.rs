@@ -499,7 +499,7 @@ pub unsafe extern "C" fn alpaca_auth_client_header_line(
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_header_line", || {
         // SAFETY: forwarded caller guarantees.
-        unsafe { header_line(client, index, buf, len, len_out, false) }
+        unsafe { header_line::<false>(client, index, buf, len, len_out) }
     })
 }
 
@@ -525,7 +525,7 @@ pub unsafe extern "C" fn alpaca_auth_client_try_header_line(
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_try_header_line", || {
         // SAFETY: forwarded caller guarantees.
-        unsafe { header_line(client, index, buf, len, len_out, true) }
+        unsafe { header_line::<true>(client, index, buf, len, len_out) }
     })
 }
 
@@ -534,14 +534,13 @@ pub unsafe extern "C" fn alpaca_auth_client_try_header_line(
 /// # Safety
 ///
 /// As `alpaca_auth_client_header_line`.
-#[inline]
-unsafe fn header_line(
+#[inline(always)]
+unsafe fn header_line<const NON_BLOCKING: bool>(
     client: *const alpaca_auth_client,
     index: usize,
     buf: *mut c_char,
     len: usize,
     len_out: *mut usize,
-    non_blocking: bool,
 ) -> Result<(), Failure> {
     // SAFETY: the caller guarantees NULL or a live client.
     let handle = unsafe { client_ref(client) }?;
@@ -575,7 +574,7 @@ unsafe fn header_line(
         unsafe { out.write(0) };
         Ok(())
     };
-    let copied = if non_blocking {
+    let copied = if NON_BLOCKING {
         handle.client.try_with_auth_line(index, copy)?
     } else {
         handle.client.with_auth_line(index, copy)?
