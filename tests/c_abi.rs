@@ -485,7 +485,7 @@ fn incident_fork_in_every_state_gives_the_child_a_working_client() {
 fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
     let built = built();
     let mock = mock();
-    mock.set_token_delay(Duration::from_millis(600));
+    mock.set_token_delay(Duration::from_millis(1500));
     let mut command = command_for(&built.program("incidents"), &mock);
     with_client_secret(&mut command).arg("try");
     let run = run(under_valgrind(command), "incidents try");
@@ -498,7 +498,9 @@ fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
         .next()
         .and_then(|ms| ms.parse().ok())
         .expect("ms");
-    assert!(first_ms < 100.0, "{first_ms} ms (valgrind included)");
+    // Far less than the endpoint's 1.5 s (valgrind and a loaded machine
+    // included).
+    assert!(first_ms < 750.0, "{first_ms} ms");
     assert!(first.ends_with("len written: no"), "{first}");
     let blocking = run.value("blocking call: ");
     assert!(blocking.starts_with("timeout after ms: "), "{blocking}");

@@ -336,7 +336,7 @@ static int try_path(void) {
     asked = now_s();
     while ((r = alpaca_auth_client_try_header_line(client, 0, line, sizeof line, &len)) ==
                ALPACA_AUTH_RESULT_WOULD_BLOCK &&
-           now_s() - asked < 5.0) {
+           now_s() - asked < 10.0) {
         tries++;
         sleep_ms(10);
     }
@@ -352,6 +352,10 @@ static int try_path(void) {
         return fail("token remaining", r);
     }
     printf("remaining s: %llu\n", (unsigned long long)(remaining_ms / 1000));
+    /* The event is reported just after the token is published. */
+    for (int i = 0; i < 200 && atomic_load(&fetched) == 0; i++) {
+        sleep_ms(10);
+    }
     printf("token fetched events: %d\n", atomic_load(&fetched));
     alpaca_auth_client_free(client);
     return 0;
