@@ -214,3 +214,32 @@ fn callers_get_the_held_error_during_a_server_hold() {
     assert_eq!(err.kind(), alpaca_auth::ErrorKind::RateLimited);
     assert_eq!(mock.token_requests(), 1);
 }
+
+/// A long server hold (429, `Retry-After: 600`) on a refresh never keeps
+/// the refresher asleep past the token's usable life: it wakes when the
+/// token stops being handed out, and (the hold still on) sends nothing.
+#[test]
+fn a_long_retry_after_never_outlasts_the_token() {
+    let _serial = serial();
+    let mock = mock();
+    mock.set_expires_in(4); // refreshed after 2 s, usable until 3.6 s
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    mock.inject(Fault::RetryAfter(429, "600".into()));
+    wait_for("the failed refresh", Duration::from_secs(4), || {
+        client.refresher_status().unwrap().consecutive_failures == 1
+    });
+    let failed_at = Instant::now();
+    wait_for(
+        "the refresher waking at the end of the token's life",
+        Duration::from_secs(4),
+        || client.refresher_status().unwrap().consecutive_failures >= 2,
+    );
+    assert!(failed_at.elapsed() < Duration::from_secs(3));
+    assert_eq!(mock.token_requests(), 2, "the server's hold is kept");
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), alpaca_auth::ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 2);
+}
