@@ -111,6 +111,12 @@ enum alpaca_auth_result
    */
   ALPACA_AUTH_RESULT_HTTP_STATUS = 9,
   /**
+   * `alpaca_auth_client_try_header_line` found no valid token cached: it
+   * never waits. A token request may have been started on a library
+   * thread; try again later, or call `alpaca_auth_client_header_line`.
+   */
+  ALPACA_AUTH_RESULT_WOULD_BLOCK = 10,
+  /**
    * A required pointer argument was NULL.
    */
   ALPACA_AUTH_RESULT_NULL_ARGUMENT = 100,
@@ -143,6 +149,51 @@ typedef uint32_t alpaca_auth_result;
 #endif // __cplusplus
 
 /**
+ * What happened (`alpaca_auth_event.kind`). Values are stable and never
+ * reused; later versions may add some: ignore unknown values.
+ */
+enum alpaca_auth_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A new token arrived; `duration_ms` is its lifetime.
+   */
+  ALPACA_AUTH_EVENT_KIND_TOKEN_FETCHED = 1,
+  /**
+   * A token acquisition failed; `result` is its kind and `http_status`
+   * the last HTTP status (0 if none).
+   */
+  ALPACA_AUTH_EVENT_KIND_FETCH_FAILED = 2,
+  /**
+   * Token requests are held off for `duration_ms`; `by_server` says
+   * whether the server imposed it (`Retry-After`).
+   */
+  ALPACA_AUTH_EVENT_KIND_HOLD_STARTED = 3,
+  /**
+   * A token arrived after failures: the hold is over.
+   */
+  ALPACA_AUTH_EVENT_KIND_HOLD_ENDED = 4,
+  /**
+   * The background refresher fell behind: callers start the refresh.
+   */
+  ALPACA_AUTH_EVENT_KIND_REFRESHER_OVERDUE = 5,
+  /**
+   * The client found itself in a child process after `fork()` and built
+   * fresh state there.
+   */
+  ALPACA_AUTH_EVENT_KIND_FORK_DETECTED = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum alpaca_auth_event_kind alpaca_auth_event_kind;
+#else
+typedef uint32_t alpaca_auth_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The configuration of a client (opaque). Create it with
  * `alpaca_auth_builder_new` or `alpaca_auth_builder_new_from_env`, adjust it
  * with the `alpaca_auth_builder_set_*` functions, and turn it into a client
@@ -163,6 +214,16 @@ typedef struct alpaca_auth_builder alpaca_auth_builder;
  * threads asking at once cause at most one token request). Only
  * `alpaca_auth_client_free` needs exclusive access: call it once, after
  * every other thread is done with the client.
+ *
+ * **fork()**: a client may be used in a child process, whatever the parent
+ * was doing at `fork()` (idle, fetching a token, refreshing in the
+ * background, another thread inside the library). At its first use in the
+ * child, the client leaves behind everything it inherited (cached token,
+ * locks, pooled connections and TLS sessions, the refresher thread) and
+ * starts afresh: one token request of the child's own, a refresher of its
+ * own if one was configured. `alpaca_auth_client_free` in the child
+ * returns at once (what it inherited is left in place, not freed: it is
+ * the child's copy of the parent's memory). The parent is unaffected.
  */
 typedef struct alpaca_auth_client alpaca_auth_client;
 
@@ -175,6 +236,43 @@ typedef struct alpaca_auth_client alpaca_auth_client;
  * and freed once, after the last read.
  */
 typedef struct alpaca_auth_headers alpaca_auth_headers;
+
+/**
+ * An event, valid only during the callback. Never carries a secret.
+ */
+typedef struct alpaca_auth_event {
+  /**
+   * What happened.
+   */
+  alpaca_auth_event_kind kind;
+  /**
+   * For `FETCH_FAILED`, the kind of failure; otherwise `OK`.
+   */
+  alpaca_auth_result result;
+  /**
+   * For `FETCH_FAILED`, the last HTTP status, or 0.
+   */
+  uint16_t http_status;
+  /**
+   * For `HOLD_STARTED`, whether the server imposed the hold.
+   */
+  bool by_server;
+  /**
+   * The token's lifetime (`TOKEN_FETCHED`) or the hold (`HOLD_STARTED`),
+   * in milliseconds; otherwise 0.
+   */
+  uint64_t duration_ms;
+} alpaca_auth_event;
+
+/**
+ * An event callback: called with the event and the `user_data` given to
+ * `alpaca_auth_builder_set_event_callback`, on whichever thread the event
+ * happens (a caller's, the refresher's, a library fetch thread), never
+ * while a lock of the library is held. Keep it short; it must not call
+ * `alpaca_auth_client_free` on the client that reports.
+ */
+typedef void (*alpaca_auth_event_callback)(const struct alpaca_auth_event *event,
+                                           void *user_data);
 
 /**
  * Counters of a client, for monitoring and tests. Set `struct_size` before
@@ -653,6 +751,21 @@ alpaca_auth_result alpaca_auth_builder_set_token_budget_ms(struct alpaca_auth_bu
                                                            uint64_t ms);
 
 /**
+ * Sets the longest any call waits for a token, in milliseconds (default:
+ * the token budget). Token requests run on threads of the library's own:
+ * a call that finds no valid token waits for the request under way at most
+ * this long, then returns `ALPACA_AUTH_RESULT_TIMEOUT` while the request
+ * goes on; a call with a valid token never waits. Zero or more than
+ * 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_max_wait_ms(struct alpaca_auth_builder *builder,
+                                                       uint64_t ms);
+
+/**
  * Trusts the CA certificates of a PEM bundle (`pem_len` bytes) in addition
  * to the built-in webpki roots, for TLS-inspecting proxies. May be called
  * more than once. The bytes are copied.
@@ -710,6 +823,25 @@ alpaca_auth_result alpaca_auth_builder_disable_proxy(struct alpaca_auth_builder 
  */
 alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth_builder *builder,
                                                               bool on);
+
+/**
+ * Sets a callback for the events of the token lifecycle (token fetched,
+ * fetch failed with its kind and HTTP status, hold started and ended,
+ * background refresher overdue, fork detected), called with `user_data`
+ * (default: none; the library logs nothing). `callback = NULL` removes
+ * it. The callback runs on whichever thread the event happens, never while
+ * a lock of the library is held: `user_data` must be usable from any
+ * thread, and stay valid until the client is freed.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `callback`
+ * is NULL or a function that may be called from any thread with
+ * `user_data`.
+ */
+alpaca_auth_result alpaca_auth_builder_set_event_callback(struct alpaca_auth_builder *builder,
+                                                          alpaca_auth_event_callback callback,
+                                                          void *user_data);
 
 /**
  * Validates the configuration and creates the client (no network request
@@ -805,13 +937,35 @@ alpaca_auth_result alpaca_auth_client_auth_headers(const struct alpaca_auth_clie
 /**
  * Forgets the cached token, after the API answered 401 with it: the next
  * call fetches a new one (still at most one request for all threads). No
- * effect for API keys.
+ * effect for API keys. A failure hold the server imposed (`Retry-After`)
+ * is kept. When several threads may report the same 401, use
+ * `alpaca_auth_client_invalidate_token`, which drops only the token that
+ * was rejected.
  *
  * # Safety
  *
  * `client` is NULL or a live client.
  */
 alpaca_auth_result alpaca_auth_client_invalidate(const struct alpaca_auth_client *client);
+
+/**
+ * Forgets the cached token only if it is the one the API rejected:
+ * `token_or_header_line` is the bare token or the whole header line that
+ * was sent (`"Authorization: Bearer ..."`, as from
+ * `alpaca_auth_client_header_line`). When many threads report the same 401,
+ * the first report drops the token and the later ones, about a token
+ * already replaced, change nothing: one new token request in all. The
+ * comparison takes constant time. Returns `ALPACA_AUTH_RESULT_OK` whether
+ * or not the token matched (and for API keys); a failure hold imposed by
+ * the server (`Retry-After`) is kept.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `token_or_header_line` is NULL or a
+ * NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_client_invalidate_token(const struct alpaca_auth_client *client,
+                                                       const char *token_or_header_line);
 
 /**
  * Stores in `*url_out` the resolved Trading/Broker API base URL, without a
@@ -941,6 +1095,20 @@ alpaca_auth_result alpaca_auth_client_stats(const struct alpaca_auth_client *cli
                                             struct alpaca_auth_stats *stats_out);
 
 /**
+ * Stores in `*ms_out` how long the cached token will still be handed out
+ * (until its expiry less the expiry margin), in milliseconds: 0 when no
+ * valid token is cached. Makes no request. API key credentials:
+ * `ALPACA_AUTH_RESULT_CONFIG`.
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `ms_out` is NULL or valid for a write
+ * of a `uint64_t`.
+ */
+alpaca_auth_result alpaca_auth_client_token_remaining_ms(const struct alpaca_auth_client *client,
+                                                         uint64_t *ms_out);
+
+/**
  * The number of auth header lines of this client: 1 for a bearer token or
  * HTTP Basic, 2 for the APCA key headers. It never changes for a client.
  * `0` if `client` is NULL.
@@ -977,6 +1145,26 @@ alpaca_auth_result alpaca_auth_client_header_line(const struct alpaca_auth_clien
                                                   char *buf,
                                                   size_t len,
                                                   size_t *len_out);
+
+/**
+ * `alpaca_auth_client_header_line` for the order path: the same arguments
+ * and results, but it never blocks and never sends a token request from
+ * the calling thread. With a valid token cached it copies the line (the
+ * same fast path); without one it returns
+ * `ALPACA_AUTH_RESULT_WOULD_BLOCK` at once, after starting a token request
+ * on a library thread if none is under way and no failure hold applies
+ * (`*len_out` and `buf` are then not written). In the refresh window it
+ * copies the still-valid line and starts the refresh the same way.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_header_line`.
+ */
+alpaca_auth_result alpaca_auth_client_try_header_line(const struct alpaca_auth_client *client,
+                                                      size_t index,
+                                                      char *buf,
+                                                      size_t len,
+                                                      size_t *len_out);
 
 /**
  * Reads the background refresher's status into `*status_out`. When the

@@ -347,8 +347,36 @@ class client {
         return r;
     }
 
+    /// header_line that never blocks and never fetches on this thread:
+    /// ALPACA_AUTH_RESULT_WOULD_BLOCK (nothing written) when no valid token
+    /// is cached yet. For the order path.
+    result try_header_line_nonblocking(std::size_t index, char *buf, std::size_t len,
+                                       std::size_t &length_out) const noexcept {
+        std::size_t needed = 0;
+        result r = alpaca_auth_client_try_header_line(raw_, index, buf, len, &needed);
+        if (r == ALPACA_AUTH_RESULT_OK) {
+            length_out = needed - 1;
+        }
+        return r;
+    }
+
+    /// How long the cached token is still handed out, in ms (0: none).
+    result try_token_remaining_ms(std::uint64_t &out) const noexcept {
+        return alpaca_auth_client_token_remaining_ms(raw_, &out);
+    }
+
     /// Forgets the cached token (after a 401): the next call fetches anew.
     result try_invalidate() const noexcept { return alpaca_auth_client_invalidate(raw_); }
+
+    /// Forgets the cached token only if it is `token_or_header_line` (the
+    /// bare token or the "Authorization: Bearer ..." line the API rejected):
+    /// many threads reporting the same 401 cause one new token request.
+    result try_invalidate_token(const std::string &token_or_header_line) const noexcept {
+        if (!detail::c_safe(token_or_header_line)) {
+            return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
+        }
+        return alpaca_auth_client_invalidate_token(raw_, token_or_header_line.c_str());
+    }
 
     /// The background refresher's status (ALPACA_AUTH_RESULT_CONFIG if the
     /// client has none).
@@ -421,7 +449,26 @@ class client {
         detail::check(try_header_line(index, buf, len, length));
         return length;
     }
+    /// header_line that never blocks: false (nothing written) when no
+    /// valid token is cached yet; throws on other failures.
+    bool header_line_nonblocking(std::size_t index, char *buf, std::size_t len,
+                                 std::size_t &length_out) const {
+        result r = try_header_line_nonblocking(index, buf, len, length_out);
+        if (r == ALPACA_AUTH_RESULT_WOULD_BLOCK) {
+            return false;
+        }
+        detail::check(r);
+        return true;
+    }
+    std::uint64_t token_remaining_ms() const {
+        std::uint64_t ms = 0;
+        detail::check(try_token_remaining_ms(ms));
+        return ms;
+    }
     void invalidate() const { detail::check(try_invalidate()); }
+    void invalidate_token(const std::string &token_or_header_line) const {
+        detail::check(try_invalidate_token(token_or_header_line));
+    }
     /// After a failed refresh (`consecutive_failures > 0`), the reason is in
     /// alpaca_auth::last_error().
     alpaca_auth::refresher_status refresher_status() const {
@@ -642,6 +689,10 @@ class builder {
     result try_background_refresh(bool on) noexcept {
         return alpaca_auth_builder_set_background_refresh(raw_, on);
     }
+    /// The longest any call waits for a token (default: the token budget).
+    result try_max_wait(std::chrono::milliseconds wait) noexcept {
+        return set_ms(alpaca_auth_builder_set_max_wait_ms, wait);
+    }
 
     /// Validates and creates the client; the builder is empty afterwards.
     result try_build(client &out) noexcept {
@@ -703,6 +754,7 @@ class builder {
     builder &proxy(const std::string &url) { return chain(try_proxy(url)); }
     builder &disable_proxy() { return chain(try_disable_proxy()); }
     builder &background_refresh(bool on) { return chain(try_background_refresh(on)); }
+    builder &max_wait(std::chrono::milliseconds wait) { return chain(try_max_wait(wait)); }
 
     /// Validates and creates the client; the builder is empty afterwards.
     alpaca_auth::client build() {

@@ -8,23 +8,31 @@
 //!   a thread without a current replica reads the cache under a read lock
 //!   once and makes one.
 //! * **refresh window** (`refresh_at <= now < expires_at`): the first caller
-//!   to notice fetches a new token (or, with a background refresher, no
-//!   caller does); every other caller gets the cached one at once. If the refresh fails, the old token is served until it
-//!   expires and the next refresh is held off by a backoff.
-//! * **expired or absent**: exactly one caller fetches; all others wait for
-//!   that fetch and share its token or its error.
+//!   to notice starts a refresh on a thread of the library's own (or, with
+//!   a background refresher, that thread does it) and, like every other
+//!   caller, gets the cached token at once. If the refresh fails, the old
+//!   token is served until it expires and the next refresh is held off.
+//! * **expired or absent**: exactly one fetch runs, on a library thread;
+//!   every caller waits for it (at most the cache's wait limit) and shares
+//!   its token or its error. No caller's thread sends a token request.
 //!
 //! A failed fetch with no valid token to fall back on is remembered for a
 //! short hold (the server's `Retry-After` when it sent one), during which
 //! callers get the same error without a new request, so an outage does not
-//! turn into a request storm. [`TokenCache::invalidate`] clears both the
-//! token and the hold.
+//! turn into a request storm. The hold is [`failure_hold`]: the longer of
+//! our own backoff and the server's `Retry-After`, so a `Retry-After: 0`
+//! never shortens it. [`TokenCache::invalidate`] drops the token and our
+//! own backoff, but never a hold the server imposed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, TryLockError, Weak,
+};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventSink};
 use crate::replica::{self, Epoch};
 use crate::token::AccessToken;
 
@@ -32,10 +40,6 @@ use crate::token::AccessToken;
 pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
 /// Longest hold after failed fetches.
 pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
-
-/// Extra time a waiter allows the fetching thread beyond the token budget
-/// before giving up on it.
-const WAIT_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Flight {
@@ -51,6 +55,9 @@ struct Flight {
     refresh_hold_until: Option<Instant>,
     /// Until then, callers with no valid token get `last_error` at once.
     fetch_hold_until: Option<Instant>,
+    /// The part of the holds the server imposed (`Retry-After`): kept by
+    /// invalidation.
+    server_hold_until: Option<Instant>,
 }
 
 /// Counters of a cache, for tests, status calls and the demo.
@@ -72,7 +79,22 @@ pub(crate) struct TokenCache {
     flight: Mutex<Flight>,
     landed: Condvar,
     wait_limit: Duration,
+    /// A caller without a valid token fetches on its own thread.
+    fetch_inline: bool,
     stats: Mutex<CacheStats>,
+    /// Runs claimed fetches on a library thread; unset, callers run them.
+    fetcher: OnceLock<Weak<dyn Fetcher>>,
+    /// Told of every change (the background refresher's wake-up).
+    watcher: OnceLock<Arc<dyn Fn() + Send + Sync>>,
+    /// The program's event callback, if any.
+    events: OnceLock<EventSink>,
+}
+
+/// What runs a fetch the cache has claimed (the in-flight flag set), on a
+/// thread of its own: the client's token source.
+pub(crate) trait Fetcher: Send + Sync + 'static {
+    /// Runs the claimed fetch and publishes it (`TokenCache::run_fetch`).
+    fn run_claimed(&self, background: bool);
 }
 
 impl Drop for TokenCache {
@@ -81,8 +103,24 @@ impl Drop for TokenCache {
     }
 }
 
+/// Name of the threads that run token requests for callers.
+pub const FETCH_THREAD_NAME: &str = "alpaca-auth-fetch";
+
 /// Longest hold honoured from a server's `Retry-After`.
 pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// How long to hold off after `failures` failed fetches in a row (at least
+/// 1), the last of which carried `retry_after`: the longer of our own
+/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
+/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). A `Retry-After` of
+/// zero or in the past never makes it shorter than the backoff. The one
+/// rule for the cache and the background refresher.
+pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff = FAILURE_HOLD_MIN
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(FAILURE_HOLD_MAX);
+    retry_after.map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX).max(backoff))
+}
 
 /// Resets the in-flight flag if the fetching thread unwinds, so waiters are
 /// released with an error instead of waiting forever.
@@ -101,17 +139,81 @@ impl Drop for FlightGuard<'_> {
 }
 
 impl TokenCache {
-    /// A cache whose waiters give up after `budget` (plus a grace period).
-    pub(crate) fn new(budget: Duration) -> Self {
+    /// A cache whose callers wait at most `wait_limit` for a token. With
+    /// `fetch_inline` (the wait limit is at least the fetch's own budget), a
+    /// caller without a valid token runs the fetch on its own thread, which
+    /// saves a thread hand-off; refreshes ahead of expiry always run on a
+    /// library thread.
+    pub(crate) fn new(wait_limit: Duration, fetch_inline: bool) -> Self {
         TokenCache {
             epoch: Arc::new(Epoch::default()),
             background: AtomicBool::new(false),
             current: RwLock::new(None),
             flight: Mutex::new(Flight::default()),
             landed: Condvar::new(),
-            wait_limit: budget + WAIT_GRACE,
+            wait_limit,
+            fetch_inline,
             stats: Mutex::new(CacheStats::default()),
+            fetcher: OnceLock::new(),
+            watcher: OnceLock::new(),
+            events: OnceLock::new(),
         }
+    }
+
+    /// Reports events to `sink`.
+    pub(crate) fn set_events(&self, sink: EventSink) {
+        let _ = self.events.set(sink);
+    }
+
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(sink) = self.events.get() {
+            sink.emit(event());
+        }
+    }
+
+    /// Calls `on_change` after every published fetch and invalidation.
+    pub(crate) fn set_watcher(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        let _ = self.watcher.set(on_change);
+    }
+
+    fn changed(&self) {
+        if let Some(on_change) = self.watcher.get() {
+            on_change();
+        }
+    }
+
+    /// Whether refresh-ahead of `token` is the background refresher's job
+    /// at `now`: it is on, and not overdue (half the refresh window gone
+    /// without a refresh: callers then start one).
+    fn refresher_owns(&self, token: &AccessToken, now: Instant) -> bool {
+        self.background.load(Ordering::Acquire) && {
+            let window = token
+                .usable_until()
+                .saturating_duration_since(token.refresh_at());
+            now < token.refresh_at() + window / 2
+        }
+    }
+
+    /// From now on, fetches run on threads spawned for them, calling
+    /// `fetcher` (held weakly: it usually owns this cache).
+    pub(crate) fn set_fetcher(&self, fetcher: Weak<dyn Fetcher>) {
+        let _ = self.fetcher.set(fetcher);
+    }
+
+    /// Starts the claimed fetch on a new library thread; `false` (the
+    /// caller then runs it) without a fetcher or if no thread can start.
+    fn spawn_fetch(&self, background: bool) -> bool {
+        let Some(fetcher) = self.fetcher.get().cloned() else {
+            return false;
+        };
+        thread::Builder::new()
+            .name(FETCH_THREAD_NAME.into())
+            .spawn(move || {
+                if let Some(fetcher) = fetcher.upgrade() {
+                    fetcher.run_claimed(background);
+                }
+            })
+            .is_ok()
     }
 
     fn flight(&self) -> MutexGuard<'_, Flight> {
@@ -162,9 +264,66 @@ impl TokenCache {
         self.get_shared(fetch).map(|token| f(&token))
     }
 
+    /// Runs `f` on a valid token if one is cached, without ever waiting:
+    /// `None` otherwise. Never sends a request on this thread; in the
+    /// refresh window or without a valid token, it starts one on a library
+    /// thread when none is under way and no hold applies (unless a
+    /// background refresher owns refreshing).
+    pub(crate) fn try_with_token<R>(&self, mut f: impl FnMut(&AccessToken) -> R) -> Option<R> {
+        if let Some(out) = replica::with_replica(&self.epoch, &mut f) {
+            return Some(out);
+        }
+        let epoch = self.epoch.load();
+        let token = match self.current.try_read() {
+            Ok(current) => current.clone(),
+            Err(TryLockError::Poisoned(current)) => current.into_inner().clone(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let now = Instant::now();
+        let valid = token.filter(|t| t.is_valid_at(now));
+        if valid
+            .as_ref()
+            .is_none_or(|t| now >= t.refresh_at() && !self.refresher_owns(t, now))
+        {
+            self.start_without_waiting(valid.is_some(), now);
+        }
+        let token = valid?;
+        replica::install(&self.epoch, epoch, &token);
+        Some(f(&token))
+    }
+
+    /// Starts a fetch on a library thread if none is under way and no hold
+    /// applies, without blocking (gives up if the flight lock is busy).
+    fn start_without_waiting(&self, have_valid: bool, now: Instant) {
+        if self.fetcher.get().is_none() {
+            return;
+        }
+        let mut flight = match self.flight.try_lock() {
+            Ok(flight) => flight,
+            Err(TryLockError::Poisoned(flight)) => flight.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let hold = if have_valid {
+            flight.refresh_hold_until
+        } else {
+            flight.fetch_hold_until
+        };
+        if flight.in_flight || hold.is_some_and(|until| now < until) {
+            return;
+        }
+        flight.in_flight = true;
+        self.epoch.set_refreshing(true);
+        drop(flight);
+        if !self.spawn_fetch(have_valid) {
+            let error = Error::new(ErrorKind::Transport, "cannot start a token request");
+            let _ = self.finish(Err(error), Instant::now(), have_valid);
+        }
+    }
+
     /// [`get`](Self::get) without the thread's replica; installs one when
     /// the token it returns is fresh.
     #[cold]
+    #[inline(never)]
     fn get_shared(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
         replica::prune_closed();
         let epoch = self.epoch.load();
@@ -176,6 +335,7 @@ impl TokenCache {
     /// Hands refresh-ahead to a background refresher (or back to callers).
     pub(crate) fn set_background(&self, on: bool) {
         self.background.store(on, Ordering::Release);
+        self.epoch.set_background(on);
     }
 
     /// For the background refresher: refreshes now unless a fetch is
@@ -190,6 +350,7 @@ impl TokenCache {
                 return Ok(None);
             }
             flight.in_flight = true;
+            self.epoch.set_refreshing(true);
         }
         self.run_fetch(fetch, true).map(Some)
     }
@@ -214,9 +375,10 @@ impl TokenCache {
         now: Instant,
         fetch: impl FnOnce() -> Result<AccessToken>,
     ) -> Result<AccessToken> {
-        if self.background.load(Ordering::Acquire) {
+        if self.refresher_owns(&token, now) {
             return Ok(token);
         }
+        let overdue = self.background.load(Ordering::Acquire);
         {
             let mut flight = self.flight();
             if flight.in_flight || flight.refresh_hold_until.is_some_and(|t| now < t) {
@@ -230,6 +392,13 @@ impl TokenCache {
                 }
             }
             flight.in_flight = true;
+            self.epoch.set_refreshing(true);
+        }
+        if overdue {
+            self.emit(|| Event::RefresherOverdue);
+        }
+        if self.spawn_fetch(true) {
+            return Ok(token);
         }
         match self.run_fetch(fetch, true) {
             Ok(new) => Ok(new),
@@ -239,14 +408,18 @@ impl TokenCache {
         }
     }
 
-    /// No valid token: become the fetching thread or wait for it.
+    /// No valid token: start the fetch on a library thread (or, without a
+    /// fetcher, become the fetching thread), or wait for the one under way.
     fn fetch_or_wait(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+        let deadline = Instant::now() + self.wait_limit;
+        let mut fetch = Some(fetch);
         let mut flight = self.flight();
         loop {
             let now = Instant::now();
             if let Some(token) = self.current().filter(|t| t.is_valid_at(now)) {
                 return Ok(token);
             }
+            let seen = flight.completed;
             if !flight.in_flight {
                 if let (Some(until), Some(error)) = (flight.fetch_hold_until, &flight.last_error) {
                     if now < until {
@@ -254,17 +427,28 @@ impl TokenCache {
                     }
                 }
                 flight.in_flight = true;
+                self.epoch.set_refreshing(true);
                 drop(flight);
-                return self.run_fetch(fetch, false);
+                if self.fetch_inline || !self.spawn_fetch(false) {
+                    if let Some(fetch) = fetch.take() {
+                        return self.run_fetch(fetch, false);
+                    }
+                    // Only if a spawn fails after an earlier one in this
+                    // call worked: release the claim and report.
+                    let error = Error::new(ErrorKind::Transport, "cannot start a token request");
+                    return self.finish(Err(error), Instant::now(), false);
+                }
+                flight = self.flight();
             }
-            let seen = flight.completed;
-            let deadline = now + self.wait_limit;
             while flight.in_flight && flight.completed == seen {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(Error::new(
                         ErrorKind::Timeout,
-                        "timed out waiting for another thread's token request",
+                        format!(
+                            "no token within the longest wait of {} s (the token request goes on)",
+                            self.wait_limit.as_secs_f64()
+                        ),
                     ));
                 }
                 flight = self
@@ -288,8 +472,9 @@ impl TokenCache {
         }
     }
 
-    /// Runs `fetch` as the one fetching thread and publishes its outcome.
-    fn run_fetch(
+    /// Runs `fetch` as the one fetching thread (the in-flight flag already
+    /// claimed) and publishes its outcome.
+    pub(crate) fn run_fetch(
         &self,
         fetch: impl FnOnce() -> Result<AccessToken>,
         background: bool,
@@ -323,55 +508,86 @@ impl TokenCache {
                 .failures += 1;
         }
         let mut flight = self.flight();
+        let mut events = Vec::new();
         flight.in_flight = false;
+        self.epoch.set_refreshing(false);
         flight.completed += 1;
         match &outcome {
-            Ok(_) => {
+            Ok(token) => {
+                events.push(Event::TokenFetched {
+                    lifetime: token.lifetime(),
+                });
+                if flight.failures > 0 {
+                    events.push(Event::HoldEnded);
+                }
                 flight.last_error = None;
                 flight.failures = 0;
                 flight.refresh_hold_until = None;
+                self.epoch.set_hold(flight.refresh_hold_until);
                 flight.fetch_hold_until = None;
+                flight.server_hold_until = None;
             }
             Err(error) => {
                 flight.failures = flight.failures.saturating_add(1);
-                let backoff = FAILURE_HOLD_MIN
-                    .saturating_mul(1u32 << (flight.failures - 1).min(16))
-                    .min(FAILURE_HOLD_MAX);
-                let hold = error
-                    .retry_after()
-                    .map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX));
+                let hold = failure_hold(flight.failures, error.retry_after());
                 flight.refresh_hold_until = Some(now + hold);
-                if !background {
+                self.epoch.set_hold(flight.refresh_hold_until);
+                let server = error
+                    .retry_after()
+                    .filter(|wait| !wait.is_zero())
+                    .map(|wait| now + wait.min(RETRY_AFTER_HOLD_MAX));
+                flight.server_hold_until = server;
+                // A failed refresh-ahead holds callers off only when the
+                // server said so; a caller's failed fetch always does.
+                if !background || server.is_some() {
                     flight.fetch_hold_until = Some(now + hold);
                 }
+                events.push(Event::FetchFailed {
+                    kind: error.kind(),
+                    status: error.status(),
+                });
+                events.push(Event::HoldStarted {
+                    duration: hold,
+                    by_server: server.is_some(),
+                });
                 flight.last_error = Some(error.clone());
             }
         }
         drop(flight);
         self.landed.notify_all();
+        self.changed();
+        for event in events {
+            self.emit(|| event);
+        }
         outcome
     }
 
-    /// Drops the cached token (after a 401 from the API) and any failure
-    /// hold: the next call fetches a new token, still single-flight.
+    /// Drops the cached token (after a 401 from the API) and our own failure
+    /// backoff: the next call fetches a new token, still single-flight,
+    /// unless the server imposed a hold (`Retry-After`), which is kept.
     pub(crate) fn invalidate(&self) {
         self.invalidate_matching(None);
     }
 
     /// Like [`invalidate`](Self::invalidate), but only if `rejected` is still
-    /// the cached token: late reports about an old token change nothing (and
-    /// keep any failure hold).
+    /// the cached token: late reports about an old token change nothing.
     pub(crate) fn invalidate_token(&self, rejected: &AccessToken) -> bool {
-        self.invalidate_matching(Some(rejected))
+        self.invalidate_matching(Some(&|current| current.same_token(rejected)))
     }
 
-    fn invalidate_matching(&self, rejected: Option<&AccessToken>) -> bool {
+    /// Like [`invalidate_token`](Self::invalidate_token), for a token (or
+    /// header line) as the caller presented it: compared in constant time.
+    pub(crate) fn invalidate_presented(&self, presented: &str) -> bool {
+        self.invalidate_matching(Some(&|current| current.matches_presented(presented)))
+    }
+
+    fn invalidate_matching(&self, rejected: Option<&dyn Fn(&AccessToken) -> bool>) -> bool {
         {
             // Never held together with the flight lock (which is taken
             // first everywhere else).
             let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
             if let Some(rejected) = rejected {
-                if !current.as_ref().is_some_and(|t| t.same_token(rejected)) {
+                if !current.as_ref().is_some_and(rejected) {
                     return false;
                 }
             }
@@ -379,8 +595,84 @@ impl TokenCache {
         }
         self.epoch.advance();
         let mut flight = self.flight();
-        flight.refresh_hold_until = None;
-        flight.fetch_hold_until = None;
+        let server_hold = flight.server_hold_until.filter(|&t| Instant::now() < t);
+        flight.refresh_hold_until = server_hold;
+        self.epoch.set_hold(flight.refresh_hold_until);
+        flight.fetch_hold_until = server_hold;
+        drop(flight);
+        self.changed();
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{parse_token_response, RefreshPolicy};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// A token of `life` seconds obtained `age` seconds ago.
+    fn token(life: u64, age: u64) -> AccessToken {
+        let body = format!(r#"{{"access_token":"cache-test-{life}-{age}","expires_in":{life}}}"#);
+        let sent = Instant::now() - Duration::from_secs(age);
+        parse_token_response(body.as_bytes(), sent, &RefreshPolicy::default(), &[]).unwrap()
+    }
+
+    fn cache() -> TokenCache {
+        TokenCache::new(Duration::from_secs(5), true)
+    }
+
+    #[test]
+    fn a_panic_during_a_refresh_ahead_releases_the_claim_and_keeps_the_token() {
+        let cache = cache();
+        // 600 s token, 500 s old: in its refresh window, still usable.
+        let old = token(600, 500);
+        cache.get(|| Ok(old.clone())).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            cache.get(|| panic!("injected panic in a refresh-ahead"))
+        }));
+        assert!(outcome.is_err(), "the panic reached the caller");
+        assert!(!cache.flight().in_flight, "the claim was released");
+        assert!(cache.peek().is_some_and(|t| t.same_token(&old)));
+        assert_eq!(cache.stats().failures, 1);
+        // Held off like any failed refresh: served from the cache.
+        let again = cache.get(|| panic!("no fetch during the hold")).unwrap();
+        assert!(again.same_token(&old));
+    }
+
+    #[test]
+    fn an_invalidation_during_a_refresh_ahead_is_superseded_by_the_new_token() {
+        let cache = cache();
+        let old = token(600, 500);
+        let new = token(600, 0);
+        cache.get(|| Ok(old.clone())).unwrap();
+        let got = cache
+            .get(|| {
+                // A thread reports a 401 for the old token meanwhile.
+                assert!(cache.invalidate_token(&old));
+                Ok(new.clone())
+            })
+            .unwrap();
+        assert!(got.same_token(&new));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+        // A late report about the old token changes nothing.
+        assert!(!cache.invalidate_token(&old));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+    }
+
+    #[test]
+    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
+        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(86_400))),
+            RETRY_AFTER_HOLD_MAX
+        );
+        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
     }
 }

@@ -2,14 +2,16 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use crate::assertion::create_assertion;
-use crate::cache::TokenCache;
+use crate::cache::{Fetcher, TokenCache};
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
@@ -64,11 +66,37 @@ pub struct Client {
 
 struct Inner {
     endpoints: Endpoints,
+    /// The fork generation the client was built in (see [`crate::fork`]).
+    born: u64,
+    /// A background refresher was asked for (a child process starts its own).
+    background: bool,
     auth: Auth,
     /// The WebSocket auth message of API key credentials.
     stream_auth: Option<SecretString>,
     /// Declared after `auth`: dropped (and joined) last.
     refresher: Option<Refresher>,
+    /// The state of a child process, built there at first use.
+    forked: ForkSlot<Forked>,
+}
+
+/// What a child process builds for itself after `fork()`.
+struct Forked {
+    source: Arc<OAuthSource>,
+    refresher: Mutex<Option<Refresher>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if fork::generation() != self.born {
+            // In a child process: the inherited refresher thread does not
+            // exist here, and the inherited cache and connections belong to
+            // the parent. Leak them rather than wait or shut anything down.
+            std::mem::forget(self.refresher.take());
+            if let Auth::OAuth(base) = &self.auth {
+                std::mem::forget(Arc::clone(base));
+            }
+        }
+    }
 }
 
 enum Auth {
@@ -83,7 +111,10 @@ struct OAuthSource {
     token_url: String,
     transport: Transport,
     cache: TokenCache,
+    /// Longest wait of a call for a token.
+    max_wait: Duration,
     refresh: RefreshPolicy,
+    events: Option<EventSink>,
     /// Shared with other processes, if configured: consulted on every fetch.
     store: Option<SharedStore>,
 }
@@ -152,6 +183,43 @@ impl OAuthSource {
     fn token(&self) -> Result<AccessToken> {
         self.cache.get(|| self.fetch())
     }
+
+    /// A source with the same credentials and settings and nothing else in
+    /// common: an empty cache and a new HTTP agent (for a child process).
+    fn fresh(&self) -> Result<Arc<OAuthSource>> {
+        let config = self.transport.config().clone();
+        let fetch_inline = self.max_wait >= config.budget;
+        Ok(OAuthSource {
+            transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
+            cache: TokenCache::new(self.max_wait, fetch_inline),
+            max_wait: self.max_wait,
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
+            method: self.method.clone(),
+            token_url: self.token_url.clone(),
+            refresh: self.refresh,
+            events: self.events.clone(),
+            store: self.store.clone(),
+        }
+        .started())
+    }
+
+    /// Shares the source and lets its cache run fetches on library threads.
+    fn started(self) -> Arc<OAuthSource> {
+        let source = Arc::new(self);
+        let weak = Arc::downgrade(&source);
+        source.cache.set_fetcher(weak as Weak<dyn Fetcher>);
+        if let Some(sink) = &source.events {
+            source.cache.set_events(sink.clone());
+        }
+        source
+    }
+}
+
+impl Fetcher for OAuthSource {
+    fn run_claimed(&self, background: bool) {
+        let _ = self.cache.run_fetch(|| self.fetch(), background);
+    }
 }
 
 impl TokenSource for OAuthSource {
@@ -169,6 +237,10 @@ impl TokenSource for OAuthSource {
 
     fn refresher_stopped(&self) {
         self.cache.set_background(false);
+    }
+
+    fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        self.cache.set_watcher(on_change);
     }
 }
 
@@ -215,6 +287,59 @@ impl Client {
         })
     }
 
+    /// The token source of this process: the one built with the client, or
+    /// in a child process after `fork()`, a fresh one (see [`crate::fork`]).
+    /// One relaxed atomic load when no fork happened.
+    #[inline]
+    fn live<'a>(&'a self, base: &'a Arc<OAuthSource>) -> Result<&'a OAuthSource> {
+        if fork::generation() == self.inner.born {
+            Ok(base)
+        } else {
+            self.forked(base)
+        }
+    }
+
+    /// [`live`](Self::live) for callers without a result to report into.
+    fn oauth(&self) -> Option<&OAuthSource> {
+        match &self.inner.auth {
+            Auth::OAuth(base) => self.live(base).ok(),
+            Auth::Fixed(_) => None,
+        }
+    }
+
+    /// The state of this child process: built at its first use, with a
+    /// fresh cache, HTTP agent and (if configured) background refresher.
+    #[cold]
+    #[inline(never)]
+    fn forked<'a>(&'a self, base: &'a OAuthSource) -> Result<&'a OAuthSource> {
+        let generation = fork::generation();
+        if let Some(forked) = self.inner.forked.get(generation) {
+            return Ok(&forked.source);
+        }
+        let fresh = Forked {
+            source: base.fresh()?,
+            refresher: Mutex::new(None),
+        };
+        let (forked, mine) = self.inner.forked.install(generation, fresh);
+        if let (true, Some(sink)) = (mine, &forked.source.events) {
+            sink.emit(Event::ForkDetected);
+        }
+        if mine && self.inner.background {
+            let source = &forked.source;
+            source.cache.set_background(true);
+            match Refresher::start(Arc::clone(source) as Arc<dyn TokenSource>) {
+                Ok(refresher) => {
+                    *forked
+                        .refresher
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(refresher);
+                }
+                Err(_) => source.cache.set_background(false),
+            }
+        }
+        Ok(&forked.source)
+    }
+
     /// Whether this client uses OAuth2 access tokens (client credentials).
     pub fn uses_tokens(&self) -> bool {
         matches!(self.inner.auth, Auth::OAuth(_))
@@ -227,7 +352,7 @@ impl Client {
     /// [`Config`](crate::ErrorKind::Config) error.
     pub fn access_token(&self) -> Result<AccessToken> {
         match &self.inner.auth {
-            Auth::OAuth(source) => source.token(),
+            Auth::OAuth(base) => self.live(base)?.token(),
             Auth::Fixed(_) => Err(Error::config(
                 "API key credentials have no access token; use auth_headers()",
             )),
@@ -238,7 +363,7 @@ impl Client {
     /// built once; for client credentials they come from the cached token.
     pub fn auth_headers(&self) -> Result<AuthHeaders> {
         match &self.inner.auth {
-            Auth::OAuth(source) => source.token().map(AuthHeaders::bearer),
+            Auth::OAuth(base) => self.live(base)?.token().map(AuthHeaders::bearer),
             Auth::Fixed(headers) => Ok(headers.clone()),
         }
     }
@@ -276,13 +401,16 @@ impl Client {
         mut f: impl FnMut(&str, &[u8]) -> R,
     ) -> Result<Option<R>> {
         match &self.inner.auth {
-            Auth::OAuth(source) if index == 0 => source
-                .cache
-                .with_token(
-                    || source.fetch(),
-                    |token| f("Authorization", token.authorization().as_bytes()),
-                )
-                .map(Some),
+            Auth::OAuth(base) if index == 0 => {
+                let source = self.live(base)?;
+                source
+                    .cache
+                    .with_token(
+                        || source.fetch(),
+                        |token| f("Authorization", token.authorization().as_bytes()),
+                    )
+                    .map(Some)
+            }
             Auth::OAuth(_) => Ok(None),
             Auth::Fixed(headers) => Ok(headers
                 .iter()
@@ -301,14 +429,71 @@ impl Client {
         mut f: impl FnMut(&[&[u8]]) -> R,
     ) -> Result<Option<R>> {
         match &self.inner.auth {
-            Auth::OAuth(source) if index == 0 => source
-                .cache
-                .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
-                .map(Some),
+            Auth::OAuth(base) if index == 0 => {
+                let source = self.live(base)?;
+                source
+                    .cache
+                    .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
+                    .map(Some)
+            }
             Auth::OAuth(_) => Ok(None),
             Auth::Fixed(_) => {
                 self.with_auth_header(index, |name, value| f(&[name.as_bytes(), b": ", value]))
             }
+        }
+    }
+
+    /// [`with_auth_line`](Self::with_auth_line) that never waits and never
+    /// sends a request on this thread: a [`WouldBlock`](crate::ErrorKind::WouldBlock)
+    /// error when no valid token is cached (a request is then started on a
+    /// library thread if none is under way and no failure hold applies).
+    #[inline]
+    pub(crate) fn try_with_auth_line<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&[&[u8]]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(base) if index == 0 => self
+                .live(base)?
+                .cache
+                .try_with_token(|token| f(&[token.authorization_line()]))
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::new(
+                        crate::ErrorKind::WouldBlock,
+                        "no valid token is cached yet; a token request is under way or held off",
+                    )
+                }),
+            _ => self.with_auth_line(index, f),
+        }
+    }
+
+    /// Runs `f` on the name and value of auth header `index` like
+    /// [`with_auth_header`](Self::with_auth_header), but never waits and
+    /// never sends a request on this thread: when no valid token is cached
+    /// the result is a [`WouldBlock`](crate::ErrorKind::WouldBlock) error
+    /// (and a token request is started on a library thread, unless one is
+    /// under way or a failure hold applies). For the order path.
+    #[inline]
+    pub fn try_with_auth_header<R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&str, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        match &self.inner.auth {
+            Auth::OAuth(base) if index == 0 => self
+                .live(base)?
+                .cache
+                .try_with_token(|token| f("Authorization", token.authorization().as_bytes()))
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::new(
+                        crate::ErrorKind::WouldBlock,
+                        "no valid token is cached yet; a token request is under way or held off",
+                    )
+                }),
+            _ => self.with_auth_header(index, f),
         }
     }
 
@@ -348,11 +533,11 @@ impl Client {
     /// With a token store, the stored entry goes too if it holds the token
     /// this client had cached.
     pub fn invalidate(&self) {
-        if let Auth::OAuth(source) = &self.inner.auth {
+        if let Some(source) = self.oauth() {
             let held = source.cache.current();
             source.cache.invalidate();
             if let (Some(store), Some(token)) = (&source.store, held) {
-                store.forget(&token);
+                store.forget(token.expose_secret());
             }
         }
     }
@@ -363,44 +548,79 @@ impl Client {
     /// stored entry is removed if it still holds `rejected`, so that no
     /// process of the fleet loads it again.
     pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
-        match &self.inner.auth {
-            Auth::OAuth(source) => {
-                let dropped = source.cache.invalidate_token(rejected);
-                if let Some(store) = &source.store {
-                    store.forget(rejected);
-                }
-                dropped
+        self.oauth().is_some_and(|source| {
+            let dropped = source.cache.invalidate_token(rejected);
+            if let Some(store) = &source.store {
+                store.forget(rejected.expose_secret());
             }
-            Auth::Fixed(_) => false,
-        }
+            dropped
+        })
+    }
+
+    /// Like [`invalidate_token`](Self::invalidate_token), for the token as
+    /// it was sent: the bare token, or the whole `Authorization: Bearer ...`
+    /// header line. Compared with the cached token in constant time; returns
+    /// whether it was the cached one. The form for C callers and for code
+    /// that kept only the header line. With a token store, the stored entry
+    /// is removed if it still holds that token.
+    pub fn invalidate_presented(&self, token_or_header_line: &str) -> bool {
+        self.oauth().is_some_and(|source| {
+            let dropped = source.cache.invalidate_presented(token_or_header_line);
+            if let Some(store) = &source.store {
+                store.forget(crate::token::bare_token(token_or_header_line));
+            }
+            dropped
+        })
     }
 
     /// The cached token if it is still valid, without any request.
     pub fn cached_token(&self) -> Option<AccessToken> {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.peek(),
-            Auth::Fixed(_) => None,
-        }
+        self.oauth().and_then(|source| source.cache.peek())
+    }
+
+    /// How long the cached token will still be handed out (until its
+    /// expiry less the expiry margin), or `None` if no valid token is
+    /// cached (or the client uses API keys). Makes no request.
+    pub fn token_remaining(&self) -> Option<Duration> {
+        self.cached_token().map(|token| token.usable_remaining())
     }
 
     /// The error of the last token acquisition, if it failed.
     pub fn last_error(&self) -> Option<Error> {
-        match &self.inner.auth {
-            Auth::OAuth(source) => source.cache.last_error(),
-            Auth::Fixed(_) => None,
-        }
+        self.oauth().and_then(|source| source.cache.last_error())
     }
 
     /// The background refresher's status, if it was enabled
     /// ([`ClientBuilder::background_refresh`]).
+    ///
+    /// In a child process (after `fork()`), this is the status of the
+    /// child's own refresher, started at the child's first use of the client.
     pub fn refresher_status(&self) -> Option<RefresherStatus> {
-        self.inner.refresher.as_ref().map(Refresher::status)
+        if fork::generation() == self.inner.born {
+            return self.inner.refresher.as_ref().map(Refresher::status);
+        }
+        if !self.inner.background {
+            return None;
+        }
+        let Auth::OAuth(base) = &self.inner.auth else {
+            return None;
+        };
+        let stopped = RefresherStatus::default();
+        if self.live(base).is_err() {
+            return Some(stopped);
+        }
+        let forked = self.inner.forked.get(fork::generation())?;
+        let refresher = forked
+            .refresher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(refresher.as_ref().map_or(stopped, Refresher::status))
     }
 
     /// Counters of token acquisitions.
     pub fn stats(&self) -> ClientStats {
-        match &self.inner.auth {
-            Auth::OAuth(source) => {
+        match self.oauth() {
+            Some(source) => {
                 let cache = source.cache.stats();
                 ClientStats {
                     token_fetches: cache.fetches,
@@ -408,7 +628,7 @@ impl Client {
                     token_http_requests: source.transport.http_requests(),
                 }
             }
-            Auth::Fixed(_) => ClientStats::default(),
+            None => ClientStats::default(),
         }
     }
 }
@@ -442,6 +662,8 @@ pub struct ClientBuilder {
     refresh: RefreshPolicy,
     background_refresh: bool,
     token_store: Option<StoreChoice>,
+    max_wait: Option<Duration>,
+    events: Option<EventSink>,
     deferred: Option<Error>,
 }
 
@@ -590,6 +812,30 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest any call waits for a token (default: the token budget,
+    /// [`token_budget`](Self::token_budget)). Token requests run on threads
+    /// of the library's own, never the caller's: a call that finds no valid
+    /// token waits for the request under way at most this long, then gets a
+    /// [`Timeout`](crate::ErrorKind::Timeout) error while the request goes
+    /// on (the next call may get its token). A call with a valid token never
+    /// waits. More than zero, at most [`MAX_TIMEOUT`].
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = Some(wait);
+        self
+    }
+
+    /// Calls `callback` on every [`Event`] of the token lifecycle: token
+    /// fetched, fetch failed (kind and HTTP status), hold started and ended,
+    /// background refresher overdue, fork detected (default: none; the
+    /// library logs nothing). It runs on whichever thread the event happens
+    /// on (a caller's, the refresher's, a fetch thread), never while a lock
+    /// of the library is held; keep it short. A panic in it is caught and
+    /// ignored. Events carry no secret.
+    pub fn on_event(mut self, callback: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(EventSink::new(callback));
+        self
+    }
+
     /// Applies the `APCA_*` environment variables over this builder.
     pub fn from_env(self) -> Result<Self> {
         crate::env_config::apply(self, &crate::env_config::process_env)
@@ -623,6 +869,9 @@ impl ClientBuilder {
         check_duration("connect timeout", self.transport.connect_timeout)?;
         check_duration("request timeout", self.transport.request_timeout)?;
         check_duration("token budget", self.transport.budget)?;
+        if let Some(wait) = self.max_wait {
+            check_duration("longest wait", wait)?;
+        }
         check_refresh_policy(&self.refresh)?;
         if self.transport.retry.max_attempts == 0 {
             return Err(Error::config(
@@ -677,20 +926,29 @@ impl ClientBuilder {
                         Some(SharedStore::new(store, key, self.transport.budget))
                     }
                 };
-                Auth::OAuth(Arc::new(OAuthSource {
-                    transport: Transport::new(self.transport.clone(), &parsed_url)?,
-                    cache: TokenCache::new(self.transport.budget),
-                    token_url: token_url.to_owned(),
-                    scope: self.scope,
-                    client_id,
-                    method: auth,
-                    refresh: self.refresh,
-                    store,
-                }))
+                let max_wait = self.max_wait.unwrap_or(self.transport.budget);
+                Auth::OAuth(
+                    OAuthSource {
+                        transport: Transport::new(self.transport.clone(), &parsed_url)?,
+                        cache: TokenCache::new(max_wait, max_wait >= self.transport.budget),
+                        max_wait,
+                        token_url: token_url.to_owned(),
+                        scope: self.scope,
+                        client_id,
+                        method: auth,
+                        refresh: self.refresh,
+                        events: self.events.clone(),
+                        store,
+                    }
+                    .started(),
+                )
             }
         };
+        fork::register();
+        let born = fork::generation();
+        let background = self.background_refresh && matches!(auth, Auth::OAuth(_));
         let refresher = match &auth {
-            Auth::OAuth(source) if self.background_refresh => {
+            Auth::OAuth(source) if background => {
                 source.cache.set_background(true);
                 Some(Refresher::start(Arc::clone(source) as Arc<dyn TokenSource>)?)
             }
@@ -699,9 +957,12 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoints,
+                born,
+                background,
                 auth,
                 stream_auth,
                 refresher,
+                forked: ForkSlot::default(),
             }),
         })
     }

@@ -40,11 +40,15 @@ pub enum ErrorKind {
     /// The server answered with an HTTP error status (5xx, 404, a redirect,
     /// ...) and no OAuth error body; see [`Error::status`].
     HttpStatus,
+    /// A non-blocking call found no valid token cached; a token request
+    /// may have been started on a library thread. Try again later, or make
+    /// a blocking call.
+    WouldBlock,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Config,
         ErrorKind::InvalidKey,
         ErrorKind::Transport,
@@ -54,6 +58,7 @@ impl ErrorKind {
         ErrorKind::RateLimited,
         ErrorKind::MalformedResponse,
         ErrorKind::HttpStatus,
+        ErrorKind::WouldBlock,
     ];
 
     /// The stable numeric code of this kind (the C ABI's result code).
@@ -68,6 +73,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => 7,
             ErrorKind::MalformedResponse => 8,
             ErrorKind::HttpStatus => 9,
+            ErrorKind::WouldBlock => 10,
         }
     }
 
@@ -83,6 +89,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::MalformedResponse => "malformed_response",
             ErrorKind::HttpStatus => "http_status",
+            ErrorKind::WouldBlock => "would_block",
         }
     }
 }
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn codes_are_stable_and_distinct() {
         let codes: Vec<u32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
 
     #[test]

@@ -42,8 +42,10 @@ mod env_config;
 pub mod environment;
 pub mod error;
 mod error_body;
+pub mod events;
 #[allow(unsafe_code)]
 pub mod ffi;
+mod fork;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
@@ -69,6 +71,7 @@ pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
 pub use env_config::MAX_ENV_VALUE_LEN;
 pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
 pub use error::{Error, ErrorKind, OAuthError, Result};
+pub use events::Event;
 pub use headers::{
     display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY, MAX_HEADER_LINE_LEN,
 };

@@ -3,9 +3,14 @@
 //! refresh.
 //!
 //! It fetches the first token as soon as it starts, sleeps until the
-//! token's refresh time, refreshes, and so on. A failure is retried after a
-//! backoff ([`FAILURE_HOLD_MIN`] doubling to [`FAILURE_HOLD_MAX`], or the
-//! server's `Retry-After`) while callers keep the still-valid token; the
+//! token's refresh time, refreshes, and so on. It never sleeps blind: the
+//! cache wakes it whenever the token changes (a caller's fetch, an
+//! invalidation) or a fetch fails, and dropping the client wakes it to
+//! stop. After a failure it sleeps for the hold, but never past the cached
+//! token's usable life; if it falls behind (half the refresh window gone),
+//! callers start the refresh themselves, on a library thread. A failure is retried after a
+//! backoff ([`crate::cache::failure_hold`]: the longer of our own backoff
+//! and the server's `Retry-After`) while callers keep the still-valid token; the
 //! failures are visible through [`RefresherStatus`]. When the last clone of
 //! the client is dropped, the thread is told to stop and is joined; a thread
 //! in the middle of a token request is waited for at most
@@ -16,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN, RETRY_AFTER_HOLD_MAX};
+use crate::cache::failure_hold;
 use crate::error::{Error, Result};
 use crate::token::AccessToken;
 
@@ -52,6 +57,9 @@ pub(crate) trait TokenSource: Send + Sync + 'static {
     fn refresh_now(&self) -> Result<Option<AccessToken>>;
     /// The refresher has stopped: callers take refresh-ahead back.
     fn refresher_stopped(&self);
+    /// Calls `on_change` whenever the cached token changes (a new token,
+    /// an invalidation) or a fetch fails.
+    fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>);
 }
 
 /// Marks the refresher stopped however its thread ends (a panic included),
@@ -72,10 +80,26 @@ impl Drop for StopGuard<'_> {
     }
 }
 
+/// What wakes the refresher before its sleep ends.
+#[derive(Default)]
+struct Signals {
+    /// The client is gone: exit.
+    stop: bool,
+    /// The cache changed: look again.
+    changed: bool,
+}
+
 struct Control {
-    stop: Mutex<bool>,
+    signals: Mutex<Signals>,
     wake: Condvar,
     status: Mutex<RefresherStatus>,
+}
+
+impl Control {
+    fn signal(&self, set: impl FnOnce(&mut Signals)) {
+        set(&mut self.signals.lock().unwrap_or_else(PoisonError::into_inner));
+        self.wake.notify_all();
+    }
 }
 
 /// The handle a client keeps; dropping it stops the thread.
@@ -90,13 +114,15 @@ impl Refresher {
     /// Starts the thread.
     pub(crate) fn start(source: Arc<dyn TokenSource>) -> Result<Refresher> {
         let control = Arc::new(Control {
-            stop: Mutex::new(false),
+            signals: Mutex::new(Signals::default()),
             wake: Condvar::new(),
             status: Mutex::new(RefresherStatus {
                 running: true,
                 ..RefresherStatus::default()
             }),
         });
+        let watcher = Arc::clone(&control);
+        source.watch(Arc::new(move || watcher.signal(|s| s.changed = true)));
         let (exit_signal, exited) = mpsc::channel();
         let thread_control = Arc::clone(&control);
         let thread = thread::Builder::new()
@@ -122,12 +148,7 @@ impl Refresher {
 
 impl Drop for Refresher {
     fn drop(&mut self) {
-        *self
-            .control
-            .stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
-        self.control.wake.notify_all();
+        self.control.signal(|s| s.stop = true);
         // The thread's sender drops when it exits: then joining is instant.
         let exited = self
             .exited
@@ -144,15 +165,6 @@ impl Drop for Refresher {
     }
 }
 
-fn backoff(failures: u32, error: &Error) -> Duration {
-    let exp = FAILURE_HOLD_MIN
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(FAILURE_HOLD_MAX);
-    error
-        .retry_after()
-        .map_or(exp, |wait| wait.clamp(exp, RETRY_AFTER_HOLD_MAX))
-}
-
 fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender<()>) {
     let _stopped = StopGuard {
         source: &*source,
@@ -166,6 +178,8 @@ fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender
             Some(token) if token.is_valid_at(now) => source.refresh_now(),
             _ => source.get().map(Some),
         };
+        // Changes so far are this pass's own doing (or seen by it).
+        control.signal(|s| s.changed = false);
         let sleep = {
             let mut status = control
                 .status
@@ -185,18 +199,26 @@ fn run(source: Arc<dyn TokenSource>, control: Arc<Control>, _exit_signal: Sender
                 Ok(None) => BUSY_POLL,
                 Err(error) => {
                     status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-                    let wait = backoff(status.consecutive_failures, &error);
+                    let hold = failure_hold(status.consecutive_failures, error.retry_after());
                     status.last_error = Some(error);
-                    wait
+                    // Never past the cached token's usable life: by then
+                    // callers need a token, whatever the hold says.
+                    match source.current().filter(|t| t.is_valid_at(Instant::now())) {
+                        Some(token) => hold.min(token.usable_remaining()),
+                        None => hold,
+                    }
                 }
             }
         };
-        let stop = control.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stop, _) = control
-            .wake
-            .wait_timeout_while(stop, sleep.max(MIN_SLEEP), |stop| !*stop)
+        let signals = control
+            .signals
+            .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if *stop {
+        let (signals, _) = control
+            .wake
+            .wait_timeout_while(signals, sleep.max(MIN_SLEEP), |s| !s.stop && !s.changed)
+            .unwrap_or_else(PoisonError::into_inner);
+        if signals.stop {
             break;
         }
     }

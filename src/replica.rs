@@ -26,8 +26,9 @@ use crate::clock::{coarse_deadline, coarse_now_ns};
 use crate::token::AccessToken;
 
 /// Most caches a thread keeps replicas for; the least recently installed
-/// goes first.
-const MAX_REPLICAS_PER_THREAD: usize = 8;
+/// goes first. One thread using up to this many clients in turn stays on
+/// the fast path.
+const MAX_REPLICAS_PER_THREAD: usize = 64;
 
 /// A cache's epoch, on a cache line of its own so that the writes next to
 /// it (locks of the ordinary path) do not evict it from readers' caches.
@@ -38,6 +39,15 @@ pub(crate) struct Epoch {
     /// Set when the cache is dropped: its replicas are pruned at their
     /// thread's next call.
     closed: AtomicBool,
+    /// Mirrors of the cache's refresh state, written at its transitions
+    /// only (a few times per token), so that calls in the refresh window
+    /// are served from replicas while nothing needs doing: a refresh is
+    /// under way, ...
+    refreshing: AtomicBool,
+    /// ... a failed refresh is held off until this coarse-clock time, ...
+    hold_until: AtomicU64,
+    /// ... or a background refresher owns refreshing.
+    background: AtomicBool,
 }
 
 impl Epoch {
@@ -61,6 +71,31 @@ impl Epoch {
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+
+    /// Records whether a refresh is under way.
+    pub(crate) fn set_refreshing(&self, on: bool) {
+        self.refreshing.store(on, Ordering::Release);
+    }
+
+    /// Records until when a failed refresh is held off (`None`: no hold).
+    pub(crate) fn set_hold(&self, until: Option<std::time::Instant>) {
+        let until = until.map_or(0, coarse_deadline);
+        self.hold_until.store(until, Ordering::Release);
+    }
+
+    /// Records whether a background refresher owns refreshing.
+    pub(crate) fn set_background(&self, on: bool) {
+        self.background.store(on, Ordering::Release);
+    }
+
+    /// In the refresh window at coarse time `now`: whether a caller has
+    /// nothing to start (so the replica may be served).
+    #[inline]
+    fn nothing_to_start(&self, now: u64, overdue_at: u64) -> bool {
+        self.refreshing.load(Ordering::Acquire)
+            || now < self.hold_until.load(Ordering::Acquire)
+            || (self.background.load(Ordering::Acquire) && now < overdue_at)
+    }
 }
 
 /// Drops (and so wipes) this thread's replicas of caches that are gone.
@@ -75,7 +110,12 @@ pub(crate) fn prune_closed() {
 struct Replica {
     epoch_cell: Arc<Epoch>,
     epoch: u64,
+    /// Coarse-clock times: the refresh window opens, ...
     fresh_until: u64,
+    /// ... a background refresher is overdue, ...
+    overdue_at: u64,
+    /// ... the token stops being handed out.
+    usable_until: u64,
     token: AccessToken,
 }
 
@@ -94,21 +134,30 @@ pub(crate) fn with_replica<R>(
         .try_with(|replicas| {
             let replicas = replicas.try_borrow().ok()?;
             let replica = replicas.iter().find(|r| Arc::ptr_eq(&r.epoch_cell, cell))?;
-            (replica.epoch == cell.load() && coarse_now_ns() < replica.fresh_until)
-                .then(|| f(&replica.token))
+            if replica.epoch != cell.load() {
+                return None;
+            }
+            let now = coarse_now_ns();
+            (now < replica.fresh_until
+                || (now < replica.usable_until && cell.nothing_to_start(now, replica.overdue_at)))
+            .then(|| f(&replica.token))
         })
         .ok()
         .flatten()
 }
 
 /// Installs a replica of `token`, which was current at `epoch` (read before
-/// the token was), if it is still fresh (outside the refresh window, less
-/// the clock slack).
+/// the token was), if it is still usable (less the clock slack).
 pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
-    let fresh_until = coarse_deadline(token.refresh_at());
-    if fresh_until == 0 {
+    let usable_until = coarse_deadline(token.usable_until());
+    if usable_until == 0 {
         return;
     }
+    let fresh_until = coarse_deadline(token.refresh_at());
+    let window = token
+        .usable_until()
+        .saturating_duration_since(token.refresh_at());
+    let overdue_at = coarse_deadline(token.refresh_at() + window / 2);
     let Some(copy) = token.replicate() else {
         return;
     };
@@ -125,6 +174,8 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
             epoch_cell: Arc::clone(cell),
             epoch,
             fresh_until,
+            overdue_at,
+            usable_until,
             token: copy,
         });
     });
@@ -142,6 +193,61 @@ mod tests {
 
     fn replicas_here() -> usize {
         REPLICAS.with(|r| r.borrow().len())
+    }
+
+    fn token_in_its_refresh_window() -> AccessToken {
+        // 600 s token sent 500 s ago: refresh window from 480 s, usable
+        // until 590 s.
+        let sent = Instant::now() - std::time::Duration::from_secs(500);
+        parse_token_response(
+            br#"{"access_token":"window-test","expires_in":600}"#,
+            sent,
+            &RefreshPolicy::default(),
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_refresh_window_is_served_from_replicas_while_nothing_needs_starting() {
+        let token = token_in_its_refresh_window();
+        let cell = Arc::new(Epoch::default());
+        install(&cell, cell.load(), &token);
+        assert!(lookup(&cell).is_none(), "a refresh must be started first");
+        cell.set_refreshing(true);
+        assert!(lookup(&cell).is_some(), "a refresh is under way");
+        cell.set_refreshing(false);
+        cell.set_hold(Some(Instant::now() + std::time::Duration::from_secs(5)));
+        assert!(lookup(&cell).is_some(), "a failed refresh is held off");
+        cell.set_hold(None);
+        cell.set_background(true);
+        assert!(lookup(&cell).is_some(), "the background refresher's job");
+        cell.close();
+        prune_closed();
+    }
+
+    #[test]
+    fn one_thread_keeps_replicas_of_64_caches() {
+        let token = parse_token_response(
+            br#"{"access_token":"many","expires_in":600}"#,
+            Instant::now(),
+            &RefreshPolicy::default(),
+            &[],
+        )
+        .unwrap();
+        let cells: Vec<_> = (0..64).map(|_| Arc::new(Epoch::default())).collect();
+        for cell in &cells {
+            install(cell, cell.load(), &token);
+        }
+        for _ in 0..3 {
+            for cell in &cells {
+                assert!(lookup(cell).is_some(), "round robin over 64 clients");
+            }
+        }
+        for cell in &cells {
+            cell.close();
+        }
+        prune_closed();
     }
 
     #[test]

@@ -58,43 +58,72 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
 }
 
-/// Parses a `Retry-After` value: delta-seconds or an HTTP-date (IMF-fixdate,
-/// as RFC 9110 requires senders to use). A date in the past means zero.
+/// Parses a `Retry-After` value: delta-seconds or an HTTP-date in any of
+/// the three forms of RFC 9110 §5.6.7 (IMF-fixdate, the obsolete RFC 850
+/// form, and asctime). A date in the past means zero; anything else
+/// (a negative or fractional number, garbage) is `None`.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let secs = value.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
-    let at = parse_imf_fixdate(value)?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    let at = parse_http_date(value, now)?;
     Some(Duration::from_secs(at.saturating_sub(now)).min(MAX_RETRY_AFTER))
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` to seconds since the Unix epoch.
-fn parse_imf_fixdate(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let num = |range: std::ops::Range<usize>| -> Option<u64> {
-        let part = s.get(range)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let day = num(5..7)?;
-    let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as u64 + 1;
-    let year = num(12..16)?;
-    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
-        return None;
-    }
-    let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// An HTTP-date (RFC 9110 §5.6.7) to seconds since the Unix epoch; `now`
+/// (seconds since the epoch) places the two-digit years of RFC 850 dates.
+fn parse_http_date(s: &str, now: u64) -> Option<u64> {
+    parse_imf_fixdate(s)
+        .or_else(|| parse_rfc850(s, now))
+        .or_else(|| parse_asctime(s))
+}
+
+fn digits(part: &str, len: usize) -> Option<u64> {
+    (part.len() == len && part.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| part.parse().ok())
+        .flatten()
+}
+
+fn month(name: &str) -> Option<u64> {
+    MONTHS.iter().position(|m| *m == name).map(|i| i as u64 + 1)
+}
+
+/// `08:49:37` to (hour, minute, second).
+fn time_of_day(s: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = s.split(':');
+    let t = (
+        digits(parts.next()?, 2)?,
+        digits(parts.next()?, 2)?,
+        digits(parts.next()?, 2)?,
+    );
+    (parts.next().is_none() && t.0 <= 23 && t.1 <= 59 && t.2 <= 60).then_some(t)
+}
+
+/// Seconds since the epoch of a date that exists (no 31 Feb), on or after
+/// 1970, whose weekday is `weekday` (index into [`WEEKDAYS`]) when given.
+fn epoch_seconds(
+    year: u64,
+    month: u64,
+    day: u64,
+    (h, m, s): (u64, u64, u64),
+    weekday: Option<usize>,
+) -> Option<u64> {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         2 if leap => 29,
@@ -102,16 +131,72 @@ fn parse_imf_fixdate(s: &str) -> Option<u64> {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     };
-    if !(1..=month_days).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    if !(1..=month_days).contains(&day) || year < 1970 {
         return None;
     }
     let days = days_from_civil(year as i64, month as i64, day as i64);
-    // The day name must match the date (1970-01-01 was a Thursday).
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    if s.get(0..3) != Some(DAYS[days.rem_euclid(7) as usize]) {
+    // 1970-01-01 was a Thursday (index 3 of WEEKDAYS).
+    if weekday.is_some_and(|w| w != (days.rem_euclid(7) as usize + 3) % 7) {
         return None;
     }
-    Some(days as u64 * 86_400 + hour * 3600 + minute * 60 + second)
+    Some(days as u64 * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// The index in [`WEEKDAYS`] of a three-letter day name.
+fn short_weekday(name: &str) -> Option<usize> {
+    WEEKDAYS.iter().position(|d| &d[..3] == name)
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` to seconds since the Unix epoch.
+fn parse_imf_fixdate(s: &str) -> Option<u64> {
+    let mut parts = s.split(' ');
+    let weekday = short_weekday(parts.next()?.strip_suffix(',')?)?;
+    let day = digits(parts.next()?, 2)?;
+    let month = month(parts.next()?)?;
+    let year = digits(parts.next()?, 4)?;
+    let time = time_of_day(parts.next()?)?;
+    (parts.next()? == "GMT" && parts.next().is_none()).then_some(())?;
+    epoch_seconds(year, month, day, time, Some(weekday))
+}
+
+/// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850). A two-digit year that would
+/// be more than 50 years ahead of `now` is in the previous century (RFC 9110
+/// §5.6.7).
+fn parse_rfc850(s: &str, now: u64) -> Option<u64> {
+    let mut parts = s.split(' ');
+    let weekday = parts.next()?.strip_suffix(',')?;
+    let weekday = WEEKDAYS.iter().position(|d| *d == weekday)?;
+    let mut date = parts.next()?.split('-');
+    let day = digits(date.next()?, 2)?;
+    let month = month(date.next()?)?;
+    let yy = digits(date.next()?, 2)?;
+    date.next().is_none().then_some(())?;
+    let time = time_of_day(parts.next()?)?;
+    (parts.next()? == "GMT" && parts.next().is_none()).then_some(())?;
+    let this_year = 1970 + now / 31_556_952; // mean Gregorian year; ±1 is fine here
+    let mut year = this_year - this_year % 100 + yy;
+    if year > this_year + 50 {
+        year -= 100;
+    }
+    epoch_seconds(year, month, day, time, Some(weekday))
+}
+
+/// `Sun Nov  6 08:49:37 1994` (C's asctime; the day padded with a space).
+fn parse_asctime(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
+        return None;
+    }
+    let weekday = short_weekday(s.get(0..3)?)?;
+    let month = month(s.get(4..7)?)?;
+    let day = s.get(8..10)?;
+    let day = match day.strip_prefix(' ') {
+        Some(single) => digits(single, 1)?,
+        None => digits(day, 2)?,
+    };
+    let time = time_of_day(s.get(11..19)?)?;
+    let year = digits(s.get(20..24)?, 4)?;
+    epoch_seconds(year, month, day, time, Some(weekday))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's method).
@@ -129,9 +214,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(feature = "mock")]
 pub(crate) fn format_imf_fixdate(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // civil_from_days (inverse of days_from_civil).
@@ -183,9 +265,40 @@ mod tests {
             "soon",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 UTC",
+            "Sun Nov 6 08:49:37 1994",
+            "Sun Nov  6 08:49:37 94",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn retry_after_accepts_all_three_http_date_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // 08:49:30 GMT
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(date, now),
+                Some(Duration::from_secs(7)),
+                "{date}"
+            );
+        }
+        // Two-digit years: not more than 50 years ahead (RFC 9110 §5.6.7).
+        let now_2026 = UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+        assert_eq!(
+            parse_retry_after("Friday, 01-Jan-99 00:00:00 GMT", now_2026),
+            Some(Duration::ZERO),
+            "99 is 1999, in the past"
+        );
+        assert_eq!(
+            parse_retry_after("Tuesday, 01-Jan-69 00:00:00 GMT", now_2026),
+            Some(MAX_RETRY_AFTER),
+            "69 is 2069, less than 50 years ahead"
+        );
     }
 
     #[cfg(feature = "mock")]

@@ -55,6 +55,19 @@ pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
 /// Most characters of an unsupported `token_type` quoted in an error.
 const TOKEN_TYPE_ECHO_CHARS: usize = 32;
 
+/// A token is not handed out in its last `min(EXPIRY_MARGIN_MAX,
+/// EXPIRY_MARGIN_FRACTION × lifetime)`, so that a request made with it does
+/// not arrive at the API expired (network time, clock granularity).
+pub const EXPIRY_MARGIN_MAX: Duration = Duration::from_secs(10);
+
+/// See [`EXPIRY_MARGIN_MAX`].
+pub const EXPIRY_MARGIN_FRACTION: f64 = 0.10;
+
+/// The expiry margin of a token of `lifetime`: `min(10 s, 10 % of it)`.
+pub fn expiry_margin(lifetime: Duration) -> Duration {
+    EXPIRY_MARGIN_MAX.min(lifetime.mul_f64(EXPIRY_MARGIN_FRACTION))
+}
+
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 
@@ -108,6 +121,8 @@ struct TokenInner {
     header: HeaderValue,
     lifetime: Duration,
     refresh_at: Instant,
+    /// `expires_at` less the expiry margin: handed out until then.
+    usable_until: Instant,
     expires_at: Instant,
     scope: Option<String>,
 }
@@ -166,6 +181,7 @@ impl AccessToken {
         let (line, header) = bearer_line(value.expose_secret().as_bytes())
             .ok_or_else(|| Error::malformed("access_token is not a valid header value"))?;
         let expires_at = sent_at + lifetime;
+        let usable_until = expires_at - expiry_margin(lifetime);
         static SERIAL: AtomicU64 = AtomicU64::new(1);
         Ok(AccessToken {
             inner: Arc::new(TokenInner {
@@ -174,7 +190,8 @@ impl AccessToken {
                 line,
                 header,
                 lifetime,
-                refresh_at: expires_at - policy.margin(lifetime),
+                refresh_at: (expires_at - policy.margin(lifetime)).min(usable_until),
+                usable_until,
                 expires_at,
                 scope,
             }),
@@ -218,9 +235,24 @@ impl AccessToken {
             .saturating_duration_since(Instant::now())
     }
 
-    /// Whether the token is still valid at `now`.
+    /// Until when the token is handed out: its expiry less the expiry
+    /// margin ([`expiry_margin`]).
+    pub fn usable_until(&self) -> Instant {
+        self.inner.usable_until
+    }
+
+    /// Usable time left: until [`usable_until`](Self::usable_until), zero
+    /// after.
+    pub fn usable_remaining(&self) -> Duration {
+        self.inner
+            .usable_until
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the token may still be used at `now`: before its expiry less
+    /// the expiry margin ([`expiry_margin`]).
     pub fn is_valid_at(&self, now: Instant) -> bool {
-        now < self.inner.expires_at
+        now < self.inner.usable_until
     }
 
     /// The scope the server granted, if it said.
@@ -232,6 +264,21 @@ impl AccessToken {
     /// token endpoint, whichever thread's copy each is).
     pub fn same_token(&self, other: &AccessToken) -> bool {
         self.inner.serial == other.inner.serial
+    }
+
+    /// Whether `presented` is this token: the bare token, `Bearer <token>`,
+    /// or the whole `Authorization: Bearer <token>` header line (surrounding
+    /// whitespace and a trailing CRLF ignored). The token bytes are compared
+    /// in constant time.
+    pub fn matches_presented(&self, presented: &str) -> bool {
+        let token = bare_token(presented);
+        let mine = self.expose_secret().as_bytes();
+        mine.len() == token.len()
+            && std::hint::black_box(
+                mine.iter()
+                    .zip(token.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b)),
+            ) == 0
     }
 
     /// A copy with its own memory (reference count and header bytes), for
@@ -247,6 +294,7 @@ impl AccessToken {
                 header,
                 lifetime: inner.lifetime,
                 refresh_at: inner.refresh_at,
+                usable_until: inner.usable_until,
                 expires_at: inner.expires_at,
                 scope: inner.scope.clone(),
             }),
@@ -293,6 +341,24 @@ struct TokenResponseBody {
     token_type: Option<serde_json::Value>,
     expires_in: Option<serde_json::Value>,
     scope: Option<serde_json::Value>,
+}
+
+/// The token of a bare token, a `Bearer <token>` value or an
+/// `Authorization: Bearer <token>` line (names matched case-insensitively).
+pub(crate) fn bare_token(presented: &str) -> &str {
+    fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+        let head = s.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(prefix)
+            .then(|| &s[prefix.len()..])
+    }
+    let mut s = presented.trim();
+    if let Some(rest) = strip_ci(s, "authorization:") {
+        s = rest.trim_start();
+    }
+    if let Some(rest) = strip_ci(s, "bearer ") {
+        s = rest.trim_start();
+    }
+    s
 }
 
 /// Parses a token endpoint success body. Error messages never quote the
@@ -393,6 +459,66 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_not_handed_out_in_their_last_seconds() {
+        for (expires_in, margin) in [(899u64, 10u64), (100, 10), (20, 2)] {
+            let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
+            let token = parse_token_response(
+                body.as_bytes(),
+                Instant::now(),
+                &RefreshPolicy::default(),
+                &[],
+            )
+            .unwrap();
+            let margin = Duration::from_secs(margin);
+            assert_eq!(token.expires_at() - token.usable_until(), margin);
+            assert!(token.is_valid_at(token.usable_until() - Duration::from_millis(1)));
+            assert!(!token.is_valid_at(token.usable_until()));
+            assert!(token.refresh_at() <= token.usable_until());
+        }
+        let no_refresh_ahead = RefreshPolicy {
+            ahead_min: Duration::ZERO,
+            ahead_fraction: 0.0,
+        };
+        let token = parse_token_response(
+            br#"{"access_token":"t","expires_in":60}"#,
+            Instant::now(),
+            &no_refresh_ahead,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(token.refresh_at(), token.usable_until());
+    }
+
+    #[test]
+    fn a_presented_token_matches_in_every_form_it_is_sent() {
+        let token = parse_token_response(
+            br#"{"access_token":"abc.DEF-123","expires_in":600}"#,
+            Instant::now(),
+            &RefreshPolicy::default(),
+            &[],
+        )
+        .unwrap();
+        for form in [
+            "abc.DEF-123",
+            "Bearer abc.DEF-123",
+            "Authorization: Bearer abc.DEF-123",
+            "authorization:bearer abc.DEF-123\r\n",
+            "  abc.DEF-123 ",
+        ] {
+            assert!(token.matches_presented(form), "{form:?}");
+        }
+        for other in [
+            "",
+            "abc.DEF-12",
+            "abc.DEF-1234",
+            "Basic abc.DEF-123",
+            "ABC.DEF-123",
+        ] {
+            assert!(!token.matches_presented(other), "{other:?}");
+        }
+    }
     use serde_json::json;
 
     fn parse(body: &str) -> Result<AccessToken> {

@@ -1,6 +1,7 @@
 //! The HTTP side of token acquisition: one ureq agent per client, the token
 //! request with retries inside one time budget, and error classification.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ring::rand::SystemRandom;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Proxy};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::{
@@ -291,6 +293,11 @@ impl Transport {
         })
     }
 
+    /// The settings it was built with.
+    pub(crate) fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
     /// HTTP requests sent to the token endpoint so far (retries included).
     pub(crate) fn http_requests(&self) -> u64 {
         self.http_requests.load(Ordering::Relaxed)
@@ -324,7 +331,8 @@ impl Transport {
                 return Err(annotate(error, attempt));
             }
             let backoff = self.config.retry.backoff(attempt, &self.rng);
-            let wait = retry_after.unwrap_or(backoff);
+            // The server may ask for longer than our backoff, never shorter.
+            let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
             if Instant::now()
                 .checked_add(wait)
                 .is_none_or(|at| at >= deadline)
@@ -392,13 +400,8 @@ impl Transport {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BODY)
-            .read_to_vec()
-        {
-            Ok(body) => zeroize::Zeroizing::new(body),
+        let body = match read_body(response.body_mut()) {
+            Ok(body) => body,
             // An oversized error page (a proxy's maintenance page, say) is
             // judged by its status alone.
             Err(ureq::Error::BodyExceedsLimit(_)) if !(200..300).contains(&status) => {
@@ -489,6 +492,35 @@ fn classify_error_response(
     } else {
         Attempt::Fail(error)
     }
+}
+
+/// Reads a response body of at most [`MAX_RESPONSE_BODY`] bytes into one
+/// buffer allocated at its final size (the `Content-Length`, or the limit)
+/// and zeroized when dropped: no reallocation leaves a stray copy of a
+/// token behind.
+fn read_body(body: &mut ureq::Body) -> std::result::Result<Zeroizing<Vec<u8>>, ureq::Error> {
+    let limit = MAX_RESPONSE_BODY;
+    let size = body.content_length().map_or(limit, |len| len.min(limit));
+    // One byte more than allowed, to tell "exactly at the limit" from "over".
+    let mut buf = Zeroizing::new(vec![0u8; usize::try_from(size).unwrap_or(0) + 1]);
+    let mut reader = body.with_config().limit(limit + 1).reader();
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            return Err(ureq::Error::BodyExceedsLimit(limit));
+        }
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ureq::Error::from(e)),
+        }
+    }
+    if filled as u64 > limit {
+        return Err(ureq::Error::BodyExceedsLimit(limit));
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// Maps a ureq error to an attempt outcome. ureq's messages carry the host

@@ -150,6 +150,97 @@ fn hammer_32_threads_make_exactly_one_token_request() {
     assert_eq!(mock.token_requests(), 1, "the mock saw one token request");
 }
 
+/// Incident: 32 C threads got a 401 for the same token and each report it
+/// (bare token or header line) within 0.5 s: one new token request, and
+/// every thread gets the new token. (Before: one request per report.)
+#[test]
+fn incident_401_storm_from_32_threads_makes_one_token_request() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(50));
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("storm");
+    let run = run(under_valgrind(command), "incidents storm");
+    run.assert_success("tests/c/incidents.c storm under valgrind");
+    assert_eq!(run.value("failures: "), "0");
+    assert_eq!(run.value("served the rejected token: "), "0");
+    assert_eq!(run.value("distinct new tokens: "), "1");
+    assert_eq!(
+        run.value("token requests: "),
+        "2",
+        "the first token and one new"
+    );
+    assert_eq!(mock.token_requests(), 2);
+    let slowest: f64 = run
+        .value("slowest report + header ms: ")
+        .parse()
+        .expect("ms");
+    assert!(slowest < 5000.0, "{slowest} ms");
+}
+
+/// Incident: `fork()` in four states of the parent (idle, first token
+/// request in flight, background refresh under way, other threads in the
+/// client's locks). Every child gets a header with one token request of
+/// its own and frees the client in under 0.5 s; the parent carries on.
+/// (Before: the child of an in-flight fetch got `TIMEOUT` after budget +
+/// 5 s on every call, and its `client_free` waited 2 s.)
+#[test]
+fn incident_fork_in_every_state_gives_the_child_a_working_client() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(500));
+    mock.set_expires_in(2);
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("fork");
+    let run = run(command, "incidents fork");
+    run.assert_success("tests/c/incidents.c fork");
+    for state in [
+        "idle",
+        "first fetch in flight",
+        "background refresher refreshing",
+        "locks held by other threads (10 forks)",
+    ] {
+        assert_eq!(run.value(&format!("fork {state}: ")), "0", "{state}");
+    }
+    let free_ms: f64 = run.value("parent free ms: ").parse().expect("ms");
+    assert!(free_ms < 2500.0, "{free_ms}");
+}
+
+/// The order path from C: `try_header_line` never waits (WOULD_BLOCK at
+/// once without a token, nothing written), a blocking call waits at most
+/// `max_wait`, and the one token request lands for a later try.
+#[test]
+fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
+    let built = built();
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(1500));
+    let mut command = command_for(&built.program("incidents"), &mock);
+    with_client_secret(&mut command).arg("try");
+    let run = run(under_valgrind(command), "incidents try");
+    run.assert_success("tests/c/incidents.c try under valgrind");
+    let first = run.value("first try: ");
+    assert!(first.starts_with("would_block in ms: "), "{first}");
+    let first_ms: f64 = first
+        .trim_start_matches("would_block in ms: ")
+        .split(',')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .expect("ms");
+    // Far less than the endpoint's 1.5 s (valgrind and a loaded machine
+    // included).
+    assert!(first_ms < 750.0, "{first_ms} ms");
+    assert!(first.ends_with("len written: no"), "{first}");
+    let blocking = run.value("blocking call: ");
+    assert!(blocking.starts_with("timeout after ms: "), "{blocking}");
+    assert_eq!(run.value("later try: "), "ok, bearer: yes");
+    assert_eq!(run.value("token requests: "), "1");
+    assert_eq!(run.value("token fetched events: "), "1");
+    // 899 s less the 10 s expiry margin, less the test's own time.
+    let remaining: u64 = run.value("remaining s: ").parse().expect("s");
+    assert!((870..=889).contains(&remaining), "{remaining}");
+    assert_eq!(mock.token_requests(), 1);
+}
+
 #[test]
 fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
     let built = built();

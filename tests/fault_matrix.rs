@@ -367,15 +367,36 @@ fn run_warm(case: &Case) {
         Some(mock)
     };
 
+    // The call in the refresh window returns the cached token at once; the
+    // refresh runs on a library thread, and is timed until it lands.
+    let failures_before = client.stats().token_fetch_failures;
     let start = Instant::now();
-    let got = client.access_token().unwrap_or_else(|e| {
+    let during = client.access_token().unwrap_or_else(|e| {
         panic!(
             "{} (warm): error while a valid token existed: {e}",
             case.name
         )
     });
-    let elapsed = start.elapsed();
+    assert!(start.elapsed() < MS(200), "{} (warm): waited", case.name);
+    assert!(
+        during.same_token(&old),
+        "{} (warm): not the cached token",
+        case.name
+    );
+    let elapsed = loop {
+        let refreshed = client.cached_token().is_some_and(|t| !t.same_token(&old));
+        if refreshed || client.stats().token_fetch_failures > failures_before {
+            break start.elapsed();
+        }
+        assert!(
+            start.elapsed() < case.max_elapsed + MS(2000),
+            "{} (warm): the refresh never landed",
+            case.name
+        );
+        thread::sleep(MS(5));
+    };
     check_elapsed(case, elapsed, "warm");
+    let got = client.access_token().expect("a valid token");
     let requests = client.stats().token_http_requests - before;
     assert!(
         case.requests.contains(&requests),

@@ -175,3 +175,71 @@ fn api_key_clients_have_no_refresher() {
         .unwrap();
     assert!(client.refresher_status().is_none());
 }
+
+/// The refresher never sleeps blind: an invalidation wakes it, and it
+/// fetches the new token before any caller asks (before: it slept until
+/// the old token's refresh time, 12 minutes away).
+#[test]
+fn invalidation_wakes_the_refresher() {
+    let _serial = serial();
+    let mock = mock();
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    let first = client.cached_token().unwrap();
+    client.invalidate();
+    wait_for(
+        "a new token from the refresher",
+        Duration::from_secs(2),
+        || client.cached_token().is_some_and(|t| !t.same_token(&first)),
+    );
+    assert_eq!(mock.token_requests(), 2);
+}
+
+/// A caller's call during a server hold imposed on the refresher's fetch
+/// (429, `Retry-After: 30`) gets the held error at once, without a request.
+#[test]
+fn callers_get_the_held_error_during_a_server_hold() {
+    let _serial = serial();
+    let mock = mock();
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    let client = refreshing_client(&mock);
+    wait_for("the refresher's failure", Duration::from_secs(3), || {
+        client.refresher_status().unwrap().consecutive_failures > 0
+    });
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_millis(100));
+    assert_eq!(err.kind(), alpaca_auth::ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1);
+}
+
+/// A long server hold (429, `Retry-After: 600`) on a refresh never keeps
+/// the refresher asleep past the token's usable life: it wakes when the
+/// token stops being handed out, and (the hold still on) sends nothing.
+#[test]
+fn a_long_retry_after_never_outlasts_the_token() {
+    let _serial = serial();
+    let mock = mock();
+    mock.set_expires_in(4); // refreshed after 2 s, usable until 3.6 s
+    let client = refreshing_client(&mock);
+    wait_for("the first token", Duration::from_secs(3), || {
+        client.cached_token().is_some()
+    });
+    mock.inject(Fault::RetryAfter(429, "600".into()));
+    wait_for("the failed refresh", Duration::from_secs(4), || {
+        client.refresher_status().unwrap().consecutive_failures == 1
+    });
+    let failed_at = Instant::now();
+    wait_for(
+        "the refresher waking at the end of the token's life",
+        Duration::from_secs(4),
+        || client.refresher_status().unwrap().consecutive_failures >= 2,
+    );
+    assert!(failed_at.elapsed() < Duration::from_secs(3));
+    assert_eq!(mock.token_requests(), 2, "the server's hold is kept");
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), alpaca_auth::ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 2);
+}

@@ -156,6 +156,9 @@ fn soak(background: bool) {
     // Stops the background refresher (waiting for a request it has under
     // way), so the mock's counters are final.
     drop(client);
+    // A refresh-ahead started on a library thread just before may still be
+    // under way (it finishes on its own): let it land.
+    thread::sleep(ENDPOINT_DELAY * 3);
     let requests = mock.token_requests();
     let issued = mock.tokens_issued();
     let consumed = (queued - mock.pending_faults()) as u64;
@@ -207,25 +210,12 @@ fn soak(background: bool) {
         "{mode}: a first call took {first_max:?}"
     );
     let later_max = reports.iter().map(|r| r.max_later_call).max().unwrap();
-    let slow: usize = reports.iter().map(|r| r.slow_later_calls).sum();
-    if background {
-        assert!(
-            later_max < ENDPOINT_DELAY,
-            "{mode}: a call took {later_max:?} with a valid token cached"
-        );
-    } else {
-        // Only the caller that refreshes waits: one per rotation, for the
-        // endpoint delay (plus a retry's backoff after a 500).
-        assert!(
-            slow as u64 <= stats.token_fetches,
-            "{mode}: {slow} slow calls for {} fetches",
-            stats.token_fetches
-        );
-        assert!(
-            later_max < ENDPOINT_DELAY * 2,
-            "{mode}: a call took {later_max:?}"
-        );
-    }
+    // In both modes the refresh runs on a library thread: no call with a
+    // valid token cached waits for it.
+    assert!(
+        later_max < ENDPOINT_DELAY,
+        "{mode}: a call took {later_max:?} with a valid token cached"
+    );
     assert!(
         elapsed < Duration::from_secs(40),
         "{mode}: soak took {elapsed:?}"

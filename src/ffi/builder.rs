@@ -1,11 +1,12 @@
 //! `alpaca_auth_builder`: the configuration of a client, consumed by
 //! `alpaca_auth_builder_build`.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use super::client::alpaca_auth_client;
 use super::error::Failure;
+use super::event::{alpaca_auth_event, alpaca_auth_event_callback, UserData};
 use super::panic::guard;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, check_out, reset_out, str_arg, write_out};
@@ -24,6 +25,10 @@ pub struct alpaca_auth_builder {
     base: ClientBuilder,
     credentials: Option<PendingCredentials>,
     assertion: PendingAssertion,
+    events: Option<(
+        unsafe extern "C" fn(*const alpaca_auth_event, *mut c_void),
+        UserData,
+    )>,
 }
 
 /// Assertion options set through the C API, applied by `_build` to the
@@ -94,6 +99,7 @@ impl alpaca_auth_builder {
             base,
             credentials: None,
             assertion: PendingAssertion::default(),
+            events: None,
         }
     }
 
@@ -109,6 +115,16 @@ impl alpaca_auth_builder {
 
     fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
         let mut base = self.base;
+        if let Some((callback, user_data)) = self.events {
+            base = base.on_event(move |event| {
+                if let Some(event) = alpaca_auth_event::from_event(event) {
+                    // SAFETY: the caller of set_event_callback guarantees a
+                    // function callable from any thread with `user_data`;
+                    // the event lives for the call.
+                    unsafe { callback(&event, user_data.get()) };
+                }
+            });
+        }
         let pending = self.assertion;
         match self.credentials {
             Some(PendingCredentials::PrivateKey { client_id, mut key }) => {
@@ -786,6 +802,7 @@ enum TimeoutSetting {
     Connect,
     Request,
     Budget,
+    MaxWait,
 }
 
 /// # Safety
@@ -805,6 +822,7 @@ unsafe fn set_timeout(
                 TimeoutSetting::Connect => base.connect_timeout(value),
                 TimeoutSetting::Request => base.request_timeout(value),
                 TimeoutSetting::Budget => base.token_budget(value),
+                TimeoutSetting::MaxWait => base.max_wait(value),
             };
             check_setting(apply)?;
             b.update(apply);
@@ -877,6 +895,32 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_budget_ms(
             builder,
             ms,
             TimeoutSetting::Budget,
+        )
+    }
+}
+
+/// Sets the longest any call waits for a token, in milliseconds (default:
+/// the token budget). Token requests run on threads of the library's own:
+/// a call that finds no valid token waits for the request under way at most
+/// this long, then returns `ALPACA_AUTH_RESULT_TIMEOUT` while the request
+/// goes on; a call with a valid token never waits. Zero or more than
+/// 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_max_wait_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        set_timeout(
+            "alpaca_auth_builder_set_max_wait_ms",
+            builder,
+            ms,
+            TimeoutSetting::MaxWait,
         )
     }
 }
@@ -988,6 +1032,34 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_background_refresh(
     unsafe {
         with_builder("alpaca_auth_builder_set_background_refresh", builder, |b| {
             b.update(|base| base.background_refresh(on));
+            Ok(())
+        })
+    }
+}
+
+/// Sets a callback for the events of the token lifecycle (token fetched,
+/// fetch failed with its kind and HTTP status, hold started and ended,
+/// background refresher overdue, fork detected), called with `user_data`
+/// (default: none; the library logs nothing). `callback = NULL` removes
+/// it. The callback runs on whichever thread the event happens, never while
+/// a lock of the library is held: `user_data` must be usable from any
+/// thread, and stay valid until the client is freed.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `callback`
+/// is NULL or a function that may be called from any thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_event_callback(
+    builder: *mut alpaca_auth_builder,
+    callback: alpaca_auth_event_callback,
+    user_data: *mut c_void,
+) -> alpaca_auth_result {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder("alpaca_auth_builder_set_event_callback", builder, |b| {
+            b.events = callback.map(|callback| (callback, UserData(user_data)));
             Ok(())
         })
     }

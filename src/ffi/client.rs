@@ -7,7 +7,8 @@ use super::headers::alpaca_auth_headers;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
 use super::{
-    caller_struct_size, check_copy_args, check_out, copy_out, put_field, reset_out, write_out,
+    caller_struct_size, check_copy_args, check_out, copy_out, put_field, reset_out, str_arg,
+    write_out,
 };
 use crate::{Client, Environment};
 use std::mem::offset_of;
@@ -22,6 +23,16 @@ use std::mem::offset_of;
 /// threads asking at once cause at most one token request). Only
 /// `alpaca_auth_client_free` needs exclusive access: call it once, after
 /// every other thread is done with the client.
+///
+/// **fork()**: a client may be used in a child process, whatever the parent
+/// was doing at `fork()` (idle, fetching a token, refreshing in the
+/// background, another thread inside the library). At its first use in the
+/// child, the client leaves behind everything it inherited (cached token,
+/// locks, pooled connections and TLS sessions, the refresher thread) and
+/// starts afresh: one token request of the child's own, a refresher of its
+/// own if one was configured. `alpaca_auth_client_free` in the child
+/// returns at once (what it inherited is left in place, not freed: it is
+/// the child's copy of the parent's memory). The parent is unaffected.
 //
 // This holds without any `unsafe impl`: the handle is made of `Send + Sync`
 // Rust values only (checked at compile time in `ffi/mod.rs`).
@@ -217,7 +228,10 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
 
 /// Forgets the cached token, after the API answered 401 with it: the next
 /// call fetches a new one (still at most one request for all threads). No
-/// effect for API keys.
+/// effect for API keys. A failure hold the server imposed (`Retry-After`)
+/// is kept. When several threads may report the same 401, use
+/// `alpaca_auth_client_invalidate_token`, which drops only the token that
+/// was rejected.
 ///
 /// # Safety
 ///
@@ -229,6 +243,35 @@ pub unsafe extern "C" fn alpaca_auth_client_invalidate(
     guard("alpaca_auth_client_invalidate", || {
         // SAFETY: the caller guarantees NULL or a live client.
         unsafe { client_ref(client) }?.client.invalidate();
+        Ok(())
+    })
+}
+
+/// Forgets the cached token only if it is the one the API rejected:
+/// `token_or_header_line` is the bare token or the whole header line that
+/// was sent (`"Authorization: Bearer ..."`, as from
+/// `alpaca_auth_client_header_line`). When many threads report the same 401,
+/// the first report drops the token and the later ones, about a token
+/// already replaced, change nothing: one new token request in all. The
+/// comparison takes constant time. Returns `ALPACA_AUTH_RESULT_OK` whether
+/// or not the token matched (and for API keys); a failure hold imposed by
+/// the server (`Retry-After`) is kept.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `token_or_header_line` is NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_invalidate_token(
+    client: *const alpaca_auth_client,
+    token_or_header_line: *const c_char,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_invalidate_token", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
+        let presented = unsafe { str_arg(token_or_header_line, "token_or_header_line") }?;
+        handle.client.invalidate_presented(presented);
         Ok(())
     })
 }
@@ -524,6 +567,38 @@ pub unsafe extern "C" fn alpaca_auth_client_stats(
     })
 }
 
+/// Stores in `*ms_out` how long the cached token will still be handed out
+/// (until its expiry less the expiry margin), in milliseconds: 0 when no
+/// valid token is cached. Makes no request. API key credentials:
+/// `ALPACA_AUTH_RESULT_CONFIG`.
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `ms_out` is NULL or valid for a write
+/// of a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_token_remaining_ms(
+    client: *const alpaca_auth_client,
+    ms_out: *mut u64,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_token_remaining_ms", || {
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        check_out(ms_out, "ms_out")?;
+        if !handle.client.uses_tokens() {
+            return Err(Failure::new(
+                alpaca_auth_result::Config,
+                "API key credentials have no access token",
+            ));
+        }
+        let ms = handle.client.token_remaining().map_or(0, |left| {
+            u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+        });
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { write_out(ms_out, ms, "ms_out") }
+    })
+}
+
 /// The number of auth header lines of this client: 1 for a bearer token or
 /// HTTP Basic, 2 for the APCA key headers. It never changes for a client.
 /// `0` if `client` is NULL.
@@ -569,47 +644,95 @@ pub unsafe extern "C" fn alpaca_auth_client_header_line(
     len_out: *mut usize,
 ) -> alpaca_auth_result {
     guard("alpaca_auth_client_header_line", || {
-        // SAFETY: the caller guarantees NULL or a live client.
-        let handle = unsafe { client_ref(client) }?;
-        check_copy_args(buf, len, len_out)?;
-        let copied = handle.client.with_auth_line(index, |parts| {
-            let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
-            // SAFETY: len_out is not NULL (check_copy_args) and valid per
-            // the caller's guarantee.
-            unsafe { len_out.write(needed) };
-            if buf.is_null() || len < needed {
-                return Err(Failure::new(
-                    alpaca_auth_result::BufferTooSmall,
-                    format!(
-                        "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
-                    ),
-                ));
-            }
-            let mut out = buf.cast::<u8>();
-            for part in parts {
-                // SAFETY: buf is not NULL and valid for `len >= needed`
-                // bytes (checked above, and guaranteed by the caller), and
-                // the parts add up to `needed - 1`; the sources are Rust
-                // memory that cannot overlap a caller buffer handed to us
-                // for writing.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
-                    out = out.add(part.len());
-                }
-            }
-            // SAFETY: the last of the `needed` bytes, inside the buffer.
-            unsafe { out.write(0) };
-            Ok(())
-        })?;
-        copied.unwrap_or_else(|| {
-            Err(Failure::new(
-                alpaca_auth_result::InvalidArgument,
+        // SAFETY: forwarded caller guarantees.
+        unsafe { header_line::<false>(client, index, buf, len, len_out) }
+    })
+}
+
+/// `alpaca_auth_client_header_line` for the order path: the same arguments
+/// and results, but it never blocks and never sends a token request from
+/// the calling thread. With a valid token cached it copies the line (the
+/// same fast path); without one it returns
+/// `ALPACA_AUTH_RESULT_WOULD_BLOCK` at once, after starting a token request
+/// on a library thread if none is under way and no failure hold applies
+/// (`*len_out` and `buf` are then not written). In the refresh window it
+/// copies the still-valid line and starts the refresh the same way.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_header_line`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_try_header_line(
+    client: *const alpaca_auth_client,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> alpaca_auth_result {
+    guard("alpaca_auth_client_try_header_line", || {
+        // SAFETY: forwarded caller guarantees.
+        unsafe { header_line::<true>(client, index, buf, len, len_out) }
+    })
+}
+
+/// The body of the two header-line calls.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_header_line`.
+#[inline(always)]
+unsafe fn header_line<const NON_BLOCKING: bool>(
+    client: *const alpaca_auth_client,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> Result<(), Failure> {
+    // SAFETY: the caller guarantees NULL or a live client.
+    let handle = unsafe { client_ref(client) }?;
+    check_copy_args(buf, len, len_out)?;
+    let copy = |parts: &[&[u8]]| {
+        let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
+        // SAFETY: len_out is not NULL (check_copy_args) and valid per
+        // the caller's guarantee.
+        unsafe { len_out.write(needed) };
+        if buf.is_null() || len < needed {
+            return Err(Failure::new(
+                alpaca_auth_result::BufferTooSmall,
                 format!(
-                    "header index {index} is out of range: this client has {} header lines",
-                    handle.client.auth_header_count()
+                    "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
                 ),
-            ))
-        })
+            ));
+        }
+        let mut out = buf.cast::<u8>();
+        for part in parts {
+            // SAFETY: buf is not NULL and valid for `len >= needed`
+            // bytes (checked above, and guaranteed by the caller), and
+            // the parts add up to `needed - 1`; the sources are Rust
+            // memory that cannot overlap a caller buffer handed to us
+            // for writing.
+            unsafe {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
+                out = out.add(part.len());
+            }
+        }
+        // SAFETY: the last of the `needed` bytes, inside the buffer.
+        unsafe { out.write(0) };
+        Ok(())
+    };
+    let copied = if NON_BLOCKING {
+        handle.client.try_with_auth_line(index, copy)?
+    } else {
+        handle.client.with_auth_line(index, copy)?
+    };
+    copied.unwrap_or_else(|| {
+        Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!(
+                "header index {index} is out of range: this client has {} header lines",
+                handle.client.auth_header_count()
+            ),
+        ))
     })
 }
 
@@ -716,6 +839,22 @@ mod tests {
     }
 
     #[test]
+    fn new_calls_check_their_pointers() {
+        let mut len = 0;
+        // SAFETY: NULL handles and pointers are what is being tested.
+        unsafe {
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(ptr::null(), c"token".as_ptr()),
+                alpaca_auth_result::NullArgument
+            );
+            assert_eq!(
+                alpaca_auth_client_try_header_line(ptr::null(), 0, ptr::null_mut(), 0, &mut len),
+                alpaca_auth_result::NullArgument
+            );
+        }
+    }
+
+    #[test]
     fn api_key_client_has_no_token_and_two_header_lines() {
         let mut builder = ptr::null_mut();
         let mut client = ptr::null_mut();
@@ -752,6 +891,20 @@ mod tests {
                 alpaca_auth_result::Ok
             );
             assert_eq!(CStr::from_ptr(url), c"");
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(client, ptr::null()),
+                alpaca_auth_result::NullArgument
+            );
+            assert_eq!(
+                alpaca_auth_client_invalidate_token(client, c"Authorization: Basic x".as_ptr()),
+                alpaca_auth_result::Ok
+            );
+            let mut line = [0 as c_char; 256];
+            assert_eq!(
+                alpaca_auth_client_try_header_line(client, 1, line.as_mut_ptr(), 256, &mut len),
+                alpaca_auth_result::Ok,
+                "API key lines never block"
+            );
             alpaca_auth_client_free(client);
         }
     }

@@ -40,6 +40,10 @@ pub enum alpaca_auth_result {
     /// The token endpoint answered with an HTTP error status and no OAuth
     /// error body; the last error names the status.
     HttpStatus = 9,
+    /// `alpaca_auth_client_try_header_line` found no valid token cached: it
+    /// never waits. A token request may have been started on a library
+    /// thread; try again later, or call `alpaca_auth_client_header_line`.
+    WouldBlock = 10,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A string argument was not valid UTF-8.
@@ -69,6 +73,7 @@ impl alpaca_auth_result {
             ErrorKind::RateLimited => Self::RateLimited,
             ErrorKind::MalformedResponse => Self::MalformedResponse,
             ErrorKind::HttpStatus => Self::HttpStatus,
+            ErrorKind::WouldBlock => Self::WouldBlock,
         }
     }
 
@@ -84,6 +89,7 @@ impl alpaca_auth_result {
             7 => c"rate_limited",
             8 => c"malformed_response",
             9 => c"http_status",
+            10 => c"would_block",
             100 => c"null_argument",
             101 => c"invalid_utf8",
             102 => c"buffer_too_small",
@@ -123,7 +129,8 @@ mod tests {
     fn result_names_cover_every_value_and_unknown_ones() {
         assert_eq!(alpaca_auth_result::name(0), c"ok");
         assert_eq!(alpaca_auth_result::name(104), c"panic");
-        assert_eq!(alpaca_auth_result::name(10), c"unknown");
+        assert_eq!(alpaca_auth_result::name(10), c"would_block");
+        assert_eq!(alpaca_auth_result::name(11), c"unknown");
         assert_eq!(alpaca_auth_result::name(u32::MAX), c"unknown");
         // SAFETY: the returned pointer is a static C string.
         let s = unsafe { CStr::from_ptr(alpaca_auth_result_str(102)) };

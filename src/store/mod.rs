@@ -200,8 +200,10 @@ impl SharedStore {
     }
 
     /// Removes the stored entry if it holds `token` (after a 401).
-    pub(crate) fn forget(&self, token: &AccessToken) {
-        let _ = self.store.remove_if(&self.key, token.expose_secret());
+    pub(crate) fn forget(&self, token: &str) {
+        if !token.is_empty() {
+            let _ = self.store.remove_if(&self.key, token);
+        }
     }
 
     /// The stored token, if it parses and is not yet due for refresh.

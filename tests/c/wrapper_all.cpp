@@ -51,6 +51,10 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += alpaca_auth::client::try_from_env(c);
     failures += c.try_access_token(s) + c.try_auth_header_lines(lines);
     failures += c.try_header_line(0, buf, sizeof buf, length) + c.try_invalidate();
+    std::uint64_t remaining = 0;
+    failures += c.try_header_line_nonblocking(0, buf, sizeof buf, length);
+    failures += c.try_token_remaining_ms(remaining) + c.try_invalidate_token("t");
+    failures += b.try_max_wait(ms);
     failures += c.try_refresher_status(status) + c.try_stats(counters) + c.try_uses_tokens(flag);
     failures += c.try_api_base_url(s) + c.try_data_base_url(s) + c.try_token_url(s);
     failures += c.try_environment(s) + static_cast<int>(c.header_count());
@@ -66,6 +70,7 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
 #if ALPACA_AUTH_HPP_EXCEPTIONS
 static int throwing() {
     char buf[ALPACA_AUTH_MAX_HEADER_LINE];
+    std::size_t length = 0;
     const std::chrono::milliseconds ms(5);
     try {
         alpaca_auth::builder b = alpaca_auth::builder::from_env();
@@ -73,7 +78,7 @@ static int throwing() {
         b.client_private_key("c", "k").assertion_kid("k").api_base_url("u").data_base_url("u");
         b.api_key_headers("k", "s").assertion_audience("a").assertion_typ("t");
         b.assertion_lifetime_s(60).assertion_alg("ES256").scope("s").token_cache_dir("d");
-        b.token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
+        b.max_wait(ms).token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
         b.token_store(std::make_shared<null_store>());
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
         alpaca_auth::client c = b.build();
@@ -81,6 +86,8 @@ static int throwing() {
         int n = static_cast<int>(c.access_token().size() + c.auth_header_lines().size() +
                                  c.header_line(0, buf, sizeof buf));
         c.invalidate();
+        c.invalidate_token("t");
+        n += static_cast<int>(c.token_remaining_ms()) + c.header_line_nonblocking(0, buf, sizeof buf, length);
         n += static_cast<int>(c.refresher_status().refreshes + c.stats().token_fetches);
         n += c.uses_tokens() + static_cast<int>(c.api_base_url().size() + c.data_base_url().size() +
                                                 c.token_url().size() + c.environment().size());

@@ -199,6 +199,7 @@ pub fn build_programs() -> Result<Built, String> {
         "abuse",
         "abi",
         "assertion_options",
+        "incidents",
         "prefork",
         "refresher",
         "soak",

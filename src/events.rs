@@ -1,0 +1,66 @@
+//! Events for operators: what the token lifecycle did, reported to a
+//! callback the program installs ([`ClientBuilder::on_event`](crate::ClientBuilder::on_event)).
+//! Nothing is reported (and nothing logged) unless a callback is set. An
+//! event never carries a secret.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::ErrorKind;
+
+/// Something that happened to a client's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new token arrived; `lifetime` as granted.
+    TokenFetched {
+        /// The token's lifetime.
+        lifetime: Duration,
+    },
+    /// A token acquisition failed (all its attempts).
+    FetchFailed {
+        /// What went wrong.
+        kind: ErrorKind,
+        /// The HTTP status of the last answer, if there was one.
+        status: Option<u16>,
+    },
+    /// Token requests are held off for `duration` after a failure (the
+    /// longer of our backoff and the server's `Retry-After`).
+    HoldStarted {
+        /// How long.
+        duration: Duration,
+        /// Whether the server imposed it (`Retry-After`).
+        by_server: bool,
+    },
+    /// A token arrived after failures: the hold is over.
+    HoldEnded,
+    /// The background refresher fell behind (half the refresh window gone
+    /// without a refresh): callers start the refresh themselves.
+    RefresherOverdue,
+    /// The client found itself in a child process after `fork()` and built
+    /// fresh state there.
+    ForkDetected,
+}
+
+/// A shareable event callback. Panics inside it are caught and ignored.
+#[derive(Clone)]
+pub(crate) struct EventSink(Arc<dyn Fn(&Event) + Send + Sync>);
+
+impl EventSink {
+    pub(crate) fn new(f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        EventSink(Arc::new(f))
+    }
+
+    /// Reports `event` (never while a lock of the library is held).
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = catch_unwind(AssertUnwindSafe(|| (self.0)(&event)));
+    }
+}
+
+impl fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventSink(..)")
+    }
+}

@@ -1,0 +1,200 @@
+//! The incidents of the README's "Incidents" table that a Rust test can
+//! drive: each counts the token requests the mock sees and bounds the waits.
+//! (The fork and the 401 storm are C programs, in `tests/c_abi.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::{Credentials, ErrorKind, RetryPolicy};
+use common::{builder, mock};
+
+/// 40 calls spread over one second against an endpoint answering 503 with
+/// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
+/// own backoff), then a failure hold; every call gets the error in bounded
+/// time. (Before: 160 requests, `Retry-After: 0` erasing backoff and hold.)
+#[test]
+fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
+    let mock = mock();
+    mock.inject_n(Fault::RetryAfter(503, "0".into()), 1000);
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .retry_policy(RetryPolicy::default())
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let calls: Vec<_> = (0..40u32)
+        .map(|i| {
+            let client = client.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(25) * i);
+                let asked = Instant::now();
+                let outcome = client.access_token();
+                (outcome.map(|_| ()), asked.elapsed())
+            })
+        })
+        .collect();
+    for call in calls {
+        let (outcome, waited) = call.join().unwrap();
+        assert!(outcome.is_err());
+        assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(4));
+    assert_eq!(
+        mock.token_requests(),
+        u64::from(RetryPolicy::default().max_attempts),
+        "one acquisition, then the hold"
+    );
+}
+
+/// A server hold (429, `Retry-After: 30`) outlives `invalidate()`: the next
+/// call gets the held error at once, without a request.
+#[test]
+fn invalidate_never_bypasses_a_server_hold() {
+    let mock = mock();
+    let client = common::secret_client(&mock);
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    let err = client.access_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1);
+    client.invalidate();
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_millis(100));
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(mock.token_requests(), 1, "no request during the hold");
+}
+
+/// The same with a past HTTP-date and with a negative value: our own hold
+/// still applies, so back-to-back calls cause one acquisition.
+#[test]
+fn past_dates_and_negative_retry_after_keep_our_own_hold() {
+    for value in [retry_after_date(Duration::ZERO), "-5".to_owned()] {
+        let mock = mock();
+        let client = Arc::new(
+            builder(&mock)
+                .credentials(Credentials::client_secret(
+                    MOCK_CLIENT_ID,
+                    MOCK_CLIENT_SECRET,
+                ))
+                .retry_policy(RetryPolicy {
+                    max_attempts: 1,
+                    ..common::FAST_RETRY
+                })
+                .build()
+                .unwrap(),
+        );
+        mock.inject_n(Fault::RetryAfter(503, value.clone()), 100);
+        for _ in 0..20 {
+            assert!(client.access_token().is_err());
+        }
+        assert_eq!(mock.token_requests(), 1, "{value}");
+    }
+}
+
+/// Tokens rotate every second from an endpoint that takes 200 ms, no
+/// background refresher: the refresh-ahead runs on a library thread, so the
+/// one caller never waits for it (before: 200 ms at every rotation), and
+/// each rotation costs one request.
+#[test]
+fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
+    let mock = mock();
+    mock.set_expires_in(2); // refreshed after 1 s
+    let client = common::secret_client(&mock);
+    client.access_token().unwrap();
+    let delay = Duration::from_millis(200);
+    mock.set_token_delay(delay);
+    let start = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while start.elapsed() < Duration::from_millis(3500) {
+        let asked = Instant::now();
+        client.auth_headers().unwrap();
+        slowest = slowest.max(asked.elapsed());
+        thread::sleep(Duration::from_micros(200));
+    }
+    // A timed bound loose enough for a loaded machine; `cargo bench`
+    // measures the real figure.
+    assert!(slowest < delay / 4, "a call waited {slowest:?}");
+    let requests = mock.token_requests();
+    assert!((3..=5).contains(&requests), "one per rotation: {requests}");
+}
+
+/// No call waits longer than `max_wait`, even for a first token from a
+/// slow endpoint; the request goes on and a later call gets its token.
+#[test]
+fn no_call_waits_longer_than_max_wait() {
+    let mock = mock();
+    mock.set_token_delay(Duration::from_millis(1500));
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .max_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let asked = Instant::now();
+    let err = client.access_token().unwrap_err();
+    let waited = asked.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        waited >= Duration::from_millis(290) && waited < Duration::from_millis(800),
+        "{waited:?}"
+    );
+    thread::sleep(Duration::from_millis(1500));
+    client
+        .access_token()
+        .expect("the request went on and landed");
+    assert_eq!(mock.token_requests(), 1);
+}
+
+/// Operators see incidents: the event callback reports fetches, failures
+/// with kind and status, and holds; the remaining lifetime is readable.
+#[test]
+fn events_report_fetches_failures_and_holds() {
+    use alpaca_auth::Event;
+    use std::sync::Mutex;
+    let mock = mock();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let client = builder(&mock)
+        .credentials(Credentials::client_secret(
+            MOCK_CLIENT_ID,
+            MOCK_CLIENT_SECRET,
+        ))
+        .on_event(move |event| sink.lock().unwrap().push(event.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(client.token_remaining(), None);
+    client.access_token().unwrap();
+    let remaining = client.token_remaining().expect("a token");
+    // 899 s less the 10 s expiry margin.
+    assert!(remaining <= Duration::from_secs(889) && remaining > Duration::from_secs(880));
+    mock.inject(Fault::RetryAfter(429, "30".into()));
+    client.invalidate();
+    assert!(client.access_token().is_err());
+    let events = seen.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        vec![
+            Event::TokenFetched {
+                lifetime: Duration::from_secs(899)
+            },
+            Event::FetchFailed {
+                kind: ErrorKind::RateLimited,
+                status: Some(429)
+            },
+            Event::HoldStarted {
+                duration: Duration::from_secs(30),
+                by_server: true
+            },
+        ]
+    );
+    assert!(!format!("{events:?}").contains(MOCK_CLIENT_SECRET));
+}
