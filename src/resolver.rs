@@ -8,6 +8,11 @@
 //! name's addresses for a minute (as curl does by default); a lookup that is
 //! needed still runs under the request's timeout.
 //!
+//! A connection that fails drops the cached addresses ([`DnsCache::forget`],
+//! called by the transport), so the next attempt looks the name up again:
+//! a host that moved is found at its new address at once, not after the
+//! TTL.
+//!
 //! `localhost` is never looked up: it is `127.0.0.1` and `::1` (RFC 6761),
 //! whatever `/etc/hosts` or DNS say, so a plain `http://localhost` token
 //! request cannot be sent elsewhere. And a plain `http://` request is only
@@ -16,7 +21,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -32,7 +37,29 @@ const MAX_CACHED_HOSTS: usize = 64;
 
 pub(crate) struct CachingResolver {
     lookup: Box<dyn Resolver>,
-    cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+    cache: Arc<DnsCache>,
+}
+
+/// The addresses a [`CachingResolver`] keeps, shared with the transport so
+/// that a failed connection can drop them.
+#[derive(Default)]
+pub(crate) struct DnsCache {
+    hosts: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl DnsCache {
+    /// Drops every cached address: the next request looks its host up
+    /// again.
+    pub(crate) fn forget(&self) {
+        self.hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, ResolvedSocketAddrs)>> {
+        self.hosts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Default for CachingResolver {
@@ -46,8 +73,13 @@ impl CachingResolver {
     pub(crate) fn with_lookup(lookup: Box<dyn Resolver>) -> Self {
         CachingResolver {
             lookup,
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::new(DnsCache::default()),
         }
+    }
+
+    /// The cache, for the transport to drop after a failed connection.
+    pub(crate) fn cache(&self) -> Arc<DnsCache> {
+        Arc::clone(&self.cache)
     }
 }
 
@@ -105,7 +137,7 @@ impl Resolver for CachingResolver {
         let key = format!("{host}:{port}");
         let now = Instant::now();
         {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let cache = self.cache.lock();
             if let Some((at, addrs)) = cache.get(&key) {
                 if now.duration_since(*at) < DNS_CACHE_TTL {
                     return Ok(addrs.clone());
@@ -114,7 +146,7 @@ impl Resolver for CachingResolver {
         }
         let addrs = self.lookup.resolve(uri, config, timeout)?;
         check_plain_http(uri, &addrs)?;
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self.cache.lock();
         if cache.len() >= MAX_CACHED_HOSTS {
             cache.clear();
         }
@@ -208,7 +240,7 @@ mod tests {
             resolve(&r, "https://[::1]/x"),
             ["[::1]:443".parse().unwrap()]
         );
-        assert!(r.cache.lock().unwrap().is_empty());
+        assert!(r.cache.lock().is_empty());
     }
 
     #[test]
@@ -216,13 +248,55 @@ mod tests {
         let r = CachingResolver::with_lookup(Box::new(HostileHosts));
         let first = resolve(&r, "https://auth.example:9/");
         assert!(!first.is_empty());
-        assert_eq!(r.cache.lock().unwrap().len(), 1);
+        assert_eq!(r.cache.lock().len(), 1);
         assert_eq!(resolve(&r, "https://auth.example:9/other"), first);
         resolve(&r, "http://localhost:9/");
-        assert_eq!(
-            r.cache.lock().unwrap().len(),
-            1,
-            "localhost is never looked up"
-        );
+        assert_eq!(r.cache.lock().len(), 1, "localhost is never looked up");
+    }
+
+    /// A lookup that counts its calls.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Resolver for Counting {
+        fn resolve(
+            &self,
+            uri: &Uri,
+            config: &Config,
+            timeout: NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            HostileHosts.resolve(uri, config, timeout)
+        }
+    }
+
+    #[test]
+    fn a_forgotten_cache_looks_the_name_up_again() {
+        let counting = std::sync::Arc::new(Counting::default());
+        struct Shared(std::sync::Arc<Counting>);
+        impl fmt::Debug for Shared {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("Shared")
+            }
+        }
+        impl Resolver for Shared {
+            fn resolve(
+                &self,
+                uri: &Uri,
+                config: &Config,
+                timeout: NextTimeout,
+            ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+                self.0.resolve(uri, config, timeout)
+            }
+        }
+        let r = CachingResolver::with_lookup(Box::new(Shared(std::sync::Arc::clone(&counting))));
+        let lookups = || counting.0.load(std::sync::atomic::Ordering::SeqCst);
+        resolve(&r, "https://auth.example:9/");
+        resolve(&r, "https://auth.example:9/");
+        assert_eq!(lookups(), 1, "cached");
+        // What the transport does after a failed connection.
+        r.cache().forget();
+        resolve(&r, "https://auth.example:9/");
+        assert_eq!(lookups(), 2, "looked up again");
     }
 }

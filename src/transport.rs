@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,7 +17,7 @@ use crate::error_body::{
     is_final_code, is_retryable_code, parse_error_body, parse_rest_error, MAX_DESCRIPTION_CHARS,
 };
 use crate::redact::quote_or_withheld;
-use crate::resolver::CachingResolver;
+use crate::resolver::{CachingResolver, DnsCache};
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
 use crate::token::{parse_token_response, AccessToken, RefreshPolicy};
@@ -226,6 +227,8 @@ enum Attempt {
 /// Sends token requests. One per client; its agent keeps connections alive.
 pub(crate) struct Transport {
     agent: Agent,
+    /// The agent's resolver cache, dropped after a failed connection.
+    dns: Arc<DnsCache>,
     config: TransportConfig,
     rng: SystemRandom,
     http_requests: AtomicU64,
@@ -280,13 +283,16 @@ impl Transport {
             .proxy(proxy)
             .tls_config(tls.build())
             .build();
+        let resolver = CachingResolver::default();
+        let dns = resolver.cache();
         let agent = Agent::with_parts(
             agent_config,
             ureq::unversioned::transport::DefaultConnector::default(),
-            CachingResolver::default(),
+            resolver,
         );
         Ok(Transport {
             agent,
+            dns,
             config,
             rng: SystemRandom::new(),
             http_requests: AtomicU64::new(0),
@@ -392,7 +398,13 @@ impl Transport {
         let response = request.send(form.body.expose_secret().as_bytes());
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return classify_ureq_error(e, &[form.secret.expose_secret()]),
+            Err(e) => {
+                if fails_the_connection(&e) {
+                    // The host may have moved: look it up again next time.
+                    self.dns.forget();
+                }
+                return classify_ureq_error(e, &[form.secret.expose_secret()]);
+            }
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -521,6 +533,15 @@ fn read_body(body: &mut ureq::Body) -> std::result::Result<Zeroizing<Vec<u8>>, u
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+/// Whether `e` means no connection could be made or kept (refused,
+/// unreachable, timed out), as opposed to a bad answer on a working one.
+fn fails_the_connection(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::ConnectionFailed | ureq::Error::Timeout(_) | ureq::Error::Io(_)
+    )
 }
 
 /// Maps a ureq error to an attempt outcome. ureq's messages carry the host
@@ -713,5 +734,18 @@ mod tests {
             parse_ca_bundle(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn connection_failures_drop_cached_addresses_and_answers_do_not() {
+        assert!(fails_the_connection(&ureq::Error::ConnectionFailed));
+        assert!(fails_the_connection(&ureq::Error::Timeout(
+            ureq::Timeout::Connect
+        )));
+        assert!(fails_the_connection(&ureq::Error::Io(
+            std::io::ErrorKind::ConnectionRefused.into()
+        )));
+        assert!(!fails_the_connection(&ureq::Error::StatusCode(503)));
+        assert!(!fails_the_connection(&ureq::Error::HostNotFound));
     }
 }

@@ -971,7 +971,7 @@ mod tests {
                     crate::ffi::headers::alpaca_auth_headers_line(headers, 0, &mut line),
                     alpaca_auth_result::Ok
                 );
-                let line = CStr::from_ptr(line).to_str().unwrap().to_owned();
+                let line = CStr::from_ptr(line).to_string_lossy().into_owned();
                 crate::ffi::headers::alpaca_auth_headers_free(headers);
                 alpaca_auth_client_free(client);
                 assert!(line.starts_with(first_line), "{environment:?}");
