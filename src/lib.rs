@@ -66,7 +66,9 @@ mod url;
 pub use assertion::AssertionOptions;
 pub use assertion::CLIENT_AUTHENTICATION_JWT_TYP;
 pub use cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
-pub use client::{Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE, MAX_SCOPE_LEN};
+pub use client::{
+    Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE, MAX_SCOPE_LEN, MAX_TIMEOUT,
+};
 pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
 pub use env_config::MAX_ENV_VALUE_LEN;
 pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
