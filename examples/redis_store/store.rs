@@ -33,10 +33,9 @@ use std::fmt;
 use std::io::{self, BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use alpaca_auth::{SecretString, StoreKey, StoreLock, StoredToken, TokenStore};
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// Prefix of every key this store writes.
@@ -52,9 +51,6 @@ pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_millis(500);
 /// The largest reply read (an entry is a few hundred bytes).
 pub const MAX_REPLY_LEN: usize = 64 * 1024;
 
-/// The entry format written; entries of another version are ignored.
-const ENTRY_VERSION: u32 = 1;
-
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 4;
 
@@ -69,15 +65,6 @@ const REMOVE_IF_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
      if ok and type(e) == 'table' and e.access_token == ARGV[1] then \
      return redis.call('DEL', KEYS[1]) end \
      return 0";
-
-#[derive(Serialize, Deserialize)]
-struct Entry<'a> {
-    version: u32,
-    #[serde(borrow)]
-    access_token: &'a str,
-    expires_at_unix_ms: u64,
-    lifetime_ms: u64,
-}
 
 /// A reply of Redis (an error reply is an `io::Error`).
 #[derive(Debug, PartialEq)]
@@ -303,17 +290,7 @@ impl TokenStore for RedisStore {
         };
         // An entry that does not parse is ignored (the next publish replaces
         // it).
-        let Ok(entry) = serde_json::from_slice::<Entry<'_>>(&bytes) else {
-            return Ok(None);
-        };
-        if entry.version != ENTRY_VERSION || entry.access_token.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(StoredToken {
-            access_token: SecretString::new(entry.access_token.to_owned()),
-            expires_at: UNIX_EPOCH + Duration::from_millis(entry.expires_at_unix_ms),
-            lifetime: Duration::from_millis(entry.lifetime_ms),
-        }))
+        Ok(StoredToken::from_entry(&bytes))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
@@ -326,23 +303,13 @@ impl TokenStore for RedisStore {
         if px == 0 {
             return Ok(());
         }
-        let entry = Entry {
-            version: ENTRY_VERSION,
-            access_token: token.access_token.expose_secret(),
-            expires_at_unix_ms: millis(
-                token
-                    .expires_at
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default(),
-            ),
-            lifetime_ms: millis(token.lifetime),
-        };
-        let value = Zeroizing::new(serde_json::to_vec(&entry).map_err(io::Error::other)?);
+        let entry = token.to_entry();
+        let value = entry.expose_secret().as_bytes();
         let entry_key = self.entry_key(key);
         let px = px.to_string();
         match self.inner.command(
             "SET",
-            &[b"SET", entry_key.as_bytes(), &value, b"PX", px.as_bytes()],
+            &[b"SET", entry_key.as_bytes(), value, b"PX", px.as_bytes()],
         )? {
             Reply::Status(s) if s == "OK" => Ok(()),
             _ => Err(unexpected("SET")),

@@ -14,7 +14,7 @@ use super::builder::alpaca_auth_builder;
 use super::error::Failure;
 use super::result::alpaca_auth_result;
 use crate::secret::SecretString;
-use crate::store::{StoreKey, StoreLock, StoredToken, TokenStore};
+use crate::store::{millis, StoreKey, StoreLock, StoredToken, TokenStore};
 use crate::token::MAX_ACCESS_TOKEN_LEN;
 
 /// Loads the entry of `key` (64 hex digits, NUL-terminated). On an entry:
@@ -165,10 +165,6 @@ fn check(result: alpaca_auth_result, what: &str) -> io::Result<()> {
 fn c_key(key: &StoreKey) -> CString {
     // 64 hex digits: never a NUL inside.
     CString::new(key.as_str()).unwrap_or_default()
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl TokenStore for Arc<CallbackStore> {

@@ -13,6 +13,8 @@
 //!   for others, is larger than [`MAX_ENTRY_LEN`], or does not parse is
 //!   ignored, and replaced by the next publish.
 //!
+//! Entries are in the format of [`StoredToken::to_entry`].
+//!
 //! An entry holds the access token, its expiry (Unix milliseconds) and its
 //! lifetime; the secret and the private key are never written.
 
@@ -23,21 +25,11 @@ use std::os::unix::io::AsRawFd as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Once;
-use std::time::{Duration, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{StoreKey, StoreLock, StoredToken, TokenStore};
+use super::{StoreKey, StoreLock, StoredToken, TokenStore, MAX_ENTRY_LEN};
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
-
-/// The largest entry read: a token of the longest accepted length with its
-/// JSON framing fits several times over.
-pub const MAX_ENTRY_LEN: u64 = 16 * 1024;
-
-/// The format version written into every entry; others are ignored.
-const ENTRY_VERSION: u32 = 1;
 
 /// Permission bits for group and others: none may be set on the directory or
 /// an entry.
@@ -47,15 +39,6 @@ const GROUP_OTHER_BITS: u32 = 0o077;
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry<'a> {
-    version: u32,
-    #[serde(borrow)]
-    access_token: &'a str,
-    expires_at_unix_ms: u64,
-    lifetime_ms: u64,
 }
 
 impl FileStore {
@@ -129,49 +112,26 @@ impl FileStore {
             Err(_) => return Ok(None),
         };
         let meta = file.metadata()?;
-        if !private_file(&meta) || meta.len() > MAX_ENTRY_LEN {
+        let limit = MAX_ENTRY_LEN as u64;
+        if !private_file(&meta) || meta.len() > limit {
             return Ok(None);
         }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_ENTRY_LEN as usize + 1));
-        (&file).take(MAX_ENTRY_LEN + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_ENTRY_LEN {
-            return Ok(None);
-        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_ENTRY_LEN + 1));
+        (&file).take(limit + 1).read_to_end(&mut bytes)?;
         Ok(Some(bytes))
     }
 }
 
 impl TokenStore for FileStore {
     fn load(&self, key: &StoreKey) -> io::Result<Option<StoredToken>> {
-        let Some(bytes) = self.read_entry(key)? else {
-            return Ok(None);
-        };
-        let Ok(entry) = serde_json::from_slice::<Entry<'_>>(&bytes) else {
-            return Ok(None);
-        };
-        if entry.version != ENTRY_VERSION || entry.access_token.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(StoredToken {
-            access_token: SecretString::new(entry.access_token.to_owned()),
-            expires_at: UNIX_EPOCH + Duration::from_millis(entry.expires_at_unix_ms),
-            lifetime: Duration::from_millis(entry.lifetime_ms),
-        }))
+        Ok(self
+            .read_entry(key)?
+            .and_then(|bytes| StoredToken::from_entry(&bytes)))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
-        let entry = Entry {
-            version: ENTRY_VERSION,
-            access_token: token.access_token.expose_secret(),
-            expires_at_unix_ms: millis(
-                token
-                    .expires_at
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default(),
-            ),
-            lifetime_ms: millis(token.lifetime),
-        };
-        let bytes = Zeroizing::new(serde_json::to_vec(&entry).map_err(io::Error::other)?);
+        let entry = token.to_entry();
+        let bytes = entry.expose_secret().as_bytes();
         let tmp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
             key.as_str(),
@@ -184,7 +144,7 @@ impl TokenStore for FileStore {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
-            .and_then(|mut file| file.write_all(&bytes))
+            .and_then(|mut file| file.write_all(bytes))
             .and_then(|()| fs::rename(&tmp, self.entry_path(key)));
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -240,10 +200,6 @@ impl TokenStore for FileStore {
 
 /// Unique names of temporary files within this process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
 
 fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -26,9 +26,10 @@ mod file;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::digest;
+use serde::{Deserialize, Serialize};
 
 use crate::credentials::ClientAuth;
 use crate::error::Result;
@@ -36,7 +37,14 @@ use crate::secret::SecretString;
 use crate::token::{AccessToken, RefreshPolicy};
 
 #[cfg(target_os = "linux")]
-pub use self::file::{FileStore, MAX_ENTRY_LEN};
+pub use self::file::FileStore;
+
+/// The largest entry [`StoredToken::from_entry`] reads: a token of the
+/// longest accepted length with its JSON framing fits several times over.
+pub const MAX_ENTRY_LEN: usize = 16 * 1024;
+
+/// The format version of [`StoredToken::to_entry`]; others are ignored.
+const ENTRY_VERSION: u32 = 1;
 
 /// How often a process waiting for another's fetch looks at the entry.
 pub const STORE_POLL_INTERVAL: Duration = Duration::from_millis(25);
@@ -51,6 +59,74 @@ pub struct StoredToken {
     /// The lifetime it was granted with, from which a loading process works
     /// out its refresh margin.
     pub lifetime: Duration,
+}
+
+/// The serialized form of a [`StoredToken`].
+#[derive(Serialize, Deserialize)]
+struct Entry<'a> {
+    version: u32,
+    /// Borrowed when the JSON string has no escapes, else unescaped.
+    #[serde(borrow)]
+    access_token: std::borrow::Cow<'a, str>,
+    expires_at_unix_ms: u64,
+    lifetime_ms: u64,
+}
+
+impl StoredToken {
+    /// The entry as stores keep it, the same for every store:
+    /// `{"version":1,"access_token":..,"expires_at_unix_ms":..,"lifetime_ms":..}`.
+    /// It holds the token, so it comes as a [`SecretString`].
+    pub fn to_entry(&self) -> SecretString {
+        let entry = Entry {
+            version: ENTRY_VERSION,
+            access_token: std::borrow::Cow::Borrowed(self.access_token.expose_secret()),
+            expires_at_unix_ms: millis(
+                self.expires_at
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default(),
+            ),
+            lifetime_ms: millis(self.lifetime),
+        };
+        // Sized for the worst case up front (every byte escaped as \uXXXX):
+        // a reallocation would leave a copy of the token behind.
+        let mut bytes = Vec::with_capacity(self.access_token.expose_secret().len() * 6 + 128);
+        let written = serde_json::to_writer(&mut bytes, &entry);
+        // serde_json writes UTF-8; from_utf8 keeps the same buffer.
+        match (written, String::from_utf8(bytes)) {
+            (Ok(()), Ok(text)) => SecretString::new(text),
+            (_, Ok(text)) => {
+                drop(SecretString::new(text));
+                SecretString::new(String::new())
+            }
+            (_, Err(e)) => {
+                drop(zeroize::Zeroizing::new(e.into_bytes()));
+                SecretString::new(String::new())
+            }
+        }
+    }
+
+    /// An entry written by [`to_entry`](Self::to_entry); `None` if it is
+    /// longer than [`MAX_ENTRY_LEN`], does not parse, is of another format
+    /// version or holds an empty token (a store ignores such an entry).
+    pub fn from_entry(bytes: &[u8]) -> Option<StoredToken> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return None;
+        }
+        let entry: Entry<'_> = serde_json::from_slice(bytes).ok()?;
+        if entry.version != ENTRY_VERSION || entry.access_token.is_empty() {
+            return None;
+        }
+        Some(StoredToken {
+            access_token: SecretString::new(entry.access_token.into_owned()),
+            expires_at: UNIX_EPOCH + Duration::from_millis(entry.expires_at_unix_ms),
+            lifetime: Duration::from_millis(entry.lifetime_ms),
+        })
+    }
+}
+
+/// Milliseconds of `duration`, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for StoredToken {
@@ -274,5 +350,34 @@ mod tests {
         assert_eq!(a.as_str().len(), 64);
         assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(!format!("{a:?}").contains("right-secret"));
+    }
+
+    #[test]
+    fn entries_round_trip_and_untrusted_ones_are_refused() {
+        let token = StoredToken {
+            access_token: SecretString::new("tok\"en\u{1}".to_owned()),
+            expires_at: UNIX_EPOCH + Duration::from_millis(1_800_000_000_123),
+            lifetime: Duration::from_millis(899_000),
+        };
+        let entry = token.to_entry();
+        assert!(
+            !format!("{entry:?}").contains("tok"),
+            "the entry is a secret"
+        );
+        let back = StoredToken::from_entry(entry.expose_secret().as_bytes()).expect("parses");
+        assert_eq!(back.access_token.expose_secret(), "tok\"en\u{1}");
+        assert_eq!(back.expires_at, token.expires_at);
+        assert_eq!(back.lifetime, token.lifetime);
+        let other_version = entry
+            .expose_secret()
+            .replace("\"version\":1", "\"version\":2");
+        assert!(StoredToken::from_entry(other_version.as_bytes()).is_none());
+        let empty = entry.expose_secret().replace("tok\\\"en\\u0001", "");
+        assert!(empty.contains("\"access_token\":\"\""), "{empty}");
+        assert!(StoredToken::from_entry(empty.as_bytes()).is_none());
+        assert!(StoredToken::from_entry(b"{not json").is_none());
+        let mut oversized = entry.expose_secret().as_bytes().to_vec();
+        oversized.resize(MAX_ENTRY_LEN + 1, b' ');
+        assert!(StoredToken::from_entry(&oversized).is_none());
     }
 }
