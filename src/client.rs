@@ -188,7 +188,7 @@ impl OAuthSource {
     /// common: an empty cache and a new HTTP agent (for a child process).
     fn fresh(&self) -> Result<Arc<OAuthSource>> {
         let config = self.transport.config().clone();
-        let fetch_inline = self.max_wait >= config.budget;
+        let fetch_inline = fetch_inline(self.max_wait, config.budget, self.store.is_some());
         Ok(OAuthSource {
             transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
             cache: TokenCache::new(self.max_wait, fetch_inline),
@@ -534,11 +534,12 @@ impl Client {
     /// this client had cached.
     pub fn invalidate(&self) {
         if let Some(source) = self.oauth() {
-            let held = source.cache.current();
-            source.cache.invalidate();
-            if let (Some(store), Some(token)) = (&source.store, held) {
+            // The stored entry first: a fetch after the cache drops the
+            // token must not load it back.
+            if let (Some(store), Some(token)) = (&source.store, source.cache.current()) {
                 store.forget(token.expose_secret());
             }
+            source.cache.invalidate();
         }
     }
 
@@ -549,11 +550,10 @@ impl Client {
     /// process of the fleet loads it again.
     pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
         self.oauth().is_some_and(|source| {
-            let dropped = source.cache.invalidate_token(rejected);
             if let Some(store) = &source.store {
                 store.forget(rejected.expose_secret());
             }
-            dropped
+            source.cache.invalidate_token(rejected)
         })
     }
 
@@ -565,11 +565,10 @@ impl Client {
     /// is removed if it still holds that token.
     pub fn invalidate_presented(&self, token_or_header_line: &str) -> bool {
         self.oauth().is_some_and(|source| {
-            let dropped = source.cache.invalidate_presented(token_or_header_line);
             if let Some(store) = &source.store {
                 store.forget(crate::token::bare_token(token_or_header_line));
             }
-            dropped
+            source.cache.invalidate_presented(token_or_header_line)
         })
     }
 
@@ -930,7 +929,10 @@ impl ClientBuilder {
                 Auth::OAuth(
                     OAuthSource {
                         transport: Transport::new(self.transport.clone(), &parsed_url)?,
-                        cache: TokenCache::new(max_wait, max_wait >= self.transport.budget),
+                        cache: TokenCache::new(
+                            max_wait,
+                            fetch_inline(max_wait, self.transport.budget, store.is_some()),
+                        ),
                         max_wait,
                         token_url: token_url.to_owned(),
                         scope: self.scope,
@@ -986,6 +988,15 @@ impl fmt::Debug for ClientBuilder {
             .field("deferred", &self.deferred)
             .finish()
     }
+}
+
+/// Whether a caller without a valid token may run the token fetch on its own
+/// thread: only when it would wait for the whole fetch anyway (`max_wait` at
+/// least the budget), and not with a token store, whose fetch may first
+/// wait for another process (up to a budget) and then fetch (another):
+/// there the caller waits on a library thread's fetch, at most `max_wait`.
+fn fetch_inline(max_wait: Duration, budget: Duration, store: bool) -> bool {
+    max_wait >= budget && !store
 }
 
 /// The built-in token store in `dir` ([`ClientBuilder::token_cache_dir`]).

@@ -365,15 +365,121 @@ fn a_broken_store_or_a_hung_lock_holder_never_fails_a_caller_that_can_fetch() {
         .token_store(Arc::new(HeldStore))
         .build()
         .expect("client builds");
+    // The caller waits at most max_wait (the budget) while a library thread
+    // waits for the hung holder, then fetches on its own.
     let started = Instant::now();
-    held.access_token().expect("fetches once the wait is over");
+    let first = held.access_token();
     let waited = started.elapsed();
-    assert!(waited >= budget, "waited for the holder: {waited:?}");
     assert!(
-        waited < budget + Duration::from_secs(5),
-        "bounded: {waited:?}"
+        waited < budget + Duration::from_secs(2),
+        "bounded by max_wait: {waited:?}"
+    );
+    if let Err(e) = &first {
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    }
+    let deadline = Instant::now() + 2 * budget + Duration::from_secs(5);
+    let token = loop {
+        match held.access_token() {
+            Ok(token) => break token,
+            Err(e) if e.kind() == ErrorKind::Timeout && Instant::now() < deadline => {}
+            Err(e) => panic!("no token after the wait: {e}"),
+        }
+    };
+    assert!(!token.expose_secret().is_empty());
+    assert!(
+        started.elapsed() >= budget,
+        "the holder was waited for: {:?}",
+        started.elapsed()
     );
     assert_eq!(mock.token_requests(), 3);
+}
+
+/// The lock of `dir`'s one credential, taken as another process would.
+fn hold_lock(dir: &Path) -> fs::File {
+    let lock = fs::read_dir(dir)
+        .expect("store directory")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "lock"))
+        .expect("a lock file");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(lock)
+        .expect("lock file");
+    // SAFETY: flock on a descriptor this test owns.
+    #[allow(unsafe_code)]
+    let locked = unsafe {
+        libc::flock(
+            std::os::unix::io::AsRawFd::as_raw_fd(&file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    assert_eq!(locked, 0, "the test takes the lock");
+    file
+}
+
+#[test]
+fn a_rejected_token_is_never_loaded_back_even_when_the_entry_stays() {
+    let mock = common::mock();
+    let dir = store_dir("rejected");
+    let client = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let t1 = client.access_token().expect("first token");
+    // Another process holds the lock, so the entry cannot be removed now.
+    let other = hold_lock(&dir);
+    assert!(client.invalidate_token(&t1));
+    assert!(
+        fs::read_to_string(entry_file(&dir))
+            .expect("entry")
+            .contains(t1.expose_secret()),
+        "the entry still holds t1"
+    );
+    drop(other);
+    let t2 = client.access_token().expect("a new token");
+    assert_ne!(t2.expose_secret(), t1.expose_secret(), "t1 was refused");
+    assert_eq!(mock.token_requests(), 2);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stored_token_inside_its_expiry_margin_is_not_taken() {
+    let mock = common::mock();
+    // 20 s tokens; a policy that would not refresh before the end.
+    mock.set_expires_in(20);
+    let dir = store_dir("margin");
+    let late = |policy| {
+        common::builder(&mock)
+            .credentials(Credentials::client_secret(
+                MOCK_CLIENT_ID,
+                MOCK_CLIENT_SECRET,
+            ))
+            .refresh_policy(policy)
+            .token_cache_dir(&dir)
+            .build()
+            .expect("client builds")
+    };
+    let no_refresh_ahead = alpaca_auth::RefreshPolicy {
+        ahead_min: Duration::ZERO,
+        ahead_fraction: 0.0,
+    };
+    let first = late(no_refresh_ahead);
+    first.access_token().expect("token");
+    // Rewrite the entry so that 1.5 s are left: inside the expiry margin
+    // (min(10 s, 10 %) = 2 s of a 20 s token), though outside the policy's.
+    let entry = entry_file(&dir);
+    let text = fs::read_to_string(&entry).expect("entry");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let start = text.find("\"expires_at_unix_ms\":").expect("field") + 21;
+    let end = start + text[start..].find(',').expect("next field");
+    let rewritten = format!("{}{}{}", &text[..start], now_ms + 1_500, &text[end..]);
+    fs::write(&entry, rewritten).expect("entry");
+    let second = late(no_refresh_ahead);
+    let token = second.access_token().expect("a usable token");
+    assert!(token.remaining() > Duration::from_secs(10), "fetched anew");
+    assert_eq!(mock.token_requests(), 2);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// `alpaca-auth token` processes started together with one store.

@@ -102,7 +102,8 @@ pub struct alpaca_auth_token_store {
     pub remove_if: alpaca_auth_store_remove_if_fn,
     /// Optional: called once per successful
     /// `alpaca_auth_builder_set_token_store`, when its builder or client is
-    /// freed.
+    /// freed, or, if a token fetch is then still running on a library
+    /// thread, when that fetch ends (within the token budget).
     pub free_user_data: alpaca_auth_store_free_fn,
 }
 
@@ -321,8 +322,11 @@ pub(crate) unsafe fn callback_store(
 /// The struct is copied; on `ALPACA_AUTH_RESULT_OK` the library owns
 /// `user_data` and calls `free_user_data` (if set) exactly once for this
 /// call, when the builder (if never built) or the client built from it is
-/// freed. Two builders given the same `user_data` free it twice: count
-/// references in `user_data` to share one. On failure (NULL, a
+/// freed. A token fetch running on a library thread at that moment keeps
+/// the store until it ends (within the token budget): until
+/// `free_user_data` is called, the callbacks may still be called. Two
+/// builders given the same `user_data` free it twice: count references in
+/// `user_data` to share one. On failure (NULL, a
 /// `struct_size` that is too small, a required callback missing:
 /// `ALPACA_AUTH_RESULT_INVALID_ARGUMENT`) nothing is kept and `user_data`
 /// stays the caller's. Replaces `alpaca_auth_builder_set_token_cache_dir`.

@@ -161,6 +161,12 @@ impl TokenStore for FileStore {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(self.lock_path(key))?;
+        // Registered at once, so that a fork from here on closes the
+        // child's copy (the lock, if taken, stays this process's).
+        let lock = FileLock::new(file);
+        let Some(file) = lock.file.as_ref() else {
+            return Ok(None);
+        };
         let meta = file.metadata()?;
         if !private_file(&meta) {
             return Err(io::Error::new(
@@ -177,7 +183,7 @@ impl TokenStore for FileStore {
                 Err(error)
             };
         }
-        Ok(Some(Box::new(FileLock::held(file))))
+        Ok(Some(Box::new(lock)))
     }
 
     fn remove_if(&self, key: &StoreKey, token: &str) -> io::Result<()> {
@@ -213,18 +219,24 @@ fn private_file(meta: &fs::Metadata) -> bool {
         && meta.mode() & GROUP_OTHER_BITS == 0
 }
 
-/// A held `flock`; closing the file releases it.
+/// An open lock file, and once `flock` succeeded, the lock. Dropping it
+/// unlocks explicitly (`LOCK_UN` releases the lock whatever copies of the
+/// descriptor a forked child still has), then closes.
 struct FileLock {
     file: Option<File>,
     slot: Option<usize>,
+    /// The process that opened it: in a forked child the descriptor was
+    /// already closed by the fork handler and is not this object's to close.
+    pid: u32,
 }
 
 impl FileLock {
-    fn held(file: File) -> FileLock {
+    fn new(file: File) -> FileLock {
         let slot = register_held(file.as_raw_fd());
         FileLock {
             file: Some(file),
             slot,
+            pid: std::process::id(),
         }
     }
 }
@@ -233,18 +245,29 @@ impl StoreLock for FileLock {}
 
 impl Drop for FileLock {
     fn drop(&mut self) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        if std::process::id() != self.pid {
+            // A child dropping its parent's lock object: the descriptor
+            // number may already belong to something else. Leave it.
+            std::mem::forget(file);
+            return;
+        }
+        // SAFETY: flock on the descriptor this object owns; unlocking a
+        // file that is not locked is harmless.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
         if let Some(slot) = self.slot {
-            // If a fork's child handler already took the descriptor, it was
-            // the child's copy; this process's own is still ours to close.
             HELD_LOCKS[slot].store(-1, Ordering::SeqCst);
         }
-        drop(self.file.take());
+        drop(file);
     }
 }
 
-/// Descriptors of the locks this process holds, for the fork child handler
-/// (a fixed table: a handler may not allocate or take locks). A lock that
-/// finds no free slot is still a lock, only not closed in a child.
+/// Descriptors of the lock files this process has open, for the fork child
+/// handler (a fixed table: a handler may not allocate or take locks). A
+/// lock that finds no free slot is still a lock, only its descriptor is not
+/// closed in a child (the parent's explicit unlock releases it anyway).
 static HELD_LOCKS: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
 
 fn register_held(fd: i32) -> Option<usize> {

@@ -25,7 +25,7 @@ mod file;
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::digest;
@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::ClientAuth;
 use crate::error::Result;
 use crate::secret::SecretString;
-use crate::token::{AccessToken, RefreshPolicy};
+use crate::token::{expiry_margin, AccessToken, RefreshPolicy, MAX_TOKEN_LIFETIME};
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
@@ -229,11 +229,25 @@ pub(crate) struct SharedStore {
     store: Arc<dyn TokenStore>,
     key: StoreKey,
     wait: Duration,
+    /// SHA-256 of the last token the API refused, never taken from the
+    /// store again (its entry may outlive the refusal when the store could
+    /// not remove it: a busy lock, an error). Shared by the clones of one
+    /// client, a child process's included.
+    rejected: Arc<Mutex<Option<digest::Digest>>>,
 }
+
+/// How much an entry's remaining life may exceed its lifetime (clock steps
+/// between processes or hosts) before it is distrusted.
+const ENTRY_CLOCK_SLACK: Duration = Duration::from_secs(5);
 
 impl SharedStore {
     pub(crate) fn new(store: Arc<dyn TokenStore>, key: StoreKey, wait: Duration) -> SharedStore {
-        SharedStore { store, key, wait }
+        SharedStore {
+            store,
+            key,
+            wait,
+            rejected: Arc::default(),
+        }
     }
 
     /// A token through the store: a fresh stored one; else the one this
@@ -275,19 +289,46 @@ impl SharedStore {
         Ok(token)
     }
 
-    /// Removes the stored entry if it holds `token` (after a 401).
+    /// After a 401: removes the stored entry if it holds `token`, and never
+    /// takes `token` from the store again. Called before the local cache
+    /// drops the token, so that no fetch in between loads it back.
     pub(crate) fn forget(&self, token: &str) {
-        if !token.is_empty() {
-            let _ = self.store.remove_if(&self.key, token);
+        if token.is_empty() {
+            return;
         }
+        *self.rejected.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(digest::digest(&digest::SHA256, token.as_bytes()));
+        let _ = self.store.remove_if(&self.key, token);
+    }
+
+    /// Whether `token` is the one last refused.
+    fn is_rejected(&self, token: &str) -> bool {
+        let rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
+        rejected.as_ref().is_some_and(|hash| {
+            let candidate = digest::digest(&digest::SHA256, token.as_bytes());
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                hash.as_ref(),
+                candidate.as_ref(),
+            ))
+        })
     }
 
     /// The stored token, if it parses and is not yet due for refresh.
     fn fresh(&self, policy: &RefreshPolicy) -> Option<AccessToken> {
         let stored = self.store.load(&self.key).ok()??;
+        if self.is_rejected(stored.access_token.expose_secret()) {
+            return None;
+        }
         let remaining = stored.expires_at.duration_since(SystemTime::now()).ok()?;
+        // An entry that claims more life than it was granted (a clock step,
+        // a bogus entry) is not trusted, nor one beyond the longest lifetime.
+        if stored.lifetime > MAX_TOKEN_LIFETIME || remaining > stored.lifetime + ENTRY_CLOCK_SLACK {
+            return None;
+        }
         let lifetime = stored.lifetime.max(remaining);
-        if remaining <= policy.margin(lifetime) {
+        // Only a token this process would not refresh yet, and could hand
+        // out (outside its expiry margin).
+        if remaining <= policy.margin(lifetime).max(expiry_margin(lifetime)) {
             return None;
         }
         // Issued `lifetime - remaining` ago, as far as this process knows.
