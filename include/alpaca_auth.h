@@ -325,52 +325,55 @@ typedef struct alpaca_auth_refresher_status {
 } alpaca_auth_refresher_status;
 
 /**
+ * The callbacks return `ALPACA_AUTH_RESULT_OK` (0) on success; any other
+ * value is a failure, after which the library fetches the token itself.
+ *
  * Loads the entry of `key` (64 hex digits, NUL-terminated). On an entry:
  * copy the access token (no NUL needed) into `token_buf` of `token_buf_len`
  * bytes (`ALPACA_AUTH_MAX_TOKEN_LEN + 1`), set `*token_len_out` to its
  * length, `*expires_at_unix_ms_out` and `*lifetime_ms_out`, return OK.
  * No entry: `*token_len_out = 0`, return OK. Anything else: an error code.
  */
-typedef alpaca_auth_result (*alpaca_auth_store_load_fn)(void *user_data,
-                                                        const char *key,
-                                                        char *token_buf,
-                                                        size_t token_buf_len,
-                                                        size_t *token_len_out,
-                                                        uint64_t *expires_at_unix_ms_out,
-                                                        uint64_t *lifetime_ms_out);
+typedef uint32_t (*alpaca_auth_store_load_fn)(void *user_data,
+                                              const char *key,
+                                              char *token_buf,
+                                              size_t token_buf_len,
+                                              size_t *token_len_out,
+                                              uint64_t *expires_at_unix_ms_out,
+                                              uint64_t *lifetime_ms_out);
 
 /**
  * Stores the entry of `key`: `token` (NUL-terminated), its expiry in Unix
  * milliseconds and its lifetime in milliseconds, replacing any other.
  */
-typedef alpaca_auth_result (*alpaca_auth_store_publish_fn)(void *user_data,
-                                                           const char *key,
-                                                           const char *token,
-                                                           uint64_t expires_at_unix_ms,
-                                                           uint64_t lifetime_ms);
+typedef uint32_t (*alpaca_auth_store_publish_fn)(void *user_data,
+                                                 const char *key,
+                                                 const char *token,
+                                                 uint64_t expires_at_unix_ms,
+                                                 uint64_t lifetime_ms);
 
 /**
  * Takes the fetch lock of `key` without waiting: `*acquired_out = true` if
  * this call took it, `false` if another holder has it. A lock must be
  * released if its holder dies (an expiry, or the operating system).
  */
-typedef alpaca_auth_result (*alpaca_auth_store_try_lock_fn)(void *user_data,
-                                                            const char *key,
-                                                            bool *acquired_out);
+typedef uint32_t (*alpaca_auth_store_try_lock_fn)(void *user_data,
+                                                  const char *key,
+                                                  bool *acquired_out);
 
 /**
  * Releases the fetch lock of `key` that a `try_lock` of this process took.
  */
-typedef alpaca_auth_result (*alpaca_auth_store_unlock_fn)(void *user_data,
-                                                          const char *key);
+typedef uint32_t (*alpaca_auth_store_unlock_fn)(void *user_data,
+                                                const char *key);
 
 /**
  * Removes the entry of `key` if it still holds `token` (one the API
  * refused).
  */
-typedef alpaca_auth_result (*alpaca_auth_store_remove_if_fn)(void *user_data,
-                                                             const char *key,
-                                                             const char *token);
+typedef uint32_t (*alpaca_auth_store_remove_if_fn)(void *user_data,
+                                                   const char *key,
+                                                   const char *token);
 
 /**
  * Frees `user_data` once the library no longer needs it.
@@ -832,7 +835,9 @@ alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth
  * (default: none; the library logs nothing). `callback = NULL` removes
  * it. The callback runs on whichever thread the event happens, never while
  * a lock of the library is held: `user_data` must be usable from any
- * thread, and stay valid until the client is freed.
+ * thread, and stay valid until the client is freed. No callback runs after
+ * `alpaca_auth_client_free` returns (it waits for one that is running), so
+ * the callback must not free the client itself.
  *
  * # Safety
  *

@@ -216,7 +216,7 @@ struct store_trampolines {
     using holder = std::shared_ptr<token_store>;
     static token_store &of(void *user_data) noexcept { return **static_cast<holder *>(user_data); }
 
-    static alpaca_auth_result load(void *user_data, const char *key, char *buf, std::size_t len,
+    static std::uint32_t load(void *user_data, const char *key, char *buf, std::size_t len,
                                    std::size_t *len_out, std::uint64_t *expires_out,
                                    std::uint64_t *lifetime_out) noexcept {
         token_store::entry value;
@@ -224,36 +224,36 @@ struct store_trampolines {
         *len_out = 0;
         result r = of(user_data).load(key, value, found);
         if (r != ALPACA_AUTH_RESULT_OK || !found) {
-            return r;
+            return static_cast<std::uint32_t>(r);
         }
         if (value.access_token.size() >= len) {
-            return ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL;
+            return static_cast<std::uint32_t>(ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL);
         }
         std::memcpy(buf, value.access_token.data(), value.access_token.size());
         *len_out = value.access_token.size();
         *expires_out = value.expires_at_unix_ms;
         *lifetime_out = value.lifetime_ms;
-        return ALPACA_AUTH_RESULT_OK;
+        return static_cast<std::uint32_t>(ALPACA_AUTH_RESULT_OK);
     }
-    static alpaca_auth_result publish(void *user_data, const char *key, const char *token,
+    static std::uint32_t publish(void *user_data, const char *key, const char *token,
                                       std::uint64_t expires_at_unix_ms,
                                       std::uint64_t lifetime_ms) noexcept {
         token_store::entry value;
         value.access_token = token;
         value.expires_at_unix_ms = expires_at_unix_ms;
         value.lifetime_ms = lifetime_ms;
-        return of(user_data).publish(key, value);
+        return static_cast<std::uint32_t>(of(user_data).publish(key, value));
     }
-    static alpaca_auth_result try_lock(void *user_data, const char *key,
+    static std::uint32_t try_lock(void *user_data, const char *key,
                                        bool *acquired) noexcept {
-        return of(user_data).try_lock(key, *acquired);
+        return static_cast<std::uint32_t>(of(user_data).try_lock(key, *acquired));
     }
-    static alpaca_auth_result unlock(void *user_data, const char *key) noexcept {
-        return of(user_data).unlock(key);
+    static std::uint32_t unlock(void *user_data, const char *key) noexcept {
+        return static_cast<std::uint32_t>(of(user_data).unlock(key));
     }
-    static alpaca_auth_result remove_if(void *user_data, const char *key,
+    static std::uint32_t remove_if(void *user_data, const char *key,
                                         const char *token) noexcept {
-        return of(user_data).remove_if(key, token);
+        return static_cast<std::uint32_t>(of(user_data).remove_if(key, token));
     }
     static void free_user_data(void *user_data) noexcept { delete static_cast<holder *>(user_data); }
 };
@@ -334,8 +334,10 @@ class client {
     }
 
     /// Copies auth header line `index` ("Name: value", NUL-terminated) into
-    /// `buf` of `len` bytes: the allocation-free fast path for the order
-    /// path. `length_out` receives the line's length without the NUL. A
+    /// `buf` of `len` bytes: the allocation-free fast path. Like
+    /// header_line() (this is its non-throwing form) it waits for a token
+    /// when none is cached; the call that never waits is
+    /// try_header_line_nonblocking() (C: alpaca_auth_client_try_header_line). `length_out` receives the line's length without the NUL. A
     /// buffer of ALPACA_AUTH_MAX_HEADER_LINE bytes is always large enough.
     result try_header_line(std::size_t index, char *buf, std::size_t len,
                            std::size_t &length_out) const noexcept {

@@ -523,8 +523,9 @@ impl Client {
         }))
     }
 
-    /// Forgets the cached token and any failure hold: the next call fetches
-    /// a new token (single-flight). No effect for API keys.
+    /// Forgets the cached token and this client's own failure backoff: the
+    /// next call fetches a new token (single-flight), unless the server
+    /// imposed a hold (`Retry-After`), which is kept. No effect for API keys.
     ///
     /// When many threads may see the same 401, prefer
     /// [`invalidate_token`](Self::invalidate_token): late calls about a token

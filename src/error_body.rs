@@ -100,7 +100,8 @@ pub(crate) fn parse_rest_error(body: &[u8], secrets: &[&str]) -> Option<String> 
         _ => return None,
     };
     let code = match parsed.code {
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        // A number too: a secret of digits may be echoed as one.
+        Some(serde_json::Value::Number(n)) => quote(&n.to_string(), MAX_CODE_CHARS, secrets),
         Some(serde_json::Value::String(s)) => quote(&s, MAX_CODE_CHARS, secrets),
         _ => None,
     };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::client::alpaca_auth_client;
 use super::error::Failure;
-use super::event::{alpaca_auth_event, alpaca_auth_event_callback, UserData};
+use super::event::{alpaca_auth_event, alpaca_auth_event_callback, EventGate, UserData};
 use super::panic::guard;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, check_out, reset_out, str_arg, write_out};
@@ -113,16 +113,25 @@ impl alpaca_auth_builder {
         self.update(|base| base.token_store(store));
     }
 
-    fn into_client_builder(self) -> Result<ClientBuilder, Failure> {
+    /// The client builder, and the gate that `alpaca_auth_client_free`
+    /// closes so that no event callback runs after it returns.
+    fn into_client_builder(self) -> Result<(ClientBuilder, EventGate), Failure> {
         let mut base = self.base;
+        let gate = EventGate::default();
         if let Some((callback, user_data)) = self.events {
+            let open = gate.clone();
             base = base.on_event(move |event| {
-                if let Some(event) = alpaca_auth_event::from_event(event) {
-                    // SAFETY: the caller of set_event_callback guarantees a
-                    // function callable from any thread with `user_data`;
-                    // the event lives for the call.
-                    unsafe { callback(&event, user_data.get()) };
-                }
+                // A fetch on a library thread may outlive the client: once
+                // it is freed, its user_data may be gone.
+                open.run(|| {
+                    if let Some(event) = alpaca_auth_event::from_event(event) {
+                        // SAFETY: the caller of set_event_callback
+                        // guarantees a function callable from any thread with
+                        // `user_data` until the client is freed (the gate is
+                        // open); the event lives for the call.
+                        unsafe { callback(&event, user_data.get()) };
+                    }
+                });
             });
         }
         let pending = self.assertion;
@@ -134,7 +143,7 @@ impl alpaca_auth_builder {
                 let options = pending.apply(AssertionOptions::new());
                 base =
                     base.credentials(Credentials::private_key_jwt_with(client_id, *key, options));
-                return Ok(base);
+                return Ok((base, gate));
             }
             Some(PendingCredentials::ApiKey {
                 key_id,
@@ -168,7 +177,7 @@ impl alpaca_auth_builder {
                             .set_algorithm(alg)?;
                     }
                     *options = pending.apply(options.clone());
-                    return Ok(base);
+                    return Ok((base, gate));
                 }
             }
         }
@@ -178,7 +187,7 @@ impl alpaca_auth_builder {
                 format!("an assertion {name} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from APCA_PRIVATE_KEY_PATH / APCA_PRIVATE_KEY"),
             ));
         }
-        Ok(base)
+        Ok((base, gate))
     }
 }
 
@@ -1043,7 +1052,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_background_refresh(
 /// (default: none; the library logs nothing). `callback = NULL` removes
 /// it. The callback runs on whichever thread the event happens, never while
 /// a lock of the library is held: `user_data` must be usable from any
-/// thread, and stay valid until the client is freed.
+/// thread, and stay valid until the client is freed. No callback runs after
+/// `alpaca_auth_client_free` returns (it waits for one that is running), so
+/// the callback must not free the client itself.
 ///
 /// # Safety
 ///
@@ -1096,8 +1107,11 @@ pub unsafe extern "C" fn alpaca_auth_builder_build(
         // what consumes it, whatever happens next.
         let builder = unsafe { Box::from_raw(builder) };
         check_out(client_out, "client_out")?;
-        let client = builder.into_client_builder()?.build()?;
-        let handle = Box::into_raw(Box::new(alpaca_auth_client::new(client)?));
+        let (client, events) = builder.into_client_builder()?;
+        let handle = Box::into_raw(Box::new(alpaca_auth_client::with_events(
+            client.build()?,
+            events,
+        )?));
         // SAFETY: checked non-NULL; the caller guarantees it is writable.
         unsafe { write_out(client_out, handle, "client_out") }
     })

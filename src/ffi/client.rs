@@ -3,6 +3,7 @@
 use std::ffi::{c_char, CStr, CString};
 
 use super::error::{set_last_error, Failure};
+use super::event::EventGate;
 use super::headers::alpaca_auth_headers;
 use super::panic::{guard, guard_or};
 use super::result::alpaca_auth_result;
@@ -38,6 +39,8 @@ use std::mem::offset_of;
 // Rust values only (checked at compile time in `ffi/mod.rs`).
 pub struct alpaca_auth_client {
     client: Client,
+    /// Closed when the handle is freed: no event callback after that.
+    events: EventGate,
     api_base: CString,
     data_base: CString,
     token_url: CString,
@@ -45,8 +48,21 @@ pub struct alpaca_auth_client {
     trade_updates_stream: CString,
 }
 
+impl Drop for alpaca_auth_client {
+    fn drop(&mut self) {
+        // Before the client goes: a fetch still running on a library thread
+        // reports nothing any more.
+        self.events.close();
+    }
+}
+
 impl alpaca_auth_client {
     pub(crate) fn new(client: Client) -> Result<Self, Failure> {
+        Self::with_events(client, EventGate::default())
+    }
+
+    /// A handle whose event callback (if any) runs behind `events`.
+    pub(crate) fn with_events(client: Client, events: EventGate) -> Result<Self, Failure> {
         let endpoints = client.endpoints();
         let api_base = c_string(endpoints.api_base())?;
         let data_base = c_string(endpoints.data_base())?;
@@ -56,6 +72,7 @@ impl alpaca_auth_client {
             c_string(endpoints.trade_updates_stream_url().map_or("", |url| url))?;
         Ok(alpaca_auth_client {
             client,
+            events,
             api_base,
             data_base,
             token_url,
@@ -87,9 +104,10 @@ pub struct alpaca_auth_stats {
 }
 
 /// `sizeof(alpaca_auth_stats)` in its first published version: the
-/// smallest `struct_size` accepted. When a field is added, pin this to
-/// `offset_of!` the first new field.
-const STATS_V1_SIZE: usize = std::mem::size_of::<alpaca_auth_stats>();
+/// smallest `struct_size` accepted: up to the end of its last field, so it
+/// stays the same when fields are added after it.
+const STATS_V1_SIZE: usize =
+    offset_of!(alpaca_auth_stats, token_http_requests) + std::mem::size_of::<u64>();
 
 /// Borrows the client behind a pointer.
 ///
@@ -755,8 +773,10 @@ pub struct alpaca_auth_refresher_status {
 }
 
 /// `sizeof(alpaca_auth_refresher_status)` in its first published version.
-/// When a field is added, pin this to `offset_of!` the first new field.
-const REFRESHER_STATUS_V1_SIZE: usize = std::mem::size_of::<alpaca_auth_refresher_status>();
+/// Up to the end of its last field, so it stays the same when fields are
+/// added after it.
+const REFRESHER_STATUS_V1_SIZE: usize =
+    offset_of!(alpaca_auth_refresher_status, consecutive_failures) + std::mem::size_of::<u32>();
 
 /// Reads the background refresher's status into `*status_out`. When the
 /// last attempt failed (`consecutive_failures > 0`), the calling thread's
@@ -1028,5 +1048,72 @@ mod tests {
             );
             alpaca_auth_client_free(client);
         }
+    }
+
+    /// A token fetch on a library thread can outlive the client; its
+    /// events must not reach the callback once `alpaca_auth_client_free`
+    /// has returned (the caller may then free `user_data`).
+    #[cfg(feature = "mock")]
+    #[test]
+    fn no_event_callback_runs_after_client_free() {
+        use crate::ffi::builder::{
+            alpaca_auth_builder_set_client_secret, alpaca_auth_builder_set_event_callback,
+            alpaca_auth_builder_set_token_url,
+        };
+        use crate::ffi::event::alpaca_auth_event;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        static EVENTS: AtomicUsize = AtomicUsize::new(0);
+        unsafe extern "C" fn count(_: *const alpaca_auth_event, _: *mut std::ffi::c_void) {
+            EVENTS.fetch_add(1, Ordering::SeqCst);
+        }
+        let mock = crate::mock::MockServer::start().expect("mock");
+        mock.set_token_delay(Duration::from_millis(800));
+        let url = CString::new(mock.token_url()).expect("url");
+        let id = CString::new(crate::mock::MOCK_CLIENT_ID).expect("id");
+        let secret = CString::new(crate::mock::MOCK_CLIENT_SECRET).expect("secret");
+        let env = CString::new("broker-sandbox").expect("env");
+        // SAFETY: valid handles and NUL-terminated strings throughout.
+        unsafe {
+            let mut builder = ptr::null_mut();
+            assert_eq!(
+                alpaca_auth_builder_new(&mut builder),
+                alpaca_auth_result::Ok
+            );
+            alpaca_auth_builder_set_environment(builder, env.as_ptr());
+            alpaca_auth_builder_set_token_url(builder, url.as_ptr());
+            alpaca_auth_builder_set_client_secret(builder, id.as_ptr(), secret.as_ptr());
+            alpaca_auth_builder_set_event_callback(builder, Some(count), ptr::null_mut());
+            let mut client = ptr::null_mut();
+            assert_eq!(
+                alpaca_auth_builder_build(builder, &mut client),
+                alpaca_auth_result::Ok
+            );
+            let mut line = [0 as c_char; 64];
+            let mut needed = 0;
+            // Starts the fetch on a library thread and returns at once.
+            assert_eq!(
+                alpaca_auth_client_try_header_line(
+                    client,
+                    0,
+                    line.as_mut_ptr(),
+                    line.len(),
+                    &mut needed
+                ),
+                alpaca_auth_result::WouldBlock
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            alpaca_auth_client_free(client);
+        }
+        let at_free = EVENTS.load(Ordering::SeqCst);
+        // The fetch ends (and would report TOKEN_FETCHED) after the free.
+        std::thread::sleep(Duration::from_millis(1_500));
+        assert_eq!(mock.token_requests(), 1, "the fetch went on");
+        assert_eq!(
+            EVENTS.load(Ordering::SeqCst),
+            at_free,
+            "no event after free"
+        );
     }
 }

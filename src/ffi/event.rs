@@ -103,3 +103,32 @@ impl alpaca_auth_event {
         Some(out)
     }
 }
+
+/// Whether a client's event callback may still run. `alpaca_auth_client_free`
+/// closes it, waiting for a callback that is running: a token fetch on a
+/// library thread can outlive the client, and after the free its
+/// `user_data` may be gone.
+#[derive(Clone, Default)]
+pub(crate) struct EventGate(std::sync::Arc<std::sync::RwLock<bool>>);
+
+impl EventGate {
+    /// Runs `callback` unless the gate is closed (callbacks run in
+    /// parallel; closing waits for them).
+    pub(crate) fn run(&self, callback: impl FnOnce()) {
+        let closed = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*closed {
+            callback();
+        }
+    }
+
+    /// No callback runs after this returns.
+    pub(crate) fn close(&self) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+    }
+}

@@ -17,6 +17,9 @@ use crate::secret::SecretString;
 use crate::store::{millis, StoreKey, StoreLock, StoredToken, TokenStore};
 use crate::token::MAX_ACCESS_TOKEN_LEN;
 
+/// The callbacks return `ALPACA_AUTH_RESULT_OK` (0) on success; any other
+/// value is a failure, after which the library fetches the token itself.
+///
 /// Loads the entry of `key` (64 hex digits, NUL-terminated). On an entry:
 /// copy the access token (no NUL needed) into `token_buf` of `token_buf_len`
 /// bytes (`ALPACA_AUTH_MAX_TOKEN_LEN + 1`), set `*token_len_out` to its
@@ -31,7 +34,7 @@ pub type alpaca_auth_store_load_fn = Option<
         token_len_out: *mut usize,
         expires_at_unix_ms_out: *mut u64,
         lifetime_ms_out: *mut u64,
-    ) -> alpaca_auth_result,
+    ) -> u32,
 >;
 
 /// Stores the entry of `key`: `token` (NUL-terminated), its expiry in Unix
@@ -43,7 +46,7 @@ pub type alpaca_auth_store_publish_fn = Option<
         token: *const c_char,
         expires_at_unix_ms: u64,
         lifetime_ms: u64,
-    ) -> alpaca_auth_result,
+    ) -> u32,
 >;
 
 /// Takes the fetch lock of `key` without waiting: `*acquired_out = true` if
@@ -54,21 +57,17 @@ pub type alpaca_auth_store_try_lock_fn = Option<
         user_data: *mut c_void,
         key: *const c_char,
         acquired_out: *mut bool,
-    ) -> alpaca_auth_result,
+    ) -> u32,
 >;
 
 /// Releases the fetch lock of `key` that a `try_lock` of this process took.
 pub type alpaca_auth_store_unlock_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char) -> alpaca_auth_result>;
+    Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char) -> u32>;
 
 /// Removes the entry of `key` if it still holds `token` (one the API
 /// refused).
 pub type alpaca_auth_store_remove_if_fn = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        key: *const c_char,
-        token: *const c_char,
-    ) -> alpaca_auth_result,
+    unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, token: *const c_char) -> u32,
 >;
 
 /// Frees `user_data` once the library no longer needs it.
@@ -107,8 +106,11 @@ pub struct alpaca_auth_token_store {
     pub free_user_data: alpaca_auth_store_free_fn,
 }
 
-/// `sizeof(alpaca_auth_token_store)` in its first published version.
-const TOKEN_STORE_V1_SIZE: usize = std::mem::size_of::<alpaca_auth_token_store>();
+/// The size of `alpaca_auth_token_store` in its first published version (up
+/// to the end of its last field, `free_user_data`): fields added later come
+/// after it and are read only from callers whose `struct_size` covers them.
+const TOKEN_STORE_V1_SIZE: usize = std::mem::offset_of!(alpaca_auth_token_store, free_user_data)
+    + std::mem::size_of::<alpaca_auth_store_free_fn>();
 
 /// The callbacks, checked, and the obligation to free `user_data`.
 struct CallbackStore {
@@ -152,13 +154,15 @@ impl Drop for CallbackStore {
     }
 }
 
-fn check(result: alpaca_auth_result, what: &str) -> io::Result<()> {
-    if result == alpaca_auth_result::Ok {
+/// A callback's result: `ALPACA_AUTH_RESULT_OK` (0) or anything else,
+/// read as a plain integer (a value this library does not know is an error
+/// too, never undefined behaviour).
+fn check(result: u32, what: &str) -> io::Result<()> {
+    if result == alpaca_auth_result::Ok as u32 {
         Ok(())
     } else {
         Err(io::Error::other(format!(
-            "the token store's {what} callback returned {}",
-            result as u32
+            "the token store's {what} callback returned {result}"
         )))
     }
 }
@@ -295,10 +299,22 @@ pub(crate) unsafe fn callback_store(
     store: *const alpaca_auth_token_store,
 ) -> Result<Arc<dyn TokenStore>, Failure> {
     // SAFETY: forwarded caller guarantee.
-    unsafe { super::caller_struct_size(store, "store", TOKEN_STORE_V1_SIZE) }?;
-    // SAFETY: at least the first version's size is readable (checked), and
-    // that is the whole struct of this version.
-    let callbacks = unsafe { store.read() };
+    let size = unsafe { super::caller_struct_size(store, "store", TOKEN_STORE_V1_SIZE) }?;
+    // Only the bytes the caller's struct has; later fields stay NULL.
+    let size = size.min(std::mem::size_of::<alpaca_auth_token_store>());
+    let mut callbacks = std::mem::MaybeUninit::<alpaca_auth_token_store>::zeroed();
+    // SAFETY: `size` bytes are readable at `store` (the caller's struct_size,
+    // at least the first version's, checked) and fit in `callbacks`; an
+    // all-zero alpaca_auth_token_store is valid (NULL pointers, None
+    // callbacks), and the copied bytes are the caller's initialised fields.
+    let callbacks = unsafe {
+        std::ptr::copy_nonoverlapping(
+            store.cast::<u8>(),
+            callbacks.as_mut_ptr().cast::<u8>(),
+            size,
+        );
+        callbacks.assume_init()
+    };
     let required = |name: &str| {
         Failure::new(
             alpaca_auth_result::InvalidArgument,

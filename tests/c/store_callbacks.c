@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct memory_store {
     int loads, publishes, locks, unlocks, removes, frees;
 };
 
-static alpaca_auth_result mem_load(void *user_data, const char *key, char *token_buf,
+static uint32_t mem_load(void *user_data, const char *key, char *token_buf,
                                    size_t token_buf_len, size_t *token_len_out,
                                    uint64_t *expires_at_unix_ms_out, uint64_t *lifetime_ms_out) {
     struct memory_store *s = user_data;
@@ -63,7 +64,7 @@ static alpaca_auth_result mem_load(void *user_data, const char *key, char *token
     return ALPACA_AUTH_RESULT_OK;
 }
 
-static alpaca_auth_result mem_publish(void *user_data, const char *key, const char *token,
+static uint32_t mem_publish(void *user_data, const char *key, const char *token,
                                       uint64_t expires_at_unix_ms, uint64_t lifetime_ms) {
     struct memory_store *s = user_data;
     size_t len = strlen(token);
@@ -81,7 +82,7 @@ static alpaca_auth_result mem_publish(void *user_data, const char *key, const ch
     return ALPACA_AUTH_RESULT_OK;
 }
 
-static alpaca_auth_result mem_try_lock(void *user_data, const char *key, bool *acquired_out) {
+static uint32_t mem_try_lock(void *user_data, const char *key, bool *acquired_out) {
     struct memory_store *s = user_data;
     (void)key;
     pthread_mutex_lock(&s->mutex);
@@ -94,7 +95,7 @@ static alpaca_auth_result mem_try_lock(void *user_data, const char *key, bool *a
     return ALPACA_AUTH_RESULT_OK;
 }
 
-static alpaca_auth_result mem_unlock(void *user_data, const char *key) {
+static uint32_t mem_unlock(void *user_data, const char *key) {
     struct memory_store *s = user_data;
     (void)key;
     pthread_mutex_lock(&s->mutex);
@@ -104,7 +105,7 @@ static alpaca_auth_result mem_unlock(void *user_data, const char *key) {
     return ALPACA_AUTH_RESULT_OK;
 }
 
-static alpaca_auth_result mem_remove_if(void *user_data, const char *key, const char *token) {
+static uint32_t mem_remove_if(void *user_data, const char *key, const char *token) {
     struct memory_store *s = user_data;
     pthread_mutex_lock(&s->mutex);
     if (s->token_len > 0 && strcmp(s->key, key) == 0 && strcmp(s->token, token) == 0) {
@@ -121,21 +122,21 @@ static void mem_free(void *user_data) {
     s->frees++; /* the test owns the memory and reads the count afterwards */
 }
 
-static alpaca_auth_result fail_load(void *u, const char *k, char *b, size_t l, size_t *n,
+static uint32_t fail_load(void *u, const char *k, char *b, size_t l, size_t *n,
                                     uint64_t *e, uint64_t *t) {
     (void)u, (void)k, (void)b, (void)l, (void)n, (void)e, (void)t;
-    return ALPACA_AUTH_RESULT_TRANSPORT;
+    return 12345; /* a code the library does not know: a failure too */
 }
-static alpaca_auth_result fail_publish(void *u, const char *k, const char *t, uint64_t e,
+static uint32_t fail_publish(void *u, const char *k, const char *t, uint64_t e,
                                        uint64_t l) {
     (void)u, (void)k, (void)t, (void)e, (void)l;
     return ALPACA_AUTH_RESULT_TRANSPORT;
 }
-static alpaca_auth_result fail_try_lock(void *u, const char *k, bool *a) {
+static uint32_t fail_try_lock(void *u, const char *k, bool *a) {
     (void)u, (void)k, (void)a;
     return ALPACA_AUTH_RESULT_TRANSPORT;
 }
-static alpaca_auth_result fail_unlock(void *u, const char *k) {
+static uint32_t fail_unlock(void *u, const char *k) {
     (void)u, (void)k;
     return ALPACA_AUTH_RESULT_TRANSPORT;
 }
