@@ -198,3 +198,74 @@ fn events_report_fetches_failures_and_holds() {
     );
     assert!(!format!("{events:?}").contains(MOCK_CLIENT_SECRET));
 }
+
+/// A token fetch on a library thread can outlive the client; its
+/// events must not reach the callback once `alpaca_auth_client_free`
+/// has returned (the caller may then free `user_data`).
+#[test]
+fn no_event_callback_runs_after_client_free() {
+    use alpaca_auth::ffi::builder::{
+        alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_client_secret,
+        alpaca_auth_builder_set_environment, alpaca_auth_builder_set_event_callback,
+        alpaca_auth_builder_set_token_url,
+    };
+    use alpaca_auth::ffi::client::{alpaca_auth_client_free, alpaca_auth_client_try_header_line};
+    use alpaca_auth::ffi::event::alpaca_auth_event;
+    use alpaca_auth::ffi::result::alpaca_auth_result;
+    use std::ffi::{c_char, CString};
+    use std::ptr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    static EVENTS: AtomicUsize = AtomicUsize::new(0);
+    unsafe extern "C" fn count(_: *const alpaca_auth_event, _: *mut std::ffi::c_void) {
+        EVENTS.fetch_add(1, Ordering::SeqCst);
+    }
+    let mock = alpaca_auth::mock::MockServer::start().expect("mock");
+    mock.set_token_delay(Duration::from_millis(800));
+    let url = CString::new(mock.token_url()).expect("url");
+    let id = CString::new(alpaca_auth::mock::MOCK_CLIENT_ID).expect("id");
+    let secret = CString::new(alpaca_auth::mock::MOCK_CLIENT_SECRET).expect("secret");
+    let env = CString::new("broker-sandbox").expect("env");
+    // SAFETY: valid handles and NUL-terminated strings throughout.
+    unsafe {
+        let mut builder = ptr::null_mut();
+        assert_eq!(
+            alpaca_auth_builder_new(&mut builder),
+            alpaca_auth_result::Ok
+        );
+        alpaca_auth_builder_set_environment(builder, env.as_ptr());
+        alpaca_auth_builder_set_token_url(builder, url.as_ptr());
+        alpaca_auth_builder_set_client_secret(builder, id.as_ptr(), secret.as_ptr());
+        alpaca_auth_builder_set_event_callback(builder, Some(count), ptr::null_mut());
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            alpaca_auth_builder_build(builder, &mut client),
+            alpaca_auth_result::Ok
+        );
+        let mut line = [0 as c_char; 64];
+        let mut needed = 0;
+        // Starts the fetch on a library thread and returns at once.
+        assert_eq!(
+            alpaca_auth_client_try_header_line(
+                client,
+                0,
+                line.as_mut_ptr(),
+                line.len(),
+                &mut needed
+            ),
+            alpaca_auth_result::WouldBlock
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        alpaca_auth_client_free(client);
+    }
+    let at_free = EVENTS.load(Ordering::SeqCst);
+    // The fetch ends (and would report TOKEN_FETCHED) after the free.
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(mock.token_requests(), 1, "the fetch went on");
+    assert_eq!(
+        EVENTS.load(Ordering::SeqCst),
+        at_free,
+        "no event after free"
+    );
+}
