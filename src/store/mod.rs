@@ -88,21 +88,11 @@ impl StoredToken {
             lifetime_ms: millis(self.lifetime),
         };
         // Sized for the worst case up front (every byte escaped as \uXXXX):
-        // a reallocation would leave a copy of the token behind.
+        // a reallocation would leave a copy of the token behind. Writing
+        // this struct into a Vec cannot fail, and serde_json writes UTF-8.
         let mut bytes = Vec::with_capacity(self.access_token.expose_secret().len() * 6 + 128);
-        let written = serde_json::to_writer(&mut bytes, &entry);
-        // serde_json writes UTF-8; from_utf8 keeps the same buffer.
-        match (written, String::from_utf8(bytes)) {
-            (Ok(()), Ok(text)) => SecretString::new(text),
-            (_, Ok(text)) => {
-                drop(SecretString::new(text));
-                SecretString::new(String::new())
-            }
-            (_, Err(e)) => {
-                drop(zeroize::Zeroizing::new(e.into_bytes()));
-                SecretString::new(String::new())
-            }
-        }
+        let _ = serde_json::to_writer(&mut bytes, &entry);
+        SecretString::new(String::from_utf8(bytes).unwrap_or_default())
     }
 
     /// An entry written by [`to_entry`](Self::to_entry); `None` if it is

@@ -18,17 +18,7 @@
 
 #include "alpaca_auth.h"
 
-static int checks;
-static int failed;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failed++;                                                                      \
-            fprintf(stderr, "abi.c:%d: check failed: %s\n", __LINE__, #cond);              \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 #define BEARER_PREFIX "Authorization: Bearer "
 

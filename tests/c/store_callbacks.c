@@ -24,17 +24,7 @@
 
 #include "alpaca_auth.h"
 
-static int checks;
-static int failed;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failed++;                                                                      \
-            fprintf(stderr, "store_callbacks.c:%d: check failed: %s\n", __LINE__, #cond);  \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 /* One entry and one lock: a single credential's slot of a shared cache. */
 struct memory_store {
