@@ -17,44 +17,17 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::key::{PrivateKey, MAX_SIGNATURE_LEN};
+pub use crate::limits::{
+    DEFAULT_ASSERTION_LIFETIME, DEFAULT_ASSERTION_TYP, MAX_ASSERTION_LEN, MAX_ASSERTION_LIFETIME,
+    MAX_KID_LEN, MAX_LONG_ASSERTION_LIFETIME, MIN_ASSERTION_LIFETIME,
+};
 use crate::secret::SecretString;
-
-/// The default lifetime of an assertion (`exp - iat`): 120 seconds.
-///
-/// Well inside the 300 s a server allows, because a server bounds `exp` by
-/// its own clock (`exp - its_now <= 300 s`): with `iat` = our clock's now, a
-/// lifetime of 120 s is accepted while our clock runs up to 180 s ahead of
-/// the server's (where a 300 s lifetime fails at the first second ahead),
-/// and the assertion is still unexpired on arrival while our clock runs up
-/// to about 2 minutes behind. An assertion is used once, seconds after it
-/// is signed, so the shorter life costs nothing.
-pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(120);
-
-/// The shortest lifetime an assertion may have: 1 second.
-pub const MIN_ASSERTION_LIFETIME: Duration = Duration::from_secs(1);
-
-/// The longest lifetime an assertion may have: 300 seconds, the most Alpaca
-/// accepts.
-pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The longest lifetime an assertion may have with
-/// [`AssertionOptions::allow_long_lifetime`]: 3600 seconds.
-pub const MAX_LONG_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
-
-/// The default `typ` header of an assertion.
-pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
 
 /// The `typ` header of a client assertion under the IETF update of RFC 7523
 /// (draft-ietf-oauth-rfc7523bis), for servers that require it:
 /// `AssertionOptions::new().typ(Some(CLIENT_AUTHENTICATION_JWT_TYP.into()))`
 /// or `APCA_ASSERTION_TYP=client-authentication+jwt`.
 pub const CLIENT_AUTHENTICATION_JWT_TYP: &str = "client-authentication+jwt";
-
-/// The longest assertion Alpaca accepts, in bytes.
-pub const MAX_ASSERTION_LEN: usize = 16384;
-
-/// The longest `kid` header accepted, in bytes.
-pub const MAX_KID_LEN: usize = 256;
 
 /// The number of random bytes in a `jti` (128 bits).
 const JTI_BYTES: usize = 16;

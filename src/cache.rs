@@ -33,13 +33,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink};
+use crate::policy::{failure_hold, server_hold, RefreshPolicy};
 use crate::replica::{self, Epoch};
 use crate::token::AccessToken;
-
-/// Shortest hold after a failed fetch (doubles with each consecutive failure).
-pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
-/// Longest hold after failed fetches.
-pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Flight {
@@ -79,6 +75,8 @@ pub(crate) struct TokenCache {
     flight: Mutex<Flight>,
     landed: Condvar,
     wait_limit: Duration,
+    /// When installed tokens are refreshed ahead of expiry.
+    policy: RefreshPolicy,
     /// A caller without a valid token fetches on its own thread.
     fetch_inline: bool,
     stats: Mutex<CacheStats>,
@@ -106,22 +104,6 @@ impl Drop for TokenCache {
 /// Name of the threads that run token requests for callers.
 pub const FETCH_THREAD_NAME: &str = "alpaca-auth-fetch";
 
-/// Longest hold honoured from a server's `Retry-After`.
-pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
-
-/// How long to hold off after `failures` failed fetches in a row (at least
-/// 1), the last of which carried `retry_after`: the longer of our own
-/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
-/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). A `Retry-After` of
-/// zero or in the past never makes it shorter than the backoff. The one
-/// rule for the cache and the background refresher.
-pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
-    let backoff = FAILURE_HOLD_MIN
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(FAILURE_HOLD_MAX);
-    retry_after.map_or(backoff, |wait| wait.min(RETRY_AFTER_HOLD_MAX).max(backoff))
-}
-
 /// Resets the in-flight flag if the fetching thread unwinds, so waiters are
 /// released with an error instead of waiting forever.
 struct FlightGuard<'a> {
@@ -144,7 +126,7 @@ impl TokenCache {
     /// caller without a valid token runs the fetch on its own thread, which
     /// saves a thread hand-off; refreshes ahead of expiry always run on a
     /// library thread.
-    pub(crate) fn new(wait_limit: Duration, fetch_inline: bool) -> Self {
+    pub(crate) fn new(wait_limit: Duration, fetch_inline: bool, policy: RefreshPolicy) -> Self {
         TokenCache {
             epoch: Arc::new(Epoch::default()),
             background: AtomicBool::new(false),
@@ -152,6 +134,7 @@ impl TokenCache {
             flight: Mutex::new(Flight::default()),
             landed: Condvar::new(),
             wait_limit,
+            policy,
             fetch_inline,
             stats: Mutex::new(CacheStats::default()),
             fetcher: OnceLock::new(),
@@ -180,6 +163,13 @@ impl TokenCache {
         if let Some(on_change) = self.watcher.get() {
             on_change();
         }
+    }
+
+    /// Whether this cache would hand out `token` now without refreshing
+    /// it: not yet due for refresh under its policy (a token from a shared
+    /// store is taken only then).
+    pub(crate) fn would_serve(&self, token: &AccessToken) -> bool {
+        Instant::now() < self.policy.refresh_at(token)
     }
 
     /// Whether refresh-ahead of `token` is the background refresher's job
@@ -498,6 +488,9 @@ impl TokenCache {
         now: Instant,
         background: bool,
     ) -> Result<AccessToken> {
+        // Installed with this cache's refresh policy: the one place it is
+        // applied.
+        let outcome = outcome.map(|token| self.policy.apply(token));
         if let Ok(token) = &outcome {
             *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
             self.epoch.advance();
@@ -532,10 +525,7 @@ impl TokenCache {
                 let hold = failure_hold(flight.failures, error.retry_after());
                 flight.refresh_hold_until = Some(now + hold);
                 self.epoch.set_hold(flight.refresh_hold_until);
-                let server = error
-                    .retry_after()
-                    .filter(|wait| !wait.is_zero())
-                    .map(|wait| now + wait.min(RETRY_AFTER_HOLD_MAX));
+                let server = server_hold(error.retry_after()).map(|wait| now + wait);
                 flight.server_hold_until = server;
                 // A failed refresh-ahead holds callers off only when the
                 // server said so; a caller's failed fetch always does.
@@ -608,18 +598,19 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::{parse_token_response, RefreshPolicy};
+    use crate::token::parse_token_response;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
     /// A token of `life` seconds obtained `age` seconds ago.
     fn token(life: u64, age: u64) -> AccessToken {
         let body = format!(r#"{{"access_token":"cache-test-{life}-{age}","expires_in":{life}}}"#);
         let sent = Instant::now() - Duration::from_secs(age);
-        parse_token_response(body.as_bytes(), sent, &RefreshPolicy::default(), &[]).unwrap()
+        let token = parse_token_response(body.as_bytes(), sent, &[]).unwrap();
+        RefreshPolicy::default().apply(token)
     }
 
     fn cache() -> TokenCache {
-        TokenCache::new(Duration::from_secs(5), true)
+        TokenCache::new(Duration::from_secs(5), true, RefreshPolicy::default())
     }
 
     #[test]
@@ -658,21 +649,5 @@ mod tests {
         // A late report about the old token changes nothing.
         assert!(!cache.invalidate_token(&old));
         assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
-    }
-
-    #[test]
-    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
-        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
-        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
-        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
-        assert_eq!(
-            failure_hold(1, Some(Duration::from_secs(30))),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            failure_hold(1, Some(Duration::from_secs(86_400))),
-            RETRY_AFTER_HOLD_MAX
-        );
-        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
     }
 }

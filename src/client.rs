@@ -13,11 +13,13 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
+pub use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
+use crate::policy::RefreshPolicy;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretString;
 use crate::store::{SharedStore, StoreKey, TokenStore};
-use crate::token::{AccessToken, RefreshPolicy, MAX_TOKEN_LIFETIME};
+use crate::token::AccessToken;
 use crate::transport::{
     parse_ca_bundle, push_form_pair, ProxySetting, TokenForm, Transport, TransportConfig,
 };
@@ -26,12 +28,6 @@ use crate::url::HttpUrl;
 /// The `client_assertion_type` of RFC 7523.
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Longest `scope` value accepted, in bytes.
-pub const MAX_SCOPE_LEN: usize = 1024;
-
-/// Longest timeout or budget accepted by the builder.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Counters of a client, for monitoring and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -169,7 +165,7 @@ impl OAuthSource {
     /// process of a fleet fetches for all.
     fn fetch(&self) -> Result<AccessToken> {
         match &self.store {
-            Some(store) => store.fetch(&self.refresh, &|| self.request()),
+            Some(store) => store.fetch(&|token| self.cache.would_serve(token), &|| self.request()),
             None => self.request(),
         }
     }
@@ -177,7 +173,7 @@ impl OAuthSource {
     /// A token request to the token endpoint.
     fn request(&self) -> Result<AccessToken> {
         self.transport
-            .request_token(&self.token_url, &mut || self.form(), &self.refresh)
+            .request_token(&self.token_url, &mut || self.form())
     }
 
     fn token(&self) -> Result<AccessToken> {
@@ -191,7 +187,7 @@ impl OAuthSource {
         let fetch_inline = fetch_inline(self.max_wait, config.budget, self.store.is_some());
         Ok(OAuthSource {
             transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
-            cache: TokenCache::new(self.max_wait, fetch_inline),
+            cache: TokenCache::new(self.max_wait, fetch_inline, self.refresh),
             max_wait: self.max_wait,
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
@@ -872,7 +868,7 @@ impl ClientBuilder {
         if let Some(wait) = self.max_wait {
             check_duration("longest wait", wait)?;
         }
-        check_refresh_policy(&self.refresh)?;
+        self.refresh.validate()?;
         if self.transport.retry.max_attempts == 0 {
             return Err(Error::config(
                 "retry policy must allow at least one attempt",
@@ -933,6 +929,7 @@ impl ClientBuilder {
                         cache: TokenCache::new(
                             max_wait,
                             fetch_inline(max_wait, self.transport.budget, store.is_some()),
+                            self.refresh,
                         ),
                         max_wait,
                         token_url: token_url.to_owned(),
@@ -1062,20 +1059,6 @@ pub(crate) fn validate_scope(scope: &str) -> Result<()> {
     if !scope.split(' ').all(token_ok) {
         return Err(Error::config(
             "scope must be scope tokens separated by single spaces, each of printable ASCII other than '\"' and '\\' (RFC 6749 section 3.3)",
-        ));
-    }
-    Ok(())
-}
-
-fn check_refresh_policy(policy: &RefreshPolicy) -> Result<()> {
-    if !(policy.ahead_fraction.is_finite() && (0.0..=1.0).contains(&policy.ahead_fraction)) {
-        return Err(Error::config(
-            "refresh-ahead fraction must be a number from 0 to 1",
-        ));
-    }
-    if policy.ahead_min > MAX_TOKEN_LIFETIME {
-        return Err(Error::config(
-            "refresh-ahead minimum must be at most the longest token lifetime (24 h)",
         ));
     }
     Ok(())

@@ -8,18 +8,11 @@ use crate::assertion::AssertionOptions;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::key::PrivateKey;
+pub use crate::limits::{
+    API_KEY_ID_MAX_LEN, API_SECRET_MAX_LEN, CLIENT_ID_MAX_LEN, CLIENT_ID_MIN_LEN,
+    CLIENT_SECRET_MAX_LEN,
+};
 use crate::secret::SecretString;
-
-/// Shortest client ID Alpaca issues.
-pub const CLIENT_ID_MIN_LEN: usize = 20;
-/// Longest client ID Alpaca issues.
-pub const CLIENT_ID_MAX_LEN: usize = 32;
-/// Longest client secret Alpaca accepts.
-pub const CLIENT_SECRET_MAX_LEN: usize = 128;
-/// Longest API key ID accepted.
-pub const API_KEY_ID_MAX_LEN: usize = 128;
-/// Longest API secret key accepted.
-pub const API_SECRET_MAX_LEN: usize = 256;
 
 /// How an API key pair is presented to Alpaca.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,11 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+pub use crate::limits::DEFAULT_ENVIRONMENT;
 use crate::url::HttpUrl;
-
-/// The environment used when none is configured: paper trading, which never
-/// touches live money.
-pub const DEFAULT_ENVIRONMENT: Environment = Environment::Paper;
 
 /// An Alpaca environment. Credentials never cross environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

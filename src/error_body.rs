@@ -4,14 +4,8 @@
 use serde::Deserialize;
 
 use crate::error::OAuthError;
+pub use crate::limits::{MAX_CODE_CHARS, MAX_DESCRIPTION_CHARS, MAX_FIELDS};
 use crate::redact::{quote, quote_or_withheld, strip};
-
-/// Longest description kept from a server's error body, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 256;
-/// Longest error code kept, in characters.
-pub const MAX_CODE_CHARS: usize = 64;
-/// Most field names kept from an Alpaca `fields` list.
-pub const MAX_FIELDS: usize = 16;
 
 #[derive(Deserialize)]
 struct Body {

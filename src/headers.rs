@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ureq::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 
 use crate::error::Result;
+pub use crate::limits::MAX_HEADER_LINE_LEN;
 use crate::secret::SecretString;
 use crate::token::{sensitive_header, AccessToken};
 
@@ -13,29 +14,6 @@ use crate::token::{sensitive_header, AccessToken};
 pub const APCA_API_KEY_ID: HeaderName = HeaderName::from_static("apca-api-key-id");
 /// The `APCA-API-SECRET-KEY` header name.
 pub const APCA_API_SECRET_KEY: HeaderName = HeaderName::from_static("apca-api-secret-key");
-
-/// The size of a buffer that holds any `"Name: value"` auth header line this
-/// library can produce, terminating NUL included: the longest of
-/// `Authorization: Bearer` with a token of
-/// [`MAX_ACCESS_TOKEN_LEN`](crate::token::MAX_ACCESS_TOKEN_LEN) bytes,
-/// `Authorization: Basic` and the APCA key headers at their input limits.
-/// The C header's `ALPACA_AUTH_MAX_HEADER_LINE`.
-pub const MAX_HEADER_LINE_LEN: usize = {
-    use crate::credentials::{API_KEY_ID_MAX_LEN, API_SECRET_MAX_LEN};
-    const fn max(a: usize, b: usize) -> usize {
-        if a > b {
-            a
-        } else {
-            b
-        }
-    }
-    let bearer = "Authorization: Bearer ".len() + crate::token::MAX_ACCESS_TOKEN_LEN;
-    let basic = "Authorization: Basic ".len()
-        + (API_KEY_ID_MAX_LEN + 1 + API_SECRET_MAX_LEN).div_ceil(3) * 4;
-    let key_id = "APCA-API-KEY-ID: ".len() + API_KEY_ID_MAX_LEN;
-    let secret = "APCA-API-SECRET-KEY: ".len() + API_SECRET_MAX_LEN;
-    max(max(bearer, basic), max(key_id, secret)) + 1
-};
 
 /// The headers that authorize a request to Alpaca: `Authorization: Bearer`
 /// for client credentials, the APCA key headers or `Authorization: Basic`

@@ -50,8 +50,10 @@ mod fork;
 pub mod fuzzing;
 mod headers;
 pub mod key;
+pub mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod policy;
 mod redact;
 mod refresher;
 mod replica;
@@ -65,7 +67,6 @@ mod url;
 
 pub use assertion::AssertionOptions;
 pub use assertion::CLIENT_AUTHENTICATION_JWT_TYP;
-pub use cache::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
 pub use client::{
     Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE, MAX_SCOPE_LEN, MAX_TIMEOUT,
 };
@@ -78,12 +79,14 @@ pub use headers::{
     display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY, MAX_HEADER_LINE_LEN,
 };
 pub use key::{Algorithm, PrivateKey};
+pub use limits::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
+pub use policy::RefreshPolicy;
 pub use redact::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
 pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
 pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore};
-pub use token::{AccessToken, RefreshPolicy};
+pub use token::AccessToken;
 pub use transport::ProxySetting;
 /// The `http` crate the header types come from (re-exported by ureq).
 pub use ureq::http;

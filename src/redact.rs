@@ -19,15 +19,8 @@
 //!    altogether and only the error code and HTTP status are kept;
 //! 4. the result is bounded.
 
+pub use crate::limits::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
 use base64::Engine as _;
-
-/// Secrets shorter than this (in bytes) cannot be told apart from ordinary
-/// words: with such a secret, a server's free text is never quoted.
-pub const MIN_REDACTABLE_SECRET_LEN: usize = 8;
-
-/// A run of this many letters and digits of a secret, found in server text
-/// after redaction, withholds the text (a partial or disguised echo).
-pub const PARTIAL_MATCH_LEN: usize = 8;
 
 /// What replaces an echoed secret.
 pub(crate) const REDACTED: &str = "[redacted]";

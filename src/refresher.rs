@@ -9,7 +9,7 @@
 //! stop. After a failure it sleeps for the hold, but never past the cached
 //! token's usable life; if it falls behind (half the refresh window gone),
 //! callers start the refresh themselves, on a library thread. A failure is retried after a
-//! backoff ([`crate::cache::failure_hold`]: the longer of our own backoff
+//! backoff ([`crate::policy::failure_hold`]: the longer of our own backoff
 //! and the server's `Retry-After`) while callers keep the still-valid token; the
 //! failures are visible through [`RefresherStatus`]. When the last clone of
 //! the client is dropped, the thread is told to stop and is joined; a thread
@@ -21,12 +21,10 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::failure_hold;
 use crate::error::{Error, Result};
+pub use crate::limits::REFRESHER_SHUTDOWN_WAIT;
+use crate::policy::failure_hold;
 use crate::token::AccessToken;
-
-/// Longest wait for the refresher thread when its client is dropped.
-pub const REFRESHER_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// Shortest sleep between two passes, so a clock edge cannot make it spin.
 const MIN_SLEEP: Duration = Duration::from_millis(10);

@@ -184,7 +184,8 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::{parse_token_response, RefreshPolicy};
+    use crate::policy::RefreshPolicy;
+    use crate::token::parse_token_response;
     use std::time::Instant;
 
     fn lookup(cell: &Arc<Epoch>) -> Option<AccessToken> {
@@ -202,9 +203,9 @@ mod tests {
         parse_token_response(
             br#"{"access_token":"window-test","expires_in":600}"#,
             sent,
-            &RefreshPolicy::default(),
             &[],
         )
+        .map(|token| RefreshPolicy::default().apply(token))
         .unwrap()
     }
 
@@ -231,9 +232,9 @@ mod tests {
         let token = parse_token_response(
             br#"{"access_token":"many","expires_in":600}"#,
             Instant::now(),
-            &RefreshPolicy::default(),
             &[],
         )
+        .map(|token| RefreshPolicy::default().apply(token))
         .unwrap();
         let cells: Vec<_> = (0..64).map(|_| Arc::new(Epoch::default())).collect();
         for cell in &cells {
@@ -255,9 +256,9 @@ mod tests {
         let token = parse_token_response(
             br#"{"access_token":"replica-test","expires_in":600}"#,
             Instant::now(),
-            &RefreshPolicy::default(),
             &[],
         )
+        .map(|token| RefreshPolicy::default().apply(token))
         .unwrap();
         let cell = Arc::new(Epoch::default());
         let before = replicas_here();

@@ -22,15 +22,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+pub use crate::limits::DNS_CACHE_TTL;
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
-
-/// How long resolved addresses of a host name are reused.
-pub const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Most host names kept; the cache is cleared when it would grow past this.
 const MAX_CACHED_HOSTS: usize = 64;
@@ -183,7 +181,7 @@ mod tests {
     fn try_resolve(r: &CachingResolver, url: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
         let uri: Uri = url.parse().unwrap();
         let timeout = NextTimeout {
-            after: Duration::from_secs(5).into(),
+            after: std::time::Duration::from_secs(5).into(),
             reason: ureq::Timeout::Resolve,
             per_read: None,
             per_write: None,
@@ -217,7 +215,7 @@ mod tests {
         let uri: Uri = url.parse().unwrap();
         let config = Config::default();
         let timeout = NextTimeout {
-            after: Duration::from_secs(5).into(),
+            after: std::time::Duration::from_secs(5).into(),
             reason: ureq::Timeout::Resolve,
             per_read: None,
             per_write: None,

@@ -5,12 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-/// Most attempts (first try included) of one token acquisition.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
-/// Backoff before the first retry; doubles on each further retry.
-pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
-/// Longest backoff between two attempts.
-pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
+pub use crate::limits::{
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, MAX_RETRY_AFTER,
+};
+use crate::policy::doubling;
 
 /// How token requests are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,10 +35,7 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (1 for the first retry): "equal
     /// jitter", uniformly between half and all of the exponential backoff.
     pub(crate) fn backoff(&self, retry: u32, rng: &SystemRandom) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
-            .min(self.max_backoff);
+        let exp = doubling(self.initial_backoff, retry, self.max_backoff);
         let mut bytes = [0u8; 4];
         let unit = match rng.fill(&mut bytes) {
             Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
@@ -49,9 +44,6 @@ impl RetryPolicy {
         exp / 2 + (exp / 2).mul_f64(unit)
     }
 }
-
-/// Longest `Retry-After` believed; longer values are clamped.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Whether an HTTP status of a token response is worth retrying.
 pub(crate) fn is_retryable_status(status: u16) -> bool {

@@ -26,82 +26,23 @@ use ureq::http::HeaderValue;
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::limits::{
+    ASSUMED_LIFETIME, DEFAULT_REFRESH_AHEAD_FRACTION, DEFAULT_REFRESH_AHEAD_MIN,
+    EXPIRY_MARGIN_FRACTION, EXPIRY_MARGIN_MAX, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME,
+    REFRESH_AHEAD_MAX_FRACTION,
+};
+use crate::policy::expiry_margin;
 use crate::secret::SecretString;
-
-/// Lifetime assumed when a token response has no `expires_in`.
-pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The longest lifetime believed; longer `expires_in` values are clamped.
-pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest `expires_in` string read as a number (a number written out
 /// with more digits than this is refused as malformed).
 const MAX_EXPIRES_IN_STRING_LEN: usize = 64;
 
-/// The longest access token accepted, in bytes.
-pub const MAX_ACCESS_TOKEN_LEN: usize = 8192;
-
-/// Minimum time before expiry at which a token is refreshed ahead.
-pub const DEFAULT_REFRESH_AHEAD_MIN: Duration = Duration::from_secs(60);
-
-/// Fraction of the lifetime before expiry at which a token is refreshed ahead
-/// (the larger of this and [`DEFAULT_REFRESH_AHEAD_MIN`] applies).
-pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
-
-/// Refresh-ahead never starts before this fraction of the lifetime has
-/// passed, so short-lived tokens are still used for half their life.
-pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
-
 /// Most characters of an unsupported `token_type` quoted in an error.
 const TOKEN_TYPE_ECHO_CHARS: usize = 32;
 
-/// A token is not handed out in its last `min(EXPIRY_MARGIN_MAX,
-/// EXPIRY_MARGIN_FRACTION × lifetime)`, so that a request made with it does
-/// not arrive at the API expired (network time, clock granularity).
-pub const EXPIRY_MARGIN_MAX: Duration = Duration::from_secs(10);
-
-/// See [`EXPIRY_MARGIN_MAX`].
-pub const EXPIRY_MARGIN_FRACTION: f64 = 0.10;
-
-/// The expiry margin of a token of `lifetime`: `min(10 s, 10 % of it)`.
-pub fn expiry_margin(lifetime: Duration) -> Duration {
-    EXPIRY_MARGIN_MAX.min(lifetime.mul_f64(EXPIRY_MARGIN_FRACTION))
-}
-
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
-
-/// When a token should be refreshed ahead of its expiry.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RefreshPolicy {
-    /// Refresh at least this long before expiry.
-    pub ahead_min: Duration,
-    /// Refresh at least this fraction of the lifetime before expiry.
-    pub ahead_fraction: f64,
-}
-
-impl Default for RefreshPolicy {
-    fn default() -> Self {
-        RefreshPolicy {
-            ahead_min: DEFAULT_REFRESH_AHEAD_MIN,
-            ahead_fraction: DEFAULT_REFRESH_AHEAD_FRACTION,
-        }
-    }
-}
-
-impl RefreshPolicy {
-    /// How long before expiry a token of `lifetime` is refreshed:
-    /// `max(ahead_min, ahead_fraction * lifetime)`, capped at half the lifetime.
-    pub fn margin(&self, lifetime: Duration) -> Duration {
-        let fraction = if self.ahead_fraction.is_nan() {
-            DEFAULT_REFRESH_AHEAD_FRACTION
-        } else {
-            self.ahead_fraction.clamp(0.0, REFRESH_AHEAD_MAX_FRACTION)
-        };
-        let wanted = self.ahead_min.max(lifetime.mul_f64(fraction));
-        wanted.min(lifetime.mul_f64(REFRESH_AHEAD_MAX_FRACTION))
-    }
-}
 
 /// An OAuth2 access token with its expiry. Cheap to clone (shared).
 ///
@@ -169,12 +110,12 @@ pub(crate) fn sensitive_header(bytes: Vec<u8>) -> Result<HeaderValue> {
 
 impl AccessToken {
     /// Wraps a token value obtained at `sent_at` with the given lifetime.
+    /// Its refresh time is its usable end until a cache installs it.
     pub(crate) fn new(
         value: String,
         lifetime: Duration,
         scope: Option<String>,
         sent_at: Instant,
-        policy: &RefreshPolicy,
     ) -> Result<Self> {
         let value = SecretString::new(value);
         validate_token_value(value.expose_secret())?;
@@ -190,7 +131,9 @@ impl AccessToken {
                 line,
                 header,
                 lifetime,
-                refresh_at: (expires_at - policy.margin(lifetime)).min(usable_until),
+                // No refresh ahead until the cache installs the token with
+                // its refresh policy (`RefreshPolicy::apply`).
+                refresh_at: usable_until,
                 usable_until,
                 expires_at,
                 scope,
@@ -236,7 +179,8 @@ impl AccessToken {
     }
 
     /// Until when the token is handed out: its expiry less the expiry
-    /// margin ([`expiry_margin`]).
+    /// margin, `min(`[`EXPIRY_MARGIN_MAX`]`, `[`EXPIRY_MARGIN_FRACTION`]` ×
+    /// lifetime)`.
     pub fn usable_until(&self) -> Instant {
         self.inner.usable_until
     }
@@ -250,7 +194,7 @@ impl AccessToken {
     }
 
     /// Whether the token may still be used at `now`: before its expiry less
-    /// the expiry margin ([`expiry_margin`]).
+    /// the expiry margin (see [`usable_until`](Self::usable_until)).
     pub fn is_valid_at(&self, now: Instant) -> bool {
         now < self.inner.usable_until
     }
@@ -279,6 +223,30 @@ impl AccessToken {
                     .zip(token.as_bytes())
                     .fold(0u8, |acc, (a, b)| acc | (a ^ b)),
             ) == 0
+    }
+
+    /// The same token, refreshed from `refresh_at` on (never later than its
+    /// usable end). In place when this is the only handle to it.
+    pub(crate) fn with_refresh_at(mut self, refresh_at: Instant) -> AccessToken {
+        let refresh_at = refresh_at.min(self.inner.usable_until);
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.refresh_at = refresh_at,
+            None => {
+                let inner = &self.inner;
+                self.inner = Arc::new(TokenInner {
+                    serial: inner.serial,
+                    value: inner.value.clone(),
+                    line: inner.line.clone(),
+                    header: inner.header.clone(),
+                    lifetime: inner.lifetime,
+                    refresh_at,
+                    usable_until: inner.usable_until,
+                    expires_at: inner.expires_at,
+                    scope: inner.scope.clone(),
+                });
+            }
+        }
+        self
     }
 
     /// A copy with its own memory (reference count and header bytes), for
@@ -367,7 +335,6 @@ pub(crate) fn bare_token(presented: &str) -> &str {
 pub(crate) fn parse_token_response(
     body: &[u8],
     sent_at: Instant,
-    policy: &RefreshPolicy,
     secrets: &[&str],
 ) -> Result<AccessToken> {
     let parsed: TokenResponseBody = serde_json::from_slice(body).map_err(|e| {
@@ -410,7 +377,7 @@ pub(crate) fn parse_token_response(
         Some(serde_json::Value::String(s)) => Some(s),
         _ => None,
     };
-    AccessToken::new(token, lifetime, scope, sent_at, policy)
+    AccessToken::new(token, lifetime, scope, sent_at)
 }
 
 /// Applies the `expires_in` rule of this module's documentation.
@@ -459,36 +426,37 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::RefreshPolicy;
 
     #[test]
     fn tokens_are_not_handed_out_in_their_last_seconds() {
         for (expires_in, margin) in [(899u64, 10u64), (100, 10), (20, 2)] {
             let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
-            let token = parse_token_response(
-                body.as_bytes(),
-                Instant::now(),
-                &RefreshPolicy::default(),
-                &[],
-            )
-            .unwrap();
+            let token = parse_token_response(body.as_bytes(), Instant::now(), &[]).unwrap();
             let margin = Duration::from_secs(margin);
             assert_eq!(token.expires_at() - token.usable_until(), margin);
             assert!(token.is_valid_at(token.usable_until() - Duration::from_millis(1)));
             assert!(!token.is_valid_at(token.usable_until()));
             assert!(token.refresh_at() <= token.usable_until());
         }
-        let no_refresh_ahead = RefreshPolicy {
-            ahead_min: Duration::ZERO,
-            ahead_fraction: 0.0,
-        };
+        // Parsed and not yet installed: no refresh ahead.
         let token = parse_token_response(
             br#"{"access_token":"t","expires_in":60}"#,
             Instant::now(),
-            &no_refresh_ahead,
             &[],
         )
         .unwrap();
         assert_eq!(token.refresh_at(), token.usable_until());
+        // Installed with a policy: in place for the only handle, and the
+        // same token (serial) when other handles exist.
+        let policy = RefreshPolicy::default();
+        let other = token.clone();
+        let installed = policy.apply(token);
+        assert!(installed.refresh_at() < installed.usable_until());
+        assert_eq!(other.refresh_at(), other.usable_until());
+        assert!(installed.same_token(&other));
+        let refreshed = policy.apply(other);
+        assert_eq!(refreshed.refresh_at(), installed.refresh_at());
     }
 
     #[test]
@@ -496,7 +464,6 @@ mod tests {
         let token = parse_token_response(
             br#"{"access_token":"abc.DEF-123","expires_in":600}"#,
             Instant::now(),
-            &RefreshPolicy::default(),
             &[],
         )
         .unwrap();
@@ -522,12 +489,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &str) -> Result<AccessToken> {
-        parse_token_response(
-            body.as_bytes(),
-            Instant::now(),
-            &RefreshPolicy::default(),
-            &[],
-        )
+        parse_token_response(body.as_bytes(), Instant::now(), &[])
     }
 
     #[test]
@@ -579,17 +541,6 @@ mod tests {
             let err = secs(bad.clone()).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{bad}");
         }
-    }
-
-    #[test]
-    fn refresh_margin_is_max_of_minimum_and_fraction_capped_at_half() {
-        let p = RefreshPolicy::default();
-        assert_eq!(
-            p.margin(Duration::from_secs(899)),
-            Duration::from_secs(899).mul_f64(0.2)
-        );
-        assert_eq!(p.margin(Duration::from_secs(200)), Duration::from_secs(60));
-        assert_eq!(p.margin(Duration::from_secs(2)), Duration::from_secs(1));
     }
 
     #[test]

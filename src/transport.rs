@@ -16,27 +16,18 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::{
     is_final_code, is_retryable_code, parse_error_body, parse_rest_error, MAX_DESCRIPTION_CHARS,
 };
+pub use crate::limits::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_BUDGET, MAX_CA_BUNDLE_LEN,
+    MAX_RESPONSE_BODY, MAX_RESPONSE_HEADER,
+};
+use crate::policy::honour_retry_after;
 use crate::redact::quote_or_withheld;
 use crate::resolver::{CachingResolver, DnsCache};
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
-use crate::token::{parse_token_response, AccessToken, RefreshPolicy};
+use crate::token::{parse_token_response, AccessToken};
 use crate::url::{is_loopback_host, HttpUrl};
 
-/// Time allowed to establish a TCP connection (and proxy tunnel).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed for one token request, from connect to the last body byte.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for one token acquisition: every attempt and every wait
-/// between attempts together.
-pub const DEFAULT_TOKEN_BUDGET: Duration = Duration::from_secs(30);
-/// Largest response body read from the token endpoint.
-pub const MAX_RESPONSE_BODY: u64 = 64 * 1024;
-/// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
-/// bundle is about 220 KB).
-pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
-/// Largest response head (status line and headers) accepted.
-pub const MAX_RESPONSE_HEADER: usize = 16 * 1024;
 /// Buffer sizes of a connection: a token request (form of at most ~17 KiB
 /// with the longest assertion) and its response fit; larger bodies stream.
 /// ureq's defaults (128 KiB each) would cost 256 KiB per idle connection.
@@ -315,7 +306,6 @@ impl Transport {
         &self,
         url: &str,
         make_form: &mut dyn FnMut() -> Result<TokenForm>,
-        policy: &RefreshPolicy,
     ) -> Result<AccessToken> {
         let started = Instant::now();
         let deadline = started + self.config.budget;
@@ -328,7 +318,7 @@ impl Transport {
                 return Err(self.budget_exhausted(None));
             }
             let per_attempt = remaining.min(self.config.request_timeout);
-            let (error, retry_after) = match self.attempt(url, &form, per_attempt, policy) {
+            let (error, retry_after) = match self.attempt(url, &form, per_attempt) {
                 Attempt::Done(token) => return Ok(token),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry(error, retry_after) => (error, retry_after),
@@ -337,8 +327,9 @@ impl Transport {
                 return Err(annotate(error, attempt));
             }
             let backoff = self.config.retry.backoff(attempt, &self.rng);
-            // The server may ask for longer than our backoff, never shorter.
-            let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
+            // The server may ask for longer than our backoff, never shorter;
+            // the budget bounds what is honoured.
+            let wait = honour_retry_after(backoff, retry_after, self.config.budget);
             if Instant::now()
                 .checked_add(wait)
                 .is_none_or(|at| at >= deadline)
@@ -375,13 +366,7 @@ impl Transport {
         error
     }
 
-    fn attempt(
-        &self,
-        url: &str,
-        form: &TokenForm,
-        timeout: Duration,
-        policy: &RefreshPolicy,
-    ) -> Attempt {
+    fn attempt(&self, url: &str, form: &TokenForm, timeout: Duration) -> Attempt {
         self.http_requests.fetch_add(1, Ordering::Relaxed);
         let sent_at = Instant::now();
         let request = self
@@ -424,12 +409,7 @@ impl Transport {
             }
         };
         if (200..300).contains(&status) {
-            return match parse_token_response(
-                &body,
-                sent_at,
-                policy,
-                &[form.secret.expose_secret()],
-            ) {
+            return match parse_token_response(&body, sent_at, &[form.secret.expose_secret()]) {
                 Ok(token) => Attempt::Done(token),
                 Err(e) => Attempt::Fail(e.with_status(status)),
             };

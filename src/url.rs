@@ -9,9 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
-
-/// The longest URL accepted, in bytes.
-pub const MAX_URL_LEN: usize = 2048;
+pub use crate::limits::MAX_URL_LEN;
 
 /// How much of an unrecognised input value an error message repeats.
 const ECHO_LIMIT: usize = 64;

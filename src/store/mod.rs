@@ -34,20 +34,15 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::ClientAuth;
 use crate::error::Result;
 use crate::secret::SecretString;
-use crate::token::{expiry_margin, AccessToken, RefreshPolicy, MAX_TOKEN_LIFETIME};
+use crate::token::{AccessToken, MAX_TOKEN_LIFETIME};
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
-
-/// The largest entry [`StoredToken::from_entry`] reads: a token of the
-/// longest accepted length with its JSON framing fits several times over.
-pub const MAX_ENTRY_LEN: usize = 16 * 1024;
+use crate::limits::ENTRY_CLOCK_SLACK;
+pub use crate::limits::{MAX_ENTRY_LEN, STORE_POLL_INTERVAL};
 
 /// The format version of [`StoredToken::to_entry`]; others are ignored.
 const ENTRY_VERSION: u32 = 1;
-
-/// How often a process waiting for another's fetch looks at the entry.
-pub const STORE_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 /// A token as a store keeps it.
 pub struct StoredToken {
@@ -226,10 +221,6 @@ pub(crate) struct SharedStore {
     rejected: Arc<Mutex<Option<digest::Digest>>>,
 }
 
-/// How much an entry's remaining life may exceed its lifetime (clock steps
-/// between processes or hosts) before it is distrusted.
-const ENTRY_CLOCK_SLACK: Duration = Duration::from_secs(5);
-
 impl SharedStore {
     pub(crate) fn new(store: Arc<dyn TokenStore>, key: StoreKey, wait: Duration) -> SharedStore {
         SharedStore {
@@ -240,23 +231,24 @@ impl SharedStore {
         }
     }
 
-    /// A token through the store: a fresh stored one; else the one this
+    /// A token through the store: a stored one that `wanted` accepts (the
+    /// cache's test: not yet due for refresh); else the one this
     /// process fetches under the lock (and publishes); else, while another
     /// process holds the lock, the one it publishes; else (store errors, or
     /// no token within the wait) one fetched here.
     pub(crate) fn fetch(
         &self,
-        policy: &RefreshPolicy,
+        wanted: &dyn Fn(&AccessToken) -> bool,
         fetch: &dyn Fn() -> Result<AccessToken>,
     ) -> Result<AccessToken> {
-        if let Some(token) = self.fresh(policy) {
+        if let Some(token) = self.fresh(wanted) {
             return Ok(token);
         }
         let deadline = Instant::now() + self.wait;
         loop {
             match self.store.try_lock(&self.key) {
                 Ok(Some(lock)) => {
-                    if let Some(token) = self.fresh(policy) {
+                    if let Some(token) = self.fresh(wanted) {
                         return Ok(token);
                     }
                     let token = fetch()?;
@@ -266,7 +258,7 @@ impl SharedStore {
                 }
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(STORE_POLL_INTERVAL);
-                    if let Some(token) = self.fresh(policy) {
+                    if let Some(token) = self.fresh(wanted) {
                         return Ok(token);
                     }
                 }
@@ -303,8 +295,8 @@ impl SharedStore {
         })
     }
 
-    /// The stored token, if it parses and is not yet due for refresh.
-    fn fresh(&self, policy: &RefreshPolicy) -> Option<AccessToken> {
+    /// The stored token, if it parses, is trusted and `wanted` accepts it.
+    fn fresh(&self, wanted: &dyn Fn(&AccessToken) -> bool) -> Option<AccessToken> {
         let stored = self.store.load(&self.key).ok()??;
         if self.is_rejected(stored.access_token.expose_secret()) {
             return None;
@@ -316,11 +308,6 @@ impl SharedStore {
             return None;
         }
         let lifetime = stored.lifetime.max(remaining);
-        // Only a token this process would not refresh yet, and could hand
-        // out (outside its expiry margin).
-        if remaining <= policy.margin(lifetime).max(expiry_margin(lifetime)) {
-            return None;
-        }
         // Issued `lifetime - remaining` ago, as far as this process knows.
         let now = Instant::now();
         let (issued, lifetime) = match now.checked_sub(lifetime - remaining) {
@@ -332,9 +319,9 @@ impl SharedStore {
             lifetime,
             None,
             issued,
-            policy,
         )
         .ok()
+        .filter(|token| wanted(token))
     }
 
     fn publish(&self, token: &AccessToken) {

@@ -1,0 +1,220 @@
+//! Every default and every limit of the library, in one place.
+//!
+//! Each number the library uses to decide something lives here, with what
+//! it bounds and why it has this value; the code, the C header, the README
+//! and `docs/` refer to these constants instead of restating them. The
+//! rules that use them (how a refresh time, a hold or a backoff is
+//! computed) are in one place too: [`RefreshPolicy`](crate::RefreshPolicy),
+//! [`RetryPolicy`](crate::RetryPolicy) and the functions documented there.
+//!
+//! # Input limits
+//!
+//! Every input from outside the process (builder arguments, environment
+//! variables, key files, C strings, server responses) is bounded, and a
+//! value over its bound is refused with a clear error before any request
+//! is sent, or (for server responses) before it is kept. The limits are
+//! generous for legitimate use; they exist so that a mistaken or hostile
+//! input costs a bounded amount of memory and time.
+//!
+//! | Input | Limit |
+//! |---|---|
+//! | OAuth client ID | [`CLIENT_ID_MIN_LEN`] to [`CLIENT_ID_MAX_LEN`] bytes |
+//! | client secret | [`CLIENT_SECRET_MAX_LEN`] bytes |
+//! | API key ID / secret | [`API_KEY_ID_MAX_LEN`] / [`API_SECRET_MAX_LEN`] bytes |
+//! | scope | [`MAX_SCOPE_LEN`] bytes |
+//! | any URL | [`MAX_URL_LEN`] bytes |
+//! | an environment variable's value | [`MAX_ENV_VALUE_LEN`](crate::MAX_ENV_VALUE_LEN) bytes |
+//! | a CA bundle | [`MAX_CA_BUNDLE_LEN`] bytes |
+//! | a timeout or wait | at most [`MAX_TIMEOUT`] |
+//! | assertion lifetime | [`MIN_ASSERTION_LIFETIME`] to [`MAX_ASSERTION_LIFETIME`] ([`MAX_LONG_ASSERTION_LIFETIME`] when allowed) |
+//! | assertion `kid` | [`MAX_KID_LEN`] bytes |
+//! | a signed assertion | [`MAX_ASSERTION_LEN`] bytes |
+//! | token response body / header | [`MAX_RESPONSE_BODY`] / [`MAX_RESPONSE_HEADER`] bytes |
+//! | access token | [`MAX_ACCESS_TOKEN_LEN`] bytes, printable ASCII |
+//! | token lifetime (`expires_in`) | clamped to [`MAX_TOKEN_LIFETIME`] |
+//! | `Retry-After` | clamped to [`MAX_RETRY_AFTER`]; a hold honours at most [`RETRY_AFTER_HOLD_MAX`] |
+//! | a shared-store entry | [`MAX_ENTRY_LEN`] bytes |
+//! | server text quoted in an error | [`MAX_DESCRIPTION_CHARS`] characters, [`MAX_CODE_CHARS`] for a code, [`MAX_FIELDS`] fields |
+//! | a header line (longest of any credential) | [`MAX_HEADER_LINE_LEN`] bytes |
+
+use std::time::Duration;
+
+use crate::environment::Environment;
+
+// ---------------------------------------------------------------------------
+// Environment and credentials
+// ---------------------------------------------------------------------------
+
+/// The environment used when none is configured: paper trading, which never
+/// touches live money.
+pub const DEFAULT_ENVIRONMENT: Environment = Environment::Paper;
+
+/// Shortest client ID Alpaca issues.
+pub const CLIENT_ID_MIN_LEN: usize = 20;
+/// Longest client ID Alpaca issues.
+pub const CLIENT_ID_MAX_LEN: usize = 32;
+/// Longest client secret Alpaca accepts.
+pub const CLIENT_SECRET_MAX_LEN: usize = 128;
+/// Longest API key ID accepted, in bytes.
+pub const API_KEY_ID_MAX_LEN: usize = 128;
+/// Longest API secret key accepted, in bytes.
+pub const API_SECRET_MAX_LEN: usize = 256;
+/// Longest `scope` value accepted, in bytes.
+pub const MAX_SCOPE_LEN: usize = 1024;
+/// The longest URL accepted, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+
+// ---------------------------------------------------------------------------
+// Assertions (`private_key_jwt`)
+// ---------------------------------------------------------------------------
+
+/// The default lifetime of an assertion (`exp - iat`): 120 seconds.
+///
+/// Well inside the 300 s a server allows, because a server bounds `exp` by
+/// its own clock (`exp - its_now <= 300 s`): with `iat` = our clock's now, a
+/// lifetime of 120 s is accepted while our clock runs up to 180 s ahead of
+/// the server's (where a 300 s lifetime fails at the first second ahead),
+/// and the assertion is still unexpired on arrival while our clock runs up
+/// to about 2 minutes behind. An assertion is used once, seconds after it
+/// is signed, so the shorter life costs nothing.
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(120);
+/// The shortest lifetime an assertion may have.
+pub const MIN_ASSERTION_LIFETIME: Duration = Duration::from_secs(1);
+/// The longest lifetime an assertion may have: the most Alpaca accepts.
+pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest lifetime an assertion may have with
+/// [`AssertionOptions::allow_long_lifetime`](crate::AssertionOptions::allow_long_lifetime).
+pub const MAX_LONG_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
+/// The default `typ` header of an assertion.
+pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
+/// The longest assertion Alpaca accepts, in bytes.
+pub const MAX_ASSERTION_LEN: usize = 16384;
+/// The longest `kid` header accepted, in bytes.
+pub const MAX_KID_LEN: usize = 256;
+
+// ---------------------------------------------------------------------------
+// Transport
+// ---------------------------------------------------------------------------
+
+/// Time allowed to establish a TCP connection (and proxy tunnel).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for one token request, from connect to the last body byte.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for one token acquisition: every attempt and every wait
+/// between attempts together.
+pub const DEFAULT_TOKEN_BUDGET: Duration = Duration::from_secs(30);
+/// Longest timeout, budget or wait accepted by the builder.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Largest response body read from the token endpoint.
+pub const MAX_RESPONSE_BODY: u64 = 64 * 1024;
+/// Largest response head (status line and headers) accepted.
+pub const MAX_RESPONSE_HEADER: usize = 16 * 1024;
+/// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
+/// bundle is about 220 KB).
+pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
+/// How long a resolved host name is reused before it is looked up again.
+pub const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------
+// Retries of one token acquisition
+// ---------------------------------------------------------------------------
+
+/// Most attempts (first try included) of one token acquisition by default.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+/// Backoff before the first retry by default; doubles on each further retry.
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest backoff between two attempts by default.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Longest `Retry-After` believed; longer values are clamped.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+// ---------------------------------------------------------------------------
+// Tokens and the cache
+// ---------------------------------------------------------------------------
+
+/// Longest access token accepted, in bytes.
+pub const MAX_ACCESS_TOKEN_LEN: usize = 8192;
+/// Lifetime assumed when a token response has no `expires_in`:
+/// conservative, a third of Alpaca's 15 minutes.
+pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest lifetime believed; longer `expires_in` values are clamped.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Refresh at least this long before expiry by default.
+pub const DEFAULT_REFRESH_AHEAD_MIN: Duration = Duration::from_secs(60);
+/// Refresh at least this fraction of the lifetime before expiry by default
+/// (the larger of this and [`DEFAULT_REFRESH_AHEAD_MIN`] applies).
+pub const DEFAULT_REFRESH_AHEAD_FRACTION: f64 = 0.20;
+/// Refresh-ahead never starts before this fraction of the lifetime has
+/// passed, so short-lived tokens are still used for half their life.
+pub const REFRESH_AHEAD_MAX_FRACTION: f64 = 0.50;
+/// A token is not handed out in its last `min(EXPIRY_MARGIN_MAX,
+/// EXPIRY_MARGIN_FRACTION × lifetime)`, so that a request made with it does
+/// not arrive at the API expired (network time, clock granularity).
+pub const EXPIRY_MARGIN_MAX: Duration = Duration::from_secs(10);
+/// See [`EXPIRY_MARGIN_MAX`].
+pub const EXPIRY_MARGIN_FRACTION: f64 = 0.10;
+/// Shortest hold after a failed fetch (doubles with each consecutive
+/// failure, up to [`FAILURE_HOLD_MAX`]).
+pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
+/// Longest hold after failed fetches of our own choosing.
+pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
+/// Longest hold honoured from a server's `Retry-After`.
+pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
+/// Longest wait for the refresher thread when its client is dropped.
+pub const REFRESHER_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+// ---------------------------------------------------------------------------
+// Shared token stores
+// ---------------------------------------------------------------------------
+
+/// The largest entry [`StoredToken::from_entry`](crate::StoredToken::from_entry)
+/// reads: a token of the longest accepted length with its JSON framing fits
+/// several times over.
+pub const MAX_ENTRY_LEN: usize = 16 * 1024;
+/// How often a process waiting for another's fetch looks at the entry.
+pub const STORE_POLL_INTERVAL: Duration = Duration::from_millis(25);
+/// How far a stored entry's expiry may lie beyond its granted lifetime
+/// (clock differences between processes or hosts) before it is distrusted.
+pub const ENTRY_CLOCK_SLACK: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------
+// Errors and redaction
+// ---------------------------------------------------------------------------
+
+/// Longest description kept from a server's error body, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// Longest error code kept, in characters.
+pub const MAX_CODE_CHARS: usize = 64;
+/// Most field names kept from an Alpaca `fields` list.
+pub const MAX_FIELDS: usize = 16;
+/// Secrets shorter than this (in bytes) cannot be told apart from ordinary
+/// words: with such a secret, a server's free text is never quoted.
+pub const MIN_REDACTABLE_SECRET_LEN: usize = 8;
+/// A run of this many letters and digits of a secret, found in server text
+/// after redaction, withholds the text (a partial or disguised echo).
+pub const PARTIAL_MATCH_LEN: usize = 8;
+
+// ---------------------------------------------------------------------------
+// Header lines
+// ---------------------------------------------------------------------------
+
+/// The size of a buffer that holds any `"Name: value"` auth header line this
+/// library can produce, terminating NUL included: the longest of
+/// `Authorization: Bearer` with a token of [`MAX_ACCESS_TOKEN_LEN`] bytes,
+/// `Authorization: Basic` and the APCA key headers at their input limits.
+/// The C header's `ALPACA_AUTH_MAX_HEADER_LINE`.
+pub const MAX_HEADER_LINE_LEN: usize = {
+    const fn max(a: usize, b: usize) -> usize {
+        if a > b {
+            a
+        } else {
+            b
+        }
+    }
+    let bearer = "Authorization: Bearer ".len() + MAX_ACCESS_TOKEN_LEN;
+    let basic = "Authorization: Basic ".len()
+        + (API_KEY_ID_MAX_LEN + 1 + API_SECRET_MAX_LEN).div_ceil(3) * 4;
+    let key_id = "APCA-API-KEY-ID: ".len() + API_KEY_ID_MAX_LEN;
+    let secret = "APCA-API-SECRET-KEY: ".len() + API_SECRET_MAX_LEN;
+    max(max(bearer, basic), max(key_id, secret)) + 1
+};
