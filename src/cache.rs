@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink};
-use crate::policy::{failure_hold, server_hold, RefreshPolicy};
+use crate::policy::{failure_hold, refresher_overdue_at, server_hold, RefreshPolicy};
 use crate::replica::{self, Epoch};
 use crate::token::AccessToken;
 
@@ -176,12 +176,7 @@ impl TokenCache {
     /// at `now`: it is on, and not overdue (half the refresh window gone
     /// without a refresh: callers then start one).
     fn refresher_owns(&self, token: &AccessToken, now: Instant) -> bool {
-        self.background.load(Ordering::Acquire) && {
-            let window = token
-                .usable_until()
-                .saturating_duration_since(token.refresh_at());
-            now < token.refresh_at() + window / 2
-        }
+        self.background.load(Ordering::Acquire) && now < refresher_overdue_at(token)
     }
 
     /// From now on, fetches run on threads spawned for them, calling

@@ -4,6 +4,8 @@
 //!   applied by the cache when it installs a token
 //!   ([`RefreshPolicy::refresh_at`]);
 //! * when a token stops being handed out: [`expiry_margin`];
+//! * when callers step in for a background refresher that has not
+//!   refreshed: [`refresher_overdue_at`];
 //! * how long failed fetches hold callers and the background refresher off:
 //!   [`failure_hold`];
 //! * how a backoff grows ([`doubling`]) and meets a server's `Retry-After`
@@ -84,6 +86,16 @@ impl RefreshPolicy {
         }
         Ok(())
     }
+}
+
+/// When callers stop leaving the refresh of `token` to a background
+/// refresher and start one themselves: half its refresh window gone
+/// without a new token.
+pub(crate) fn refresher_overdue_at(token: &AccessToken) -> Instant {
+    let window = token
+        .usable_until()
+        .saturating_duration_since(token.refresh_at());
+    token.refresh_at() + window / 2
 }
 
 /// The expiry margin of a token of `lifetime`: `min(`[`EXPIRY_MARGIN_MAX`]`,

@@ -154,10 +154,7 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
         return;
     }
     let fresh_until = coarse_deadline(token.refresh_at());
-    let window = token
-        .usable_until()
-        .saturating_duration_since(token.refresh_at());
-    let overdue_at = coarse_deadline(token.refresh_at() + window / 2);
+    let overdue_at = coarse_deadline(crate::policy::refresher_overdue_at(token));
     let Some(copy) = token.replicate() else {
         return;
     };
