@@ -1523,9 +1523,9 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    const P256_SEC1_DER: &[u8] = include_bytes!("../tests/keys/p256-sec1.der");
-    const P256_PKCS8_DER: &[u8] = include_bytes!("../tests/keys/p256-pkcs8.der");
-    const RSA_PKCS1_DER: &[u8] = include_bytes!("../tests/keys/rsa2048-pkcs1.der");
+    const P256_SEC1_DER: &[u8] = include_bytes!("../../tests/keys/p256-sec1.der");
+    const P256_PKCS8_DER: &[u8] = include_bytes!("../../tests/keys/p256-pkcs8.der");
+    const RSA_PKCS1_DER: &[u8] = include_bytes!("../../tests/keys/rsa2048-pkcs1.der");
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
