@@ -25,6 +25,7 @@
 //! | any URL | [`MAX_URL_LEN`] bytes |
 //! | an environment variable's value | [`MAX_ENV_VALUE_LEN`](crate::MAX_ENV_VALUE_LEN) bytes |
 //! | a CA bundle | [`MAX_CA_BUNDLE_LEN`] bytes |
+//! | a private key (PEM, DER or file) | [`MAX_KEY_INPUT_LEN`] bytes; RSA [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits |
 //! | a timeout or wait | at most [`MAX_TIMEOUT`] |
 //! | assertion lifetime | [`MIN_ASSERTION_LIFETIME`] to [`MAX_ASSERTION_LIFETIME`] ([`MAX_LONG_ASSERTION_LIFETIME`] when allowed) |
 //! | assertion `kid` | [`MAX_KID_LEN`] bytes |
@@ -91,6 +92,21 @@ pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
 pub const MAX_ASSERTION_LEN: usize = 16384;
 /// The longest `kid` header accepted, in bytes.
 pub const MAX_KID_LEN: usize = 256;
+
+// ---------------------------------------------------------------------------
+// Private keys
+// ---------------------------------------------------------------------------
+
+/// The smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted, in bits (ring's limit for signing keys).
+pub const MAX_RSA_BITS: usize = 4096;
+/// The largest key input accepted (PEM text, DER or a key file), in bytes.
+/// An RSA-4096 PEM key is about 3.3 KB; the rest is room for certificates
+/// or parameters in the same file.
+pub const MAX_KEY_INPUT_LEN: usize = 64 * 1024;
+/// Most characters of a file path shown in an error message.
+pub const MAX_SHOWN_PATH_CHARS: usize = 128;
 
 // ---------------------------------------------------------------------------
 // Transport

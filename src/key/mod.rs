@@ -35,19 +35,10 @@ mod der;
 mod pem;
 mod pkcs;
 
-/// The smallest RSA modulus accepted, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
-
-/// The largest RSA modulus accepted, in bits (ring's limit for signing keys).
-pub const MAX_RSA_BITS: usize = 4096;
+pub use crate::limits::{MAX_KEY_INPUT_LEN, MAX_RSA_BITS, MAX_SHOWN_PATH_CHARS, MIN_RSA_BITS};
 
 /// The longest signature any supported key makes, in bytes (RSA-4096).
 pub(crate) const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
-
-/// The largest key input accepted (PEM text, DER or a key file), in bytes.
-/// An RSA-4096 PEM key is about 3.3 KB; the rest is room for certificates
-/// or parameters in the same file.
-pub const MAX_KEY_INPUT_LEN: usize = 64 * 1024;
 
 /// Signing algorithm of a client assertion, named as in JOSE (RFC 7518,
 /// RFC 8037).
@@ -454,9 +445,6 @@ fn printable(bytes: &[u8], max: usize) -> String {
 
 // ---------------------------------------------------------------------------
 // Key files
-
-/// Most characters of a file path shown in an error message.
-pub const MAX_SHOWN_PATH_CHARS: usize = 128;
 
 /// A path for an error message: control characters escaped (a path may
 /// come from the environment and must not drive the terminal), bounded to
