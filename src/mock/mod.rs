@@ -5,7 +5,8 @@
 //! * `POST /v1/oauth2/token` checks what Alpaca checks (form content type,
 //!   `grant_type`, client ID format, secret only in the body, no
 //!   `Authorization` header, assertions verified with the registered public
-//!   key) and issues random tokens.
+//!   key) and issues random JWT-shaped tokens of [`DEFAULT_TOKEN_LEN`]
+//!   bytes.
 //! * `GET /v2/account` accepts a valid bearer token, APCA key headers or
 //!   HTTP Basic, and answers 401 otherwise.
 //! * Counters, a record of the last token request, and fault injection.
@@ -30,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod access_token;
 mod account;
 mod faults;
 mod http;
@@ -68,6 +70,12 @@ pub const MOCK_API_SECRET_KEY: &str = "mock-api-secret-key-0001";
 pub const MOCK_JWT_CLIENT_ID: &str = "MOCKJWTCLIENT0000001";
 /// `expires_in` of issued tokens unless set otherwise (Alpaca's value).
 pub const DEFAULT_EXPIRES_IN: u64 = 899;
+/// Length in bytes of the access tokens issued unless
+/// [`MockServer::set_token_len`] says otherwise: about the size of Alpaca's,
+/// which are JWTs of several hundred bytes. The tokens are JWT-shaped
+/// (header, claims and a signature-sized segment, base64url, joined by
+/// dots) and unique.
+pub const DEFAULT_TOKEN_LEN: usize = 900;
 /// How long a connection may stay idle before the mock closes it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest client assertion accepted (Alpaca's published limit).
@@ -226,14 +234,21 @@ impl MockServer {
         self.shared().state().expires_in = value;
     }
 
-    /// The length in bytes of the access tokens issued from now on (at
-    /// least their random part, 37 bytes): real access tokens are JWTs of
-    /// several hundred bytes, and [`MAX_ACCESS_TOKEN_LEN`] is the longest a
-    /// client accepts. `None`: the short default.
+    /// The length in bytes of the access tokens issued from now on; `None`:
+    /// [`DEFAULT_TOKEN_LEN`]. [`MAX_ACCESS_TOKEN_LEN`] is the longest a
+    /// client accepts; longer tokens are issued all the same, to test that.
+    ///
+    /// Tokens are JWT-shaped (three base64url segments: a header, realistic
+    /// claims with a random `jti` and a `pad` claim making up the length,
+    /// and a random signature of up to 256 bytes). A length too short for
+    /// that (under about 400 bytes) gives an opaque token instead: `mock_`
+    /// and 32 random base64url characters (37 bytes, the shortest token
+    /// issued), padded with base64url characters and dots to the length
+    /// asked for.
     ///
     /// [`MAX_ACCESS_TOKEN_LEN`]: crate::token::MAX_ACCESS_TOKEN_LEN
     pub fn set_token_len(&self, len: Option<usize>) {
-        self.shared().state().token_len = len;
+        self.shared().state().token_len = len.unwrap_or(DEFAULT_TOKEN_LEN);
     }
 
     /// A delay before every token response.

@@ -11,7 +11,7 @@ use ring::rand::SystemRandom;
 use serde_json::json;
 
 use super::{
-    Fault, RecordedRequest, RegisteredKey, DEFAULT_EXPIRES_IN, MOCK_API_KEY_ID,
+    Fault, RecordedRequest, RegisteredKey, DEFAULT_EXPIRES_IN, DEFAULT_TOKEN_LEN, MOCK_API_KEY_ID,
     MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, TOKEN_PATH,
 };
 
@@ -30,7 +30,7 @@ pub(super) struct State {
     pub(super) faults: VecDeque<Fault>,
     pub(super) expires_in: serde_json::Value,
     pub(super) token_delay: Duration,
-    pub(super) token_len: Option<usize>,
+    pub(super) token_len: usize,
     pub(super) requests: Vec<RecordedRequest>,
 }
 
@@ -41,6 +41,8 @@ pub(super) struct Shared {
     pub(super) token_requests: AtomicU64,
     pub(super) account_requests: AtomicU64,
     pub(super) tokens_issued: AtomicU64,
+    /// `http://127.0.0.1:PORT`, the `iss` of the tokens issued.
+    pub(super) issuer: String,
     pub(super) token_url: String,
     pub(super) rng: SystemRandom,
 }
@@ -69,13 +71,14 @@ impl Shared {
                 faults: VecDeque::new(),
                 expires_in: json!(DEFAULT_EXPIRES_IN),
                 token_delay: Duration::ZERO,
-                token_len: None,
+                token_len: DEFAULT_TOKEN_LEN,
                 requests: Vec::new(),
             }),
             stop: AtomicBool::new(false),
             token_requests: AtomicU64::new(0),
             account_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            issuer: base_url.to_owned(),
             token_url: format!("{base_url}{TOKEN_PATH}"),
             rng: SystemRandom::new(),
         }

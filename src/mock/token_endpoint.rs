@@ -9,10 +9,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use ring::rand::SecureRandom as _;
 use serde_json::json;
 
+use super::access_token::{self, Claims};
 use super::http::{parse_form, Request, Response};
 use super::state::{constant_time_eq, Shared, State};
 use super::{jwt, DEFAULT_EXPIRES_IN, MAX_CLIENT_ASSERTION_LEN, MAX_CLIENT_SECRET_LEN};
@@ -22,7 +21,7 @@ use crate::credentials::validate_client_id;
 /// The response to a token request: a new token, or why not.
 pub(super) fn respond(request: &Request, shared: &Shared) -> Response {
     match check_token_request(request, shared) {
-        Ok(()) => issue_token(shared),
+        Ok(client_id) => issue_token(shared, &client_id),
         Err(response) => response,
     }
 }
@@ -35,7 +34,8 @@ fn oauth_error(status: u16, code: &str, description: &str, fields: &[&str]) -> R
     Response::json(status, &body)
 }
 
-fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Response> {
+/// The client ID of a request that passes every check, or the refusal.
+fn check_token_request(request: &Request, shared: &Shared) -> Result<String, Response> {
     if request.method != "POST" {
         return Err(oauth_error(
             405,
@@ -142,7 +142,7 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
             let state = shared.state();
             match state.client_secrets.get(client_id) {
                 Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
-                    Ok(())
+                    Ok(client_id.to_owned())
                 }
                 _ => Err(oauth_error(
                     401,
@@ -198,13 +198,15 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
                 allowed_kid: allowed_kid.as_deref(),
                 required_typ: required_typ.as_deref(),
             };
-            jwt::verify_assertion(assertion, key, &expect, seen_jti).map_err(|rejection| {
-                let status = match rejection.code {
-                    "invalid_client" | "token_signature_mismatch" => 401,
-                    _ => 400,
-                };
-                oauth_error(status, rejection.code, &rejection.description, &[])
-            })
+            jwt::verify_assertion(assertion, key, &expect, seen_jti)
+                .map(|()| client_id.to_owned())
+                .map_err(|rejection| {
+                    let status = match rejection.code {
+                        "invalid_client" | "token_signature_mismatch" => 401,
+                        _ => 400,
+                    };
+                    oauth_error(status, rejection.code, &rejection.description, &[])
+                })
         }
         (None, None) => Err(oauth_error(
             401,
@@ -215,29 +217,27 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<(), Respons
     }
 }
 
-fn issue_token(shared: &Shared) -> Response {
-    let mut raw = [0u8; 24];
-    if shared.rng.fill(&mut raw).is_err() {
-        return oauth_error(500, "server_error", "no randomness", &[]);
-    }
-    let mut token = format!(
-        "mock_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    );
+/// A new token for `client_id`, remembered as valid for its lifetime.
+fn issue_token(shared: &Shared, client_id: &str) -> Response {
     let (expires_in, token_len) = {
         let state = shared.state();
         (state.expires_in.clone(), state.token_len)
     };
-    if let Some(len) = token_len {
-        // JWT-like padding: base64url characters, as in a real token.
-        while token.len() < len {
-            token.push(if token.len() % 64 == 63 { '.' } else { 'x' });
-        }
-    }
     let lifetime = expires_in
         .as_u64()
         .unwrap_or(DEFAULT_EXPIRES_IN)
         .min(86_400 * 365);
+    let claims = Claims {
+        issuer: &shared.issuer,
+        client_id,
+        issued_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        lifetime,
+    };
+    let Ok(token) = access_token::mint(token_len, &claims, &shared.rng) else {
+        return oauth_error(500, "server_error", "no randomness", &[]);
+    };
     shared.state().tokens.insert(
         token.clone(),
         Instant::now() + Duration::from_secs(lifetime),
