@@ -243,6 +243,15 @@ fn with_mock_server<T>(
     found.ok_or_else(|| stderr(&out))
 }
 
+/// An empty directory of this test process for `TMPDIR`.
+#[cfg(unix)]
+fn fresh_tmp(name: &str) -> std::path::PathBuf {
+    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
+
 /// The key file's path `alpaca-auth mock-server` prints.
 #[cfg(unix)]
 fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, String> {
@@ -252,9 +261,7 @@ fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, 
 #[cfg(unix)]
 #[test]
 fn mock_server_issues_tokens_of_the_length_asked_for() {
-    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-len-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_tmp("len");
     let default_len = DEFAULT_TOKEN_LEN.to_string();
     for (args, expected) in [
         (vec![], &*default_len),
@@ -283,9 +290,7 @@ fn mock_server_issues_tokens_of_the_length_asked_for() {
 #[test]
 fn mock_server_writes_its_key_to_a_fresh_private_place_never_through_a_symlink() {
     use std::os::unix::fs::{symlink, PermissionsExt};
-    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_tmp("tmp");
     let victim = tmp.join("victim");
     std::fs::write(&victim, "ORIGINAL").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
