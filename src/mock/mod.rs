@@ -13,8 +13,8 @@
 //!
 //! This module is the public face ([`MockServer`] and its settings); the
 //! listener and routing, the shared state, the token endpoint's checks,
-//! its faults, the account endpoint, HTTP parsing and the assertion
-//! verifier ([`jwt`]) each have their own file.
+//! the tokens it issues, its faults, the account endpoint, HTTP parsing
+//! and the assertion verifier ([`jwt`]) each have their own file.
 //!
 //! ```
 //! use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
