@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 
-use alpaca_auth::mock::{MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::mock::{
+    DEFAULT_TOKEN_LEN, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
+};
 use common::mock;
 
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -207,9 +209,16 @@ fn demo_walks_through_every_credential_kind() {
 }
 
 /// Runs `alpaca-auth mock-server` with `args` and `TMPDIR=tmp` until it
-/// prints the key file's path; returns that path (the server is stopped).
+/// prints a line holding `marker`, then calls `with` with the rest of that
+/// line while the server runs; returns what `with` returned (the server is
+/// stopped), or the server's error output if it printed no such line.
 #[cfg(unix)]
-fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, String> {
+fn with_mock_server<T>(
+    args: &[&str],
+    tmp: &std::path::Path,
+    marker: &str,
+    with: impl FnOnce(&str) -> T,
+) -> Result<T, String> {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
         .arg("mock-server")
@@ -224,8 +233,8 @@ fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, 
     let mut found = None;
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
-        if let Some((_, path)) = line.split_once("APCA_PRIVATE_KEY_PATH=") {
-            found = Some(path.trim().to_owned());
+        if let Some((_, rest)) = line.split_once(marker) {
+            found = Some(with(rest.trim()));
             break;
         }
     }
@@ -234,13 +243,54 @@ fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, 
     found.ok_or_else(|| stderr(&out))
 }
 
+/// An empty directory of this test process for `TMPDIR`.
+#[cfg(unix)]
+fn fresh_tmp(name: &str) -> std::path::PathBuf {
+    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
+
+/// The key file's path `alpaca-auth mock-server` prints.
+#[cfg(unix)]
+fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, String> {
+    with_mock_server(args, tmp, "APCA_PRIVATE_KEY_PATH=", str::to_owned)
+}
+
+#[cfg(unix)]
+#[test]
+fn mock_server_issues_tokens_of_the_length_asked_for() {
+    let tmp = fresh_tmp("len");
+    let default_len = DEFAULT_TOKEN_LEN.to_string();
+    for (args, expected) in [
+        (vec![], &*default_len),
+        (vec!["--token-len", "2000"], "2000"),
+        (vec!["--token-len", "10"], "37"),
+    ] {
+        let len = with_mock_server(&args, &tmp, "token endpoint: ", |url| {
+            let out = cli(&["token"], &secret_client_env(url, MOCK_CLIENT_SECRET));
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out).trim_end().len().to_string()
+        })
+        .unwrap();
+        assert_eq!(len, expected, "{args:?}");
+    }
+    let out = cli(&["mock-server", "--token-len", "70000"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--token-len takes a number"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[cfg(unix)]
 #[test]
 fn mock_server_writes_its_key_to_a_fresh_private_place_never_through_a_symlink() {
     use std::os::unix::fs::{symlink, PermissionsExt};
-    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_tmp("tmp");
     let victim = tmp.join("victim");
     std::fs::write(&victim, "ORIGINAL").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

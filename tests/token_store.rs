@@ -133,6 +133,18 @@ fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
         .expect("client builds");
     jwt_client.access_token().expect("token");
 
+    // The access tokens are JWTs too: look for this assertion's own parts.
+    let log = mock.token_request_log();
+    let assertion = log
+        .iter()
+        .find_map(|request| request.field("client_assertion"))
+        .expect("the JWT client sent an assertion");
+    let [assertion_header, assertion_claims, assertion_signature]: [&str; 3] = assertion
+        .split('.')
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("three segments");
+
     let files = files_under(&dir);
     assert!(files.len() >= 2, "two entries (and lock files): {files:?}");
     let der_b64 = base64::engine::general_purpose::STANDARD.encode(&*der);
@@ -142,7 +154,9 @@ fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
             ("key (DER)", &der[der.len() - 32..]),
             ("key (base64)", &der_b64.as_bytes()[..40]),
             ("assertion type", b"jwt-bearer"),
-            ("assertion header", b"eyJ"),
+            ("assertion header", assertion_header.as_bytes()),
+            ("assertion claims", assertion_claims.as_bytes()),
+            ("assertion signature", assertion_signature.as_bytes()),
         ] {
             assert!(!contains(bytes, needle), "{what} in {}", path.display());
         }
@@ -155,14 +169,18 @@ fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
 fn untrusted_entries_are_ignored_and_replaced() {
     let mock = common::mock();
     let dir = store_dir("untrusted");
-    shared_client(&mock, &dir, MOCK_CLIENT_SECRET)
+    let stored = shared_client(&mock, &dir, MOCK_CLIENT_SECRET)
         .access_token()
         .expect("token");
     let entry = entry_file(&dir);
     let good = fs::read(&entry).expect("entry");
+    // The same entry holding another token of the same length.
+    let stored = stored.expose_secret();
+    let planted_token = format!("planted_{}", &stored["planted_".len()..]);
     let planted = String::from_utf8(good.clone())
         .expect("JSON")
-        .replace("mock_", "planted_");
+        .replace(stored, &planted_token);
+    assert!(planted.contains(&planted_token), "the token was planted");
     let decoy = dir.join("decoy");
 
     type Spoil = Box<dyn Fn(&Path)>;

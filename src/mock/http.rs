@@ -4,9 +4,9 @@
 use std::io::{self, BufRead, Read, Write};
 
 /// Largest request head (request line and headers) accepted.
-pub const MAX_HEAD: usize = 16 * 1024;
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
 /// Largest request body accepted.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
 
 /// A parsed request.
 #[derive(Clone)]

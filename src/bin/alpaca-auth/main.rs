@@ -12,10 +12,11 @@ commands:
   token                  print the access token (client credentials)
   headers                print the auth headers, one 'Name: value' per line
   endpoints              print the resolved URLs (never secrets)
-  mock-server [--port N] [--key-file PATH]
+  mock-server [--port N] [--key-file PATH] [--token-len N]
                          run the local mock Alpaca server (its JWT client's
                          key goes to PATH, created new, or to a fresh private
-                         directory)
+                         directory; its access tokens are N bytes long,
+                         900 by default)
   demo                   walk through every credential kind against the mock
   help                   print this help
   version                print the version
@@ -102,9 +103,11 @@ fn run_demo() -> Result<(), String> {
 
 #[cfg(feature = "mock")]
 fn mock_server(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: alpaca-auth mock-server [--port N] [--key-file PATH]";
+    const USAGE: &str =
+        "usage: alpaca-auth mock-server [--port N] [--key-file PATH] [--token-len N]";
     let mut port = 0;
     let mut key_file = None;
+    let mut token_len = None;
     let mut rest = args;
     while let [flag, value, tail @ ..] = rest {
         match flag.as_str() {
@@ -117,6 +120,14 @@ fn mock_server(args: &[String]) -> Result<(), String> {
                 })?
             }
             "--key-file" => key_file = Some(std::path::PathBuf::from(value)),
+            "--token-len" => {
+                token_len = Some(usize::from(value.parse::<u16>().map_err(|_| {
+                    format!(
+                        "--token-len takes a number of bytes from 0 to 65535, not {:?}",
+                        value.chars().take(16).collect::<String>()
+                    )
+                })?))
+            }
             _ => return Err(USAGE.into()),
         }
         rest = tail;
@@ -126,6 +137,7 @@ fn mock_server(args: &[String]) -> Result<(), String> {
     }
     let mock = alpaca_auth::mock::MockServer::start_on(port)
         .map_err(|e| format!("cannot start the mock server on port {port}: {e}"))?;
+    mock.set_token_len(token_len);
     let key_path = demo::register_jwt_client(&mock, key_file.as_deref())?;
     use alpaca_auth::mock::*;
     println!("mock Alpaca server listening on {}", mock.base_url());
