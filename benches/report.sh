@@ -31,6 +31,12 @@ bench() {
     cargo bench --bench "$name" ${1+-- "$@"} >"$tmp/$name.out"
 }
 
+# The code measured: the commit, and whether the work tree differed from it.
+commit=$(git rev-parse --short HEAD)
+if [ -n "$(git status --porcelain -- benches src Cargo.toml Cargo.lock)" ]; then
+    commit="$commit (with uncommitted changes in benches/, src/ or Cargo.*)"
+fi
+
 bench hot_path "$@"
 bench assertion
 
@@ -48,10 +54,6 @@ if [ -x /usr/bin/time ]; then
         demo_rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MB", $2 / 1000 }' "$tmp/time.err")
 fi
 
-commit=$(git rev-parse --short HEAD)
-if [ -n "$(git status --porcelain -- benches src Cargo.toml Cargo.lock)" ]; then
-    commit="$commit (with uncommitted changes in benches/, src/ or Cargo.*)"
-fi
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 
 # The `//!` comment at the top of a bench: what it measures, in its own words.
@@ -112,8 +114,10 @@ summary() {
     printf '\n## Reading the figures\n\n'
     cat <<'EOF'
 - The cached path writes no memory another thread reads, so two threads
-  cost no more per call than one, where the lock-based floors pay for
-  cache-line traffic between the cores.
+  need not cost more per call than one, where the lock-based floors pay
+  for cache-line traffic between the cores. With other load on the cores
+  (see "machine" above), the 2-thread figures measure the scheduler as
+  much as the code.
 - The C copy (`alpaca_auth_client_header_line`) is compared with a bare
   copy of the same bytes. Beyond the copy, a call that checks the token is
   still fresh needs a coarse-clock read (4.4 ns through the vDSO), two
