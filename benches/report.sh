@@ -33,7 +33,7 @@ bench() {
 
 # The code measured: the commit, and whether the work tree differed from it.
 commit=$(git rev-parse --short HEAD)
-if [ -n "$(git status --porcelain -- benches src Cargo.toml Cargo.lock)" ]; then
+if [ -n "$(git status --porcelain -- benches src Cargo.toml Cargo.lock ":(exclude)$out")" ]; then
     commit="$commit (with uncommitted changes in benches/, src/ or Cargo.*)"
 fi
 
