@@ -96,3 +96,8 @@ pub use url::MAX_URL_LEN;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust examples of `docs/behaviour.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/behaviour.md")]
+pub struct BehaviourDoctests;

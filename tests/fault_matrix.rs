@@ -10,8 +10,8 @@
 //!   second call at once must not send a new request.
 //!
 //! The cases of a table run in parallel threads, one mock server each, so
-//! the file takes a few seconds. The README's "Failure behaviour" table is
-//! this file in prose.
+//! the file takes a few seconds. The "Failure behaviour" table of
+//! docs/behaviour.md is this file in prose.
 
 mod common;
 

@@ -1,5 +1,6 @@
-//! The incidents of the README's "Incidents" table that a Rust test can
-//! drive: each counts the token requests the mock sees and bounds the waits.
+//! The incidents of the "Incidents" table of docs/behaviour.md that a Rust
+//! test can drive: each counts the token requests the mock sees and bounds
+//! the waits.
 //! (The fork and the 401 storm are C programs, in `tests/c_abi.rs`.)
 
 mod common;

@@ -1,5 +1,6 @@
 //! Every string the library accepts has a documented bound, enforced with a
-//! clear error before any network traffic (the README's "Input limits").
+//! clear error before any network traffic (the bounds are documented in the
+//! `limits` module: `alpaca_auth::limits`).
 //!
 //! Each case builds a client whose token URL is a live mock, and the mock
 //! must see no request: the error comes from `build()` (or from the key and

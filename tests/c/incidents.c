@@ -1,6 +1,6 @@
 /*
- * incidents.c: the incidents of the README's "Incidents" table that C
- * users meet, one per mode:
+ * incidents.c: the incidents of the "Incidents" table of docs/behaviour.md
+ * that C users meet, one per mode:
  *
  *   incidents storm   32 threads got a 401 for the same token and each
  *                     reports it within 0.5 s (alpaca_auth_client_invalidate_token,
