@@ -9,34 +9,41 @@
 //!
 //! # Input limits
 //!
-//! Every input from outside the process (builder arguments, environment
-//! variables, key files, C strings, server responses) is bounded, and a
-//! value over its bound is refused with a clear error before any request
-//! is sent, or (for server responses) before it is kept. The limits are
-//! generous for legitimate use; they exist so that a mistaken or hostile
-//! input costs a bounded amount of memory and time.
+//! Every string the library accepts has a bound, checked when the client is
+//! built (or the key or environment is read), before any network traffic,
+//! with an error that names the input and the limit and never quotes a
+//! secret (`tests/input_limits.rs`).
 //!
-//! | Input | Limit |
-//! |---|---|
-//! | OAuth client ID | [`CLIENT_ID_MIN_LEN`] to [`CLIENT_ID_MAX_LEN`] bytes |
-//! | client secret | [`CLIENT_SECRET_MAX_LEN`] bytes |
-//! | API key ID / secret | [`API_KEY_ID_MAX_LEN`] / [`API_SECRET_MAX_LEN`] bytes |
-//! | scope | [`MAX_SCOPE_LEN`] bytes |
-//! | any URL | [`MAX_URL_LEN`] bytes |
-//! | an environment variable's value | [`MAX_ENV_VALUE_LEN`](crate::MAX_ENV_VALUE_LEN) bytes |
-//! | a CA bundle | [`MAX_CA_BUNDLE_LEN`] bytes |
-//! | a private key (PEM, DER or file) | [`MAX_KEY_INPUT_LEN`] bytes; RSA [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits |
-//! | a timeout or wait | at most [`MAX_TIMEOUT`] |
-//! | assertion lifetime | [`MIN_ASSERTION_LIFETIME`] to [`MAX_ASSERTION_LIFETIME`] ([`MAX_LONG_ASSERTION_LIFETIME`] when allowed) |
-//! | assertion `kid` | [`MAX_KID_LEN`] bytes |
-//! | a signed assertion | [`MAX_ASSERTION_LEN`] bytes |
-//! | token response body / header | [`MAX_RESPONSE_BODY`] / [`MAX_RESPONSE_HEADER`] bytes |
-//! | access token | [`MAX_ACCESS_TOKEN_LEN`] bytes, printable ASCII |
-//! | token lifetime (`expires_in`) | clamped to [`MAX_TOKEN_LIFETIME`] |
-//! | `Retry-After` | clamped to [`MAX_RETRY_AFTER`]; a hold honours at most [`RETRY_AFTER_HOLD_MAX`] |
-//! | a shared-store entry | [`MAX_ENTRY_LEN`] bytes |
-//! | server text quoted in an error | [`MAX_DESCRIPTION_CHARS`] characters, [`MAX_CODE_CHARS`] for a code, [`MAX_FIELDS`] fields |
-//! | a header line (longest of any credential) | [`MAX_HEADER_LINE_LEN`] bytes |
+//! | input | accepted | error |
+//! |-------|----------|-------|
+//! | client ID | [`CLIENT_ID_MIN_LEN`]–[`CLIENT_ID_MAX_LEN`] characters of `A-Z0-9` (Alpaca's rule) | `Config` |
+//! | client secret | 1–[`CLIENT_SECRET_MAX_LEN`] bytes, no control characters (Alpaca's limit) | `Config` |
+//! | API key ID | 1–[`API_KEY_ID_MAX_LEN`] bytes of printable ASCII | `Config` |
+//! | API secret key | 1–[`API_SECRET_MAX_LEN`] bytes of printable ASCII | `Config` |
+//! | private key: PEM text, DER, key file, `APCA_PRIVATE_KEY` | at most [`MAX_KEY_INPUT_LEN`] bytes; a file is read no further; RSA [`MIN_RSA_BITS`]–[`MAX_RSA_BITS`] bits | `InvalidKey` |
+//! | assertion `kid` | 1–[`MAX_KID_LEN`] bytes | `Config` |
+//! | assertion `typ` | non-empty, or none | `Config` |
+//! | client assertion as built (client ID, audience, `kid`) | at most [`MAX_ASSERTION_LEN`] bytes (Alpaca's limit), checked at build time | `Config` |
+//! | assertion lifetime | [`MIN_ASSERTION_LIFETIME`]–[`MAX_ASSERTION_LIFETIME`] ([`MAX_LONG_ASSERTION_LIFETIME`] with [`allow_long_lifetime`](crate::AssertionOptions::allow_long_lifetime)) | `Config` |
+//! | `scope` | 1–[`MAX_SCOPE_LEN`] bytes of RFC 6749 scope tokens separated by single spaces | `Config` |
+//! | API, data and token URLs | at most [`MAX_URL_LEN`] bytes; `https://` (`http://` only to loopback); no user info, fragment, spaces or control characters; port 0–65535; the scheme is kept in lowercase | `Config` |
+//! | proxy URL ([`ProxySetting::Url`](crate::ProxySetting::Url)) | at most [`MAX_URL_LEN`] bytes, no spaces or control characters | `Config` |
+//! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem)) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` |
+//! | each `APCA_*` environment variable | at most [`MAX_ENV_VALUE_LEN`](crate::MAX_ENV_VALUE_LEN) bytes, valid UTF-8 | `Config` naming the variable |
+//! | `APCA_ENVIRONMENT`, `APCA_API_KEY_STYLE` | one of the listed names | `Config` |
+//! | timeouts, budget and `max_wait` | more than 0, at most [`MAX_TIMEOUT`] | `Config` |
+//! | retry attempts | at least 1 | `Config` |
+//!
+//! What the server sends is bounded too: the response body is read up to
+//! [`MAX_RESPONSE_BODY`] bytes (`MalformedResponse` beyond) and its head up
+//! to [`MAX_RESPONSE_HEADER`]; the access token is 1–[`MAX_ACCESS_TOKEN_LEN`]
+//! bytes of printable ASCII; `expires_in` is clamped to
+//! [`MAX_TOKEN_LIFETIME`] and `Retry-After` to [`MAX_RETRY_AFTER`] (a hold
+//! honours at most [`RETRY_AFTER_HOLD_MAX`]); server text kept in errors is
+//! cut to [`MAX_CODE_CHARS`] characters for codes, [`MAX_DESCRIPTION_CHARS`]
+//! for descriptions and [`MAX_FIELDS`] field names; a shared-store entry is
+//! read up to [`MAX_ENTRY_LEN`] bytes. Any header line the library makes fits
+//! in [`MAX_HEADER_LINE_LEN`] bytes.
 
 use std::time::Duration;
 
