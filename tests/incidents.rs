@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Credentials, ErrorKind, RetryPolicy};
-use common::{builder, mock};
+use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_SECRET};
+use alpaca_auth::{ErrorKind, RetryPolicy};
+use common::{attempts, mock, secret_builder};
 
 /// 40 calls spread over one second against an endpoint answering 503 with
 /// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
@@ -20,11 +20,7 @@ use common::{builder, mock};
 fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     let mock = mock();
     mock.inject_n(Fault::RetryAfter(503, "0".into()), 1000);
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .retry_policy(RetryPolicy::default())
         .build()
         .unwrap();
@@ -78,15 +74,8 @@ fn past_dates_and_negative_retry_after_keep_our_own_hold() {
     for value in [retry_after_date(Duration::ZERO), "-5".to_owned()] {
         let mock = mock();
         let client = Arc::new(
-            builder(&mock)
-                .credentials(Credentials::client_secret(
-                    MOCK_CLIENT_ID,
-                    MOCK_CLIENT_SECRET,
-                ))
-                .retry_policy(RetryPolicy {
-                    max_attempts: 1,
-                    ..common::FAST_RETRY
-                })
+            secret_builder(&mock)
+                .retry_policy(attempts(1))
                 .build()
                 .unwrap(),
         );
@@ -131,11 +120,7 @@ fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
 fn no_call_waits_longer_than_max_wait() {
     let mock = mock();
     mock.set_token_delay(Duration::from_millis(1500));
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .max_wait(Duration::from_millis(300))
         .build()
         .unwrap();
@@ -163,11 +148,7 @@ fn events_report_fetches_failures_and_holds() {
     let mock = mock();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .on_event(move |event| sink.lock().unwrap().push(event.clone()))
         .build()
         .unwrap();
@@ -221,7 +202,7 @@ fn no_event_callback_runs_after_client_free() {
     unsafe extern "C" fn count(_: *const alpaca_auth_event, _: *mut std::ffi::c_void) {
         EVENTS.fetch_add(1, Ordering::SeqCst);
     }
-    let mock = alpaca_auth::mock::MockServer::start().expect("mock");
+    let mock = mock();
     mock.set_token_delay(Duration::from_millis(800));
     let url = CString::new(mock.token_url()).expect("url");
     let id = CString::new(alpaca_auth::mock::MOCK_CLIENT_ID).expect("id");

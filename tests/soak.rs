@@ -25,8 +25,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials};
+use alpaca_auth::mock::{Fault, MockServer};
+use alpaca_auth::Client;
 
 const THREADS: usize = 64;
 const CALLS: usize = 10_000;
@@ -127,11 +127,7 @@ fn soak(background: bool) {
     mock.set_expires_in(LIFETIME_SECS);
     queue_faults(&mock);
     let queued = mock.pending_faults();
-    let client = common::builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = common::secret_builder(&mock)
         .background_refresh(background)
         .build()
         .expect("client builds");
