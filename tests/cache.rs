@@ -76,7 +76,7 @@ fn waiters_share_the_error_of_the_one_failed_request() {
 #[test]
 fn refresh_ahead_serves_the_old_token_while_one_thread_refreshes() {
     let mock = mock();
-    mock.set_expires_in(4); // refresh window opens after 2 s
+    mock.set_expires_in(4); // refresh window opens after 2 s (common::REFRESH)
     let client = secret_client(&mock);
     let old = client.access_token().unwrap();
     thread::sleep(Duration::from_millis(2100));

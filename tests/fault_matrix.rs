@@ -254,6 +254,8 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// A client of the case's settings; the refresh policy is
+/// `common::REFRESH` (the warm cases' refresh window opens at half-life).
 fn client_for(case: &Case, token_url: &str) -> Client {
     common::builder_for(token_url)
         .proxy(ProxySetting::Disabled)

@@ -12,6 +12,15 @@ use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_SECRET};
 use alpaca_auth::{ErrorKind, RetryPolicy};
 use common::{attempts, mock, secret_builder};
 
+/// The library's default retry policy when the incident was written up,
+/// stated so that the test keeps checking those figures: 4 attempts spaced
+/// by 250 ms, 500 ms, 1 s (up to 8 s).
+const INCIDENT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    initial_backoff: Duration::from_millis(250),
+    max_backoff: Duration::from_secs(8),
+};
+
 /// 40 calls spread over one second against an endpoint answering 503 with
 /// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
 /// own backoff), then a failure hold; every call gets the error in bounded
@@ -21,7 +30,7 @@ fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     let mock = mock();
     mock.inject_n(Fault::RetryAfter(503, "0".into()), 1000);
     let client = secret_builder(&mock)
-        .retry_policy(RetryPolicy::default())
+        .retry_policy(INCIDENT_RETRY)
         .build()
         .unwrap();
     let start = Instant::now();
@@ -44,7 +53,7 @@ fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     assert!(start.elapsed() < Duration::from_secs(4));
     assert_eq!(
         mock.token_requests(),
-        u64::from(RetryPolicy::default().max_attempts),
+        u64::from(INCIDENT_RETRY.max_attempts),
         "one acquisition, then the hold"
     );
 }
@@ -94,7 +103,7 @@ fn past_dates_and_negative_retry_after_keep_our_own_hold() {
 #[test]
 fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
     let mock = mock();
-    mock.set_expires_in(2); // refreshed after 1 s
+    mock.set_expires_in(2); // refreshed after 1 s (common::REFRESH)
     let client = common::secret_client(&mock);
     client.access_token().unwrap();
     let delay = Duration::from_millis(200);
@@ -188,7 +197,7 @@ fn no_event_callback_runs_after_client_free() {
     use alpaca_auth::ffi::builder::{
         alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_client_secret,
         alpaca_auth_builder_set_environment, alpaca_auth_builder_set_event_callback,
-        alpaca_auth_builder_set_token_url,
+        alpaca_auth_builder_set_request_timeout_ms, alpaca_auth_builder_set_token_url,
     };
     use alpaca_auth::ffi::client::{alpaca_auth_client_free, alpaca_auth_client_try_header_line};
     use alpaca_auth::ffi::event::alpaca_auth_event;
@@ -219,6 +228,12 @@ fn no_event_callback_runs_after_client_free() {
         alpaca_auth_builder_set_token_url(builder, url.as_ptr());
         alpaca_auth_builder_set_client_secret(builder, id.as_ptr(), secret.as_ptr());
         alpaca_auth_builder_set_event_callback(builder, Some(count), ptr::null_mut());
+        // Long enough for the endpoint's 800 ms: the fetch succeeds.
+        let timeout_ms = common::REQUEST_TIMEOUT.as_millis() as u64;
+        assert_eq!(
+            alpaca_auth_builder_set_request_timeout_ms(builder, timeout_ms),
+            alpaca_auth_result::Ok
+        );
         let mut client = ptr::null_mut();
         assert_eq!(
             alpaca_auth_builder_build(builder, &mut client),

@@ -30,7 +30,8 @@ use alpaca_auth::Client;
 
 const THREADS: usize = 64;
 const CALLS: usize = 10_000;
-/// Token lifetime the mock grants; refresh-ahead starts at half of it.
+/// Token lifetime the mock grants; refresh-ahead starts at half of it
+/// (`common::REFRESH`).
 const LIFETIME_SECS: u64 = 2;
 const REFRESH_PERIOD: Duration = Duration::from_secs(LIFETIME_SECS / 2);
 /// The slow endpoint: every successful token response takes this long.

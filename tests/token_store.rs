@@ -332,10 +332,11 @@ fn a_broken_store_or_a_hung_lock_holder_never_fails_a_caller_that_can_fetch() {
     let budget = Duration::from_millis(600);
     let held = secret_builder(&mock)
         .token_budget(budget)
+        .max_wait(budget)
         .token_store(Arc::new(HeldStore))
         .build()
         .expect("client builds");
-    // The caller waits at most max_wait (the budget) while a library thread
+    // The caller waits at most max_wait (here the budget) while a library thread
     // waits for the hung holder, then fetches on its own.
     let started = Instant::now();
     let first = held.access_token();

@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests: a mock server, clients pointed
-//! at it, and the checks the tests repeat.
+//! at it with every timing setting stated, and the checks the tests repeat.
 //!
 //! Submodules: [`cli`] runs the `alpaca-auth` binary, [`keys`] reads the
 //! key fixtures of `tests/keys/`, [`util`] polls, bounds and makes scratch
@@ -20,7 +20,9 @@ use alpaca_auth::mock::{
     generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
     MOCK_JWT_CLIENT_ID,
 };
-use alpaca_auth::{Client, ClientBuilder, Credentials, Environment, PrivateKey, RetryPolicy};
+use alpaca_auth::{
+    Client, ClientBuilder, Credentials, Environment, PrivateKey, RefreshPolicy, RetryPolicy,
+};
 
 /// Retries fast enough for tests, same shape as the defaults.
 pub const FAST_RETRY: RetryPolicy = RetryPolicy {
@@ -37,17 +39,42 @@ pub const fn attempts(max_attempts: u32) -> RetryPolicy {
     }
 }
 
+/// The refresh policy of the tests, stated rather than defaulted: refresh
+/// max(60 s, 20 % of the lifetime) ahead of expiry. The library caps the
+/// margin at half the lifetime, so the tokens of a few seconds the timing
+/// tests ask the mock for are refreshed at half-life, and the mock's
+/// 899-second tokens 180 s before they expire.
+pub const REFRESH: RefreshPolicy = RefreshPolicy {
+    ahead_min: Duration::from_secs(60),
+    ahead_fraction: 0.20,
+};
+
+/// Connect timeout of the tests' clients.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of one token request of the tests' clients: longer than any
+/// delay a test gives the mock unless the test sets its own.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time budget of one token acquisition of the tests' clients (and so,
+/// unless a test sets `max_wait`, the longest a call waits).
+pub const TOKEN_BUDGET: Duration = Duration::from_secs(30);
+
 pub fn mock() -> MockServer {
     MockServer::start().expect("mock server starts on loopback")
 }
 
 /// A builder for the broker sandbox with token endpoint `token_url` and
-/// [`FAST_RETRY`].
+/// every timing setting stated: [`FAST_RETRY`], [`REFRESH`] and the
+/// timeouts above (so that a change of a library default does not change
+/// what a test checks).
 pub fn builder_for(token_url: &str) -> ClientBuilder {
     Client::builder()
         .environment(Environment::BrokerSandbox)
         .token_url(token_url)
         .retry_policy(FAST_RETRY)
+        .refresh_policy(REFRESH)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .request_timeout(REQUEST_TIMEOUT)
+        .token_budget(TOKEN_BUDGET)
 }
 
 /// [`builder_for`] the mock's token endpoint, with the API and data URLs
