@@ -1,28 +1,14 @@
 //! Configuration from `APCA_*` environment variables.
 //!
-//! | variable                | meaning                                              |
-//! |-------------------------|------------------------------------------------------|
-//! | `APCA_ENVIRONMENT`      | `live`, `paper` (default), `broker`, `broker-sandbox` |
-//! | `APCA_API_KEY_ID`       | API key ID (with `APCA_API_SECRET_KEY`)              |
-//! | `APCA_API_SECRET_KEY`   | API secret key                                       |
-//! | `APCA_API_KEY_STYLE`    | `headers` or `basic`; default `basic` in the broker environments, `headers` otherwise |
-//! | `APCA_CLIENT_ID`        | OAuth2 client ID                                     |
-//! | `APCA_CLIENT_SECRET`    | client secret (`client_secret_post`)                 |
-//! | `APCA_PRIVATE_KEY_PATH` | private key file, PEM or DER (`private_key_jwt`)     |
-//! | `APCA_PRIVATE_KEY`      | private key PEM text (`private_key_jwt`)             |
-//! | `APCA_API_BASE_URL`     | Trading/Broker API base URL override                 |
-//! | `APCA_API_DATA_URL`     | Market Data base URL override                        |
-//! | `APCA_AUTH_URL`         | token endpoint override                              |
-//! | `APCA_SCOPE`            | `scope` of token requests (client credentials)       |
-//! | `APCA_ASSERTION_AUDIENCE` | exact `aud` of client assertions (default: the token URL) |
-//! | `APCA_ASSERTION_TYP`    | `typ` header of client assertions (default `JWT`)    |
-//! | `APCA_ASSERTION_LIFETIME` | client assertion lifetime in seconds               |
-//! | `APCA_ASSERTION_ALG`    | signing algorithm (`PS256` for RSA keys, `Ed25519`)  |
-//! | `APCA_ASSERTION_KID`    | `kid` header of client assertions (none by default)  |
-//! | `APCA_TOKEN_CACHE_DIR`  | directory of a token store shared by processes (client credentials) |
+//! What each variable means is documented once, for users, in the README
+//! (section "Environment variables"); this module does not restate it. The
+//! names themselves are spelled only here, in [`var`], and the kinds of
+//! credential they make up in one table, [`KINDS`]: which kind is configured
+//! and every error about a partial or ambiguous setting derive from that
+//! table ([`select`]), so a new kind of credential is one row and one
+//! function that builds it.
 //!
-//! An empty variable counts as unset. Exactly one kind of credential must be
-//! set, completely.
+//! An empty variable counts as unset.
 
 use crate::assertion::AssertionOptions;
 use crate::client::ClientBuilder;
@@ -33,6 +19,82 @@ use crate::secret::SecretString;
 
 /// Longest environment variable value accepted (a PEM key fits easily).
 pub const MAX_ENV_VALUE_LEN: usize = 64 * 1024;
+
+/// The names of the variables read (their meaning: README.md, section
+/// "Environment variables").
+pub(crate) mod var {
+    pub const ENVIRONMENT: &str = "APCA_ENVIRONMENT";
+    pub const API_BASE_URL: &str = "APCA_API_BASE_URL";
+    pub const API_DATA_URL: &str = "APCA_API_DATA_URL";
+    pub const AUTH_URL: &str = "APCA_AUTH_URL";
+    pub const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
+    pub const API_KEY_ID: &str = "APCA_API_KEY_ID";
+    pub const API_SECRET_KEY: &str = "APCA_API_SECRET_KEY";
+    pub const API_KEY_STYLE: &str = "APCA_API_KEY_STYLE";
+    pub const CLIENT_ID: &str = "APCA_CLIENT_ID";
+    pub const CLIENT_SECRET: &str = "APCA_CLIENT_SECRET";
+    pub const PRIVATE_KEY_PATH: &str = "APCA_PRIVATE_KEY_PATH";
+    pub const PRIVATE_KEY: &str = "APCA_PRIVATE_KEY";
+    pub const SCOPE: &str = "APCA_SCOPE";
+    pub const ASSERTION_AUDIENCE: &str = "APCA_ASSERTION_AUDIENCE";
+    pub const ASSERTION_TYP: &str = "APCA_ASSERTION_TYP";
+    pub const ASSERTION_LIFETIME: &str = "APCA_ASSERTION_LIFETIME";
+    pub const ASSERTION_ALG: &str = "APCA_ASSERTION_ALG";
+    pub const ASSERTION_KID: &str = "APCA_ASSERTION_KID";
+}
+
+/// A kind of credential: the variables that make it up.
+struct Kind {
+    /// What it is called in messages ("an API key").
+    name: &'static str,
+    /// Every one must be set. Each kind has at least one variable that no
+    /// other kind requires, which is how a setting names its kind.
+    required: &'static [&'static str],
+    /// May be set with this kind; set with any other kind, an error.
+    optional: &'static [&'static str],
+    /// Builds the credentials from the values read (called only when
+    /// [`select`] chose this kind).
+    build: fn(&mut Values) -> Result<Credentials>,
+}
+
+/// The `APCA_ASSERTION_*` variables and the scope: what may accompany a
+/// private key.
+const WITH_KEY: &[&str] = &[
+    var::SCOPE,
+    var::ASSERTION_AUDIENCE,
+    var::ASSERTION_TYP,
+    var::ASSERTION_LIFETIME,
+    var::ASSERTION_ALG,
+    var::ASSERTION_KID,
+];
+
+/// Every kind of credential the environment can configure.
+static KINDS: &[Kind] = &[
+    Kind {
+        name: "an API key",
+        required: &[var::API_KEY_ID, var::API_SECRET_KEY],
+        optional: &[var::API_KEY_STYLE],
+        build: api_key,
+    },
+    Kind {
+        name: "a client secret",
+        required: &[var::CLIENT_ID, var::CLIENT_SECRET],
+        optional: &[var::SCOPE],
+        build: client_secret,
+    },
+    Kind {
+        name: "a private key file",
+        required: &[var::CLIENT_ID, var::PRIVATE_KEY_PATH],
+        optional: WITH_KEY,
+        build: private_key_file,
+    },
+    Kind {
+        name: "a private key in the environment",
+        required: &[var::CLIENT_ID, var::PRIVATE_KEY],
+        optional: WITH_KEY,
+        build: private_key_text,
+    },
+];
 
 /// Reads a variable of the process environment.
 pub(crate) fn process_env(name: &str) -> Result<Option<String>> {
@@ -66,15 +128,200 @@ impl Env<'_> {
     fn text(&self, name: &str) -> Result<Option<String>> {
         Ok(self.get(name)?.map(|v| v.trim().to_owned()))
     }
+}
+
+/// The values of the variables of [`KINDS`] that are set, as read: each is
+/// trimmed when taken as text, or kept whole but for a trailing newline
+/// when taken as a secret.
+struct Values(Vec<(&'static str, SecretString)>);
+
+impl Values {
+    fn read(env: &Env<'_>) -> Result<Values> {
+        let mut values = Vec::new();
+        for name in table_variables() {
+            values.extend(env.get(name)?.map(|v| (name, SecretString::new(v))));
+        }
+        Ok(Values(values))
+    }
+
+    fn is_set(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| *n == name)
+    }
+
+    fn take(&mut self, name: &str) -> Option<SecretString> {
+        let at = self.0.iter().position(|(n, _)| *n == name)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    /// A non-secret value, trimmed.
+    fn text(&mut self, name: &str) -> Option<String> {
+        Some(self.take(name)?.expose_secret().trim().to_owned())
+    }
 
     /// A secret value; a trailing newline (from `$(cat file)`) is dropped.
-    fn secret(&self, name: &str) -> Result<Option<SecretString>> {
-        Ok(self.get(name)?.map(|mut v| {
-            let keep = v.trim_end_matches(['\r', '\n']).len();
-            v.truncate(keep);
-            SecretString::new(v)
-        }))
+    fn secret(&mut self, name: &str) -> Option<SecretString> {
+        let value = self.take(name)?;
+        let value = value.expose_secret().trim_end_matches(['\r', '\n']);
+        Some(SecretString::new(value))
     }
+
+    /// A value [`select`] found set, as text or as a secret.
+    fn required<T>(&mut self, name: &str, take: fn(&mut Self, &str) -> Option<T>) -> Result<T> {
+        take(self, name).ok_or_else(|| Error::config(format!("{name} is not set")))
+    }
+}
+
+/// Prefixes an error about the value of variable `name` with the name.
+fn about(name: &'static str) -> impl FnOnce(Error) -> Error {
+    move |e| e.with_message_prefix(&format!("{name}: "))
+}
+
+/// Every variable of [`KINDS`], once each, in table order.
+fn table_variables() -> impl Iterator<Item = &'static str> {
+    let mut seen = Vec::new();
+    KINDS
+        .iter()
+        .flat_map(|kind| kind.required.iter().chain(kind.optional).copied())
+        .filter(move |name| {
+            let new = !seen.contains(name);
+            seen.push(*name);
+            new
+        })
+}
+
+/// The kinds that require `name`.
+fn requiring(name: &str) -> impl Iterator<Item = &'static Kind> + '_ {
+    KINDS
+        .iter()
+        .filter(move |kind| kind.required.contains(&name))
+}
+
+/// The required variables of `kind` that no other kind requires.
+fn own(kind: &'static Kind) -> impl Iterator<Item = &'static str> {
+    kind.required
+        .iter()
+        .copied()
+        .filter(|name| requiring(name).count() == 1)
+}
+
+/// `a`, `a and b`, `a, b and c` (with `last` for "and").
+fn list(items: impl IntoIterator<Item = String>, last: &str) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    match items.split_last() {
+        None => String::new(),
+        Some((only, [])) => only.clone(),
+        Some((tail, init)) => format!("{} {last} {tail}", init.join(", ")),
+    }
+}
+
+/// "an API key (APCA_API_KEY_ID + APCA_API_SECRET_KEY)".
+fn describe(kind: &Kind) -> String {
+    format!("{} ({})", kind.name, kind.required.join(" + "))
+}
+
+/// The variables of `names` that are set.
+fn set_of(
+    is_set: &dyn Fn(&str) -> bool,
+    names: impl IntoIterator<Item = &'static str>,
+) -> Vec<&'static str> {
+    names.into_iter().filter(|name| is_set(name)).collect()
+}
+
+/// The variables some kind requires, once each.
+fn all_required() -> impl Iterator<Item = &'static str> {
+    table_variables().filter(|name| requiring(name).next().is_some())
+}
+
+/// The kind of credential the variables set configure, or the error naming
+/// what is partial or ambiguous. Only which variables are set matters.
+fn select(is_set: &dyn Fn(&str) -> bool) -> Result<&'static Kind> {
+    let named: Vec<&'static Kind> = KINDS.iter().filter(|kind| own(kind).any(is_set)).collect();
+    let kind = match named[..] {
+        [kind] => kind,
+        [] => {
+            // No kind is named; a variable several kinds share may be set.
+            let shared = set_of(is_set, all_required());
+            return Err(Error::config(match shared.first() {
+                Some(shared) => format!(
+                    "{shared} is set without a way to authenticate: set exactly one of {}",
+                    requiring(shared)
+                        .map(|kind| own(kind).collect::<Vec<_>>().join(" + "))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => format!(
+                    "no credentials in the environment: set {}",
+                    list(KINDS.iter().map(describe), "or")
+                ),
+            }));
+        }
+        _ => {
+            return Err(ambiguous(
+                named
+                    .iter()
+                    .map(|kind| (set_of(is_set, own(kind)), kind.name.to_owned())),
+            ))
+        }
+    };
+    // Shared variables of other kinds, set with this one.
+    let stray = set_of(
+        is_set,
+        all_required().filter(|name| !kind.required.contains(name)),
+    );
+    if !stray.is_empty() {
+        let owners = KINDS
+            .iter()
+            .filter(|other| stray.iter().any(|name| other.required.contains(name)));
+        let owners = list(owners.map(|k| k.name.to_owned()), "or");
+        return Err(ambiguous([
+            (
+                set_of(is_set, kind.required.iter().copied()),
+                kind.name.to_owned(),
+            ),
+            (stray, owners),
+        ]));
+    }
+    let missing: Vec<&str> = kind
+        .required
+        .iter()
+        .copied()
+        .filter(|name| !is_set(name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::config(format!(
+            "{} needs {}; {} {} not set",
+            kind.name,
+            list(kind.required.iter().map(|n| n.to_string()), "and"),
+            list(missing.iter().map(|n| n.to_string()), "and"),
+            if missing.len() == 1 { "is" } else { "are" }
+        )));
+    }
+    // Optional variables of other kinds, set with this one.
+    let foreign = table_variables()
+        .filter(|name| !kind.required.contains(name) && !kind.optional.contains(name));
+    if let Some(name) = set_of(is_set, foreign).first() {
+        let owners = KINDS.iter().filter(|k| k.optional.contains(name));
+        return Err(Error::config(format!(
+            "{name} is set, but it applies to {}, not to {}",
+            list(owners.map(describe), "or"),
+            kind.name
+        )));
+    }
+    Ok(kind)
+}
+
+/// Variables of several kinds set together: each side is the variables set
+/// and what they make up.
+fn ambiguous(sides: impl IntoIterator<Item = (Vec<&'static str>, String)>) -> Error {
+    let sides: Vec<String> = sides
+        .into_iter()
+        .map(|(names, what)| format!("{} ({what})", names.join(", ")))
+        .collect();
+    Error::config(format!(
+        "more than one kind of credential is set: {} are {} set: choose one",
+        list(sides.iter().cloned(), "and"),
+        if sides.len() == 2 { "both" } else { "all" }
+    ))
 }
 
 /// Applies the variables over `builder`.
@@ -83,32 +330,27 @@ pub(crate) fn apply(
     lookup: &dyn Fn(&str) -> Result<Option<String>>,
 ) -> Result<ClientBuilder> {
     let env = Env { lookup };
-    if let Some(name) = env.text("APCA_ENVIRONMENT")? {
-        let environment = name
-            .parse()
-            .map_err(|e: Error| e.with_message_prefix("APCA_ENVIRONMENT: "))?;
+    if let Some(name) = env.text(var::ENVIRONMENT)? {
+        let environment = name.parse().map_err(about(var::ENVIRONMENT))?;
         builder = builder.environment(environment);
     }
-    if let Some(url) = env.text("APCA_API_BASE_URL")? {
+    if let Some(url) = env.text(var::API_BASE_URL)? {
         builder = builder.api_base_url(url);
     }
-    if let Some(url) = env.text("APCA_API_DATA_URL")? {
+    if let Some(url) = env.text(var::API_DATA_URL)? {
         builder = builder.data_base_url(url);
     }
-    if let Some(url) = env.text("APCA_AUTH_URL")? {
+    if let Some(url) = env.text(var::AUTH_URL)? {
         builder = builder.token_url(url);
     }
-    let credentials = credentials(&env)?;
-    if let Some(scope) = env.text("APCA_SCOPE")? {
-        if !credentials.is_client_credentials() {
-            return Err(Error::config(
-                "APCA_SCOPE is set, but it applies to client credentials (APCA_CLIENT_ID), not to an API key",
-            ));
-        }
-        crate::client::validate_scope(&scope).map_err(|e| e.with_message_prefix("APCA_SCOPE: "))?;
+    let mut values = Values::read(&env)?;
+    let kind = select(&|name| values.is_set(name))?;
+    let credentials = (kind.build)(&mut values)?;
+    if let Some(scope) = values.text(var::SCOPE) {
+        crate::client::validate_scope(&scope).map_err(about(var::SCOPE))?;
         builder = builder.scope(scope);
     }
-    if let Some(dir) = env.text("APCA_TOKEN_CACHE_DIR")? {
+    if let Some(dir) = env.text(var::TOKEN_CACHE_DIR)? {
         // Shared tokens concern client credentials; a fleet may set the
         // variable for processes with API keys too, where it does nothing.
         builder = builder.token_cache_dir(dir);
@@ -116,142 +358,86 @@ pub(crate) fn apply(
     Ok(builder.credentials(credentials))
 }
 
+fn api_key(values: &mut Values) -> Result<Credentials> {
+    let key_id = values.required(var::API_KEY_ID, Values::text)?;
+    let secret = values.required(var::API_SECRET_KEY, Values::secret)?;
+    let style = values.text(var::API_KEY_STYLE);
+    match style.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(Credentials::api_key(key_id, secret)),
+        Some("headers") => Ok(Credentials::api_key_headers(key_id, secret)),
+        Some("basic") => Ok(Credentials::api_key_basic(key_id, secret)),
+        Some(_) => Err(Error::config(format!(
+            "{} must be headers or basic",
+            var::API_KEY_STYLE
+        ))),
+    }
+}
+
+fn client_secret(values: &mut Values) -> Result<Credentials> {
+    let client_id = values.required(var::CLIENT_ID, Values::text)?;
+    let secret = values.required(var::CLIENT_SECRET, Values::secret)?;
+    Ok(Credentials::client_secret(client_id, secret))
+}
+
+fn private_key_file(values: &mut Values) -> Result<Credentials> {
+    let settings = assertion_settings(values)?;
+    let path = values.required(var::PRIVATE_KEY_PATH, Values::text)?;
+    let key = PrivateKey::from_file(&path).map_err(about(var::PRIVATE_KEY_PATH))?;
+    private_key_jwt(values, key, settings)
+}
+
+fn private_key_text(values: &mut Values) -> Result<Credentials> {
+    let settings = assertion_settings(values)?;
+    let pem = values.required(var::PRIVATE_KEY, Values::secret)?;
+    let key = PrivateKey::from_pem(pem.expose_secret()).map_err(about(var::PRIVATE_KEY))?;
+    private_key_jwt(values, key, settings)
+}
+
+fn private_key_jwt(
+    values: &mut Values,
+    mut key: PrivateKey,
+    (options, alg): (AssertionOptions, Option<Algorithm>),
+) -> Result<Credentials> {
+    let client_id = values.required(var::CLIENT_ID, Values::text)?;
+    if let Some(alg) = alg {
+        key = key.with_algorithm(alg).map_err(about(var::ASSERTION_ALG))?;
+    }
+    Ok(Credentials::private_key_jwt_with(client_id, key, options))
+}
+
 /// The `APCA_ASSERTION_*` variables: the options of the client assertion
 /// and the signing algorithm (`None` when none is set).
-fn assertion_settings(
-    env: &Env<'_>,
-) -> Result<(AssertionOptions, Option<Algorithm>, Vec<&'static str>)> {
+fn assertion_settings(values: &mut Values) -> Result<(AssertionOptions, Option<Algorithm>)> {
     let mut options = AssertionOptions::new();
-    let mut set = Vec::new();
-    if let Some(audience) = env.text("APCA_ASSERTION_AUDIENCE")? {
+    if let Some(audience) = values.text(var::ASSERTION_AUDIENCE) {
         options = options.audience(audience);
-        set.push("APCA_ASSERTION_AUDIENCE");
     }
-    if let Some(typ) = env.text("APCA_ASSERTION_TYP")? {
+    if let Some(typ) = values.text(var::ASSERTION_TYP) {
         options = options.typ(Some(typ));
-        set.push("APCA_ASSERTION_TYP");
     }
-    if let Some(lifetime) = env.text("APCA_ASSERTION_LIFETIME")? {
+    if let Some(lifetime) = values.text(var::ASSERTION_LIFETIME) {
         let secs: u64 = lifetime.parse().map_err(|_| {
-            Error::config(
-                "APCA_ASSERTION_LIFETIME must be a whole number of seconds (for example 120)",
-            )
+            Error::config(format!(
+                "{} must be a whole number of seconds (for example 120)",
+                var::ASSERTION_LIFETIME
+            ))
         })?;
         options = options.lifetime(std::time::Duration::from_secs(secs));
         options
             .lifetime_secs()
-            .map_err(|e| e.with_message_prefix("APCA_ASSERTION_LIFETIME: "))?;
-        set.push("APCA_ASSERTION_LIFETIME");
+            .map_err(about(var::ASSERTION_LIFETIME))?;
     }
-    if let Some(kid) = env.text("APCA_ASSERTION_KID")? {
+    if let Some(kid) = values.text(var::ASSERTION_KID) {
         options = options.kid(kid);
-        set.push("APCA_ASSERTION_KID");
     }
-    let alg = match env.text("APCA_ASSERTION_ALG")? {
-        Some(name) => {
-            set.push("APCA_ASSERTION_ALG");
-            Some(
-                name.parse::<Algorithm>()
-                    .map_err(|e| e.with_message_prefix("APCA_ASSERTION_ALG: "))?,
-            )
-        }
+    let alg = match values.text(var::ASSERTION_ALG) {
+        Some(name) => Some(
+            name.parse::<Algorithm>()
+                .map_err(about(var::ASSERTION_ALG))?,
+        ),
         None => None,
     };
-    Ok((options, alg, set))
-}
-
-fn credentials(env: &Env<'_>) -> Result<Credentials> {
-    let key_id = env.text("APCA_API_KEY_ID")?;
-    let key_secret = env.secret("APCA_API_SECRET_KEY")?;
-    let style = env.text("APCA_API_KEY_STYLE")?;
-    let client_id = env.text("APCA_CLIENT_ID")?;
-    let client_secret = env.secret("APCA_CLIENT_SECRET")?;
-    let key_path = env.text("APCA_PRIVATE_KEY_PATH")?;
-    let key_pem = env.secret("APCA_PRIVATE_KEY")?;
-    let (options, alg, assertion_vars) = assertion_settings(env)?;
-    // Assertion variables with credentials that sign no assertion.
-    let no_key = || {
-        match assertion_vars.first() {
-        Some(name) => Err(Error::config(format!(
-            "{name} is set, but it applies to a private key (APCA_CLIENT_ID with APCA_PRIVATE_KEY_PATH or APCA_PRIVATE_KEY), which is not set"
-        ))),
-        None => Ok(()),
-    }
-    };
-
-    let api_key_set = key_id.is_some() || key_secret.is_some();
-    let client_set =
-        client_id.is_some() || client_secret.is_some() || key_path.is_some() || key_pem.is_some();
-    if api_key_set && client_set {
-        return Err(Error::config(
-            "both an API key (APCA_API_KEY_ID/APCA_API_SECRET_KEY) and client credentials (APCA_CLIENT_ID/APCA_CLIENT_SECRET/APCA_PRIVATE_KEY_PATH/APCA_PRIVATE_KEY) are set: unset one kind",
-        ));
-    }
-    if api_key_set {
-        let (Some(key_id), Some(secret)) = (key_id, key_secret) else {
-            return Err(Error::config(
-                "an API key needs both APCA_API_KEY_ID and APCA_API_SECRET_KEY; only one is set",
-            ));
-        };
-        no_key()?;
-        return match style.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None => Ok(Credentials::api_key(key_id, secret)),
-            Some("headers") => Ok(Credentials::api_key_headers(key_id, secret)),
-            Some("basic") => Ok(Credentials::api_key_basic(key_id, secret)),
-            Some(_) => Err(Error::config("APCA_API_KEY_STYLE must be headers or basic")),
-        };
-    }
-    if style.is_some() {
-        return Err(Error::config(
-            "APCA_API_KEY_STYLE is set but no API key (APCA_API_KEY_ID/APCA_API_SECRET_KEY) is",
-        ));
-    }
-    if !client_set {
-        return Err(Error::config(
-            "no credentials in the environment: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or APCA_CLIENT_ID with APCA_CLIENT_SECRET, APCA_PRIVATE_KEY_PATH or APCA_PRIVATE_KEY",
-        ));
-    }
-    let Some(client_id) = client_id else {
-        return Err(Error::config(
-            "client credentials need APCA_CLIENT_ID (a client secret or private key is set without it)",
-        ));
-    };
-    let given = [
-        client_secret.is_some(),
-        key_path.is_some(),
-        key_pem.is_some(),
-    ]
-    .iter()
-    .filter(|set| **set)
-    .count();
-    if given != 1 {
-        return Err(Error::config(if given == 0 {
-            "APCA_CLIENT_ID is set without a way to authenticate: set exactly one of APCA_CLIENT_SECRET, APCA_PRIVATE_KEY_PATH, APCA_PRIVATE_KEY"
-        } else {
-            "more than one of APCA_CLIENT_SECRET, APCA_PRIVATE_KEY_PATH, APCA_PRIVATE_KEY is set: set exactly one"
-        }));
-    }
-    if let Some(secret) = client_secret {
-        no_key()?;
-        return Ok(Credentials::client_secret(client_id, secret));
-    }
-    let mut key = match (key_path, key_pem) {
-        (Some(path), _) => PrivateKey::from_file(&path)
-            .map_err(|e| e.with_message_prefix("APCA_PRIVATE_KEY_PATH: "))?,
-        (None, Some(pem)) => PrivateKey::from_pem(pem.expose_secret())
-            .map_err(|e| e.with_message_prefix("APCA_PRIVATE_KEY: "))?,
-        (None, None) => {
-            return Err(Error::config(
-                "APCA_CLIENT_ID is set without a way to authenticate",
-            ))
-        }
-    };
-    if let Some(alg) = alg {
-        key = key
-            .with_algorithm(alg)
-            .map_err(|e| e.with_message_prefix("APCA_ASSERTION_ALG: "))?;
-    }
-    Ok(Credentials::private_key_jwt_with(client_id, key, options))
+    Ok((options, alg))
 }
 
 #[cfg(test)]
@@ -396,5 +582,139 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.message().contains("APCA_CLIENT_SECRET"));
+    }
+
+    /// A valid value for each variable of the table (a new variable needs
+    /// one here).
+    fn sample(name: &str) -> &'static str {
+        match name {
+            var::API_KEY_ID => "PKTEST",
+            var::API_SECRET_KEY => "secret",
+            var::API_KEY_STYLE => "headers",
+            var::CLIENT_ID => "ABCDEFGHIJ0123456789",
+            var::CLIENT_SECRET => "secret",
+            var::PRIVATE_KEY_PATH => {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/p256-pkcs8.pem")
+            }
+            var::PRIVATE_KEY => include_str!("../tests/keys/p256-pkcs8.pem"),
+            var::SCOPE => "trading",
+            var::ASSERTION_AUDIENCE => "https://authx.sandbox.alpaca.markets",
+            var::ASSERTION_TYP => "client-authentication+jwt",
+            var::ASSERTION_LIFETIME => "90",
+            var::ASSERTION_ALG => "ES256",
+            var::ASSERTION_KID => "key-1",
+            other => panic!("no sample value for {other}"),
+        }
+    }
+
+    /// The `APCA_*` words of a message.
+    fn names_in(message: &str) -> Vec<&str> {
+        message
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .filter(|word| word.starts_with("APCA_"))
+            .collect()
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        for kind in KINDS {
+            assert!(
+                own(kind).next().is_some(),
+                "{} has no variable of its own",
+                kind.name
+            );
+            for name in kind.optional {
+                assert!(
+                    !all_required().any(|r| r == *name),
+                    "{name} is required by a kind and optional for {}",
+                    kind.name
+                );
+            }
+        }
+        let all: Vec<&str> = table_variables().collect();
+        for name in &all {
+            assert_eq!(all.iter().filter(|n| *n == name).count(), 1, "{name}");
+            assert!(name.starts_with("APCA_"), "{name}");
+        }
+    }
+
+    /// Every combination of set and unset variables of the table: exactly
+    /// the combinations that make up one kind (its required variables, any
+    /// of its optional ones, nothing else) configure credentials, and the
+    /// error of every other names the variables to look at.
+    #[test]
+    fn every_combination_of_the_table_selects_one_kind_or_names_the_variables() {
+        let all: Vec<&'static str> = table_variables().collect();
+        assert!(
+            all.len() < 20,
+            "{} variables: too many combinations",
+            all.len()
+        );
+        let mut configured = vec![0; KINDS.len()];
+        for bits in 0u32..1 << all.len() {
+            let set: Vec<&'static str> = (0..all.len())
+                .filter(|i| bits & 1 << i != 0)
+                .map(|i| all[i])
+                .collect();
+            let expected: Vec<usize> = (0..KINDS.len())
+                .filter(|&k| {
+                    let kind = &KINDS[k];
+                    kind.required.iter().all(|name| set.contains(name))
+                        && set.iter().all(|name| {
+                            kind.required.contains(name) || kind.optional.contains(name)
+                        })
+                })
+                .collect();
+            assert!(expected.len() <= 1, "{set:?} makes up several kinds");
+            let selected = select(&|name| set.contains(&name));
+
+            let mut vars: Vec<(&str, &str)> = vec![
+                (var::ENVIRONMENT, "broker-sandbox"),
+                (var::AUTH_URL, "http://127.0.0.1:1/v1/oauth2/token"),
+            ];
+            vars.extend(set.iter().map(|name| (*name, sample(name))));
+            let built = build(&vars);
+
+            match (expected.first(), selected) {
+                (Some(&k), Ok(kind)) => {
+                    assert!(std::ptr::eq(kind, &KINDS[k]), "{set:?}: {}", kind.name);
+                    let client = built
+                        .unwrap_or_else(|e| panic!("{set:?}: {e}"))
+                        .build()
+                        .unwrap_or_else(|e| panic!("{set:?}: {e}"));
+                    let api_key = KINDS[k].required.contains(&var::API_KEY_ID);
+                    assert_eq!(client.uses_tokens(), !api_key, "{set:?}");
+                    configured[k] += 1;
+                }
+                (None, Err(e)) => {
+                    assert_eq!(e.kind(), ErrorKind::Config, "{set:?}: {e}");
+                    let built = built.map(|_| ()).unwrap_err();
+                    assert_eq!(built.message(), e.message(), "{set:?}");
+                    let named = names_in(e.message());
+                    for name in &named {
+                        assert!(all.contains(name), "{set:?}: {name} is not a variable: {e}");
+                    }
+                    if set.iter().any(|name| all_required().any(|r| r == *name)) {
+                        assert!(
+                            named.iter().any(|name| set.contains(name)),
+                            "{set:?}: names none of the variables set: {e}"
+                        );
+                    } else {
+                        for name in all_required() {
+                            assert!(named.contains(&name), "{set:?}: {name} not named: {e}");
+                        }
+                    }
+                }
+                (expected, selected) => panic!(
+                    "{set:?}: expected {:?}, selected {:?}",
+                    expected.map(|&k| KINDS[k].name),
+                    selected.map(|kind| kind.name)
+                ),
+            }
+        }
+        // Each kind with each subset of its optional variables.
+        for (kind, count) in KINDS.iter().zip(configured) {
+            assert_eq!(count, 1 << kind.optional.len(), "{}", kind.name);
+        }
     }
 }

@@ -8,29 +8,23 @@
 //! so and passes.
 #![cfg(target_os = "linux")]
 
-#[path = "common/c.rs"]
-mod c;
+mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use alpaca_auth::mock::{
-    generate_p256_pkcs8, Fault, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
-    MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
-};
-use alpaca_auth::PrivateKey;
-use c::*;
+use alpaca_auth::mock::{Fault, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_JWT_CLIENT_ID};
+use common::c::*;
+use common::util::on_path;
+use common::{account_status_with_lines as account_status, fresh_registered_key, keys, mock};
 
 #[test]
 fn quickstart_prints_a_bearer_header_the_mock_accepts() {
     let built = built();
     let mock = mock();
-    let mut command = command_for(&built.program("quickstart"), &mock);
-    with_client_secret(&mut command);
-    let run = run(under_valgrind(command), "quickstart");
-    run.assert_success("quickstart under valgrind");
+    let command = secret_client_command(&built.program("quickstart"), &mock);
+    let run = run_under_valgrind(command, "quickstart");
 
     assert_eq!(
         run.value("alpaca-auth "),
@@ -66,8 +60,7 @@ fn quickstart_with_a_broker_api_key_prints_basic_and_with_headers_style_the_apca
     command
         .env("APCA_API_KEY_ID", MOCK_API_KEY_ID)
         .env("APCA_API_SECRET_KEY", MOCK_API_SECRET_KEY);
-    let basic_run = run(under_valgrind(command), "quickstart-api-key");
-    basic_run.assert_success("quickstart with an API key under valgrind");
+    let basic_run = run_under_valgrind(command, "quickstart with an API key");
 
     // broker-sandbox: HTTP Basic by default.
     let lines = basic_run.lines_starting("header: ");
@@ -102,21 +95,15 @@ fn quickstart_with_a_broker_api_key_prints_basic_and_with_headers_style_the_apca
 fn quickstart_with_private_key_jwt_gets_a_token() {
     let built = built();
     let mock = mock();
-    let der = generate_p256_pkcs8().expect("a fresh P-256 key");
-    let key = PrivateKey::from_der(&der).expect("the generated key loads");
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let dir = scratch().join("keys");
-    fs::create_dir_all(&dir).expect("key directory");
-    let key_path = dir.join(format!("jwt-{}.der", std::process::id()));
-    fs::write(&key_path, &*der).expect("key file");
+    let (_, der) = fresh_registered_key(&mock);
+    let key_path = key_file("jwt.der", &der);
 
     let mut command = command_for(&built.program("quickstart"), &mock);
     command
         .env("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID)
         .env("APCA_PRIVATE_KEY_PATH", &key_path);
-    let run = run(under_valgrind(command), "quickstart-jwt");
+    let run = run_under_valgrind(command, "quickstart with private_key_jwt");
     let _ = fs::remove_file(&key_path);
-    run.assert_success("quickstart with private_key_jwt under valgrind");
 
     let line = run.value("header: ");
     assert!(mock.is_token_valid(bearer_token(line)));
@@ -136,10 +123,9 @@ fn hammer_32_threads_make_exactly_one_token_request() {
     let mock = mock();
     // Every thread arrives while the one request is still in flight.
     mock.set_token_delay(Duration::from_millis(300));
-    let mut command = command_for(&built.program("hammer"), &mock);
-    with_client_secret(&mut command).arg("3");
-    let run = run(under_valgrind(command), "hammer");
-    run.assert_success("hammer under valgrind");
+    let mut command = secret_client_command(&built.program("hammer"), &mock);
+    command.arg("3");
+    let run = run_under_valgrind(command, "hammer");
 
     assert_eq!(run.value("threads: "), "32");
     assert_eq!(run.value("calls: "), "192");
@@ -158,10 +144,9 @@ fn incident_401_storm_from_32_threads_makes_one_token_request() {
     let built = built();
     let mock = mock();
     mock.set_token_delay(Duration::from_millis(50));
-    let mut command = command_for(&built.program("incidents"), &mock);
-    with_client_secret(&mut command).arg("storm");
-    let run = run(under_valgrind(command), "incidents storm");
-    run.assert_success("tests/c/incidents.c storm under valgrind");
+    let mut command = secret_client_command(&built.program("incidents"), &mock);
+    command.arg("storm");
+    let run = run_under_valgrind(command, "tests/c/incidents.c storm");
     assert_eq!(run.value("failures: "), "0");
     assert_eq!(run.value("served the rejected token: "), "0");
     assert_eq!(run.value("distinct new tokens: "), "1");
@@ -190,8 +175,8 @@ fn incident_fork_in_every_state_gives_the_child_a_working_client() {
     let mock = mock();
     mock.set_token_delay(Duration::from_millis(500));
     mock.set_expires_in(2);
-    let mut command = command_for(&built.program("incidents"), &mock);
-    with_client_secret(&mut command).arg("fork");
+    let mut command = secret_client_command(&built.program("incidents"), &mock);
+    command.arg("fork");
     let run = run(command, "incidents fork");
     run.assert_success("tests/c/incidents.c fork");
     for state in [
@@ -214,10 +199,9 @@ fn try_header_line_never_blocks_and_max_wait_bounds_the_wait() {
     let built = built();
     let mock = mock();
     mock.set_token_delay(Duration::from_millis(1500));
-    let mut command = command_for(&built.program("incidents"), &mock);
-    with_client_secret(&mut command).arg("try");
-    let run = run(under_valgrind(command), "incidents try");
-    run.assert_success("tests/c/incidents.c try under valgrind");
+    let mut command = secret_client_command(&built.program("incidents"), &mock);
+    command.arg("try");
+    let run = run_under_valgrind(command, "tests/c/incidents.c try");
     let first = run.value("first try: ");
     assert!(first.starts_with("would_block in ms: "), "{first}");
     let first_ms: f64 = first
@@ -246,10 +230,8 @@ fn background_refresher_from_c_rotates_tokens_and_stops_cleanly() {
     let built = built();
     let mock = mock();
     mock.set_expires_in(2); // refreshed every second
-    let mut command = command_for(&built.program("refresher"), &mock);
-    with_client_secret(&mut command);
-    let run = run(under_valgrind(command), "refresher");
-    run.assert_success("tests/c/refresher.c under valgrind");
+    let command = secret_client_command(&built.program("refresher"), &mock);
+    let run = run_under_valgrind(command, "tests/c/refresher.c");
 
     let distinct: u32 = run.value("distinct tokens: ").parse().expect("a count");
     let refreshes: u64 = run.value("refreshes: ").parse().expect("a count");
@@ -287,8 +269,7 @@ fn c_soak(background: bool) {
         mock.inject_n(Fault::Delay(Duration::from_millis(500)), 4);
         mock.inject(Fault::Status(500));
     }
-    let mut command = command_for(&built.program("soak"), &mock);
-    with_client_secret(&mut command);
+    let mut command = secret_client_command(&built.program("soak"), &mock);
     if background {
         command.env("SOAK_BACKGROUND", "1");
     }
@@ -337,10 +318,8 @@ fn soak_from_c_with_the_background_refresher() {
 fn cpp_wrapper_example_runs_with_exceptions_and_raii() {
     let built = built();
     let mock = mock();
-    let mut command = command_for(&built.program("cpp_example"), &mock);
-    with_client_secret(&mut command);
-    let run = run(under_valgrind(command), "cpp_example");
-    run.assert_success("cpp_example under valgrind");
+    let command = secret_client_command(&built.program("cpp_example"), &mock);
+    let run = run_under_valgrind(command, "cpp_example");
 
     assert!(
         run.value("refused: ").starts_with(
@@ -369,10 +348,8 @@ fn curl_example_gets_the_account_where_libcurl_exists() {
         return;
     }
     let mock = mock();
-    let mut command = command_for(&program, &mock);
-    with_client_secret(&mut command);
-    let run = run(under_valgrind(command), "curl_example");
-    run.assert_success("curl_example under valgrind");
+    let command = secret_client_command(&program, &mock);
+    let run = run_under_valgrind(command, "curl_example");
     assert_eq!(run.value("GET /v2/account: "), "200");
     assert_eq!(mock.account_requests(), 1);
     assert_eq!(mock.token_requests(), 1);
@@ -381,13 +358,13 @@ fn curl_example_gets_the_account_where_libcurl_exists() {
 #[test]
 fn python_ctypes_script_uses_the_same_library() {
     let built = built();
-    if !has_tool("python3") {
+    if !on_path("python3") {
         eprintln!("note: python3 not found: the ctypes script is not run");
         return;
     }
     let mock = mock();
-    let mut command = command_for(Path::new("python3"), &mock);
-    with_client_secret(&mut command)
+    let mut command = secret_client_command(Path::new("python3"), &mock);
+    command
         .arg(root().join("examples-c/alpaca_auth_ctypes.py"))
         .arg(built.out.join(soname()));
     let run = run(command, "ctypes");
@@ -409,15 +386,10 @@ fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
     let mock = mock();
     mock.require_assertion_audience(Some(&mock.issuer()));
     mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
-    let der = generate_p256_pkcs8().expect("a fresh P-256 key");
-    let key = PrivateKey::from_der(&der).expect("the generated key loads");
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let dir = scratch().join("keys");
-    fs::create_dir_all(&dir).expect("key directory");
-    let pem_path = dir.join(format!("options-{}.pem", std::process::id()));
-    fs::write(&pem_path, pem("PRIVATE KEY", &der)).expect("PEM key file");
+    let (_, der) = fresh_registered_key(&mock);
+    let pem_path = key_file("options.pem", keys::pem("PRIVATE KEY", &der).as_bytes());
 
-    let mut command = Command::new(built.program("assertion_options"));
+    let mut command = std::process::Command::new(built.program("assertion_options"));
     clear_apca(&mut command);
     command
         .env("OPT_TOKEN_URL", mock.token_url())
@@ -432,9 +404,8 @@ fn assertion_options_and_scope_from_c_reach_an_rfc7523bis_server() {
             "APCA_ASSERTION_TYP",
             alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP,
         );
-    let run = run(under_valgrind(command), "assertion_options");
+    let run = run_under_valgrind(command, "tests/c/assertion_options.c");
     let _ = fs::remove_file(&pem_path);
-    run.assert_success("tests/c/assertion_options.c under valgrind");
     assert!(
         run.value("options: ").ends_with(", 0 failed"),
         "{}",
@@ -461,12 +432,8 @@ fn prefork_children_sharing_the_file_store_make_one_request_per_rotation() {
     mock.set_expires_in(2);
     let dir = scratch().join(format!("prefork-store-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    let mut command = Command::new(built.program("prefork"));
-    clear_apca(&mut command);
+    let mut command = program_for(&built.program("prefork"), "PREFORK", &mock);
     command
-        .env("PREFORK_TOKEN_URL", mock.token_url())
-        .env("PREFORK_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("PREFORK_CLIENT_SECRET", MOCK_CLIENT_SECRET)
         .env("PREFORK_CACHE_DIR", &dir)
         .env("PREFORK_CHILDREN", PREFORK_CHILDREN.to_string())
         .env("PREFORK_SECONDS", PREFORK_SECONDS.to_string());
@@ -505,14 +472,8 @@ fn prefork_children_sharing_the_file_store_make_one_request_per_rotation() {
 fn a_token_store_in_c_callbacks_is_shared_by_clients_and_never_fails_them() {
     let built = built();
     let mock = mock();
-    let mut command = Command::new(built.program("store_callbacks"));
-    clear_apca(&mut command);
-    command
-        .env("STORE_TOKEN_URL", mock.token_url())
-        .env("STORE_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("STORE_CLIENT_SECRET", MOCK_CLIENT_SECRET);
-    let ran = run(under_valgrind(command), "store_callbacks");
-    ran.assert_success("tests/c/store_callbacks.c under valgrind");
+    let command = program_for(&built.program("store_callbacks"), "STORE", &mock);
+    let ran = run_under_valgrind(command, "tests/c/store_callbacks.c");
     assert!(
         ran.value("store: ").ends_with(", 0 failed"),
         "{}",
@@ -527,28 +488,18 @@ fn a_token_store_in_c_callbacks_is_shared_by_clients_and_never_fails_them() {
 fn abuse_from_c_gets_documented_codes_and_reasons() {
     let built = built();
     let mock = mock();
-    let der = generate_p256_pkcs8().expect("a fresh P-256 key");
-    let key = PrivateKey::from_der(&der).expect("the generated key loads");
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let dir = scratch().join("keys");
-    fs::create_dir_all(&dir).expect("key directory");
-    let pem_path = dir.join(format!("abuse-{}.pem", std::process::id()));
-    fs::write(&pem_path, pem("PRIVATE KEY", &der)).expect("PEM key file");
+    let (_, der) = fresh_registered_key(&mock);
+    let pem_path = key_file("abuse.pem", keys::pem("PRIVATE KEY", &der).as_bytes());
 
-    let mut command = Command::new(built.program("abuse"));
-    clear_apca(&mut command);
+    let mut command = program_for(&built.program("abuse"), "ABUSE", &mock);
     command
-        .env("ABUSE_TOKEN_URL", mock.token_url())
         .env("ABUSE_KEY_PEM", &pem_path)
-        .env("ABUSE_KEY_DER", root().join("tests/keys/p256-pkcs8.der"))
+        .env("ABUSE_KEY_DER", keys::path("p256-pkcs8.der"))
         .env("ABUSE_JWT_CLIENT", MOCK_JWT_CLIENT_ID)
-        .env("ABUSE_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("ABUSE_CLIENT_SECRET", MOCK_CLIENT_SECRET)
         .env("ABUSE_API_KEY_ID", MOCK_API_KEY_ID)
         .env("ABUSE_API_SECRET", MOCK_API_SECRET_KEY);
-    let run = run(under_valgrind(command), "abuse");
+    let run = run_under_valgrind(command, "tests/c/abuse.c");
     let _ = fs::remove_file(&pem_path);
-    run.assert_success("tests/c/abuse.c under valgrind");
 
     let summary = run.value("abuse: ");
     let checks: usize = summary
@@ -563,15 +514,12 @@ fn abuse_from_c_gets_documented_codes_and_reasons() {
     assert!(mock.token_requests() >= 5, "{}", mock.token_requests());
 }
 
-/// PEM armour of DER bytes.
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut text = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        text.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        text.push('\n');
-    }
-    text.push_str(&format!("-----END {label}-----\n"));
-    text
+/// Writes key `bytes` to a fresh file `name` under the scratch space;
+/// returns its path.
+fn key_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = scratch().join("keys");
+    fs::create_dir_all(&dir).expect("key directory");
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    fs::write(&path, bytes).expect("key file");
+    path
 }

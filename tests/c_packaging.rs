@@ -7,16 +7,16 @@
 //! installed), and the ABI rules of `tests/c/abi.c`.
 #![cfg(target_os = "linux")]
 
-#[path = "common/c.rs"]
-mod c;
+mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use alpaca_auth::mock::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use c::*;
+use common::c::*;
+use common::util::on_path;
+use common::{account_status_with_lines as account_status, mock};
 
 #[test]
 fn library_soname_follows_semver() {
@@ -141,17 +141,20 @@ fn committed_header_matches_a_fresh_cbindgen_run() {
     }
 }
 
+/// The value of `#define name` in the committed header.
+fn header_define(name: &str) -> String {
+    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
+    header
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("#define {name} ")))
+        .unwrap_or_else(|| panic!("no {name} in the header"))
+        .trim()
+        .to_owned()
+}
+
 #[test]
 fn header_version_macros_match_the_crate_version() {
-    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
-    let define = |name: &str| -> String {
-        header
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("#define {name} ")))
-            .unwrap_or_else(|| panic!("no {name} in the header"))
-            .trim()
-            .to_owned()
-    };
+    let define = header_define;
     assert_eq!(
         define("ALPACA_AUTH_VERSION"),
         format!("\"{}\"", env!("CARGO_PKG_VERSION")),
@@ -178,13 +181,8 @@ fn header_version_macros_match_the_crate_version() {
 
 #[test]
 fn header_limit_macros_match_the_library_limits() {
-    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
     let define = |name: &str| -> usize {
-        header
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("#define {name} ")))
-            .unwrap_or_else(|| panic!("no {name} in the header"))
-            .trim()
+        header_define(name)
             .parse()
             .unwrap_or_else(|e| panic!("{name} is not a number: {e}"))
     };
@@ -205,6 +203,7 @@ fn header_limit_macros_match_the_library_limits() {
         "{fix}"
     );
     // No doc comment names a buffer size by number: they use the macros.
+    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
     for stale in ["2048 bytes", "4097 bytes", "8192 bytes"] {
         assert!(!header.contains(stale), "the header still says {stale:?}");
     }
@@ -472,7 +471,7 @@ fn staged_build_tree_links_and_runs_without_make_install() {
 
 #[test]
 fn cmake_find_package_links_shared_and_static_targets() {
-    if !has_tool("cmake") {
+    if !on_path("cmake") {
         eprintln!("skipped: cmake not found (apt-get install cmake; .ci/run installs it)");
         return;
     }
@@ -545,14 +544,8 @@ fn abi_growth_null_outs_and_maximal_lines_from_c() {
     let built = built();
     let mock = mock();
     mock.set_token_len(Some(alpaca_auth::token::MAX_ACCESS_TOKEN_LEN));
-    let mut command = Command::new(built.program("abi"));
-    clear_apca(&mut command);
-    command
-        .env("ABI_TOKEN_URL", mock.token_url())
-        .env("ABI_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("ABI_CLIENT_SECRET", MOCK_CLIENT_SECRET);
-    let ran = run(under_valgrind(command), "abi");
-    ran.assert_success("tests/c/abi.c");
+    let command = program_for(&built.program("abi"), "ABI", &mock);
+    let ran = run_under_valgrind(command, "tests/c/abi.c");
     let length: usize = ran.value("line length: ").parse().expect("a length");
     assert_eq!(length + 1, alpaca_auth::MAX_HEADER_LINE_LEN);
     assert!(ran.stdout.contains(", 0 failed"), "{}", ran.stdout);

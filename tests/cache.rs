@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use alpaca_auth::mock::Fault;
 use alpaca_auth::ErrorKind;
-use common::{mock, secret_client};
+use common::util::wait_until;
+use common::{mock, secret_client, FAST_RETRY};
 
 const THREADS: usize = 32;
 
@@ -75,7 +76,7 @@ fn waiters_share_the_error_of_the_one_failed_request() {
 #[test]
 fn refresh_ahead_serves_the_old_token_while_one_thread_refreshes() {
     let mock = mock();
-    mock.set_expires_in(4); // refresh window opens after 2 s
+    mock.set_expires_in(4); // refresh window opens after 2 s (common::REFRESH)
     let client = secret_client(&mock);
     let old = client.access_token().unwrap();
     thread::sleep(Duration::from_millis(2100));
@@ -93,19 +94,10 @@ fn refresh_ahead_serves_the_old_token_while_one_thread_refreshes() {
         served_old, THREADS,
         "every caller got the still-valid token"
     );
-    wait_until(Duration::from_secs(3), || {
+    wait_until("the refreshed token", Duration::from_secs(3), || {
         !client.access_token().unwrap().same_token(&old)
     });
     assert_eq!(mock.token_requests(), 2, "one refresh request");
-}
-
-/// Polls `done` every 10 ms until it holds, failing after `limit`.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not within {limit:?}");
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -115,17 +107,24 @@ fn failed_refresh_keeps_serving_the_valid_token() {
     let client = secret_client(&mock);
     let old = client.access_token().unwrap();
     thread::sleep(Duration::from_millis(2100));
-    mock.inject_n(Fault::Status(503), 4);
+    let attempts = u64::from(FAST_RETRY.max_attempts);
+    mock.inject_n(Fault::Status(503), attempts as usize);
     let during = client.access_token().expect("old token still valid");
     assert!(during.same_token(&old));
-    wait_until(Duration::from_secs(3), || client.last_error().is_some());
-    assert_eq!(mock.token_requests(), 1 + 4, "one refresh with its retries");
+    wait_until("the failed refresh", Duration::from_secs(3), || {
+        client.last_error().is_some()
+    });
+    assert_eq!(
+        mock.token_requests(),
+        1 + attempts,
+        "one refresh with its retries"
+    );
     assert_eq!(client.last_error().unwrap().status(), Some(503));
     // Held off: the next calls do not hammer the endpoint.
     for _ in 0..100 {
         assert!(client.access_token().unwrap().same_token(&old));
     }
-    assert_eq!(mock.token_requests(), 5);
+    assert_eq!(mock.token_requests(), 1 + attempts);
 }
 
 #[test]
@@ -135,7 +134,7 @@ fn error_reaches_callers_only_without_a_valid_token() {
     let client = secret_client(&mock);
     client.access_token().unwrap();
     thread::sleep(Duration::from_millis(1100));
-    mock.inject_n(Fault::Status(500), 4);
+    mock.inject_n(Fault::Status(500), FAST_RETRY.max_attempts as usize);
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HttpStatus);
     assert_eq!(err.status(), Some(500));
@@ -196,11 +195,7 @@ fn refresh_ahead_makes_one_request_per_rotation() {
 fn a_refresh_that_outlives_the_token_returns_an_error_not_an_expired_token() {
     let mock = mock();
     mock.set_expires_in(2);
-    let client = common::builder(&mock)
-        .credentials(alpaca_auth::Credentials::client_secret(
-            alpaca_auth::mock::MOCK_CLIENT_ID,
-            alpaca_auth::mock::MOCK_CLIENT_SECRET,
-        ))
+    let client = common::secret_builder(&mock)
         .request_timeout(Duration::from_millis(1500))
         .token_budget(Duration::from_millis(1500))
         .build()

@@ -2,41 +2,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use base64::Engine as _;
 
 use alpaca_auth::mock::{
     DEFAULT_TOKEN_LEN, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
 };
-use common::mock;
-
-fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The variables of a `client_secret_post` client of the mock.
-fn secret_client_env<'a>(token_url: &'a str, secret: &'a str) -> [(&'static str, &'a str); 4] {
-    [
-        ("APCA_ENVIRONMENT", "broker-sandbox"),
-        ("APCA_AUTH_URL", token_url),
-        ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
-        ("APCA_CLIENT_SECRET", secret),
-    ]
-}
+use common::cli::{run as cli, stderr, stdout};
+use common::{account_status_with_lines, keys, mock, secret_client_env};
 
 #[test]
 fn token_prints_a_token_the_mock_issued() {
@@ -85,20 +57,10 @@ fn broker_key_pairs_print_basic_unless_the_style_says_headers() {
         .encode(format!("{MOCK_API_KEY_ID}:{MOCK_API_SECRET_KEY}"));
     assert_eq!(stdout(&out), format!("Authorization: Basic {basic}\n"));
     // The mock's API accepts the line as printed.
-    let (name, value) = stdout(&out)
-        .trim_end()
-        .split_once(": ")
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .unwrap();
-    let status = ureq::get(format!("{base}/v2/account"))
-        .header(name, value)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    assert_eq!(
+        account_status_with_lines(&mock, &[stdout(&out).trim_end()]),
+        200
+    );
 
     env.push(("APCA_API_KEY_STYLE", "headers"));
     let out = cli(&["headers"], &env);
@@ -112,13 +74,12 @@ fn broker_key_pairs_print_basic_unless_the_style_says_headers() {
 
 #[test]
 fn assertion_variables_and_scope_reach_an_rfc7523bis_server() {
-    use alpaca_auth::mock::{RegisteredKey, MOCK_JWT_CLIENT_ID};
+    use alpaca_auth::mock::MOCK_JWT_CLIENT_ID;
     let mock = mock();
     mock.require_assertion_audience(Some(&mock.issuer()));
     mock.require_assertion_typ(Some(alpaca_auth::CLIENT_AUTHENTICATION_JWT_TYP));
-    let key_path = format!("{}/tests/keys/p256-pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
-    let key = alpaca_auth::PrivateKey::from_file(&key_path).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    common::registered_fixture(&mock, "p256-pkcs8.pem");
+    let key_path = keys::path_text("p256-pkcs8.pem");
     let token_url = mock.token_url();
     let issuer = mock.issuer();
     let env = [
@@ -220,11 +181,9 @@ fn with_mock_server<T>(
     with: impl FnOnce(&str) -> T,
 ) -> Result<T, String> {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-        .arg("mock-server")
+    let tmp = tmp.to_str().expect("a UTF-8 path");
+    let mut child = common::cli::command(&["mock-server"], &[("TMPDIR", tmp)])
         .args(args)
-        .env_clear()
-        .env("TMPDIR", tmp)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -243,15 +202,6 @@ fn with_mock_server<T>(
     found.ok_or_else(|| stderr(&out))
 }
 
-/// An empty directory of this test process for `TMPDIR`.
-#[cfg(unix)]
-fn fresh_tmp(name: &str) -> std::path::PathBuf {
-    let tmp = std::env::temp_dir().join(format!("alpaca-auth-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    tmp
-}
-
 /// The key file's path `alpaca-auth mock-server` prints.
 #[cfg(unix)]
 fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, String> {
@@ -261,7 +211,7 @@ fn mock_server_key_path(args: &[&str], tmp: &std::path::Path) -> Result<String, 
 #[cfg(unix)]
 #[test]
 fn mock_server_issues_tokens_of_the_length_asked_for() {
-    let tmp = fresh_tmp("len");
+    let tmp = common::util::scratch_dir("cli-len");
     let default_len = DEFAULT_TOKEN_LEN.to_string();
     for (args, expected) in [
         (vec![], &*default_len),
@@ -290,7 +240,7 @@ fn mock_server_issues_tokens_of_the_length_asked_for() {
 #[test]
 fn mock_server_writes_its_key_to_a_fresh_private_place_never_through_a_symlink() {
     use std::os::unix::fs::{symlink, PermissionsExt};
-    let tmp = fresh_tmp("tmp");
+    let tmp = common::util::scratch_dir("cli-tmp");
     let victim = tmp.join("victim");
     std::fs::write(&victim, "ORIGINAL").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -19,8 +19,8 @@ use std::ops::RangeInclusive;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{retry_after_date, Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials, Environment, ErrorKind, ProxySetting, RetryPolicy};
+use alpaca_auth::mock::{retry_after_date, Fault, MockServer};
+use alpaca_auth::{Client, ErrorKind, ProxySetting};
 use serde_json::json;
 
 /// What the caller gets when no token is cached.
@@ -254,31 +254,17 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// A client of the case's settings; the refresh policy is
+/// `common::REFRESH` (the warm cases' refresh window opens at half-life).
 fn client_for(case: &Case, token_url: &str) -> Client {
-    Client::builder()
-        .environment(Environment::BrokerSandbox)
-        .token_url(token_url)
+    common::builder_for(token_url)
         .proxy(ProxySetting::Disabled)
         .request_timeout(case.request_timeout)
         .token_budget(case.budget)
-        .retry_policy(RetryPolicy {
-            max_attempts: case.max_attempts,
-            ..common::FAST_RETRY
-        })
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+        .retry_policy(common::attempts(case.max_attempts))
+        .credentials(common::secret_credentials())
         .build()
         .expect("client builds")
-}
-
-fn closed_port_url() -> String {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    format!("http://127.0.0.1:{port}/v1/oauth2/token")
 }
 
 fn check_elapsed(case: &Case, elapsed: Duration, mode: &str) {
@@ -295,7 +281,7 @@ fn check_elapsed(case: &Case, elapsed: Duration, mode: &str) {
 fn run_cold(case: &Case) {
     let mock = common::mock();
     let url = if case.refused {
-        closed_port_url()
+        common::util::closed_port_url("/v1/oauth2/token")
     } else {
         mock.token_url()
     };

@@ -3,22 +3,18 @@
 mod common;
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID,
-    MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
+    MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
-use alpaca_auth::{Client, Credentials, Environment, ErrorKind, PrivateKey};
-use common::{account_status, builder, mock, secret_client};
+use alpaca_auth::{Client, Credentials, Environment, ErrorKind};
+use common::{account_status, client_with, fresh_registered_key, mock, secret_client};
 
 #[test]
 fn api_key_headers_authorize_account_request_without_token_requests() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::api_key_headers(
-            MOCK_API_KEY_ID,
-            MOCK_API_SECRET_KEY,
-        ))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::api_key_headers(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY),
+    );
     let names: Vec<String> = client
         .auth_headers()
         .unwrap()
@@ -34,13 +30,10 @@ fn api_key_headers_authorize_account_request_without_token_requests() {
 #[test]
 fn api_key_basic_authorizes_account_request() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::api_key_basic(
-            MOCK_API_KEY_ID,
-            MOCK_API_SECRET_KEY,
-        ))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::api_key_basic(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY),
+    );
     let lines = client.auth_headers().unwrap().to_lines();
     assert_eq!(lines.len(), 1);
     assert!(lines[0]
@@ -52,10 +45,10 @@ fn api_key_basic_authorizes_account_request() {
 #[test]
 fn wrong_api_secret_gets_401_from_the_resource_endpoint() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::api_key(MOCK_API_KEY_ID, "not-the-secret"))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::api_key(MOCK_API_KEY_ID, "not-the-secret"),
+    );
     assert_eq!(account_status(&mock, &client), 401);
 }
 
@@ -96,12 +89,8 @@ fn two_calls_make_one_token_request() {
 #[test]
 fn private_key_jwt_flow_gets_a_token_the_api_accepts() {
     let mock = mock();
-    let key = PrivateKey::from_der(&generate_p256_pkcs8().unwrap()).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let client = builder(&mock)
-        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
-        .build()
-        .unwrap();
+    let (key, _) = fresh_registered_key(&mock);
+    let client = client_with(&mock, Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key));
     client.access_token().unwrap();
     assert_eq!(account_status(&mock, &client), 200);
     let log = mock.token_request_log();
@@ -115,10 +104,7 @@ fn private_key_jwt_flow_gets_a_token_the_api_accepts() {
 #[test]
 fn wrong_client_secret_is_invalid_client_and_not_retried() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, "wrong"))
-        .build()
-        .unwrap();
+    let client = client_with(&mock, Credentials::client_secret(MOCK_CLIENT_ID, "wrong"));
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OAuth);
     assert_eq!(err.status(), Some(401));
@@ -251,10 +237,10 @@ fn expires_in_rule_applies_to_real_responses() {
 #[test]
 fn stream_auth_message_is_a_secret_for_key_pairs_only() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY),
+    );
     let message = client.stream_auth_message().unwrap();
     let parsed: serde_json::Value = serde_json::from_str(message.expose_secret()).unwrap();
     assert_eq!(

@@ -4,18 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
-use alpaca_auth::mock::{
-    generate_p256_pkcs8, Fault, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
-    MOCK_JWT_CLIENT_ID,
-};
+use alpaca_auth::mock::{generate_p256_pkcs8, Fault, MOCK_CLIENT_ID, MOCK_JWT_CLIENT_ID};
 use alpaca_auth::{Client, Credentials, Error, PrivateKey, RetryPolicy, SecretString};
 use base64::Engine as _;
-use common::{builder, mock};
+use common::http::serve;
+use common::util::{closed_port_url, scratch_dir};
+use common::{builder, builder_for, client_with, keys, mock};
 
 const CANARY_SECRET: &str = "CANARYsecretValue0042";
 
@@ -29,10 +25,10 @@ fn assert_clean(text: &str, canaries: &[&str]) {
 fn server_echoing_the_secret_is_redacted_from_errors() {
     let mock = mock();
     mock.register_client_secret(MOCK_CLIENT_ID, "something-else");
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET),
+    );
     mock.inject(Fault::Body(
         401,
         format!(
@@ -51,13 +47,7 @@ fn server_echoing_the_secret_is_redacted_from_errors() {
 #[test]
 fn tokens_never_appear_in_debug_or_errors() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
-        .build()
-        .unwrap();
+    let client = common::secret_client(&mock);
     let token = client.access_token().unwrap();
     let secret = token.expose_secret().to_owned();
     let headers = client.auth_headers().unwrap();
@@ -66,7 +56,7 @@ fn tokens_never_appear_in_debug_or_errors() {
         headers.iter().next().unwrap().1,
         headers.to_lines()
     );
-    assert_clean(&debug, &[&secret, MOCK_CLIENT_SECRET]);
+    assert_clean(&debug, &[&secret, alpaca_auth::mock::MOCK_CLIENT_SECRET]);
 
     // A malformed success body carrying a token-like value.
     client.invalidate();
@@ -159,18 +149,9 @@ struct CanaryKey {
 impl CanaryKey {
     fn new() -> CanaryKey {
         let der = generate_p256_pkcs8().unwrap().to_vec();
-        let body = base64::engine::general_purpose::STANDARD.encode(&der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        let pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            lines.join("\n")
-        );
+        let pem = keys::pem("PRIVATE KEY", &der);
         let mut needles: Vec<String> = Vec::new();
-        for line in &lines {
+        for line in pem.lines().filter(|line| !line.starts_with("-----")) {
             for start in (0..line.len().saturating_sub(16)).step_by(8) {
                 needles.push(line[start..start + 16].to_owned());
             }
@@ -274,8 +255,7 @@ fn damaged_keys_never_show_key_material() {
 #[test]
 fn damaged_key_files_never_show_key_material() {
     let key = CanaryKey::new();
-    let dir = std::env::temp_dir().join(format!("alpaca-auth-hygiene-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("hygiene-key-files");
     let der_path = dir.join("damaged.der");
     std::fs::write(&der_path, &key.der[..key.der.len() - 7]).unwrap();
     let pem_path = dir.join("damaged.pem");
@@ -291,44 +271,18 @@ fn damaged_key_files_never_show_key_material() {
 /// whose code, description and fields echo the raw form body it received.
 /// Returns its token URL.
 fn echoing_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(16) {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let echoed = String::from_utf8_lossy(&body).into_owned();
-            let json = serde_json::json!({
-                "error": echoed,
-                "error_description": format!("you sent: {echoed}"),
-                "fields": echoed.split('&').map(|p| serde_json::json!({"name": p})).collect::<Vec<_>>(),
-            })
-            .to_string();
-            let response = format!(
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-                json.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
+    let addr = serve(|_, request| {
+        let echoed = String::from_utf8_lossy(&request.body).into_owned();
+        let json = serde_json::json!({
+            "error": echoed,
+            "error_description": format!("you sent: {echoed}"),
+            "fields": echoed.split('&').map(|p| serde_json::json!({"name": p})).collect::<Vec<_>>(),
+        })
+        .to_string();
+        format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        )
     });
     format!("http://{addr}/v1/oauth2/token")
 }
@@ -336,10 +290,7 @@ fn echoing_server() -> String {
 #[test]
 fn a_server_echoing_the_request_never_gets_the_secret_or_assertion_shown() {
     // client_secret_post
-    let url = echoing_server();
-    let client = Client::builder()
-        .environment(alpaca_auth::Environment::BrokerSandbox)
-        .token_url(&url)
+    let client = builder_for(&echoing_server())
         .retry_policy(QUICK_RETRY)
         .credentials(Credentials::client_secret(MOCK_CLIENT_ID, CANARY_SECRET_2))
         .build()
@@ -356,10 +307,7 @@ fn a_server_echoing_the_request_never_gets_the_secret_or_assertion_shown() {
 
     // private_key_jwt: the assertion is the secret.
     let key = CanaryKey::new();
-    let url = echoing_server();
-    let client = Client::builder()
-        .environment(alpaca_auth::Environment::BrokerSandbox)
-        .token_url(&url)
+    let client = builder_for(&echoing_server())
         .retry_policy(QUICK_RETRY)
         .credentials(Credentials::private_key_jwt(
             MOCK_JWT_CLIENT_ID,
@@ -379,21 +327,13 @@ fn a_server_echoing_the_request_never_gets_the_secret_or_assertion_shown() {
 #[test]
 fn assertions_of_a_refused_client_never_appear_in_errors() {
     let mock = mock();
-    let der = generate_p256_pkcs8().unwrap();
-    let registered = PrivateKey::from_der(&der).unwrap();
-    mock.register_client_key(
-        MOCK_JWT_CLIENT_ID,
-        RegisteredKey::from_private_key(&registered),
-    );
+    common::fresh_registered_key(&mock);
     // Signed with another key: the mock refuses each assertion.
     let key = CanaryKey::new();
-    let client = builder(&mock)
-        .credentials(Credentials::private_key_jwt(
-            MOCK_JWT_CLIENT_ID,
-            PrivateKey::from_der(&key.der).unwrap(),
-        ))
-        .build()
-        .unwrap();
+    let client = client_with(
+        &mock,
+        Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, PrivateKey::from_der(&key.der).unwrap()),
+    );
     let err = client.access_token().unwrap_err();
     let sent: Vec<String> = mock
         .token_request_log()
@@ -546,29 +486,18 @@ fn api_key_failures_never_show_the_secret() {
 
 // ---- the command line ----
 
+/// Runs the CLI, which must fail; returns all it printed.
 fn cli(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .expect("the binary runs");
+    let out = common::cli::run(args, env);
     assert!(!out.status.success(), "{args:?} was expected to fail");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::cli::printed(&out)
 }
 
 #[test]
 fn cli_failures_never_print_secrets_keys_or_assertions() {
     let mock = mock();
     let key = CanaryKey::new();
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/v1/oauth2/token", l.local_addr().unwrap())
-    };
+    let closed = closed_port_url("/v1/oauth2/token");
     let token_url = mock.token_url();
     let sandbox = ("APCA_ENVIRONMENT", "broker-sandbox");
     let client_id = ("APCA_CLIENT_ID", MOCK_CLIENT_ID);
@@ -576,8 +505,7 @@ fn cli_failures_never_print_secrets_keys_or_assertions() {
     let long_secret = format!("{CANARY_SECRET_2}{}", "y".repeat(200));
     let damaged_pem = key.pem.replace("END PRIVATE", "END PUBLIC");
     let escaped_pem = key.pem.replace('\n', "\\n");
-    let dir = std::env::temp_dir().join(format!("alpaca-auth-cli-hygiene-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("hygiene-cli");
     let der_path = dir.join("damaged.der");
     std::fs::write(&der_path, &key.der[..key.der.len() - 9]).unwrap();
     let der_path = der_path.to_string_lossy().into_owned();
@@ -683,19 +611,12 @@ fn cli_failures_never_print_secrets_keys_or_assertions() {
         assert!(!output.contains("eyJ"), "{command}: a JWT part was printed");
     }
     // `endpoints` succeeds and prints URLs only.
-    let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-        .arg("endpoints")
-        .env_clear()
-        .envs([
-            sandbox,
-            ("APCA_AUTH_URL", token_url.as_str()),
-            client_id,
-            secret,
-        ])
-        .output()
-        .unwrap();
+    let out = common::cli::run(
+        &["endpoints"],
+        &[sandbox, ("APCA_AUTH_URL", &token_url), client_id, secret],
+    );
     assert!(out.status.success());
-    assert_clean(&String::from_utf8_lossy(&out.stdout), &[CANARY_SECRET_2]);
+    assert_clean(&common::cli::stdout(&out), &[CANARY_SECRET_2]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -797,55 +718,26 @@ fn hostile_answers(s: &str, raw: &str) -> Vec<(u16, String, String)> {
 /// A token endpoint that answers the n-th request with the n-th of
 /// [`hostile_answers`] for the secret it received.
 fn hostile_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut path = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if path.is_empty() {
-                    path = line.split(' ').nth(1).unwrap_or("").to_owned();
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let raw = String::from_utf8_lossy(&body).into_owned();
-            let secret = raw
-                .split('&')
-                .find_map(|p| p.strip_prefix("client_secret="))
-                .map(form_decode)
-                .unwrap_or_default();
-            // The path names the answer: /token/<index>.
-            let index: usize = path
-                .rsplit('/')
-                .next()
-                .and_then(|i| i.parse().ok())
-                .unwrap_or(n);
-            let answers = hostile_answers(&secret, &raw);
-            let (status, headers, body) = answers[index % answers.len()].clone();
-            let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
+    let addr = serve(|n, request| {
+        let raw = String::from_utf8_lossy(&request.body).into_owned();
+        let secret = raw
+            .split('&')
+            .find_map(|p| p.strip_prefix("client_secret="))
+            .map(form_decode)
+            .unwrap_or_default();
+        // The path names the answer: /token/<index>.
+        let index: usize = request
+            .path
+            .rsplit('/')
+            .next()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(n);
+        let answers = hostile_answers(&secret, &raw);
+        let (status, headers, body) = answers[index % answers.len()].clone();
+        format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
     });
     format!("http://{addr}/token")
 }
@@ -876,9 +768,7 @@ fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
     let count = hostile_answers("x", "x").len();
     for secret in secrets_of_every_length() {
         for index in 0..count {
-            let client = Client::builder()
-                .environment(alpaca_auth::Environment::BrokerSandbox)
-                .token_url(format!("{url}/{index}"))
+            let client = builder_for(&format!("{url}/{index}"))
                 .retry_policy(RetryPolicy {
                     max_attempts: 1,
                     ..QUICK_RETRY
@@ -935,10 +825,7 @@ fn a_token_whose_scope_echoes_secrets_shows_neither_in_debug() {
     let mock = mock();
     let secret = "CANARY-scope-secret-0123";
     mock.register_client_secret(MOCK_CLIENT_ID, secret);
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret))
-        .build()
-        .unwrap();
+    let client = client_with(&mock, Credentials::client_secret(MOCK_CLIENT_ID, secret));
     mock.inject(Fault::Body(
         200,
         format!(

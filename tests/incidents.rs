@@ -9,9 +9,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Credentials, ErrorKind, RetryPolicy};
-use common::{builder, mock};
+use alpaca_auth::mock::{retry_after_date, Fault, MOCK_CLIENT_SECRET};
+use alpaca_auth::{ErrorKind, RetryPolicy};
+use common::{attempts, mock, secret_builder};
+
+/// The library's default retry policy when the incident was written up,
+/// stated so that the test keeps checking those figures: 4 attempts spaced
+/// by 250 ms, 500 ms, 1 s (up to 8 s).
+const INCIDENT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    initial_backoff: Duration::from_millis(250),
+    max_backoff: Duration::from_secs(8),
+};
 
 /// 40 calls spread over one second against an endpoint answering 503 with
 /// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
@@ -21,12 +30,8 @@ use common::{builder, mock};
 fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     let mock = mock();
     mock.inject_n(Fault::RetryAfter(503, "0".into()), 1000);
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
-        .retry_policy(RetryPolicy::default())
+    let client = secret_builder(&mock)
+        .retry_policy(INCIDENT_RETRY)
         .build()
         .unwrap();
     let start = Instant::now();
@@ -49,7 +54,7 @@ fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     assert!(start.elapsed() < Duration::from_secs(4));
     assert_eq!(
         mock.token_requests(),
-        u64::from(RetryPolicy::default().max_attempts),
+        u64::from(INCIDENT_RETRY.max_attempts),
         "one acquisition, then the hold"
     );
 }
@@ -79,15 +84,8 @@ fn past_dates_and_negative_retry_after_keep_our_own_hold() {
     for value in [retry_after_date(Duration::ZERO), "-5".to_owned()] {
         let mock = mock();
         let client = Arc::new(
-            builder(&mock)
-                .credentials(Credentials::client_secret(
-                    MOCK_CLIENT_ID,
-                    MOCK_CLIENT_SECRET,
-                ))
-                .retry_policy(RetryPolicy {
-                    max_attempts: 1,
-                    ..common::FAST_RETRY
-                })
+            secret_builder(&mock)
+                .retry_policy(attempts(1))
                 .build()
                 .unwrap(),
         );
@@ -106,7 +104,7 @@ fn past_dates_and_negative_retry_after_keep_our_own_hold() {
 #[test]
 fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
     let mock = mock();
-    mock.set_expires_in(2); // refreshed after 1 s
+    mock.set_expires_in(2); // refreshed after 1 s (common::REFRESH)
     let client = common::secret_client(&mock);
     client.access_token().unwrap();
     let delay = Duration::from_millis(200);
@@ -132,11 +130,7 @@ fn rotation_never_makes_a_caller_with_a_valid_token_wait() {
 fn no_call_waits_longer_than_max_wait() {
     let mock = mock();
     mock.set_token_delay(Duration::from_millis(1500));
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .max_wait(Duration::from_millis(300))
         .build()
         .unwrap();
@@ -164,11 +158,7 @@ fn events_report_fetches_failures_and_holds() {
     let mock = mock();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    let client = builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .on_event(move |event| sink.lock().unwrap().push(event.clone()))
         .build()
         .unwrap();
@@ -208,7 +198,7 @@ fn no_event_callback_runs_after_client_free() {
     use alpaca_auth::ffi::builder::{
         alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_client_secret,
         alpaca_auth_builder_set_environment, alpaca_auth_builder_set_event_callback,
-        alpaca_auth_builder_set_token_url,
+        alpaca_auth_builder_set_request_timeout_ms, alpaca_auth_builder_set_token_url,
     };
     use alpaca_auth::ffi::client::{alpaca_auth_client_free, alpaca_auth_client_try_header_line};
     use alpaca_auth::ffi::event::alpaca_auth_event;
@@ -222,7 +212,7 @@ fn no_event_callback_runs_after_client_free() {
     unsafe extern "C" fn count(_: *const alpaca_auth_event, _: *mut std::ffi::c_void) {
         EVENTS.fetch_add(1, Ordering::SeqCst);
     }
-    let mock = alpaca_auth::mock::MockServer::start().expect("mock");
+    let mock = mock();
     mock.set_token_delay(Duration::from_millis(800));
     let url = CString::new(mock.token_url()).expect("url");
     let id = CString::new(alpaca_auth::mock::MOCK_CLIENT_ID).expect("id");
@@ -239,6 +229,12 @@ fn no_event_callback_runs_after_client_free() {
         alpaca_auth_builder_set_token_url(builder, url.as_ptr());
         alpaca_auth_builder_set_client_secret(builder, id.as_ptr(), secret.as_ptr());
         alpaca_auth_builder_set_event_callback(builder, Some(count), ptr::null_mut());
+        // Long enough for the endpoint's 800 ms: the fetch succeeds.
+        let timeout_ms = common::REQUEST_TIMEOUT.as_millis() as u64;
+        assert_eq!(
+            alpaca_auth_builder_set_request_timeout_ms(builder, timeout_ms),
+            alpaca_auth_result::Ok
+        );
         let mut client = ptr::null_mut();
         assert_eq!(
             alpaca_auth_builder_build(builder, &mut client),

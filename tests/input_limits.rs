@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use alpaca_auth::assertion::{MAX_ASSERTION_LEN, MAX_KID_LEN};
@@ -21,9 +20,10 @@ use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
 use alpaca_auth::token::MAX_ACCESS_TOKEN_LEN;
 use alpaca_auth::transport::MAX_CA_BUNDLE_LEN;
 use alpaca_auth::{
-    AssertionOptions, Client, ClientBuilder, Credentials, Error, ErrorKind, PrivateKey,
-    ProxySetting, SecretString, MAX_ENV_VALUE_LEN, MAX_URL_LEN,
+    AssertionOptions, ClientBuilder, Credentials, Error, ErrorKind, PrivateKey, ProxySetting,
+    SecretString, MAX_ENV_VALUE_LEN, MAX_URL_LEN,
 };
+use common::secret_credentials as creds;
 
 const P256_PEM: &str = include_str!("keys/p256-pkcs8.pem");
 
@@ -170,7 +170,6 @@ fn assertion_is_at_most_16384_bytes_and_kid_at_most_256() {
 fn urls_are_at_most_2048_bytes() {
     let mock = common::mock();
     let long = format!("https://api.example.com/{}", "p".repeat(MAX_URL_LEN));
-    let creds = || Credentials::client_secret(MOCK_CLIENT_ID, MOCK_CLIENT_SECRET);
     for tweak in [
         (|b: ClientBuilder, u: &str| b.api_base_url(u)) as fn(ClientBuilder, &str) -> ClientBuilder,
         |b, u| b.data_base_url(u),
@@ -187,7 +186,6 @@ fn urls_are_at_most_2048_bytes() {
 #[test]
 fn proxy_url_is_bounded_and_never_quoted() {
     let mock = common::mock();
-    let creds = || Credentials::client_secret(MOCK_CLIENT_ID, MOCK_CLIENT_SECRET);
     let long = format!(
         "http://user:CANARYpw@proxy.example:3128/{}",
         "p".repeat(MAX_URL_LEN)
@@ -209,7 +207,6 @@ fn proxy_url_is_bounded_and_never_quoted() {
 #[test]
 fn ca_bundle_is_at_most_one_mib() {
     let mock = common::mock();
-    let creds = || Credentials::client_secret(MOCK_CLIENT_ID, MOCK_CLIENT_SECRET);
     let huge = vec![b'#'; MAX_CA_BUNDLE_LEN + 1];
     let err = build_err(&mock, creds(), |b| b.add_ca_bundle_pem(&huge));
     expect(&err, ErrorKind::Config, &MAX_CA_BUNDLE_LEN.to_string());
@@ -270,15 +267,10 @@ fn environment_values_are_at_most_64_kib() {
         "APCA_AUTH_URL",
         "APCA_ENVIRONMENT",
     ] {
-        let mut vars: HashMap<&str, String> = HashMap::from([
-            ("APCA_ENVIRONMENT", "broker-sandbox".to_owned()),
-            ("APCA_CLIENT_ID", MOCK_CLIENT_ID.to_owned()),
-            ("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET.to_owned()),
-            ("APCA_AUTH_URL", mock.token_url()),
-        ]);
-        vars.insert(name, huge.clone());
-        let err = Client::builder()
-            .from_env_with(&|n| Ok(vars.get(n).cloned()))
+        let token_url = mock.token_url();
+        let mut vars = common::secret_client_env(&token_url, MOCK_CLIENT_SECRET).to_vec();
+        vars.push((name, &huge));
+        let err = common::util::from_vars(&vars)
             .and_then(ClientBuilder::build)
             .unwrap_err();
         expect(&err, ErrorKind::Config, name);
@@ -290,7 +282,6 @@ fn environment_values_are_at_most_64_kib() {
 #[test]
 fn timeouts_and_budget_are_bounded() {
     let mock = common::mock();
-    let creds = || Credentials::client_secret(MOCK_CLIENT_ID, MOCK_CLIENT_SECRET);
     for tweak in [
         (|b: ClientBuilder, d| b.connect_timeout(d))
             as fn(ClientBuilder, Duration) -> ClientBuilder,

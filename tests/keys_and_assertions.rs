@@ -1,7 +1,8 @@
 //! Private key loading and client assertions, through the public API only,
 //! against the openssl-made fixtures in `tests/keys/` (see its README.md).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alpaca_auth::assertion::{
@@ -21,25 +22,7 @@ const TOKEN_URL: &str = "https://authx.sandbox.alpaca.markets/v1/oauth2/token";
 // ---------------------------------------------------------------------------
 // helpers
 
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("keys")
-        .join(name)
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-}
-
-fn fixture_text(name: &str) -> String {
-    String::from_utf8(fixture(name)).unwrap()
-}
-
-fn load(name: &str) -> PrivateKey {
-    PrivateKey::from_file(fixture_path(name))
-        .unwrap_or_else(|e| panic!("fixture {name} should load: {e}"))
-}
+use common::keys::{bytes as fixture, load, path as fixture_path, text as fixture_text};
 
 fn load_err(bytes: &[u8]) -> Error {
     match PrivateKey::from_bytes(bytes) {
@@ -808,13 +791,25 @@ mod mock_verifier {
         }
     }
 
+    /// Verifies `a` against `key` as registered, with a fresh replay set.
+    fn verify_as(
+        a: &SecretString,
+        key: &RegisteredKey,
+        expect: &Expectation,
+    ) -> Result<(), Rejection> {
+        verify_assertion(a.expose_secret(), key, expect, &mut HashSet::new())
+    }
+
     fn verify(a: &SecretString, key: &PrivateKey, now_unix: u64) -> Result<(), Rejection> {
-        verify_assertion(
-            a.expose_secret(),
-            &registered(key),
-            &expectation(now_unix),
-            &mut HashSet::new(),
-        )
+        verify_as(a, &registered(key), &expectation(now_unix))
+    }
+
+    /// Asserts that `a`, checked at `now_unix`, is refused with `code` and
+    /// a description containing `needle`.
+    fn assert_refused(a: &SecretString, key: &PrivateKey, now_unix: u64, code: &str, needle: &str) {
+        let err = verify(a, key, now_unix).unwrap_err();
+        assert_eq!(err.code, code, "{}", err.description);
+        assert!(err.description.contains(needle), "{}", err.description);
     }
 
     #[test]
@@ -891,13 +886,7 @@ mod mock_verifier {
         let mut other_pub = registered(&other);
         other_pub.public_key[0] ^= 1;
         let b = sign(&other, &AssertionOptions::new());
-        let err = verify_assertion(
-            b.expose_secret(),
-            &other_pub,
-            &expectation(unix_now()),
-            &mut HashSet::new(),
-        )
-        .unwrap_err();
+        let err = verify_as(&b, &other_pub, &expectation(unix_now())).unwrap_err();
         assert_eq!(err.code, "token_signature_mismatch");
     }
 
@@ -908,9 +897,7 @@ mod mock_verifier {
             &key,
             &AssertionOptions::new().audience("https://authx.alpaca.markets/v1/oauth2/token"),
         );
-        let err = verify(&a, &key, unix_now()).unwrap_err();
-        assert_eq!(err.code, "invalid_grant");
-        assert!(err.description.contains("aud"));
+        assert_refused(&a, &key, unix_now(), "invalid_grant", "aud");
     }
 
     #[test]
@@ -920,9 +907,7 @@ mod mock_verifier {
             &key,
             &AssertionOptions::new().lifetime(Duration::from_secs(30)),
         );
-        let err = verify(&a, &key, unix_now() + 31).unwrap_err();
-        assert_eq!(err.code, "invalid_grant");
-        assert!(err.description.contains("expired"));
+        assert_refused(&a, &key, unix_now() + 31, "invalid_grant", "expired");
     }
 
     #[test]
@@ -934,9 +919,7 @@ mod mock_verifier {
                 .lifetime(Duration::from_secs(600))
                 .allow_long_lifetime(true),
         );
-        let err = verify(&a, &key, unix_now()).unwrap_err();
-        assert_eq!(err.code, "invalid_grant");
-        assert!(err.description.contains("300 s"));
+        assert_refused(&a, &key, unix_now(), "invalid_grant", "300 s");
     }
 
     #[test]
@@ -949,27 +932,17 @@ mod mock_verifier {
             &AssertionOptions::new(),
         )
         .unwrap();
-        let err = verify(&a, &key, unix_now()).unwrap_err();
-        assert_eq!(err.code, "invalid_client");
-        assert!(err.description.contains("iss"));
+        assert_refused(&a, &key, unix_now(), "invalid_client", "iss");
     }
 
     #[test]
     fn kid_is_refused_with_invalid_request_unless_allowed() {
         let key = load("p256-pkcs8.pem");
         let a = sign(&key, &AssertionOptions::new().kid("key-1"));
-        let err = verify(&a, &key, unix_now()).unwrap_err();
-        assert_eq!(err.code, "invalid_request");
-        assert!(err.description.contains("kid"));
+        assert_refused(&a, &key, unix_now(), "invalid_request", "kid");
         let mut expect = expectation(unix_now());
         expect.allowed_kid = Some("key-1");
-        verify_assertion(
-            a.expose_secret(),
-            &registered(&key),
-            &expect,
-            &mut HashSet::new(),
-        )
-        .unwrap();
+        verify_as(&a, &registered(&key), &expect).unwrap();
     }
 
     #[test]
@@ -978,13 +951,7 @@ mod mock_verifier {
         let a = sign(&key, &AssertionOptions::new());
         let mut reg = registered(&key);
         reg.algorithm = Algorithm::PS256;
-        let err = verify_assertion(
-            a.expose_secret(),
-            &reg,
-            &expectation(unix_now()),
-            &mut HashSet::new(),
-        )
-        .unwrap_err();
+        let err = verify_as(&a, &reg, &expectation(unix_now())).unwrap_err();
         assert_eq!(err.code, "invalid_client");
         assert!(err.description.contains("RS256"));
     }

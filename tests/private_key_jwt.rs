@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use alpaca_auth::mock::{Fault, MockServer, RegisteredKey, MOCK_JWT_CLIENT_ID};
+use alpaca_auth::mock::{Fault, MockServer, MOCK_JWT_CLIENT_ID};
 use alpaca_auth::{Algorithm, AssertionOptions, Client, Credentials, ErrorKind, PrivateKey};
-use base64::Engine as _;
-use common::{account_status, builder, mock};
+use common::keys::{self, jwt_claims as claims, jwt_header};
+use common::util::from_vars;
+use common::{account_status, client_with, mock, register_key, registered_fixture};
 
 /// Every key file a user is likely to hold, with the algorithm it implies.
 const SUPPORTED: &[(&str, Algorithm)] = &[
@@ -24,31 +22,12 @@ const SUPPORTED: &[(&str, Algorithm)] = &[
     ("ed25519-pkcs8.pem", Algorithm::EdDSA),
 ];
 
-fn key_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/keys")
-        .join(name)
-}
-
 fn jwt_client(mock: &MockServer, file: &str, options: AssertionOptions) -> Client {
-    let key = PrivateKey::from_file(key_path(file)).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    builder(mock)
-        .credentials(Credentials::private_key_jwt_with(
-            MOCK_JWT_CLIENT_ID,
-            key,
-            options,
-        ))
-        .build()
-        .unwrap()
-}
-
-fn claims(assertion: &str) -> serde_json::Value {
-    let payload = assertion.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    let key = registered_fixture(mock, file);
+    client_with(
+        mock,
+        Credentials::private_key_jwt_with(MOCK_JWT_CLIENT_ID, key, options),
+    )
 }
 
 #[test]
@@ -60,23 +39,18 @@ fn every_supported_key_file_gets_a_token_the_api_accepts() {
             .access_token()
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(account_status(&mock, &client), 200, "{file}");
-        let key = PrivateKey::from_file(key_path(file)).unwrap();
-        assert_eq!(key.algorithm(), *algorithm, "{file}");
+        assert_eq!(keys::load(file).algorithm(), *algorithm, "{file}");
     }
 }
 
 #[test]
 fn ps256_is_selectable_for_rsa_keys() {
     let mock = mock();
-    let key = PrivateKey::from_file(key_path("rsa2048-pkcs8.pem"))
-        .unwrap()
+    let key = keys::load("rsa2048-pkcs8.pem")
         .with_algorithm(Algorithm::PS256)
         .unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let client = builder(&mock)
-        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
-        .build()
-        .unwrap();
+    register_key(&mock, &key);
+    let client = client_with(&mock, Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key));
     client.access_token().unwrap();
 }
 
@@ -118,11 +92,7 @@ fn replayed_assertion_is_refused_with_jti_known() {
         .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A")))
         .collect::<Vec<_>>()
         .join("&");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
+    let mut response = common::http::agent()
         .post(mock.token_url())
         .header("content-type", "application/x-www-form-urlencoded")
         .send(body.as_str())
@@ -152,9 +122,7 @@ fn kid_is_sent_only_when_set_and_refused_unless_configured() {
 fn wrong_key_is_token_signature_mismatch() {
     let mock = mock();
     let client = jwt_client(&mock, "p256-pkcs8.pem", AssertionOptions::new());
-    let other = alpaca_auth::mock::generate_p256_pkcs8().unwrap();
-    let other = PrivateKey::from_der(&other).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&other));
+    common::fresh_registered_key(&mock);
     let err = client.access_token().unwrap_err();
     assert_eq!(err.oauth().unwrap().code, "token_signature_mismatch");
     assert_eq!(mock.token_requests(), 1, "not retried");
@@ -164,23 +132,22 @@ fn wrong_key_is_token_signature_mismatch() {
 fn cli_token_works_with_each_supported_key_file() {
     for (file, _) in SUPPORTED {
         let mock = mock();
-        let key = PrivateKey::from_file(key_path(file)).unwrap();
-        mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-        let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-            .arg("token")
-            .env_clear()
-            .env("APCA_ENVIRONMENT", "broker-sandbox")
-            .env("APCA_AUTH_URL", mock.token_url())
-            .env("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID)
-            .env("APCA_PRIVATE_KEY_PATH", key_path(file))
-            .output()
-            .unwrap();
+        registered_fixture(&mock, file);
+        let out = common::cli::run(
+            &["token"],
+            &[
+                ("APCA_ENVIRONMENT", "broker-sandbox"),
+                ("APCA_AUTH_URL", &mock.token_url()),
+                ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+                ("APCA_PRIVATE_KEY_PATH", &keys::path_text(file)),
+            ],
+        );
         assert!(
             out.status.success(),
             "{file}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            common::cli::stderr(&out)
         );
-        let token = String::from_utf8(out.stdout).unwrap();
+        let token = common::cli::stdout(&out);
         assert!(mock.is_token_valid(token.trim()), "{file}");
     }
 }
@@ -188,34 +155,24 @@ fn cli_token_works_with_each_supported_key_file() {
 #[test]
 fn private_key_from_env_text_works_and_bad_keys_fail_at_build() {
     let mock = mock();
-    let pem = std::fs::read_to_string(key_path("p256-sec1.pem")).unwrap();
-    let key = PrivateKey::from_pem(&pem).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
-    let env = |name: &str| -> alpaca_auth::Result<Option<String>> {
-        Ok(match name {
-            "APCA_ENVIRONMENT" => Some("broker-sandbox".into()),
-            "APCA_AUTH_URL" => Some(mock.token_url()),
-            "APCA_CLIENT_ID" => Some(MOCK_JWT_CLIENT_ID.into()),
-            "APCA_PRIVATE_KEY" => Some(pem.clone()),
-            _ => None,
-        })
-    };
-    let client = Client::builder()
-        .from_env_with(&env)
-        .unwrap()
-        .build()
-        .unwrap();
+    let pem = keys::text("p256-sec1.pem");
+    registered_fixture(&mock, "p256-sec1.pem");
+    let client = from_vars(&[
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_AUTH_URL", &mock.token_url()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+        ("APCA_PRIVATE_KEY", &pem),
+    ])
+    .unwrap()
+    .build()
+    .unwrap();
     client.access_token().unwrap();
 
-    let encrypted = std::fs::read_to_string(key_path("encrypted-pkcs8.pem")).unwrap();
-    let env = |name: &str| -> alpaca_auth::Result<Option<String>> {
-        Ok(match name {
-            "APCA_CLIENT_ID" => Some(MOCK_JWT_CLIENT_ID.into()),
-            "APCA_PRIVATE_KEY" => Some(encrypted.clone()),
-            _ => None,
-        })
-    };
-    let err = Client::builder().from_env_with(&env).unwrap_err();
+    let err = from_vars(&[
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID.to_owned()),
+        ("APCA_PRIVATE_KEY", keys::text("encrypted-pkcs8.pem")),
+    ])
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKey);
     assert!(err.message().starts_with("APCA_PRIVATE_KEY: "), "{err}");
     assert!(err.message().contains("openssl"), "{err}");
@@ -227,29 +184,24 @@ fn a_pem_with_two_private_keys_is_refused_before_any_request() {
     // An old and a new key in one file, as during a key rotation.
     let two = format!(
         "{}{}",
-        std::fs::read_to_string(key_path("p256-pkcs8.pem")).unwrap(),
-        std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap()
+        keys::text("p256-pkcs8.pem"),
+        keys::text("rsa2048-pkcs8.pem")
     );
     let err = PrivateKey::from_pem(&two).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKey);
     assert!(err.message().contains("more than one private key"), "{err}");
     // Two keys of the same kind, through the environment.
     let same = two.replace(
-        &std::fs::read_to_string(key_path("rsa2048-pkcs8.pem")).unwrap(),
-        &std::fs::read_to_string(key_path("p256-sec1.pem")).unwrap(),
+        &keys::text("rsa2048-pkcs8.pem"),
+        &keys::text("p256-sec1.pem"),
     );
-    let token_url = mock.token_url();
-    let err = alpaca_auth::ClientBuilder::default()
-        .from_env_with(&|name| {
-            Ok(match name {
-                "APCA_ENVIRONMENT" => Some("broker-sandbox".to_owned()),
-                "APCA_AUTH_URL" => Some(token_url.clone()),
-                "APCA_CLIENT_ID" => Some(MOCK_JWT_CLIENT_ID.to_owned()),
-                "APCA_PRIVATE_KEY" => Some(same.clone()),
-                _ => None,
-            })
-        })
-        .unwrap_err();
+    let err = from_vars(&[
+        ("APCA_ENVIRONMENT", "broker-sandbox"),
+        ("APCA_AUTH_URL", &mock.token_url()),
+        ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+        ("APCA_PRIVATE_KEY", &same),
+    ])
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKey);
     assert!(err.message().contains("APCA_PRIVATE_KEY"), "{err}");
     assert!(err.message().contains("more than one private key"), "{err}");
@@ -268,77 +220,45 @@ fn rsa_pss_keys_restricted_to_sha256_sign_ps256_and_others_are_refused() {
     client.access_token().unwrap();
     assert_eq!(account_status(&mock, &client), 200);
 
-    let err = PrivateKey::from_file(key_path("rsa-pss2048-sha512-pkcs8.pem")).unwrap_err();
+    let err = PrivateKey::from_file(keys::path("rsa-pss2048-sha512-pkcs8.pem")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKey);
     assert!(err.message().contains("SHA-512"), "{err}");
     assert!(err.message().contains("PS256"), "{err}");
     // The unrestricted RSASSA-PSS key still loads.
-    let key = PrivateKey::from_file(key_path("rsa-pss2048-pkcs8.pem")).unwrap();
-    assert_eq!(key.algorithm(), Algorithm::PS256);
+    assert_eq!(
+        keys::load("rsa-pss2048-pkcs8.pem").algorithm(),
+        Algorithm::PS256
+    );
 }
 
 #[test]
 fn ed25519_is_accepted_as_the_name_of_eddsa() {
     assert_eq!("Ed25519".parse::<Algorithm>().unwrap(), Algorithm::Ed25519);
-    let key = PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap();
+    let key = keys::load("ed25519-pkcs8.pem");
     assert_eq!(key.algorithm(), Algorithm::EdDSA, "EdDSA stays the default");
     let key = key.with_algorithm(Algorithm::Ed25519).unwrap();
     let mock = mock();
-    mock.register_client_key(
-        MOCK_JWT_CLIENT_ID,
-        RegisteredKey::from_private_key(
-            &PrivateKey::from_file(key_path("ed25519-pkcs8.pem")).unwrap(),
-        ),
-    );
-    let client = builder(&mock)
-        .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
-        .build()
-        .unwrap();
+    registered_fixture(&mock, "ed25519-pkcs8.pem");
+    let client = client_with(&mock, Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key));
     client.access_token().unwrap();
     let log = mock.token_request_log();
     let assertion = log[0].field("client_assertion").unwrap();
-    let header = assertion.split('.').next().unwrap();
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
+    let header = keys::jwt_part_bytes(assertion, 0);
     assert_eq!(header, br#"{"alg":"Ed25519","typ":"JWT"}"#);
     // Only Ed25519 keys take the name.
-    let p256 = PrivateKey::from_file(key_path("p256-pkcs8.pem")).unwrap();
+    let p256 = keys::load("p256-pkcs8.pem");
     assert!(p256.with_algorithm(Algorithm::Ed25519).is_err());
 }
 
-/// A builder from the given `APCA_*` variables (and nothing else).
-fn from_vars(vars: &[(&str, String)]) -> alpaca_auth::Result<alpaca_auth::ClientBuilder> {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    alpaca_auth::ClientBuilder::default().from_env_with(&move |name| {
-        Ok(vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-    })
-}
-
 fn p256_vars(mock: &MockServer) -> Vec<(&'static str, String)> {
-    let key = PrivateKey::from_file(key_path("p256-pkcs8.pem")).unwrap();
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    registered_fixture(mock, "p256-pkcs8.pem");
     vec![
         ("APCA_ENVIRONMENT", "broker-sandbox".to_owned()),
         ("APCA_AUTH_URL", mock.token_url()),
         ("APCA_API_BASE_URL", mock.base_url()),
         ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID.to_owned()),
-        (
-            "APCA_PRIVATE_KEY_PATH",
-            key_path("p256-pkcs8.pem").display().to_string(),
-        ),
+        ("APCA_PRIVATE_KEY_PATH", keys::path_text("p256-pkcs8.pem")),
     ]
-}
-
-fn header_of(assertion: &str) -> serde_json::Value {
-    let header = assertion.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[test]
@@ -382,7 +302,7 @@ fn assertion_options_and_scope_from_the_environment_reach_an_rfc7523bis_server()
         claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
         90
     );
-    let header = header_of(assertion);
+    let header = jwt_header(assertion);
     assert_eq!(header["typ"], "client-authentication+jwt");
     assert_eq!(header["kid"], "key-2026");
     assert_eq!(header["alg"], "ES256");
@@ -463,16 +383,12 @@ fn private_key_jwt_survives_20_s_of_clock_skew_either_way() {
 #[test]
 fn the_mock_refuses_repeated_form_parameters() {
     let mock = mock();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let body = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}&client_secret=other",
         alpaca_auth::mock::MOCK_CLIENT_ID,
         alpaca_auth::mock::MOCK_CLIENT_SECRET
     );
-    let mut response = agent
+    let mut response = common::http::agent()
         .post(mock.token_url())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .send(body)

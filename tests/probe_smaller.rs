@@ -4,23 +4,19 @@ mod common;
 
 use std::time::Duration;
 
-use alpaca_auth::mock::{Fault, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::mock::Fault;
 use alpaca_auth::{Client, Credentials, ErrorKind, RetryPolicy};
 
 #[test]
 fn status_suffixes_are_never_repeated() {
     let mock = common::mock();
-    let client = common::builder(&mock)
+    let client = common::secret_builder(&mock)
         .retry_policy(RetryPolicy {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(20),
         })
         .token_budget(Duration::from_millis(300))
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
         .build()
         .unwrap();
     for fault in [
@@ -100,13 +96,8 @@ fn a_basic_api_key_id_with_a_colon_is_refused() {
 #[test]
 fn ports_with_a_sign_are_refused() {
     for url in ["https://auth.example:+80/t", "http://127.0.0.1:+80/t"] {
-        let err = Client::builder()
-            .environment(alpaca_auth::Environment::BrokerSandbox)
-            .token_url(url)
-            .credentials(Credentials::client_secret(
-                MOCK_CLIENT_ID,
-                MOCK_CLIENT_SECRET,
-            ))
+        let err = common::builder_for(url)
+            .credentials(common::secret_credentials())
             .build()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config, "{url}");
@@ -132,15 +123,8 @@ fn signed_expires_in_strings_are_refused() {
 #[test]
 fn impossible_retry_after_dates_are_ignored() {
     let mock = common::mock();
-    let client = common::builder(&mock)
-        .retry_policy(RetryPolicy {
-            max_attempts: 1,
-            ..common::FAST_RETRY
-        })
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = common::secret_builder(&mock)
+        .retry_policy(common::attempts(1))
         .build()
         .unwrap();
     for date in [

@@ -4,26 +4,16 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alpaca_auth::mock::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Credentials, ErrorKind, ProxySetting, SecretString};
+use alpaca_auth::mock::MOCK_CLIENT_SECRET;
+use alpaca_auth::{ErrorKind, ProxySetting, SecretString};
 
 /// A loopback listener standing in for a proxy; counts connections.
 fn loopback_proxy() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for _ in listener.incoming() {
-            seen.fetch_add(1, Ordering::SeqCst);
-        }
-    });
+    let (addr, count) = common::http::counting_listener(b"");
     (format!("http://user:CANARYpw@{addr}"), count)
 }
 
@@ -31,11 +21,7 @@ fn loopback_proxy() -> (String, Arc<AtomicUsize>) {
 fn an_explicit_proxy_with_a_plain_http_token_url_is_refused_at_build() {
     let mock = common::mock();
     let (proxy, connections) = loopback_proxy();
-    let err = common::builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let err = common::secret_builder(&mock)
         .proxy(ProxySetting::Url(SecretString::new(proxy)))
         .build()
         .unwrap_err();
@@ -58,13 +44,8 @@ fn unsupported_or_unparsable_proxy_urls_are_refused_at_build() {
         "http://[::1",
         "http://user:CANARYpw@",
     ] {
-        let err = alpaca_auth::Client::builder()
-            .environment(alpaca_auth::Environment::BrokerSandbox)
-            .token_url("https://127.0.0.1:1/v1/oauth2/token")
-            .credentials(Credentials::client_secret(
-                MOCK_CLIENT_ID,
-                MOCK_CLIENT_SECRET,
-            ))
+        let err = common::builder_for("https://127.0.0.1:1/v1/oauth2/token")
+            .credentials(common::secret_credentials())
             .proxy(ProxySetting::Url(SecretString::new(url)))
             .build()
             .unwrap_err();
@@ -86,23 +67,10 @@ fn unusable_proxy_variables_are_config_errors_naming_them() {
         ("https_proxy", "ftp://127.0.0.1:21"),
         ("all_proxy", "http://[::1"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-            .arg("token")
-            .env_clear()
-            .envs([
-                ("APCA_ENVIRONMENT", "broker-sandbox"),
-                ("APCA_AUTH_URL", token_url.as_str()),
-                ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
-                ("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET),
-                (name, value),
-            ])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut env = common::secret_client_env(&token_url, MOCK_CLIENT_SECRET).to_vec();
+        env.push((name, value));
+        let out = common::cli::run(&["token"], &env);
+        let text = common::cli::printed(&out);
         assert!(!out.status.success(), "{name}={value} was ignored");
         assert!(text.contains(name), "{name}: {text}");
         assert!(!text.contains("CANARYpw"), "{text}");

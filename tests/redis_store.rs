@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
 use alpaca_auth::{Client, Credentials, ErrorKind, StoreKey, StoreLock, StoredToken, TokenStore};
+use common::util::{on_path, wait_until};
 use store::{RedisStore, Reply};
 
 /// A `redis-server` of this test; killed when dropped.
@@ -82,11 +83,6 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 fn free_port() -> u16 {
@@ -198,11 +194,11 @@ fn the_entry_expires_with_the_token() {
         "PTTL {ttl} ms vs token's remaining {remaining} ms"
     );
     // Gone once the token has expired (bounded wait).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while get(&store, &key).is_some() {
-        assert!(Instant::now() < deadline, "the entry outlived its token");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the entry to expire with its token",
+        Duration::from_secs(5),
+        || get(&store, &key).is_none(),
+    );
 }
 
 #[test]

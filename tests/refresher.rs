@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+use alpaca_auth::mock::{Fault, MockServer};
 use alpaca_auth::{Client, Credentials};
-use common::{builder, mock};
+use common::util::wait_until;
+use common::{mock, secret_builder};
 
 /// The tests count refresher threads of the whole process: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -19,11 +20,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn refreshing_client(mock: &MockServer) -> Client {
-    builder(mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    secret_builder(mock)
         .background_refresh(true)
         .build()
         .unwrap()
@@ -43,14 +40,6 @@ fn refresher_threads() -> usize {
         .unwrap_or(0)
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn callers_never_wait_for_a_refresh() {
     let _serial = serial();
@@ -59,7 +48,7 @@ fn callers_never_wait_for_a_refresh() {
     let slow = Duration::from_millis(300);
     mock.set_token_delay(slow);
     let client = refreshing_client(&mock);
-    wait_for("the first token", Duration::from_secs(3), || {
+    wait_until("the first token", Duration::from_secs(3), || {
         client.cached_token().is_some()
     });
     let client = Arc::new(client);
@@ -107,12 +96,12 @@ fn failures_are_visible_while_callers_keep_the_valid_token() {
     let mock = mock();
     mock.set_expires_in(4); // refresh window opens after 2 s
     let client = refreshing_client(&mock);
-    wait_for("the first token", Duration::from_secs(3), || {
+    wait_until("the first token", Duration::from_secs(3), || {
         client.cached_token().is_some()
     });
     let first = client.access_token().unwrap();
     mock.inject_n(Fault::Status(500), 4); // one whole refresh attempt fails
-    wait_for("a failed refresh", Duration::from_secs(5), || {
+    wait_until("a failed refresh", Duration::from_secs(5), || {
         client.refresher_status().unwrap().consecutive_failures > 0
     });
     let status = client.refresher_status().unwrap();
@@ -124,7 +113,7 @@ fn failures_are_visible_while_callers_keep_the_valid_token() {
         client.access_token().unwrap().same_token(&first),
         "old token served"
     );
-    wait_for(
+    wait_until(
         "the retry after the backoff",
         Duration::from_secs(5),
         || !client.access_token().unwrap().same_token(&first),
@@ -142,10 +131,10 @@ fn dropping_the_client_stops_the_refresher_thread() {
     let client = refreshing_client(&mock);
     let clone = client.clone();
     // A new thread takes its name once it first runs.
-    wait_for("the named refresher thread", Duration::from_secs(3), || {
+    wait_until("the named refresher thread", Duration::from_secs(3), || {
         refresher_threads() == before + 1
     });
-    wait_for("the first token", Duration::from_secs(3), || {
+    wait_until("the first token", Duration::from_secs(3), || {
         client.cached_token().is_some()
     });
     drop(client);
@@ -158,7 +147,7 @@ fn dropping_the_client_stops_the_refresher_thread() {
     drop(clone);
     assert!(start.elapsed() < Duration::from_secs(1), "stopped promptly");
     // Joined; the kernel drops the task from /proc a moment after.
-    wait_for(
+    wait_until(
         "the refresher thread to be gone",
         Duration::from_secs(1),
         || refresher_threads() == before,
@@ -184,12 +173,12 @@ fn invalidation_wakes_the_refresher() {
     let _serial = serial();
     let mock = mock();
     let client = refreshing_client(&mock);
-    wait_for("the first token", Duration::from_secs(3), || {
+    wait_until("the first token", Duration::from_secs(3), || {
         client.cached_token().is_some()
     });
     let first = client.cached_token().unwrap();
     client.invalidate();
-    wait_for(
+    wait_until(
         "a new token from the refresher",
         Duration::from_secs(2),
         || client.cached_token().is_some_and(|t| !t.same_token(&first)),
@@ -205,7 +194,7 @@ fn callers_get_the_held_error_during_a_server_hold() {
     let mock = mock();
     mock.inject(Fault::RetryAfter(429, "30".into()));
     let client = refreshing_client(&mock);
-    wait_for("the refresher's failure", Duration::from_secs(3), || {
+    wait_until("the refresher's failure", Duration::from_secs(3), || {
         client.refresher_status().unwrap().consecutive_failures > 0
     });
     let asked = Instant::now();
@@ -224,15 +213,15 @@ fn a_long_retry_after_never_outlasts_the_token() {
     let mock = mock();
     mock.set_expires_in(4); // refreshed after 2 s, usable until 3.6 s
     let client = refreshing_client(&mock);
-    wait_for("the first token", Duration::from_secs(3), || {
+    wait_until("the first token", Duration::from_secs(3), || {
         client.cached_token().is_some()
     });
     mock.inject(Fault::RetryAfter(429, "600".into()));
-    wait_for("the failed refresh", Duration::from_secs(4), || {
+    wait_until("the failed refresh", Duration::from_secs(4), || {
         client.refresher_status().unwrap().consecutive_failures == 1
     });
     let failed_at = Instant::now();
-    wait_for(
+    wait_until(
         "the refresher waking at the end of the token's life",
         Duration::from_secs(4),
         || client.refresher_status().unwrap().consecutive_failures >= 2,

@@ -5,8 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alpaca_auth::mock::{retry_after_date, Fault};
-use alpaca_auth::{ErrorKind, RetryPolicy};
-use common::{builder, mock, secret_client};
+use alpaca_auth::ErrorKind;
+use common::util::closed_port_url;
+use common::{attempts, mock, secret_builder, secret_client, FAST_RETRY};
 
 #[test]
 fn server_errors_are_retried_until_success() {
@@ -28,57 +29,56 @@ fn attempts_are_capped() {
     mock.inject_n(Fault::Status(503), 10);
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HttpStatus);
-    assert_eq!(mock.token_requests(), 4, "default of 4 attempts");
-    assert!(err.to_string().contains("after 4 attempts"), "{err}");
+    let attempts = FAST_RETRY.max_attempts;
+    assert_eq!(
+        mock.token_requests(),
+        u64::from(attempts),
+        "FAST_RETRY's attempts"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("after {attempts} attempts")),
+        "{err}"
+    );
+}
+
+/// Answers the first token request with `fault` (a `Retry-After` of about
+/// a second or more): the client waits at least that second, then gets its
+/// token with the second request.
+fn assert_retry_after_honoured(fault: Fault) {
+    let mock = mock();
+    let client = secret_client(&mock);
+    mock.inject(fault);
+    let start = Instant::now();
+    client.access_token().unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        start.elapsed()
+    );
+    assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn retry_after_seconds_is_honoured() {
-    let mock = mock();
-    let client = secret_client(&mock);
-    mock.inject(Fault::RetryAfter(429, "1".into()));
-    let start = Instant::now();
-    client.access_token().unwrap();
-    assert!(
-        start.elapsed() >= Duration::from_millis(950),
-        "waited {:?}",
-        start.elapsed()
-    );
-    assert_eq!(mock.token_requests(), 2);
+    assert_retry_after_honoured(Fault::RetryAfter(429, "1".into()));
 }
 
 #[test]
 fn retry_after_http_date_is_honoured() {
-    let mock = mock();
-    let client = secret_client(&mock);
-    mock.inject(Fault::RetryAfter(
+    // The date has one-second resolution: at least one second passes.
+    assert_retry_after_honoured(Fault::RetryAfter(
         503,
         retry_after_date(Duration::from_secs(2)),
     ));
-    let start = Instant::now();
-    client.access_token().unwrap();
-    // The date has one-second resolution: at least one second passes.
-    assert!(
-        start.elapsed() >= Duration::from_millis(950),
-        "waited {:?}",
-        start.elapsed()
-    );
-    assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn endless_rate_limiting_gives_up_within_the_budget() {
     let mock = mock();
     let budget = Duration::from_secs(2);
-    let client = builder(&mock)
-        .credentials(alpaca_auth::Credentials::client_secret(
-            alpaca_auth::mock::MOCK_CLIENT_ID,
-            alpaca_auth::mock::MOCK_CLIENT_SECRET,
-        ))
-        .retry_policy(RetryPolicy {
-            max_attempts: 100,
-            ..common::FAST_RETRY
-        })
+    let client = secret_builder(&mock)
+        .retry_policy(attempts(100))
         .token_budget(budget)
         .build()
         .unwrap();
@@ -127,14 +127,7 @@ fn connection_reset_is_retried() {
 
 #[test]
 fn connection_refused_is_a_transport_error_after_retries() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let client = alpaca_auth::Client::builder()
-        .environment(alpaca_auth::Environment::BrokerSandbox)
-        .token_url(format!("http://127.0.0.1:{port}/v1/oauth2/token"))
-        .retry_policy(common::FAST_RETRY)
+    let client = common::builder_for(&closed_port_url("/v1/oauth2/token"))
         .credentials(alpaca_auth::Credentials::client_secret(
             alpaca_auth::mock::MOCK_CLIENT_ID,
             "s",
@@ -143,17 +136,16 @@ fn connection_refused_is_a_transport_error_after_retries() {
         .unwrap();
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
-    assert_eq!(client.stats().token_http_requests, 4);
+    assert_eq!(
+        client.stats().token_http_requests,
+        u64::from(FAST_RETRY.max_attempts)
+    );
 }
 
 #[test]
 fn a_silent_server_hits_the_request_timeout() {
     let mock = mock();
-    let client = builder(&mock)
-        .credentials(alpaca_auth::Credentials::client_secret(
-            alpaca_auth::mock::MOCK_CLIENT_ID,
-            alpaca_auth::mock::MOCK_CLIENT_SECRET,
-        ))
+    let client = secret_builder(&mock)
         .request_timeout(Duration::from_millis(300))
         .token_budget(Duration::from_millis(1000))
         .build()
@@ -220,11 +212,7 @@ fn oversized_error_page_is_judged_by_its_status() {
 #[test]
 fn nan_refresh_policy_is_a_config_error() {
     let mock = mock();
-    let err = builder(&mock)
-        .credentials(alpaca_auth::Credentials::client_secret(
-            alpaca_auth::mock::MOCK_CLIENT_ID,
-            alpaca_auth::mock::MOCK_CLIENT_SECRET,
-        ))
+    let err = secret_builder(&mock)
         .refresh_policy(alpaca_auth::RefreshPolicy {
             ahead_fraction: f64::NAN,
             ..Default::default()

@@ -25,12 +25,13 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials};
+use alpaca_auth::mock::{Fault, MockServer};
+use alpaca_auth::Client;
 
 const THREADS: usize = 64;
 const CALLS: usize = 10_000;
-/// Token lifetime the mock grants; refresh-ahead starts at half of it.
+/// Token lifetime the mock grants; refresh-ahead starts at half of it
+/// (`common::REFRESH`).
 const LIFETIME_SECS: u64 = 2;
 const REFRESH_PERIOD: Duration = Duration::from_secs(LIFETIME_SECS / 2);
 /// The slow endpoint: every successful token response takes this long.
@@ -127,11 +128,7 @@ fn soak(background: bool) {
     mock.set_expires_in(LIFETIME_SECS);
     queue_faults(&mock);
     let queued = mock.pending_faults();
-    let client = common::builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let client = common::secret_builder(&mock)
         .background_refresh(background)
         .build()
         .expect("client builds");

@@ -9,23 +9,16 @@ mod common;
 #[path = "common/tls.rs"]
 mod tls_front;
 
-use alpaca_auth::mock::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials, Environment, ErrorKind, ProxySetting};
-use common::{mock, FAST_RETRY};
+use alpaca_auth::{Client, ErrorKind, ProxySetting};
+use common::{builder_for, mock, secret_credentials};
 use tls_front::{TestCa, TlsFront};
 
 /// A client of the mock's default client at `token_url`, trusting `ca_pem`
 /// (besides the webpki roots) when given.
 fn client(token_url: &str, ca_pem: Option<&str>) -> Client {
-    let mut builder = Client::builder()
-        .environment(Environment::BrokerSandbox)
-        .token_url(token_url)
+    let mut builder = builder_for(token_url)
         .proxy(ProxySetting::Disabled)
-        .retry_policy(FAST_RETRY)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ));
+        .credentials(secret_credentials());
     if let Some(pem) = ca_pem {
         builder = builder.add_ca_bundle_pem(pem.as_bytes());
     }
@@ -143,11 +136,8 @@ fn plain_http_to_the_tls_port_is_not_a_token() {
 #[test]
 fn a_damaged_ca_bundle_is_a_config_error_at_build_time() {
     let err = Client::builder()
-        .environment(Environment::BrokerSandbox)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+        .environment(alpaca_auth::Environment::BrokerSandbox)
+        .credentials(secret_credentials())
         .add_ca_bundle_pem(b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
         .build()
         .unwrap_err();

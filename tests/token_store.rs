@@ -11,29 +11,17 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{symlink, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alpaca_auth::mock::{
-    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
-    MOCK_JWT_CLIENT_ID,
-};
-use alpaca_auth::{
-    Client, Credentials, ErrorKind, PrivateKey, StoreKey, StoreLock, StoredToken, TokenStore,
-};
+use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID};
+use alpaca_auth::{Client, Credentials, ErrorKind, StoreKey, StoreLock, StoredToken, TokenStore};
+use common::secret_builder;
 
 /// A fresh store directory (not created: the client creates it `0700`).
 fn store_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "token-store-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    dir
+    common::util::scratch_path(&format!("token-store-{name}"))
 }
 
 fn shared_client(mock: &MockServer, dir: &Path, secret: &str) -> Client {
@@ -123,9 +111,7 @@ fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
     let secret_client = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
     secret_client.access_token().expect("token");
 
-    let der = generate_p256_pkcs8().expect("a fresh key");
-    let key = PrivateKey::from_der(&der).expect("key loads");
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    let (key, der) = common::fresh_registered_key(&mock);
     let jwt_client = common::builder(&mock)
         .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
         .token_cache_dir(&dir)
@@ -147,7 +133,7 @@ fn no_secret_key_or_assertion_is_ever_written_to_the_store() {
 
     let files = files_under(&dir);
     assert!(files.len() >= 2, "two entries (and lock files): {files:?}");
-    let der_b64 = base64::engine::general_purpose::STANDARD.encode(&*der);
+    let der_b64 = base64::engine::general_purpose::STANDARD.encode(&der);
     for (path, bytes) in &files {
         for (what, needle) in [
             ("client secret", MOCK_CLIENT_SECRET.as_bytes()),
@@ -284,15 +270,7 @@ fn a_directory_others_can_enter_or_a_non_directory_is_refused_at_build() {
     let open = store_dir("open");
     fs::create_dir_all(&open).expect("dir");
     fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).expect("chmod");
-    let builder = |dir: &Path| {
-        common::builder(&mock)
-            .credentials(Credentials::client_secret(
-                MOCK_CLIENT_ID,
-                MOCK_CLIENT_SECRET,
-            ))
-            .token_cache_dir(dir)
-            .build()
-    };
+    let builder = |dir: &Path| secret_builder(&mock).token_cache_dir(dir).build();
     let err = builder(&open).expect_err("0755 is refused");
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("chmod 700"), "{err}");
@@ -360,11 +338,7 @@ impl TokenStore for HeldStore {
 #[test]
 fn a_broken_store_or_a_hung_lock_holder_never_fails_a_caller_that_can_fetch() {
     let mock = common::mock();
-    let broken = common::builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let broken = secret_builder(&mock)
         .token_store(Arc::new(BrokenStore))
         .build()
         .expect("client builds");
@@ -374,16 +348,13 @@ fn a_broken_store_or_a_hung_lock_holder_never_fails_a_caller_that_can_fetch() {
     assert_eq!(mock.token_requests(), 2);
 
     let budget = Duration::from_millis(600);
-    let held = common::builder(&mock)
-        .credentials(Credentials::client_secret(
-            MOCK_CLIENT_ID,
-            MOCK_CLIENT_SECRET,
-        ))
+    let held = secret_builder(&mock)
         .token_budget(budget)
+        .max_wait(budget)
         .token_store(Arc::new(HeldStore))
         .build()
         .expect("client builds");
-    // The caller waits at most max_wait (the budget) while a library thread
+    // The caller waits at most max_wait (here the budget) while a library thread
     // waits for the hung holder, then fetches on its own.
     let started = Instant::now();
     let first = held.access_token();
@@ -465,11 +436,7 @@ fn a_stored_token_inside_its_expiry_margin_is_not_taken() {
     mock.set_expires_in(20);
     let dir = store_dir("margin");
     let late = |policy| {
-        common::builder(&mock)
-            .credentials(Credentials::client_secret(
-                MOCK_CLIENT_ID,
-                MOCK_CLIENT_SECRET,
-            ))
+        secret_builder(&mock)
             .refresh_policy(policy)
             .token_cache_dir(&dir)
             .build()
@@ -504,14 +471,10 @@ fn a_stored_token_inside_its_expiry_margin_is_not_taken() {
 fn cli_fleet(mock: &MockServer, dir: &Path, processes: usize) -> Vec<String> {
     let children: Vec<_> = (0..processes)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_alpaca-auth"))
-                .arg("token")
-                .env_clear()
-                .env("APCA_ENVIRONMENT", "broker-sandbox")
-                .env("APCA_AUTH_URL", mock.token_url())
-                .env("APCA_CLIENT_ID", MOCK_CLIENT_ID)
-                .env("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET)
-                .env("APCA_TOKEN_CACHE_DIR", dir)
+            let token_url = mock.token_url();
+            let mut env = common::secret_client_env(&token_url, MOCK_CLIENT_SECRET).to_vec();
+            env.push(("APCA_TOKEN_CACHE_DIR", dir.to_str().expect("a UTF-8 path")));
+            common::cli::command(&["token"], &env)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

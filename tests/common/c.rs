@@ -1,7 +1,7 @@
 //! The harness of the tests that drive the C library from outside
 //! (`tests/c_abi.rs`, `tests/c_packaging.rs`): where cargo put the library,
-//! the C programs built once per test binary, running a program with a
-//! timeout (under valgrind memcheck where asked), and the mock server.
+//! the C programs built once per test binary, and running a program with a
+//! timeout (under valgrind memcheck where asked) as a client of the mock.
 //!
 //! Needs gcc/g++ (`cc`, `c++`), make, valgrind, readelf, nm and pkg-config,
 //! which every machine of this project's kind has; a missing one fails the
@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
+
+use super::util::on_path;
 
 /// Longest a C program may run (valgrind included) before it is killed.
 pub const PROGRAM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -49,17 +51,8 @@ pub fn scratch() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-abi")
 }
 
-pub fn has_tool(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 pub fn require_tool(tool: &str, install: &str) {
-    assert!(has_tool(tool), "{tool} is required by this test: {install}");
+    assert!(on_path(tool), "{tool} is required by this test: {install}");
 }
 
 /// What a finished program did.
@@ -108,7 +101,11 @@ pub fn run(mut command: Command, name: &str) -> Run {
     // Tests run in parallel threads of one process: number the runs.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let number = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let unique = format!("{name}-{}-{number}", std::process::id());
+    let file_name: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let unique = format!("{file_name}-{}-{number}", std::process::id());
     let out_path = dir.join(format!("{unique}.out"));
     let err_path = dir.join(format!("{unique}.err"));
     command
@@ -174,7 +171,7 @@ pub fn build_programs() -> Result<Built, String> {
         ("cc", "apt-get install gcc"),
         ("c++", "apt-get install g++"),
     ] {
-        if !has_tool(tool) {
+        if !on_path(tool) {
             return Err(format!(
                 "{tool} is required to build the C programs: {install}"
             ));
@@ -233,10 +230,6 @@ pub fn build_programs() -> Result<Built, String> {
     Ok(Built { out, libdir })
 }
 
-pub fn mock() -> MockServer {
-    MockServer::start().expect("the mock server starts on loopback")
-}
-
 /// A command with no `APCA_*` variable of the developer's environment, and
 /// every URL pointed at `mock`.
 pub fn command_for(program: &Path, mock: &MockServer) -> Command {
@@ -264,6 +257,27 @@ pub fn with_client_secret(command: &mut Command) -> &mut Command {
         .env("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET)
 }
 
+/// [`command_for`] with the mock's default `client_secret_post` client.
+pub fn secret_client_command(program: &Path, mock: &MockServer) -> Command {
+    let mut command = command_for(program, mock);
+    with_client_secret(&mut command);
+    command
+}
+
+/// A test program of `tests/c/` configured by its own variables,
+/// `<PREFIX>_TOKEN_URL`, `<PREFIX>_CLIENT_ID` and `<PREFIX>_CLIENT_SECRET`
+/// (the mock's default client), with no `APCA_*` variable of the
+/// developer's environment.
+pub fn program_for(program: &Path, prefix: &str, mock: &MockServer) -> Command {
+    let mut command = Command::new(program);
+    clear_apca(&mut command);
+    command
+        .env(format!("{prefix}_TOKEN_URL"), mock.token_url())
+        .env(format!("{prefix}_CLIENT_ID"), MOCK_CLIENT_ID)
+        .env(format!("{prefix}_CLIENT_SECRET"), MOCK_CLIENT_SECRET);
+    command
+}
+
 /// The same command under valgrind memcheck: any error, or any definitely
 /// lost block, makes it exit 99.
 pub fn under_valgrind(command: Command) -> Command {
@@ -286,18 +300,12 @@ pub fn under_valgrind(command: Command) -> Command {
     wrapped
 }
 
-/// `GET /v2/account` on the mock with these header lines; the status.
-pub fn account_status(mock: &MockServer, header_lines: &[&str]) -> u16 {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = agent.get(format!("{}/v2/account", mock.base_url()));
-    for line in header_lines {
-        let (name, value) = line.split_once(": ").expect("a Name: value line");
-        request = request.header(name, value);
-    }
-    request.call().expect("the mock answers").status().as_u16()
+/// Runs `command` under valgrind memcheck (see [`under_valgrind`]) and
+/// asserts that it succeeded.
+pub fn run_under_valgrind(command: Command, name: &str) -> Run {
+    let ran = run(under_valgrind(command), name);
+    ran.assert_success(&format!("{name} under valgrind"));
+    ran
 }
 
 pub fn bearer_token(line: &str) -> &str {

@@ -21,7 +21,8 @@ commands:
   help                   print this help
   version                print the version
 
-Configuration comes from the APCA_* environment variables (see README).";
+Configuration comes from the APCA_* environment variables: see README.md,
+section \"Environment variables\".";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
