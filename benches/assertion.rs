@@ -14,8 +14,8 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alpaca_auth::assertion::{sign_assertion, AssertionOptions};
-use alpaca_auth::key::PrivateKey;
+use alpaca_auth::PrivateKey;
+use alpaca_auth::{sign_assertion, AssertionOptions};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ring::rand::SystemRandom;

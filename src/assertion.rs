@@ -1,12 +1,5 @@
 //! The RFC 7523 client assertion: a JWT signed with the client's private key
 //! and sent as `client_assertion` (`private_key_jwt` client authentication).
-//!
-//! The assertion has the header `{"alg":"ES256","typ":"JWT"}` (the `alg` of
-//! the key; a `kid` only when one is configured) and the claims
-//! `iss` = `sub` = client ID, `aud` = the token endpoint URL as requested,
-//! `iat` = now, `exp` = `iat` + lifetime (120 s by default, see
-//! [`DEFAULT_ASSERTION_LIFETIME`]) and a fresh 128-bit random `jti`.
-//! A new assertion is signed for every token request; one is never reused.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::key::{PrivateKey, MAX_SIGNATURE_LEN};
-pub use crate::limits::{
+use crate::limits::{
     DEFAULT_ASSERTION_LIFETIME, DEFAULT_ASSERTION_TYP, MAX_ASSERTION_LEN, MAX_ASSERTION_LIFETIME,
     MAX_KID_LEN, MAX_LONG_ASSERTION_LIFETIME, MIN_ASSERTION_LIFETIME,
 };
@@ -37,6 +30,15 @@ const JTI_BYTES: usize = 16;
 /// The defaults are what Alpaca accepts: a lifetime of
 /// [`DEFAULT_ASSERTION_LIFETIME`], `typ` [`DEFAULT_ASSERTION_TYP`], no `kid`,
 /// and `aud` equal to the token endpoint URL as requested.
+///
+/// # The assertion
+///
+/// The assertion has the header `{"alg":"ES256","typ":"JWT"}` (the `alg` of
+/// the key; a `kid` only when one is configured) and the claims
+/// `iss` = `sub` = client ID, `aud` = the token endpoint URL as requested,
+/// `iat` = now, `exp` = `iat` + lifetime (120 s by default, see
+/// [`DEFAULT_ASSERTION_LIFETIME`]) and a fresh 128-bit random `jti`.
+/// A new assertion is signed for every token request; one is never reused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssertionOptions {
     lifetime: Duration,
@@ -184,10 +186,9 @@ struct Claims<'a> {
 /// # Example
 ///
 /// ```
-/// use alpaca_auth::assertion::{sign_assertion, AssertionOptions};
-/// use alpaca_auth::key::PrivateKey;
+/// use alpaca_auth::{sign_assertion, AssertionOptions, PrivateKey};
 ///
-/// # fn main() -> alpaca_auth::error::Result<()> {
+/// # fn main() -> alpaca_auth::Result<()> {
 /// let pem = include_str!("../tests/keys/p256-pkcs8.pem");
 /// let key = PrivateKey::from_pem(pem)?;
 /// let assertion = sign_assertion(

@@ -58,7 +58,7 @@ struct Flight {
 
 /// Counters of a cache, for tests, status calls and the demo.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
+pub(crate) struct CacheStats {
     /// Token fetches started (each may send several HTTP requests).
     pub fetches: u64,
     /// Fetches that failed.
@@ -102,7 +102,7 @@ impl Drop for TokenCache {
 }
 
 /// Name of the threads that run token requests for callers.
-pub const FETCH_THREAD_NAME: &str = "alpaca-auth-fetch";
+pub(crate) const FETCH_THREAD_NAME: &str = "alpaca-auth-fetch";
 
 /// Resets the in-flight flag if the fetching thread unwinds, so waiters are
 /// released with an error instead of waiting forever.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
-pub use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
+use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
 use crate::policy::RefreshPolicy;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::retry::RetryPolicy;
@@ -121,7 +121,7 @@ impl OAuthSource {
         // copy of the secret without zeroizing it.
         let secret_len = match &self.method {
             ClientAuth::Secret(secret) => secret.len(),
-            ClientAuth::PrivateKeyJwt { .. } => crate::assertion::MAX_ASSERTION_LEN,
+            ClientAuth::PrivateKeyJwt { .. } => crate::limits::MAX_ASSERTION_LEN,
         };
         let mut body = String::with_capacity(
             160 + JWT_BEARER_ASSERTION_TYPE.len() * 3
@@ -728,21 +728,21 @@ impl ClientBuilder {
     }
 
     /// Connect timeout (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::transport::DEFAULT_CONNECT_TIMEOUT)).
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::limits::DEFAULT_CONNECT_TIMEOUT)).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;
         self
     }
 
     /// Timeout of one token request attempt (default
-    /// [`DEFAULT_REQUEST_TIMEOUT`](crate::transport::DEFAULT_REQUEST_TIMEOUT)).
+    /// [`DEFAULT_REQUEST_TIMEOUT`](crate::limits::DEFAULT_REQUEST_TIMEOUT)).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.transport.request_timeout = timeout;
         self
     }
 
     /// Time budget of one token acquisition, all attempts and waits together
-    /// (default [`DEFAULT_TOKEN_BUDGET`](crate::transport::DEFAULT_TOKEN_BUDGET)).
+    /// (default [`DEFAULT_TOKEN_BUDGET`](crate::limits::DEFAULT_TOKEN_BUDGET)).
     pub fn token_budget(mut self, budget: Duration) -> Self {
         self.transport.budget = budget;
         self

@@ -8,7 +8,7 @@ use crate::assertion::AssertionOptions;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::key::PrivateKey;
-pub use crate::limits::{
+use crate::limits::{
     API_KEY_ID_MAX_LEN, API_SECRET_MAX_LEN, CLIENT_ID_MAX_LEN, CLIENT_ID_MIN_LEN,
     CLIENT_SECRET_MAX_LEN,
 };
@@ -137,7 +137,7 @@ impl Credentials {
     }
 
     /// OAuth2 client credentials with `private_key_jwt`, default assertion
-    /// options (no `kid`, a lifetime of [`DEFAULT_ASSERTION_LIFETIME`](crate::assertion::DEFAULT_ASSERTION_LIFETIME)).
+    /// options (no `kid`, a lifetime of [`DEFAULT_ASSERTION_LIFETIME`](crate::limits::DEFAULT_ASSERTION_LIFETIME)).
     pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKey) -> Self {
         Self::private_key_jwt_with(client_id, key, AssertionOptions::new())
     }

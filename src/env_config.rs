@@ -15,32 +15,30 @@ use crate::client::ClientBuilder;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::key::{Algorithm, PrivateKey};
+use crate::limits::MAX_ENV_VALUE_LEN;
 use crate::secret::SecretString;
-
-/// Longest environment variable value accepted (a PEM key fits easily).
-pub const MAX_ENV_VALUE_LEN: usize = 64 * 1024;
 
 /// The names of the variables read (their meaning: README.md, section
 /// "Environment variables").
 pub(crate) mod var {
-    pub const ENVIRONMENT: &str = "APCA_ENVIRONMENT";
-    pub const API_BASE_URL: &str = "APCA_API_BASE_URL";
-    pub const API_DATA_URL: &str = "APCA_API_DATA_URL";
-    pub const AUTH_URL: &str = "APCA_AUTH_URL";
-    pub const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
-    pub const API_KEY_ID: &str = "APCA_API_KEY_ID";
-    pub const API_SECRET_KEY: &str = "APCA_API_SECRET_KEY";
-    pub const API_KEY_STYLE: &str = "APCA_API_KEY_STYLE";
-    pub const CLIENT_ID: &str = "APCA_CLIENT_ID";
-    pub const CLIENT_SECRET: &str = "APCA_CLIENT_SECRET";
-    pub const PRIVATE_KEY_PATH: &str = "APCA_PRIVATE_KEY_PATH";
-    pub const PRIVATE_KEY: &str = "APCA_PRIVATE_KEY";
-    pub const SCOPE: &str = "APCA_SCOPE";
-    pub const ASSERTION_AUDIENCE: &str = "APCA_ASSERTION_AUDIENCE";
-    pub const ASSERTION_TYP: &str = "APCA_ASSERTION_TYP";
-    pub const ASSERTION_LIFETIME: &str = "APCA_ASSERTION_LIFETIME";
-    pub const ASSERTION_ALG: &str = "APCA_ASSERTION_ALG";
-    pub const ASSERTION_KID: &str = "APCA_ASSERTION_KID";
+    pub(crate) const ENVIRONMENT: &str = "APCA_ENVIRONMENT";
+    pub(crate) const API_BASE_URL: &str = "APCA_API_BASE_URL";
+    pub(crate) const API_DATA_URL: &str = "APCA_API_DATA_URL";
+    pub(crate) const AUTH_URL: &str = "APCA_AUTH_URL";
+    pub(crate) const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
+    pub(crate) const API_KEY_ID: &str = "APCA_API_KEY_ID";
+    pub(crate) const API_SECRET_KEY: &str = "APCA_API_SECRET_KEY";
+    pub(crate) const API_KEY_STYLE: &str = "APCA_API_KEY_STYLE";
+    pub(crate) const CLIENT_ID: &str = "APCA_CLIENT_ID";
+    pub(crate) const CLIENT_SECRET: &str = "APCA_CLIENT_SECRET";
+    pub(crate) const PRIVATE_KEY_PATH: &str = "APCA_PRIVATE_KEY_PATH";
+    pub(crate) const PRIVATE_KEY: &str = "APCA_PRIVATE_KEY";
+    pub(crate) const SCOPE: &str = "APCA_SCOPE";
+    pub(crate) const ASSERTION_AUDIENCE: &str = "APCA_ASSERTION_AUDIENCE";
+    pub(crate) const ASSERTION_TYP: &str = "APCA_ASSERTION_TYP";
+    pub(crate) const ASSERTION_LIFETIME: &str = "APCA_ASSERTION_LIFETIME";
+    pub(crate) const ASSERTION_ALG: &str = "APCA_ASSERTION_ALG";
+    pub(crate) const ASSERTION_KID: &str = "APCA_ASSERTION_KID";
 }
 
 /// A kind of credential: the variables that make it up.

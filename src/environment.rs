@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-pub use crate::limits::DEFAULT_ENVIRONMENT;
+use crate::limits::DEFAULT_ENVIRONMENT;
 use crate::url::HttpUrl;
 
 /// An Alpaca environment. Credentials never cross environments.

@@ -1,9 +1,5 @@
 //! The one error type of the crate, with a stable [`ErrorKind`] shared with
 //! the C ABI.
-//!
-//! Every message is written by this crate or copied (bounded and sanitised)
-//! from a server's error body; no message ever contains a secret, a private
-//! key, an assertion or an access token.
 
 use std::fmt;
 use std::time::Duration;
@@ -117,6 +113,10 @@ pub struct OAuthError {
 /// `Display` gives one line a user can act on; the accessors give the parts a
 /// program branches on. Cloning is cheap enough for sharing one failed token
 /// request among the threads that waited for it.
+///
+/// Every message is written by this crate or copied (bounded and sanitised)
+/// from a server's error body; no message ever contains a secret, a private
+/// key, an assertion or an access token.
 #[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,

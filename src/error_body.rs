@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::OAuthError;
-pub use crate::limits::{MAX_CODE_CHARS, MAX_DESCRIPTION_CHARS, MAX_FIELDS};
+use crate::limits::{MAX_CODE_CHARS, MAX_DESCRIPTION_CHARS, MAX_FIELDS};
 use crate::redact::{quote, quote_or_withheld, strip};
 
 #[derive(Deserialize)]

@@ -1,7 +1,5 @@
 //! Events for operators: what the token lifecycle did, reported to a
 //! callback the program installs ([`ClientBuilder::on_event`](crate::ClientBuilder::on_event)).
-//! Nothing is reported (and nothing logged) unless a callback is set. An
-//! event never carries a secret.
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -11,6 +9,9 @@ use std::time::Duration;
 use crate::error::ErrorKind;
 
 /// Something that happened to a client's token.
+///
+/// Nothing is reported (and nothing logged) unless a callback is set. An
+/// event never carries a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {

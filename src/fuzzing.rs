@@ -11,11 +11,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::ClientBuilder;
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{parse_error_body, MAX_CODE_CHARS, MAX_DESCRIPTION_CHARS, MAX_FIELDS};
+use crate::error_body::parse_error_body;
 use crate::key::PrivateKey;
+use crate::limits::{MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
+use crate::limits::{MAX_CODE_CHARS, MAX_DESCRIPTION_CHARS, MAX_FIELDS};
 use crate::policy::RefreshPolicy;
 use crate::retry::parse_retry_after;
-use crate::token::{parse_token_response, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
+use crate::token::parse_token_response;
 use crate::url::HttpUrl;
 
 /// The secret the parsers of server responses are given to redact, as a
@@ -135,7 +137,7 @@ pub fn url(data: &[u8]) -> Result<()> {
             assert!(!url.host().is_empty());
             assert!(url.as_str().starts_with("https://") || url.as_str().starts_with("http://"));
             assert!(url.as_str().contains(url.host()));
-            assert!(url.as_str().len() <= crate::url::MAX_URL_LEN);
+            assert!(url.as_str().len() <= crate::limits::MAX_URL_LEN);
             let base = base?;
             assert_eq!(base.host(), url.host());
             assert!(url.as_str().starts_with(base.as_str()));

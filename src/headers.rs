@@ -6,7 +6,6 @@ use std::sync::Arc;
 use ureq::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 
 use crate::error::Result;
-pub use crate::limits::MAX_HEADER_LINE_LEN;
 use crate::secret::SecretString;
 use crate::token::{sensitive_header, AccessToken};
 

@@ -32,24 +32,26 @@
 //! output and error message, and zeroized when dropped.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
-pub mod assertion;
+mod assertion;
 mod cache;
 mod client;
 mod clock;
-pub mod credentials;
+mod credentials;
 mod env_config;
-pub mod environment;
-pub mod error;
+mod environment;
+mod error;
 mod error_body;
-pub mod events;
+mod events;
 #[allow(unsafe_code)]
+#[doc(hidden)]
 pub mod ffi;
 mod fork;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
-pub mod key;
+mod key;
 pub mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -58,31 +60,24 @@ mod redact;
 mod refresher;
 mod replica;
 mod resolver;
-pub mod retry;
-pub mod secret;
-pub mod store;
-pub mod token;
-pub mod transport;
+mod retry;
+mod secret;
+mod store;
+mod token;
+mod transport;
 mod url;
 
-pub use assertion::AssertionOptions;
 pub use assertion::CLIENT_AUTHENTICATION_JWT_TYP;
-pub use client::{
-    Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE, MAX_SCOPE_LEN, MAX_TIMEOUT,
-};
+pub use assertion::{sign_assertion, AssertionOptions};
+pub use client::{Client, ClientBuilder, ClientStats, JWT_BEARER_ASSERTION_TYPE};
 pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
-pub use env_config::MAX_ENV_VALUE_LEN;
-pub use environment::{Endpoints, Environment, DEFAULT_ENVIRONMENT};
+pub use environment::{Endpoints, Environment};
 pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use events::Event;
-pub use headers::{
-    display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY, MAX_HEADER_LINE_LEN,
-};
+pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
-pub use limits::{FAILURE_HOLD_MAX, FAILURE_HOLD_MIN};
 pub use policy::RefreshPolicy;
-pub use redact::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
-pub use refresher::{RefresherStatus, REFRESHER_SHUTDOWN_WAIT};
+pub use refresher::RefresherStatus;
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
 pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore};
@@ -90,7 +85,6 @@ pub use token::AccessToken;
 pub use transport::ProxySetting;
 /// The `http` crate the header types come from (re-exported by ureq).
 pub use ureq::http;
-pub use url::MAX_URL_LEN;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

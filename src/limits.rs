@@ -29,7 +29,7 @@
 //! | API, data and token URLs | at most [`MAX_URL_LEN`] bytes; `https://` (`http://` only to loopback); no user info, fragment, spaces or control characters; port 0–65535; the scheme is kept in lowercase | `Config` |
 //! | proxy URL ([`ProxySetting::Url`](crate::ProxySetting::Url)) | at most [`MAX_URL_LEN`] bytes, no spaces or control characters | `Config` |
 //! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem)) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` |
-//! | each `APCA_*` environment variable | at most [`MAX_ENV_VALUE_LEN`](crate::MAX_ENV_VALUE_LEN) bytes, valid UTF-8 | `Config` naming the variable |
+//! | each `APCA_*` environment variable | at most [`MAX_ENV_VALUE_LEN`] bytes, valid UTF-8 | `Config` naming the variable |
 //! | `APCA_ENVIRONMENT`, `APCA_API_KEY_STYLE` | one of the listed names | `Config` |
 //! | timeouts, budget and `max_wait` | more than 0, at most [`MAX_TIMEOUT`] | `Config` |
 //! | retry attempts | at least 1 | `Config` |
@@ -67,6 +67,8 @@ pub const CLIENT_SECRET_MAX_LEN: usize = 128;
 pub const API_KEY_ID_MAX_LEN: usize = 128;
 /// Longest API secret key accepted, in bytes.
 pub const API_SECRET_MAX_LEN: usize = 256;
+/// Longest environment variable value accepted (a PEM key fits easily).
+pub const MAX_ENV_VALUE_LEN: usize = 64 * 1024;
 /// Longest `scope` value accepted, in bytes.
 pub const MAX_SCOPE_LEN: usize = 1024;
 /// The longest URL accepted, in bytes.

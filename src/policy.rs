@@ -102,7 +102,7 @@ pub(crate) fn refresher_overdue_at(token: &AccessToken) -> Instant {
 /// `[`EXPIRY_MARGIN_FRACTION`]` × lifetime)`. A token is not handed out in
 /// its last margin, so that a request made with it does not arrive at the
 /// API expired.
-pub fn expiry_margin(lifetime: Duration) -> Duration {
+pub(crate) fn expiry_margin(lifetime: Duration) -> Duration {
     EXPIRY_MARGIN_MAX.min(lifetime.mul_f64(EXPIRY_MARGIN_FRACTION))
 }
 

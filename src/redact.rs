@@ -19,7 +19,7 @@
 //!    altogether and only the error code and HTTP status are kept;
 //! 4. the result is bounded.
 
-pub use crate::limits::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
+use crate::limits::{MIN_REDACTABLE_SECRET_LEN, PARTIAL_MATCH_LEN};
 use base64::Engine as _;
 
 /// What replaces an echoed secret.

@@ -22,7 +22,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-pub use crate::limits::REFRESHER_SHUTDOWN_WAIT;
+use crate::limits::REFRESHER_SHUTDOWN_WAIT;
 use crate::policy::failure_hold;
 use crate::token::AccessToken;
 

@@ -1,19 +1,5 @@
 //! [`AccessToken`]: a bearer token, its expiry, and the parsing of the token
 //! endpoint's success response.
-//!
-//! # The `expires_in` rule
-//!
-//! | `expires_in` in the response        | lifetime used                               |
-//! |-------------------------------------|---------------------------------------------|
-//! | a positive integer                  | that many seconds                           |
-//! | a positive fraction                 | rounded down, at least one second           |
-//! | a string of either                  | the same as the number                      |
-//! | missing or `null`                   | [`ASSUMED_LIFETIME`] (300 s, conservative)  |
-//! | more than [`MAX_TOKEN_LIFETIME`]    | clamped to [`MAX_TOKEN_LIFETIME`] (24 h)    |
-//! | zero, negative, non-numeric, other  | refused: [`ErrorKind::MalformedResponse`]   |
-//!
-//! The lifetime counts from the moment the request was *sent*, on the
-//! monotonic clock, so network time only makes the token expire early.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,11 +12,7 @@ use ureq::http::HeaderValue;
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, Result};
-pub use crate::limits::{
-    ASSUMED_LIFETIME, DEFAULT_REFRESH_AHEAD_FRACTION, DEFAULT_REFRESH_AHEAD_MIN,
-    EXPIRY_MARGIN_FRACTION, EXPIRY_MARGIN_MAX, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME,
-    REFRESH_AHEAD_MAX_FRACTION,
-};
+use crate::limits::{ASSUMED_LIFETIME, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
 use crate::policy::expiry_margin;
 use crate::secret::SecretString;
 
@@ -49,6 +31,20 @@ const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 /// `Debug` never shows the token; the value is reachable only through
 /// [`expose_secret`](AccessToken::expose_secret). The memory holding it is
 /// zeroized when the last clone is dropped.
+///
+/// # The `expires_in` rule
+///
+/// | `expires_in` in the response        | lifetime used                               |
+/// |-------------------------------------|---------------------------------------------|
+/// | a positive integer                  | that many seconds                           |
+/// | a positive fraction                 | rounded down, at least one second           |
+/// | a string of either                  | the same as the number                      |
+/// | missing or `null`                   | [`ASSUMED_LIFETIME`] (conservative)         |
+/// | more than [`MAX_TOKEN_LIFETIME`]    | clamped to [`MAX_TOKEN_LIFETIME`]           |
+/// | zero, negative, non-numeric, other  | refused: [`ErrorKind::MalformedResponse`]   |
+///
+/// The lifetime counts from the moment the request was *sent*, on the
+/// monotonic clock, so network time only makes the token expire early.
 #[derive(Clone)]
 pub struct AccessToken {
     inner: Arc<TokenInner>,
@@ -179,7 +175,7 @@ impl AccessToken {
     }
 
     /// Until when the token is handed out: its expiry less the expiry
-    /// margin, `min(`[`EXPIRY_MARGIN_MAX`]`, `[`EXPIRY_MARGIN_FRACTION`]` ×
+    /// margin, `min(`[`EXPIRY_MARGIN_MAX`](crate::limits::EXPIRY_MARGIN_MAX)`, `[`EXPIRY_MARGIN_FRACTION`](crate::limits::EXPIRY_MARGIN_FRACTION)` ×
     /// lifetime)`.
     pub fn usable_until(&self) -> Instant {
         self.inner.usable_until

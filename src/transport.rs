@@ -13,10 +13,9 @@ use ureq::{Agent, Proxy};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_body::{
-    is_final_code, is_retryable_code, parse_error_body, parse_rest_error, MAX_DESCRIPTION_CHARS,
-};
-pub use crate::limits::{
+use crate::error_body::{is_final_code, is_retryable_code, parse_error_body, parse_rest_error};
+use crate::limits::MAX_DESCRIPTION_CHARS;
+use crate::limits::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_BUDGET, MAX_CA_BUNDLE_LEN,
     MAX_RESPONSE_BODY, MAX_RESPONSE_HEADER,
 };
@@ -34,7 +33,7 @@ use crate::url::{is_loopback_host, HttpUrl};
 const CONNECTION_BUFFER: usize = 32 * 1024;
 
 /// The `User-Agent` of token requests.
-pub const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));
 
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
@@ -42,8 +41,8 @@ const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ProxySetting {
     /// `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (and `NO_PROXY`, lower
-    /// case too; see [`PROXY_ENV_VARS`]), except for `http://` (loopback)
-    /// token endpoints. A variable that is set but unusable is a `Config`
+    /// case too; the first one set and not empty wins, in that order),
+    /// except for `http://` (loopback) token endpoints. A variable that is set but unusable is a `Config`
     /// error naming it. The default.
     #[default]
     FromEnv,
@@ -105,7 +104,7 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
 
 /// The proxy environment variables, in the order ureq consults them: the
 /// first one set (and not empty) is the proxy of token requests.
-pub const PROXY_ENV_VARS: [&str; 6] = [
+pub(crate) const PROXY_ENV_VARS: [&str; 6] = [
     "ALL_PROXY",
     "all_proxy",
     "HTTPS_PROXY",
@@ -122,11 +121,11 @@ fn parse_proxy_url(text: &str) -> Result<Proxy> {
     if text.is_empty() {
         return Err(Error::config("proxy URL is empty"));
     }
-    if text.len() > crate::url::MAX_URL_LEN {
+    if text.len() > crate::limits::MAX_URL_LEN {
         return Err(Error::config(format!(
             "proxy URL is {} bytes long, more than the limit of {}",
             text.len(),
-            crate::url::MAX_URL_LEN
+            crate::limits::MAX_URL_LEN
         )));
     }
     if text.chars().any(|c| c.is_control() || c.is_whitespace()) {

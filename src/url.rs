@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
-pub use crate::limits::MAX_URL_LEN;
+use crate::limits::MAX_URL_LEN;
 
 /// How much of an unrecognised input value an error message repeats.
 const ECHO_LIMIT: usize = 64;

@@ -189,12 +189,12 @@ fn header_limit_macros_match_the_library_limits() {
     let fix = "update after_includes in cbindgen.toml and regenerate the header";
     assert_eq!(
         define("ALPACA_AUTH_MAX_TOKEN_LEN"),
-        alpaca_auth::token::MAX_ACCESS_TOKEN_LEN,
+        alpaca_auth::limits::MAX_ACCESS_TOKEN_LEN,
         "{fix}"
     );
     assert_eq!(
         define("ALPACA_AUTH_MAX_HEADER_LINE"),
-        alpaca_auth::MAX_HEADER_LINE_LEN,
+        alpaca_auth::limits::MAX_HEADER_LINE_LEN,
         "{fix}"
     );
     assert_eq!(
@@ -543,11 +543,11 @@ fn cmake_find_package_links_shared_and_static_targets() {
 fn abi_growth_null_outs_and_maximal_lines_from_c() {
     let built = built();
     let mock = mock();
-    mock.set_token_len(Some(alpaca_auth::token::MAX_ACCESS_TOKEN_LEN));
+    mock.set_token_len(Some(alpaca_auth::limits::MAX_ACCESS_TOKEN_LEN));
     let command = program_for(&built.program("abi"), "ABI", &mock);
     let ran = run_under_valgrind(command, "tests/c/abi.c");
     let length: usize = ran.value("line length: ").parse().expect("a length");
-    assert_eq!(length + 1, alpaca_auth::MAX_HEADER_LINE_LEN);
+    assert_eq!(length + 1, alpaca_auth::limits::MAX_HEADER_LINE_LEN);
     assert!(ran.stdout.contains(", 0 failed"), "{}", ran.stdout);
     assert_eq!(mock.token_requests(), 1);
 }

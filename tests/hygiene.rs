@@ -783,7 +783,7 @@ fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
                 client.last_error()
             );
             let what = format!("secret of {} bytes, answer {index}", secret.len());
-            if secret.len() < alpaca_auth::MIN_REDACTABLE_SECRET_LEN {
+            if secret.len() < alpaca_auth::limits::MIN_REDACTABLE_SECRET_LEN {
                 // Too short to recognise: no server free text at all.
                 assert!(!text.contains("HOSTILE"), "{what}: free text shown: {text}");
                 assert!(!text.contains(secret.as_str()), "{what}: {text}");
@@ -812,7 +812,7 @@ fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
                     ("APCA_CLIENT_SECRET", &secret),
                 ],
             );
-            if secret.len() < alpaca_auth::MIN_REDACTABLE_SECRET_LEN {
+            if secret.len() < alpaca_auth::limits::MIN_REDACTABLE_SECRET_LEN {
                 assert!(!out.contains("HOSTILE"), "CLI, answer {index}: {out}");
             }
             assert!(!out.contains(secret.as_str()), "CLI, answer {index}: {out}");

@@ -10,18 +10,19 @@ mod common;
 
 use std::time::Duration;
 
-use alpaca_auth::assertion::{MAX_ASSERTION_LEN, MAX_KID_LEN};
-use alpaca_auth::credentials::{
+use alpaca_auth::limits::MAX_ACCESS_TOKEN_LEN;
+use alpaca_auth::limits::MAX_CA_BUNDLE_LEN;
+use alpaca_auth::limits::MAX_KEY_INPUT_LEN;
+use alpaca_auth::limits::{
     API_KEY_ID_MAX_LEN, API_SECRET_MAX_LEN, CLIENT_ID_MAX_LEN, CLIENT_ID_MIN_LEN,
     CLIENT_SECRET_MAX_LEN,
 };
-use alpaca_auth::key::MAX_KEY_INPUT_LEN;
+use alpaca_auth::limits::{MAX_ASSERTION_LEN, MAX_KID_LEN};
 use alpaca_auth::mock::{Fault, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::token::MAX_ACCESS_TOKEN_LEN;
-use alpaca_auth::transport::MAX_CA_BUNDLE_LEN;
 use alpaca_auth::{
+    limits::{MAX_ENV_VALUE_LEN, MAX_URL_LEN},
     AssertionOptions, ClientBuilder, Credentials, Error, ErrorKind, PrivateKey, ProxySetting,
-    SecretString, MAX_ENV_VALUE_LEN, MAX_URL_LEN,
+    SecretString,
 };
 use common::secret_credentials as creds;
 

@@ -5,12 +5,11 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alpaca_auth::assertion::{
-    sign_assertion, AssertionOptions, DEFAULT_ASSERTION_LIFETIME, MAX_ASSERTION_LEN,
-};
-use alpaca_auth::error::{Error, ErrorKind};
-use alpaca_auth::key::{Algorithm, PrivateKey};
-use alpaca_auth::secret::SecretString;
+use alpaca_auth::limits::{DEFAULT_ASSERTION_LIFETIME, MAX_ASSERTION_LEN};
+use alpaca_auth::SecretString;
+use alpaca_auth::{sign_assertion, AssertionOptions};
+use alpaca_auth::{Algorithm, PrivateKey};
+use alpaca_auth::{Error, ErrorKind};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};

@@ -184,7 +184,10 @@ fn absurd_retry_after_ends_the_acquisition_without_panicking() {
     let start = Instant::now();
     let err = client.access_token().unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(err.retry_after(), Some(alpaca_auth::retry::MAX_RETRY_AFTER));
+    assert_eq!(
+        err.retry_after(),
+        Some(alpaca_auth::limits::MAX_RETRY_AFTER)
+    );
     assert_eq!(mock.token_requests(), 1);
 }
 

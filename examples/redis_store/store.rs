@@ -43,7 +43,7 @@ pub const DEFAULT_PREFIX: &str = "alpaca-auth:";
 
 /// How long a fetch lock lives if its holder never releases it: the
 /// library's default token budget, the longest a fetch may take.
-pub const DEFAULT_LOCK_TTL: Duration = alpaca_auth::transport::DEFAULT_TOKEN_BUDGET;
+pub const DEFAULT_LOCK_TTL: Duration = alpaca_auth::limits::DEFAULT_TOKEN_BUDGET;
 
 /// Deadline of one command, connecting included.
 pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_millis(500);

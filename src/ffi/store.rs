@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use super::builder::alpaca_auth_builder;
 use super::error::Failure;
 use super::result::alpaca_auth_result;
+use crate::limits::MAX_ACCESS_TOKEN_LEN;
 use crate::secret::SecretString;
 use crate::store::{millis, StoreKey, StoreLock, StoredToken, TokenStore};
-use crate::token::MAX_ACCESS_TOKEN_LEN;
 
 /// The callbacks return `ALPACA_AUTH_RESULT_OK` (0) on success; any other
 /// value is a failure, after which the library fetches the token itself.

@@ -1,22 +1,5 @@
 //! Private keys that sign client assertions: PEM and DER decoding of
 //! PKCS#8, SEC1 and PKCS#1 into ring key pairs.
-//!
-//! Supported keys and the algorithm each one implies:
-//!
-//! | key                      | encodings                                   | algorithm          |
-//! |--------------------------|---------------------------------------------|--------------------|
-//! | EC P-256 (prime256v1)    | PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) | [`Algorithm::ES256`] |
-//! | RSA, 2048 to 4096 bits   | PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) | [`Algorithm::RS256`] (or [`Algorithm::PS256`]) |
-//! | RSASSA-PSS (PKCS#8), unrestricted or restricted to SHA-256, MGF1-SHA-256 and a salt of at most 32 bytes | PKCS#8 (`PRIVATE KEY`) | [`Algorithm::PS256`] |
-//! | Ed25519                  | PKCS#8 v1 and v2 (`PRIVATE KEY`)            | [`Algorithm::EdDSA`] (or [`Algorithm::Ed25519`], its RFC 9864 name) |
-//!
-//! PEM input holding more than one private key is refused (a file with an
-//! old and a new key would otherwise sign with whichever comes first).
-//! Everything else (encrypted keys, public keys, certificates, other curves,
-//! RSA keys under 2048 bits, ...) is refused with an
-//! [`ErrorKind::InvalidKey`](crate::error::ErrorKind::InvalidKey) error that
-//! says what was found and what to do. No error message and no `Debug`
-//! output ever contains key material.
 
 use std::fmt;
 use std::path::Path;
@@ -35,7 +18,7 @@ mod der;
 mod pem;
 mod pkcs;
 
-pub use crate::limits::{MAX_KEY_INPUT_LEN, MAX_RSA_BITS, MAX_SHOWN_PATH_CHARS, MIN_RSA_BITS};
+use crate::limits::{MAX_KEY_INPUT_LEN, MAX_RSA_BITS, MAX_SHOWN_PATH_CHARS, MIN_RSA_BITS};
 
 /// The longest signature any supported key makes, in bytes (RSA-4096).
 pub(crate) const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
@@ -113,6 +96,23 @@ impl FromStr for Algorithm {
 ///
 /// The key is `Send + Sync`; share one instance (for example in an `Arc`)
 /// among threads. Its `Debug` output names the algorithm only.
+///
+/// Supported keys and the algorithm each one implies:
+///
+/// | key                      | encodings                                   | algorithm          |
+/// |--------------------------|---------------------------------------------|--------------------|
+/// | EC P-256 (prime256v1)    | PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) | [`Algorithm::ES256`] |
+/// | RSA, 2048 to 4096 bits   | PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) | [`Algorithm::RS256`] (or [`Algorithm::PS256`]) |
+/// | RSASSA-PSS (PKCS#8), unrestricted or restricted to SHA-256, MGF1-SHA-256 and a salt of at most 32 bytes | PKCS#8 (`PRIVATE KEY`) | [`Algorithm::PS256`] |
+/// | Ed25519                  | PKCS#8 v1 and v2 (`PRIVATE KEY`)            | [`Algorithm::EdDSA`] (or [`Algorithm::Ed25519`], its RFC 9864 name) |
+///
+/// PEM input holding more than one private key is refused (a file with an
+/// old and a new key would otherwise sign with whichever comes first).
+/// Everything else (encrypted keys, public keys, certificates, other curves,
+/// RSA keys under 2048 bits, ...) is refused with an
+/// [`ErrorKind::InvalidKey`](crate::error::ErrorKind::InvalidKey) error that
+/// says what was found and what to do. No error message and no `Debug`
+/// output ever contains key material.
 pub struct PrivateKey {
     pair: Pair,
     algorithm: Algorithm,

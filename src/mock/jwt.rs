@@ -15,8 +15,8 @@ use base64::Engine as _;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde_json::{Map, Value};
 
-use crate::assertion::{MAX_ASSERTION_LEN, MAX_ASSERTION_LIFETIME};
 use crate::key::{Algorithm, PrivateKey};
+use crate::limits::{MAX_ASSERTION_LEN, MAX_ASSERTION_LIFETIME};
 
 /// How far in the future `iat` and `nbf` may be, for clock skew, in seconds.
 pub const CLOCK_SKEW_SECS: u64 = 60;

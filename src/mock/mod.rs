@@ -246,7 +246,7 @@ impl MockServer {
     /// issued), padded with base64url characters and dots to the length
     /// asked for.
     ///
-    /// [`MAX_ACCESS_TOKEN_LEN`]: crate::token::MAX_ACCESS_TOKEN_LEN
+    /// [`MAX_ACCESS_TOKEN_LEN`]: crate::limits::MAX_ACCESS_TOKEN_LEN
     pub fn set_token_len(&self, len: Option<usize>) {
         self.shared().state().token_len = len.unwrap_or(DEFAULT_TOKEN_LEN);
     }

@@ -1,22 +1,5 @@
 //! Sharing one token among processes: the [`TokenStore`] that the slow path
 //! consults (never the cached-header path).
-//!
-//! Before a process fetches a token it *loads* the credential's entry; a
-//! token there with enough life left is used as is. Otherwise it takes the
-//! store's fetch *lock*: the one process that gets it loads again (another
-//! may have just published), fetches, *publishes* and unlocks, while the
-//! others poll the entry until the new token appears. So a fleet of
-//! processes with one credential sends one token request per rotation.
-//!
-//! A store is never trusted to work: an error from it, or a lock held for
-//! longer than the token budget (a hung holder), makes the process fetch on
-//! its own, exactly as without a store. A token from the store is used only
-//! if it parses as a token and has more than the refresh margin left.
-//!
-//! What a store holds: the access token, its expiry in wall-clock time and
-//! its lifetime, under a key derived from the token URL, the client ID and a
-//! fingerprint (SHA-256) of the credential: never the client secret, the
-//! private key or an assertion. See [`FileStore`] for the built-in store.
 
 // flock, geteuid and the fork handler are libc calls.
 #[cfg(target_os = "linux")]
@@ -33,13 +16,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::ClientAuth;
 use crate::error::Result;
+use crate::limits::MAX_TOKEN_LIFETIME;
 use crate::secret::SecretString;
-use crate::token::{AccessToken, MAX_TOKEN_LIFETIME};
+use crate::token::AccessToken;
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
 use crate::limits::ENTRY_CLOCK_SLACK;
-pub use crate::limits::{MAX_ENTRY_LEN, STORE_POLL_INTERVAL};
+use crate::limits::{MAX_ENTRY_LEN, STORE_POLL_INTERVAL};
 
 /// The format version of [`StoredToken::to_entry`]; others are ignored.
 const ENTRY_VERSION: u32 = 1;
@@ -189,6 +173,25 @@ pub trait StoreLock: Send {}
 /// Where processes share tokens. Implementations are called only on the
 /// slow path (a fetch, an invalidation), from any thread; every method may
 /// fail, which makes the caller fetch on its own.
+///
+/// # How a store is used
+///
+/// Before a process fetches a token it *loads* the credential's entry; a
+/// token there with enough life left is used as is. Otherwise it takes the
+/// store's fetch *lock*: the one process that gets it loads again (another
+/// may have just published), fetches, *publishes* and unlocks, while the
+/// others poll the entry until the new token appears. So a fleet of
+/// processes with one credential sends one token request per rotation.
+///
+/// A store is never trusted to work: an error from it, or a lock held for
+/// longer than the token budget (a hung holder), makes the process fetch on
+/// its own, exactly as without a store. A token from the store is used only
+/// if it parses as a token and has more than the refresh margin left.
+///
+/// What a store holds: the access token, its expiry in wall-clock time and
+/// its lifetime, under a key derived from the token URL, the client ID, the
+/// scope and a fingerprint (SHA-256) of the credential ([`StoreKey`]): never the client secret, the
+/// private key or an assertion. See [`FileStore`] for the built-in store.
 pub trait TokenStore: Send + Sync {
     /// The entry of `key`, if there is a usable one. An entry that cannot be
     /// trusted (corrupt, truncated, readable by others) is `Ok(None)`.
