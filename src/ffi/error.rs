@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::ffi::c_char;
 
+use super::panic::{ffi_boundary, LastErrorUntouched};
 use super::result::alpaca_auth_result;
 
 /// Longest last-error message kept, in bytes (a longer one is cut at a
@@ -111,11 +112,13 @@ pub unsafe extern "C" fn alpaca_auth_last_error(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    super::panic::guard_keep_last_error(|| {
+    ffi_boundary!({
         let message = last_error();
         // SAFETY: the caller's guarantees on buf/len/len_out are those of
         // copy_out.
-        unsafe { super::copy_out(&message, buf, len, len_out, "last error") }
+        LastErrorUntouched(unsafe {
+            super::copy_out(&[message.as_bytes()], buf, len, len_out, "last error")
+        })
     })
 }
 
