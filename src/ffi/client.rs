@@ -8,8 +8,8 @@ use super::headers::alpaca_auth_headers;
 use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
 use super::{
-    caller_struct_size, check_copy_args, check_out, copy_out, new_handle, put_field, reset_out,
-    str_arg, write_out,
+    caller_struct_size, check_copy_args, check_out, copy_out, copy_parts, new_handle, put_field,
+    reset_out, str_arg, too_small, write_out,
 };
 use crate::{Client, Environment};
 use std::mem::offset_of;
@@ -693,24 +693,26 @@ unsafe fn header_line<const NON_BLOCKING: bool>(
     let handle = unsafe { client_ref(client) }?;
     check_copy_args(buf, len, len_out)?;
     let copy = |parts: &[&[u8]]| {
-        // SAFETY: the caller's guarantees on buf/len/len_out are those of
-        // copy_out.
-        unsafe { copy_out(parts, buf, len, len_out, "header line") }
+        // SAFETY: the arguments passed check_copy_args; the caller's
+        // guarantees on them are those of copy_parts.
+        unsafe { copy_parts(parts, buf, len, len_out) }
     };
     let copied = if NON_BLOCKING {
         handle.client.try_with_auth_line(index, copy)?
     } else {
         handle.client.with_auth_line(index, copy)?
     };
-    copied.unwrap_or_else(|| {
-        Err(Failure::new(
+    match copied {
+        Some(Ok(())) => Ok(()),
+        Some(Err(needed)) => Err(too_small(len, needed, "header line")),
+        None => Err(Failure::new(
             alpaca_auth_result::InvalidArgument,
             format!(
                 "header index {index} is out of range: this client has {} header lines",
                 handle.client.auth_header_count()
             ),
-        ))
-    })
+        )),
+    }
 }
 
 /// What the background refresher has done (see

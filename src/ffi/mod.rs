@@ -234,7 +234,6 @@ pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Failure> {
 ///
 /// `buf` is NULL or valid for writes of `len` bytes; `len_out` is NULL or
 /// valid for a write of a `usize`.
-#[inline(always)]
 pub(crate) unsafe fn copy_out(
     parts: &[&[u8]],
     buf: *mut c_char,
@@ -243,12 +242,29 @@ pub(crate) unsafe fn copy_out(
     what: &str,
 ) -> Result<(), Failure> {
     check_copy_args(buf, len, len_out)?;
+    // SAFETY: the arguments are checked; the caller guarantees the rest.
+    unsafe { copy_parts(parts, buf, len, len_out) }.map_err(|needed| too_small(len, needed, what))
+}
+
+/// The copy of [`copy_out`], after its argument checks: `Err` with the
+/// length needed when the buffer is too small.
+///
+/// # Safety
+///
+/// As [`copy_out`], and the arguments passed [`check_copy_args`].
+#[inline(always)]
+pub(crate) unsafe fn copy_parts(
+    parts: &[&[u8]],
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> Result<(), usize> {
     let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
     // SAFETY: len_out is not NULL (check_copy_args) and valid per the
     // caller's guarantee.
     unsafe { len_out.write(needed) };
     if buf.is_null() || len < needed {
-        return Err(too_small(len, needed, what));
+        return Err(needed);
     }
     let mut out = buf.cast::<u8>();
     for part in parts {
@@ -266,9 +282,11 @@ pub(crate) unsafe fn copy_out(
     Ok(())
 }
 
+/// The failure of a copy-out into a buffer of `len` bytes that needed
+/// `needed`.
 #[cold]
 #[inline(never)]
-fn too_small(len: usize, needed: usize, what: &str) -> Failure {
+pub(crate) fn too_small(len: usize, needed: usize, what: &str) -> Failure {
     Failure::new(
         alpaca_auth_result::BufferTooSmall,
         format!(

@@ -15,10 +15,10 @@
 //!
 //! The function items stay written out (cbindgen reads them, and expands no
 //! macro); the macro wraps only the body. What the body evaluates to
-//! decides the rest ([`Outcome`]): a `Result<(), Failure>` becomes an
+//! decides the rest (`Outcome`): a `Result<(), Failure>` becomes an
 //! `alpaca_auth_result`, with the last error cleared on entry and set to
 //! `"<export>: <message>"` on failure; any other value is returned as it is.
-//! After a panic the export returns its return type's [`PanicFallback`] and
+//! After a panic the export returns its return type's `PanicFallback` and
 //! the last error says which export caught it. The export's name comes from
 //! the macro, never from a string typed beside it.
 //!
@@ -162,9 +162,14 @@ plain_outcome!(usize, (), *const c_char);
 /// export's path.
 #[inline(always)]
 pub(crate) fn run<E: Fn(), O: Outcome>(_export: E, body: impl FnOnce() -> O) -> O::Returned {
-    O::enter();
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(outcome) => outcome.returned(export_name::<E>),
+    // The outcome becomes the C value inside: only that (a register) is
+    // carried out of `catch_unwind`.
+    let guarded = || {
+        O::enter();
+        body().returned(export_name::<E>)
+    };
+    match catch_unwind(AssertUnwindSafe(guarded)) {
+        Ok(value) => value,
         Err(_) => O::panicked(export_name::<E>()),
     }
 }
