@@ -10,7 +10,7 @@ use super::error::Failure;
 use super::event::{alpaca_auth_event, alpaca_auth_event_callback, EventGate, UserData};
 use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
-use super::{bytes_arg, new_handle, reset_out, str_arg};
+use super::{bytes_arg, new_handle, non_empty_arg, reset_out, str_arg};
 use crate::client::Timeout;
 use crate::{
     Algorithm, ApiKeyStyle, AssertionOptions, ClientAuth, ClientBuilder, Credentials, Endpoints,
@@ -417,22 +417,31 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_kid(
     kid: *const c_char,
 ) -> alpaca_auth_result {
     ffi_boundary!({
-        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-        unsafe {
-            with_builder(builder, |b| {
-                let kid = str_arg(kid, "kid")?;
-                if kid.is_empty() {
-                    return Err(Failure::new(
-                        alpaca_auth_result::InvalidArgument,
-                        "kid is empty",
-                    ));
-                }
-                let value = kid.to_owned();
-                b.set_assertion_option("kid", move |options| options.kid(value));
-                Ok(())
-            })
-        }
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_assertion_text(builder, kid, "kid", |options, value| options.kid(value)) }
     })
+}
+
+/// Records an assertion option given as a non-empty string.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `value` is
+/// NULL or a NUL-terminated string.
+unsafe fn set_assertion_text(
+    builder: *mut alpaca_auth_builder,
+    value: *const c_char,
+    name: &'static str,
+    edit: fn(AssertionOptions, String) -> AssertionOptions,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder(builder, |b| {
+            let value = non_empty_arg(value, name)?;
+            b.set_assertion_option(name, move |options| edit(options, value));
+            Ok(())
+        })
+    }
 }
 
 /// Sets the `aud` claim of client assertions exactly (by default the token
@@ -451,19 +460,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_audience(
     audience: *const c_char,
 ) -> alpaca_auth_result {
     ffi_boundary!({
-        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        // SAFETY: forwarded caller guarantees.
         unsafe {
-            with_builder(builder, |b| {
-                let audience = str_arg(audience, "audience")?;
-                if audience.is_empty() {
-                    return Err(Failure::new(
-                        alpaca_auth_result::InvalidArgument,
-                        "audience is empty",
-                    ));
-                }
-                let value = audience.to_owned();
-                b.set_assertion_option("audience", move |options| options.audience(value));
-                Ok(())
+            set_assertion_text(builder, audience, "audience", |options, value| {
+                options.audience(value)
             })
         }
     })
@@ -485,19 +485,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_typ(
     typ: *const c_char,
 ) -> alpaca_auth_result {
     ffi_boundary!({
-        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        // SAFETY: forwarded caller guarantees.
         unsafe {
-            with_builder(builder, |b| {
-                let typ = str_arg(typ, "typ")?;
-                if typ.is_empty() {
-                    return Err(Failure::new(
-                        alpaca_auth_result::InvalidArgument,
-                        "typ is empty",
-                    ));
-                }
-                let value = typ.to_owned();
-                b.set_assertion_option("typ", move |options| options.typ(Some(value)));
-                Ok(())
+            set_assertion_text(builder, typ, "typ", |options, value| {
+                options.typ(Some(value))
             })
         }
     })
@@ -622,14 +613,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_cache_dir(
         // SAFETY: the caller's guarantees are those with_builder and str_arg need.
         unsafe {
             with_builder(builder, |b| {
-                let dir = str_arg(dir, "dir")?;
-                if dir.is_empty() {
-                    return Err(Failure::new(
-                        alpaca_auth_result::InvalidArgument,
-                        "dir is empty",
-                    ));
-                }
-                let dir = dir.to_owned();
+                let dir = non_empty_arg(dir, "dir")?;
                 b.update(|base| base.token_cache_dir(dir));
                 Ok(())
             })

@@ -78,6 +78,23 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     })
 }
 
+/// A non-empty NUL-terminated UTF-8 string argument, copied, or the failure
+/// naming it (`InvalidArgument` when it is empty).
+///
+/// # Safety
+///
+/// As [`str_arg`].
+pub(crate) unsafe fn non_empty_arg(ptr: *const c_char, name: &str) -> Result<String, Failure> {
+    // SAFETY: the caller's guarantees are those of str_arg.
+    match unsafe { str_arg(ptr, name) }? {
+        "" => Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!("{name} is empty"),
+        )),
+        text => Ok(text.to_owned()),
+    }
+}
+
 /// A `ptr + len` byte argument, or the failure naming it. A NULL pointer is
 /// refused whatever the length.
 ///
