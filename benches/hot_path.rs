@@ -442,6 +442,7 @@ fn footprint(mock: &MockServer) {
 fn many_clients(mock: &MockServer) {
     const CLIENTS: usize = 64;
     const CALLS: usize = 2_000_000;
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|_| {
             let c = client_for(mock, false);
