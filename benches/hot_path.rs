@@ -34,6 +34,9 @@ const FAST_ITERATIONS: u64 = 2_000_000;
 const FETCHES_PER_ROUND: u32 = 40;
 /// How long callers loop in the rotation run.
 const ROTATION_RUN: Duration = Duration::from_secs(6);
+/// Length of the access tokens of the cached-header comparisons: Alpaca's
+/// tokens are JWTs of several hundred bytes.
+const HOT_PATH_TOKEN_LEN: usize = 900;
 /// The slow token endpoint of the rotation run.
 const ROTATION_TOKEN_DELAY: Duration = Duration::from_millis(200);
 /// Token lifetime in the rotation run (refreshed after half of it).
@@ -101,6 +104,7 @@ fn compare(threads: usize, sides: &[(&str, Op)]) -> Vec<f64> {
 }
 
 fn cached_headers(mock: &MockServer) -> (f64, f64) {
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
     let client = Arc::new(client_for(mock, false));
     let line = client.auth_headers().expect("token").to_lines()[0]
         .expose_secret()
@@ -131,10 +135,11 @@ fn cached_headers(mock: &MockServer) -> (f64, f64) {
         (
             "floor: copy of the header line into a buffer",
             Arc::new(move || {
-                let mut buf = [0u8; 512];
-                let src = black_box(&bytes[..]);
-                buf[..src.len()].copy_from_slice(src);
-                black_box(&buf);
+                C_BUF.with_borrow_mut(|buf| {
+                    let src = black_box(&bytes[..]);
+                    buf[..src.len()].copy_from_slice(src);
+                    black_box(&buf[..8]);
+                });
             }),
         ),
     ];
@@ -212,6 +217,7 @@ fn c_client(mock: &MockServer) -> CClient {
 }
 
 fn c_header_copy(mock: &MockServer) {
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
     let client = Arc::new(c_client(mock));
     let mut probe = [0 as c_char; 2048];
     let mut needed = 0usize;
@@ -221,6 +227,7 @@ fn c_header_copy(mock: &MockServer) {
     };
     assert_eq!(r, alpaca_auth_result::Ok);
     let line: Arc<Vec<u8>> = Arc::new(probe[..needed].iter().map(|&c| c as u8).collect());
+    let line_len = needed - 1;
     let c = Arc::clone(&client);
     let rust_client = Arc::new(client_for(mock, false));
     rust_client.auth_headers().expect("token");
@@ -274,17 +281,22 @@ fn c_header_copy(mock: &MockServer) {
     let one = compare(1, &sides);
     let two = compare(2, &sides);
     println!(
-        "
-cached header copied into a caller buffer, ns per call"
+        "\ncached header ({}-byte line) copied into a caller buffer, ns per call",
+        line_len
     );
     println!("{:<56} {:>10} {:>10}", "", "1 thread", "2 threads");
     for (i, (name, _)) in sides.iter().enumerate() {
         println!("{:<56} {:>10.1} {:>10.1}", name, one[i], two[i]);
     }
     println!(
-        "C ABI / plain copy: {:.2}x on 1 thread, {:.2}x on 2 threads (target <= 1.3x)",
+        "C ABI / plain copy: {:.2}x on 1 thread, {:.2}x on 2 threads (target <= 1.6x)",
         one[0] / one[2],
         two[0] / two[2]
+    );
+    println!(
+        "Rust with_auth_header / plain copy: {:.2}x on 1 thread, {:.2}x on 2 threads (target <= 1.6x)",
+        one[1] / one[2],
+        two[1] / two[2]
     );
     if let Ok(client) = Arc::try_unwrap(client) {
         // SAFETY: every thread is done; freed once.
@@ -430,6 +442,7 @@ fn footprint(mock: &MockServer) {
 fn many_clients(mock: &MockServer) {
     const CLIENTS: usize = 64;
     const CALLS: usize = 2_000_000;
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|_| {
             let c = client_for(mock, false);

@@ -1073,3 +1073,47 @@ fn check_duration(what: &str, value: Duration) -> Result<()> {
     }
     Ok(())
 }
+
+/// One of the timeouts of a [`ClientBuilder`], for
+/// [`ClientBuilder::set_timeout_checked`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Timeout {
+    /// [`ClientBuilder::connect_timeout`].
+    Connect,
+    /// [`ClientBuilder::request_timeout`].
+    Request,
+    /// [`ClientBuilder::token_budget`].
+    Budget,
+    /// [`ClientBuilder::max_wait`].
+    MaxWait,
+}
+
+// Checked setters, for the C builder, which reports a bad value at the
+// setter that took it rather than at `build`: each checks its value as
+// `build` does and leaves the builder unchanged when it is refused.
+impl ClientBuilder {
+    /// Sets one of the timeouts, checked as [`build`](Self::build) checks it.
+    pub(crate) fn set_timeout_checked(&mut self, which: Timeout, value: Duration) -> Result<()> {
+        let what = match which {
+            Timeout::Connect => "connect timeout",
+            Timeout::Request => "request timeout",
+            Timeout::Budget => "token budget",
+            Timeout::MaxWait => "longest wait",
+        };
+        check_duration(what, value)?;
+        match which {
+            Timeout::Connect => self.transport.connect_timeout = value,
+            Timeout::Request => self.transport.request_timeout = value,
+            Timeout::Budget => self.transport.budget = value,
+            Timeout::MaxWait => self.max_wait = Some(value),
+        }
+        Ok(())
+    }
+
+    /// [`add_ca_bundle_pem`](Self::add_ca_bundle_pem), with a bundle that
+    /// does not parse refused here (it is parsed once).
+    pub(crate) fn add_ca_bundle_pem_checked(&mut self, pem: &[u8]) -> Result<()> {
+        self.transport.extra_roots.extend(parse_ca_bundle(pem)?);
+        Ok(())
+    }
+}

@@ -17,8 +17,13 @@
 //! replica (every such call prunes the replicas of dropped caches and
 //! replaces a stale one). A thread that never calls again keeps its copy of
 //! a replaced or dropped token until it exits.
+//!
+//! The replicas live in the thread's [`ThreadState`], the library's one
+//! thread-local, beside the C ABI's last error: a C call on the cached path
+//! clears the one and finds the other with a single thread-local lookup
+//! (a call into the dynamic linker in a shared library).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,8 +105,8 @@ impl Epoch {
 
 /// Drops (and so wipes) this thread's replicas of caches that are gone.
 pub(crate) fn prune_closed() {
-    let _ = REPLICAS.try_with(|replicas| {
-        if let Ok(mut replicas) = replicas.try_borrow_mut() {
+    with_thread(|thread| {
+        if let Ok(mut replicas) = thread.replicas.try_borrow_mut() {
             replicas.retain(|r| !r.epoch_cell.is_closed());
         }
     });
@@ -119,8 +124,48 @@ struct Replica {
     token: AccessToken,
 }
 
+/// What the library keeps for the calling thread.
+pub(crate) struct ThreadState {
+    replicas: RefCell<Vec<Replica>>,
+    /// The index of the replica found last, looked at first (a hint:
+    /// checked, and left stale when replicas come and go).
+    recent: Cell<usize>,
+    /// The C ABI's last error (see `ffi::error`): empty if none.
+    pub(crate) last_error: RefCell<String>,
+}
+
+impl ThreadState {
+    /// The replica of the cache with epoch cell `cell`, if there is one.
+    #[inline(always)]
+    fn find<'a>(&self, replicas: &'a [Replica], cell: &Arc<Epoch>) -> Option<&'a Replica> {
+        if let Some(replica) = replicas.get(self.recent.get()) {
+            if Arc::ptr_eq(&replica.epoch_cell, cell) {
+                return Some(replica);
+            }
+        }
+        let index = replicas
+            .iter()
+            .position(|r| Arc::ptr_eq(&r.epoch_cell, cell))?;
+        self.recent.set(index);
+        Some(&replicas[index])
+    }
+}
+
 thread_local! {
-    static REPLICAS: RefCell<Vec<Replica>> = const { RefCell::new(Vec::new()) };
+    static THREAD: ThreadState = const {
+        ThreadState {
+            replicas: RefCell::new(Vec::new()),
+            recent: Cell::new(0),
+            last_error: RefCell::new(String::new()),
+        }
+    };
+}
+
+/// Runs `f` on the calling thread's state; `None` while the thread is
+/// being torn down (its state may be gone).
+#[inline(always)]
+pub(crate) fn with_thread<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+    THREAD.try_with(f).ok()
 }
 
 /// Runs `f` on this thread's replica of the cache with epoch cell `cell`,
@@ -130,20 +175,18 @@ pub(crate) fn with_replica<R>(
     cell: &Arc<Epoch>,
     f: &mut impl FnMut(&AccessToken) -> R,
 ) -> Option<R> {
-    REPLICAS
-        .try_with(|replicas| {
-            let replicas = replicas.try_borrow().ok()?;
-            let replica = replicas.iter().find(|r| Arc::ptr_eq(&r.epoch_cell, cell))?;
-            if replica.epoch != cell.load() {
-                return None;
-            }
-            let now = coarse_now_ns();
-            (now < replica.fresh_until
-                || (now < replica.usable_until && cell.nothing_to_start(now, replica.overdue_at)))
-            .then(|| f(&replica.token))
-        })
-        .ok()
-        .flatten()
+    with_thread(|thread| {
+        let replicas = thread.replicas.try_borrow().ok()?;
+        let replica = thread.find(&replicas, cell)?;
+        if replica.epoch != cell.load() {
+            return None;
+        }
+        let now = coarse_now_ns();
+        (now < replica.fresh_until
+            || (now < replica.usable_until && cell.nothing_to_start(now, replica.overdue_at)))
+        .then(|| f(&replica.token))
+    })
+    .flatten()
 }
 
 /// Installs a replica of `token`, which was current at `epoch` (read before
@@ -158,8 +201,8 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
     let Some(copy) = token.replicate() else {
         return;
     };
-    let _ = REPLICAS.try_with(|replicas| {
-        let Ok(mut replicas) = replicas.try_borrow_mut() else {
+    with_thread(|thread| {
+        let Ok(mut replicas) = thread.replicas.try_borrow_mut() else {
             return;
         };
         // Replicas of dropped caches, and this cache's previous one.
@@ -190,7 +233,7 @@ mod tests {
     }
 
     fn replicas_here() -> usize {
-        REPLICAS.with(|r| r.borrow().len())
+        THREAD.with(|thread| thread.replicas.borrow().len())
     }
 
     fn token_in_its_refresh_window() -> AccessToken {

@@ -2,17 +2,19 @@
 //! `alpaca_auth_builder_build`.
 
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::alpaca_auth_client;
 use super::error::Failure;
 use super::event::{alpaca_auth_event, alpaca_auth_event_callback, EventGate, UserData};
-use super::panic::guard;
+use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
-use super::{bytes_arg, check_out, reset_out, str_arg, write_out};
+use super::{bytes_arg, new_handle, non_empty_arg, reset_out, str_arg};
+use crate::client::Timeout;
 use crate::{
-    Algorithm, ApiKeyStyle, AssertionOptions, Client, ClientAuth, ClientBuilder, Credentials,
-    Endpoints, Environment, PrivateKey, ProxySetting, SecretString,
+    Algorithm, ApiKeyStyle, AssertionOptions, ClientAuth, ClientBuilder, Credentials, Endpoints,
+    Environment, PrivateKey, ProxySetting, SecretString,
 };
 
 /// The configuration of a client (opaque). Create it with
@@ -22,83 +24,34 @@ use crate::{
 ///
 /// A builder is not for concurrent use: one thread at a time.
 pub struct alpaca_auth_builder {
+    /// Every setting but the two below, set by the setters as they are called.
     base: ClientBuilder,
-    credentials: Option<PendingCredentials>,
-    assertion: PendingAssertion,
+    /// The assertion options set, in the order set: `_build` applies them to
+    /// the private key, whether it was set before or after them or read from
+    /// the environment.
+    assertion: Vec<AssertionSetting>,
     events: Option<(
         unsafe extern "C" fn(*const alpaca_auth_event, *mut c_void),
         UserData,
     )>,
 }
 
-/// Assertion options set through the C API, applied by `_build` to the
-/// private key credentials (set by a setter or read from the environment),
-/// whatever the order of the calls.
-#[derive(Default)]
-struct PendingAssertion {
-    kid: Option<String>,
-    audience: Option<String>,
-    typ: Option<String>,
-    lifetime: Option<Duration>,
-    alg: Option<Algorithm>,
+/// An assertion option set through the C API.
+struct AssertionSetting {
+    /// Its name, for the error when there is no private key.
+    name: &'static str,
+    apply: AssertionEdit,
 }
 
-impl PendingAssertion {
-    /// The name of the first option set, for the error when there is no key.
-    fn first_set(&self) -> Option<&'static str> {
-        [
-            (self.kid.is_some(), "kid"),
-            (self.audience.is_some(), "audience"),
-            (self.typ.is_some(), "typ"),
-            (self.lifetime.is_some(), "lifetime"),
-            (self.alg.is_some(), "alg"),
-        ]
-        .into_iter()
-        .find_map(|(set, name)| set.then_some(name))
-    }
-
-    /// Applies the options set over `options`.
-    fn apply(&self, mut options: AssertionOptions) -> AssertionOptions {
-        if let Some(kid) = &self.kid {
-            options = options.kid(kid.clone());
-        }
-        if let Some(audience) = &self.audience {
-            options = options.audience(audience.clone());
-        }
-        if let Some(typ) = &self.typ {
-            options = options.typ(Some(typ.clone()));
-        }
-        if let Some(lifetime) = self.lifetime {
-            options = options.lifetime(lifetime);
-        }
-        options
-    }
-}
-
-/// Credentials set through the C API, turned into [`Credentials`] by
-/// `_build` (where the assertion `kid` is known whatever the call order).
-enum PendingCredentials {
-    ApiKey {
-        key_id: String,
-        secret: SecretString,
-        style: ApiKeyStyle,
-    },
-    ClientSecret {
-        client_id: String,
-        secret: SecretString,
-    },
-    PrivateKey {
-        client_id: String,
-        key: Box<PrivateKey>,
-    },
-}
+/// What an assertion option does to the private key and its options.
+type AssertionEdit =
+    Box<dyn FnOnce(&mut Arc<PrivateKey>, AssertionOptions) -> Result<AssertionOptions, Failure>>;
 
 impl alpaca_auth_builder {
     fn new(base: ClientBuilder) -> Self {
         alpaca_auth_builder {
             base,
-            credentials: None,
-            assertion: PendingAssertion::default(),
+            assertion: Vec::new(),
             events: None,
         }
     }
@@ -109,14 +62,30 @@ impl alpaca_auth_builder {
     }
 
     /// Shares tokens through `store` (`alpaca_auth_builder_set_token_store`).
-    pub(crate) fn set_token_store(&mut self, store: std::sync::Arc<dyn crate::TokenStore>) {
+    pub(crate) fn set_token_store(&mut self, store: Arc<dyn crate::TokenStore>) {
         self.update(|base| base.token_store(store));
+    }
+
+    /// Records an assertion option (replacing an earlier value of it).
+    fn set_assertion(&mut self, name: &'static str, apply: AssertionEdit) {
+        self.assertion.retain(|setting| setting.name != name);
+        self.assertion.push(AssertionSetting { name, apply });
+    }
+
+    /// Records an assertion option that only edits the options.
+    fn set_assertion_option(
+        &mut self,
+        name: &'static str,
+        edit: impl FnOnce(AssertionOptions) -> AssertionOptions + 'static,
+    ) {
+        self.set_assertion(name, Box::new(|_, options| Ok(edit(options))));
     }
 
     /// The client builder, and the gate that `alpaca_auth_client_free`
     /// closes so that no event callback runs after it returns.
     fn into_client_builder(self) -> Result<(ClientBuilder, EventGate), Failure> {
         let mut base = self.base;
+        apply_assertion_settings(&mut base, self.assertion)?;
         let gate = EventGate::default();
         if let Some((callback, user_data)) = self.events {
             let open = gate.clone();
@@ -134,90 +103,48 @@ impl alpaca_auth_builder {
                 });
             });
         }
-        let pending = self.assertion;
-        match self.credentials {
-            Some(PendingCredentials::PrivateKey { client_id, mut key }) => {
-                if let Some(alg) = pending.alg {
-                    key.set_algorithm(alg)?;
-                }
-                let options = pending.apply(AssertionOptions::new());
-                base =
-                    base.credentials(Credentials::private_key_jwt_with(client_id, *key, options));
-                return Ok((base, gate));
-            }
-            Some(PendingCredentials::ApiKey {
-                key_id,
-                secret,
-                style,
-            }) => {
-                base = base.credentials(Credentials::ApiKey {
-                    key_id,
-                    secret,
-                    style,
-                });
-            }
-            Some(PendingCredentials::ClientSecret { client_id, secret }) => {
-                base = base.credentials(Credentials::client_secret(client_id, secret));
-            }
-            None => {
-                // A private key from the environment takes the options too.
-                if let Some(Credentials::ClientCredentials {
-                    auth: ClientAuth::PrivateKeyJwt { key, options },
-                    ..
-                }) = base.credentials_mut()
-                {
-                    if let Some(alg) = pending.alg {
-                        std::sync::Arc::get_mut(key)
-                            .ok_or_else(|| {
-                                Failure::new(
-                                    alpaca_auth_result::Config,
-                                    "the private key is shared and its algorithm cannot change",
-                                )
-                            })?
-                            .set_algorithm(alg)?;
-                    }
-                    *options = pending.apply(options.clone());
-                    return Ok((base, gate));
-                }
-            }
-        }
-        if let Some(name) = pending.first_set() {
-            return Err(Failure::new(
-                alpaca_auth_result::Config,
-                format!("an assertion {name} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from APCA_PRIVATE_KEY_PATH / APCA_PRIVATE_KEY"),
-            ));
-        }
         Ok((base, gate))
     }
 }
 
-/// Checks a setting the way `build` would, on a throwaway API-key client
-/// (which makes no request and needs no token endpoint), so that a bad value
-/// is reported by the setter that took it.
-fn check_setting(apply: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Failure> {
-    apply(Client::builder())
-        .credentials(Credentials::api_key("SETTINGCHECK", "setting-check"))
-        .build()
-        .map(drop)
-        .map_err(Failure::from)
+/// Applies the assertion options set to the private key of `base`; refuses
+/// them without one.
+fn apply_assertion_settings(
+    base: &mut ClientBuilder,
+    settings: Vec<AssertionSetting>,
+) -> Result<(), Failure> {
+    let Some(first) = settings.first() else {
+        return Ok(());
+    };
+    let Some(Credentials::ClientCredentials {
+        auth: ClientAuth::PrivateKeyJwt { key, options },
+        ..
+    }) = base.credentials_mut()
+    else {
+        return Err(Failure::new(
+            alpaca_auth_result::Config,
+            format!("an assertion {} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from APCA_PRIVATE_KEY_PATH / APCA_PRIVATE_KEY", first.name),
+        ));
+    };
+    for setting in settings {
+        let current = std::mem::take(options);
+        *options = (setting.apply)(key, current)?;
+    }
+    Ok(())
 }
 
-/// Runs a setter: checks the builder pointer, then `body`.
+/// Runs a setter's `body` on the builder behind a pointer.
 ///
 /// # Safety
 ///
 /// `builder` is NULL or a live builder not used concurrently.
 pub(crate) unsafe fn with_builder(
-    function: &str,
     builder: *mut alpaca_auth_builder,
     body: impl FnOnce(&mut alpaca_auth_builder) -> Result<(), Failure>,
-) -> alpaca_auth_result {
-    guard(function, || {
-        // SAFETY: the caller guarantees NULL or a live, exclusively used
-        // builder from alpaca_auth_builder_new*.
-        let builder = unsafe { builder.as_mut() }.ok_or_else(|| Failure::null("builder"))?;
-        body(builder)
-    })
+) -> Result<(), Failure> {
+    // SAFETY: the caller guarantees NULL or a live, exclusively used builder
+    // from alpaca_auth_builder_new*.
+    body(unsafe { builder.as_mut() }.ok_or_else(|| Failure::null("builder"))?)
 }
 
 /// Creates a builder with the documented defaults: environment `paper`, no
@@ -235,14 +162,13 @@ pub(crate) unsafe fn with_builder(
 pub unsafe extern "C" fn alpaca_auth_builder_new(
     builder_out: *mut *mut alpaca_auth_builder,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_builder_new", || {
-        // SAFETY: reset_out checks for NULL; the caller guarantees it is
-        // otherwise writable.
-        unsafe { reset_out(builder_out) };
-        check_out(builder_out, "builder_out")?;
-        let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(ClientBuilder::default())));
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(builder_out, builder, "builder_out") }
+    ffi_boundary!({
+        // SAFETY: the caller guarantees NULL or a writable pointer.
+        unsafe {
+            new_handle(builder_out, "builder_out", || {
+                Ok(alpaca_auth_builder::new(ClientBuilder::default()))
+            })
+        }
     })
 }
 
@@ -267,15 +193,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_new(
 pub unsafe extern "C" fn alpaca_auth_builder_new_from_env(
     builder_out: *mut *mut alpaca_auth_builder,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_builder_new_from_env", || {
-        // SAFETY: reset_out checks for NULL; the caller guarantees it is
-        // otherwise writable.
-        unsafe { reset_out(builder_out) };
-        check_out(builder_out, "builder_out")?;
-        let base = ClientBuilder::default().from_env()?;
-        let builder = Box::into_raw(Box::new(alpaca_auth_builder::new(base)));
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(builder_out, builder, "builder_out") }
+    ffi_boundary!({
+        // SAFETY: the caller guarantees NULL or a writable pointer.
+        unsafe {
+            new_handle(builder_out, "builder_out", || {
+                Ok(alpaca_auth_builder::new(
+                    ClientBuilder::default().from_env()?,
+                ))
+            })
+        }
     })
 }
 
@@ -288,7 +214,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_new_from_env(
 /// not been freed or built, and that no other thread is using.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_builder_free(builder: *mut alpaca_auth_builder) {
-    super::panic::guard_or("alpaca_auth_builder_free", (), || {
+    ffi_boundary!({
         if !builder.is_null() {
             // SAFETY: the caller guarantees a live builder from Box::into_raw
             // in alpaca_auth_builder_new*, freed only here or by _build.
@@ -311,14 +237,16 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_environment(
     builder: *mut alpaca_auth_builder,
     name: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_environment", builder, |b| {
-            let environment: Environment = str_arg(name, "name")?.parse()?;
-            b.update(|base| base.environment(environment));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let environment: Environment = str_arg(name, "name")?.parse()?;
+                b.update(|base| base.environment(environment));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Authenticates with an API key pair in the environment's form: HTTP Basic
@@ -338,16 +266,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key(
     key_id: *const c_char,
     secret: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_api_key(
-            "alpaca_auth_builder_set_api_key",
-            builder,
-            key_id,
-            secret,
-            ApiKeyStyle::ForEnvironment,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_api_key(builder, key_id, secret, ApiKeyStyle::ForEnvironment) }
+    })
 }
 
 /// Authenticates with an API key pair sent as the `APCA-API-KEY-ID` and
@@ -364,16 +286,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_headers(
     key_id: *const c_char,
     secret: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_api_key(
-            "alpaca_auth_builder_set_api_key_headers",
-            builder,
-            key_id,
-            secret,
-            ApiKeyStyle::Headers,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_api_key(builder, key_id, secret, ApiKeyStyle::Headers) }
+    })
 }
 
 /// Authenticates with an API key pair sent as HTTP Basic
@@ -389,38 +305,30 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_key_basic(
     key_id: *const c_char,
     secret: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_api_key(
-            "alpaca_auth_builder_set_api_key_basic",
-            builder,
-            key_id,
-            secret,
-            ApiKeyStyle::Basic,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_api_key(builder, key_id, secret, ApiKeyStyle::Basic) }
+    })
 }
 
 /// # Safety
 ///
 /// As `alpaca_auth_builder_set_api_key`.
 unsafe fn set_api_key(
-    function: &str,
     builder: *mut alpaca_auth_builder,
     key_id: *const c_char,
     secret: *const c_char,
     style: ApiKeyStyle,
-) -> alpaca_auth_result {
+) -> Result<(), Failure> {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        with_builder(function, builder, |b| {
-            let key_id = str_arg(key_id, "key_id")?.to_owned();
-            let secret = SecretString::new(str_arg(secret, "secret")?);
-            b.credentials = Some(PendingCredentials::ApiKey {
-                key_id,
-                secret,
+        with_builder(builder, |b| {
+            let credentials = Credentials::ApiKey {
+                key_id: str_arg(key_id, "key_id")?.to_owned(),
+                secret: SecretString::new(str_arg(secret, "secret")?),
                 style,
-            });
+            };
+            b.update(|base| base.credentials(credentials));
             Ok(())
         })
     }
@@ -442,15 +350,18 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_client_secret(
     client_id: *const c_char,
     secret: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_client_secret", builder, |b| {
-            let client_id = str_arg(client_id, "client_id")?.to_owned();
-            let secret = SecretString::new(str_arg(secret, "secret")?);
-            b.credentials = Some(PendingCredentials::ClientSecret { client_id, secret });
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let client_id = str_arg(client_id, "client_id")?;
+                let secret = SecretString::new(str_arg(secret, "secret")?);
+                let credentials = Credentials::client_secret(client_id, secret);
+                b.update(|base| base.credentials(credentials));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Authenticates with OAuth2 client credentials, `private_key_jwt`: a client
@@ -474,16 +385,19 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_client_private_key(
     key: *const u8,
     key_len: usize,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder, str_arg and
-    // bytes_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_client_private_key", builder, |b| {
-            let client_id = str_arg(client_id, "client_id")?.to_owned();
-            let key = Box::new(PrivateKey::from_bytes(bytes_arg(key, key_len, "key")?)?);
-            b.credentials = Some(PendingCredentials::PrivateKey { client_id, key });
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder, str_arg and
+        // bytes_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let client_id = str_arg(client_id, "client_id")?.to_owned();
+                let key = PrivateKey::from_bytes(bytes_arg(key, key_len, "key")?)?;
+                let credentials = Credentials::private_key_jwt(client_id, key);
+                b.update(|base| base.credentials(credentials));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Adds a `kid` (key ID) header to client assertions. There is none by
@@ -502,17 +416,29 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_kid(
     builder: *mut alpaca_auth_builder,
     kid: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_assertion_text(builder, kid, "kid", |options, value| options.kid(value)) }
+    })
+}
+
+/// Records an assertion option given as a non-empty string.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `value` is
+/// NULL or a NUL-terminated string.
+unsafe fn set_assertion_text(
+    builder: *mut alpaca_auth_builder,
+    value: *const c_char,
+    name: &'static str,
+    edit: fn(AssertionOptions, String) -> AssertionOptions,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded caller guarantees.
     unsafe {
-        with_builder("alpaca_auth_builder_set_assertion_kid", builder, |b| {
-            let kid = str_arg(kid, "kid")?;
-            if kid.is_empty() {
-                return Err(Failure::new(
-                    alpaca_auth_result::InvalidArgument,
-                    "kid is empty",
-                ));
-            }
-            b.assertion.kid = Some(kid.to_owned());
+        with_builder(builder, |b| {
+            let value = non_empty_arg(value, name)?;
+            b.set_assertion_option(name, move |options| edit(options, value));
             Ok(())
         })
     }
@@ -533,20 +459,14 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_audience(
     builder: *mut alpaca_auth_builder,
     audience: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_assertion_audience", builder, |b| {
-            let audience = str_arg(audience, "audience")?;
-            if audience.is_empty() {
-                return Err(Failure::new(
-                    alpaca_auth_result::InvalidArgument,
-                    "audience is empty",
-                ));
-            }
-            b.assertion.audience = Some(audience.to_owned());
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            set_assertion_text(builder, audience, "audience", |options, value| {
+                options.audience(value)
+            })
+        }
+    })
 }
 
 /// Sets the `typ` header of client assertions (default `JWT`), for example
@@ -564,20 +484,14 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_typ(
     builder: *mut alpaca_auth_builder,
     typ: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_assertion_typ", builder, |b| {
-            let typ = str_arg(typ, "typ")?;
-            if typ.is_empty() {
-                return Err(Failure::new(
-                    alpaca_auth_result::InvalidArgument,
-                    "typ is empty",
-                ));
-            }
-            b.assertion.typ = Some(typ.to_owned());
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            set_assertion_text(builder, typ, "typ", |options, value| {
+                options.typ(Some(value))
+            })
+        }
+    })
 }
 
 /// Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
@@ -593,19 +507,17 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_lifetime_s(
     builder: *mut alpaca_auth_builder,
     seconds: u64,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder needs.
-    unsafe {
-        with_builder(
-            "alpaca_auth_builder_set_assertion_lifetime_s",
-            builder,
-            |b| {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder needs.
+        unsafe {
+            with_builder(builder, |b| {
                 let lifetime = Duration::from_secs(seconds);
                 AssertionOptions::new().lifetime(lifetime).lifetime_secs()?;
-                b.assertion.lifetime = Some(lifetime);
+                b.set_assertion_option("lifetime", move |options| options.lifetime(lifetime));
                 Ok(())
-            },
-        )
-    }
+            })
+        }
+    })
 }
 
 /// Sets the signing algorithm of client assertions by its JOSE name:
@@ -625,14 +537,29 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_alg(
     builder: *mut alpaca_auth_builder,
     alg: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_assertion_alg", builder, |b| {
-            let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
-            b.assertion.alg = Some(alg);
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+                b.set_assertion(
+                    "alg",
+                    Box::new(move |key, options| {
+                        Arc::get_mut(key)
+                            .ok_or_else(|| {
+                                Failure::new(
+                                    alpaca_auth_result::Config,
+                                    "the private key is shared and its algorithm cannot change",
+                                )
+                            })?
+                            .set_algorithm(alg)?;
+                        Ok(options)
+                    }),
+                );
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Sets the `scope` of token requests (RFC 6749 section 3.3): scope tokens
@@ -650,16 +577,18 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_scope(
     builder: *mut alpaca_auth_builder,
     scope: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_scope", builder, |b| {
-            let scope = str_arg(scope, "scope")?;
-            crate::client::validate_scope(scope)?;
-            let scope = scope.to_owned();
-            b.update(|base| base.scope(scope));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let scope = str_arg(scope, "scope")?;
+                crate::client::validate_scope(scope)?;
+                let scope = scope.to_owned();
+                b.update(|base| base.scope(scope));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Shares tokens with the other processes of this user that use the same
@@ -680,21 +609,16 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_cache_dir(
     builder: *mut alpaca_auth_builder,
     dir: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_token_cache_dir", builder, |b| {
-            let dir = str_arg(dir, "dir")?;
-            if dir.is_empty() {
-                return Err(Failure::new(
-                    alpaca_auth_result::InvalidArgument,
-                    "dir is empty",
-                ));
-            }
-            let dir = dir.to_owned();
-            b.update(|base| base.token_cache_dir(dir));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let dir = non_empty_arg(dir, "dir")?;
+                b.update(|base| base.token_cache_dir(dir));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Which URL a `set_*_url` call overrides.
@@ -710,14 +634,13 @@ enum UrlSetting {
 /// `builder` is NULL or a live builder not used concurrently; `url` is NULL
 /// or a NUL-terminated string.
 unsafe fn set_url(
-    function: &str,
     builder: *mut alpaca_auth_builder,
     url: *const c_char,
     which: UrlSetting,
-) -> alpaca_auth_result {
+) -> Result<(), Failure> {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        with_builder(function, builder, |b| {
+        with_builder(builder, |b| {
             let url = str_arg(url, "url")?;
             // Validated now, the same way build does.
             let environment = Environment::default();
@@ -750,15 +673,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_api_base_url(
     builder: *mut alpaca_auth_builder,
     url: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_url(
-            "alpaca_auth_builder_set_api_base_url",
-            builder,
-            url,
-            UrlSetting::ApiBase,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_url(builder, url, UrlSetting::ApiBase) }
+    })
 }
 
 /// Overrides the Market Data API base URL. Same rules as
@@ -772,15 +690,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_data_base_url(
     builder: *mut alpaca_auth_builder,
     url: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_url(
-            "alpaca_auth_builder_set_data_base_url",
-            builder,
-            url,
-            UrlSetting::DataBase,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_url(builder, url, UrlSetting::DataBase) }
+    })
 }
 
 /// Overrides the OAuth2 token endpoint (also the `aud` of client
@@ -794,48 +707,25 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_url(
     builder: *mut alpaca_auth_builder,
     url: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_url(
-            "alpaca_auth_builder_set_token_url",
-            builder,
-            url,
-            UrlSetting::Token,
-        )
-    }
-}
-
-/// Which timeout a `set_*_ms` call sets.
-#[derive(Clone, Copy)]
-enum TimeoutSetting {
-    Connect,
-    Request,
-    Budget,
-    MaxWait,
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_url(builder, url, UrlSetting::Token) }
+    })
 }
 
 /// # Safety
 ///
 /// `builder` is NULL or a live builder not used concurrently.
 unsafe fn set_timeout(
-    function: &str,
     builder: *mut alpaca_auth_builder,
     ms: u64,
-    which: TimeoutSetting,
-) -> alpaca_auth_result {
+    which: Timeout,
+) -> Result<(), Failure> {
     // SAFETY: forwarded caller guarantees.
     unsafe {
-        with_builder(function, builder, |b| {
-            let value = Duration::from_millis(ms);
-            let apply = move |base: ClientBuilder| match which {
-                TimeoutSetting::Connect => base.connect_timeout(value),
-                TimeoutSetting::Request => base.request_timeout(value),
-                TimeoutSetting::Budget => base.token_budget(value),
-                TimeoutSetting::MaxWait => base.max_wait(value),
-            };
-            check_setting(apply)?;
-            b.update(apply);
-            Ok(())
+        with_builder(builder, |b| {
+            Ok(b.base
+                .set_timeout_checked(which, Duration::from_millis(ms))?)
         })
     }
 }
@@ -851,15 +741,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_connect_timeout_ms(
     builder: *mut alpaca_auth_builder,
     ms: u64,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_timeout(
-            "alpaca_auth_builder_set_connect_timeout_ms",
-            builder,
-            ms,
-            TimeoutSetting::Connect,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_timeout(builder, ms, Timeout::Connect) }
+    })
 }
 
 /// Sets the timeout of one token request attempt, in milliseconds (default
@@ -874,15 +759,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_request_timeout_ms(
     builder: *mut alpaca_auth_builder,
     ms: u64,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_timeout(
-            "alpaca_auth_builder_set_request_timeout_ms",
-            builder,
-            ms,
-            TimeoutSetting::Request,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_timeout(builder, ms, Timeout::Request) }
+    })
 }
 
 /// Sets the time budget of one token acquisition, every attempt and wait
@@ -897,15 +777,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_budget_ms(
     builder: *mut alpaca_auth_builder,
     ms: u64,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_timeout(
-            "alpaca_auth_builder_set_token_budget_ms",
-            builder,
-            ms,
-            TimeoutSetting::Budget,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_timeout(builder, ms, Timeout::Budget) }
+    })
 }
 
 /// Sets the longest any call waits for a token, in milliseconds (default:
@@ -923,15 +798,10 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_max_wait_ms(
     builder: *mut alpaca_auth_builder,
     ms: u64,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        set_timeout(
-            "alpaca_auth_builder_set_max_wait_ms",
-            builder,
-            ms,
-            TimeoutSetting::MaxWait,
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { set_timeout(builder, ms, Timeout::MaxWait) }
+    })
 }
 
 /// Trusts the CA certificates of a PEM bundle (`pem_len` bytes) in addition
@@ -951,22 +821,22 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
     pem: *const u8,
     pem_len: usize,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and bytes_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_add_ca_bundle_pem", builder, |b| {
-            let pem = bytes_arg(pem, pem_len, "pem")?;
-            const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
-            if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
-                return Err(Failure::new(
-                    alpaca_auth_result::Config,
-                    "the CA bundle holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)",
-                ));
-            }
-            check_setting(|base| base.add_ca_bundle_pem(pem))?;
-            b.update(|base| base.add_ca_bundle_pem(pem));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and bytes_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let pem = bytes_arg(pem, pem_len, "pem")?;
+                const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+                if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+                    return Err(Failure::new(
+                        alpaca_auth_result::Config,
+                        "the CA bundle holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)",
+                    ));
+                }
+                Ok(b.base.add_ca_bundle_pem_checked(pem)?)
+            })
+        }
+    })
 }
 
 /// Sends token requests through this proxy (`http://host:port` or
@@ -986,21 +856,23 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_proxy(
     builder: *mut alpaca_auth_builder,
     url: *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and str_arg need.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_proxy", builder, |b| {
-            let url = str_arg(url, "url")?;
-            if url.trim().is_empty() {
-                return Err(Failure::new(
-                    alpaca_auth_result::InvalidArgument,
-                    "the proxy URL is empty; call alpaca_auth_builder_disable_proxy for no proxy",
-                ));
-            }
-            let proxy = ProxySetting::Url(SecretString::new(url));
-            b.update(|base| base.proxy(proxy));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let url = str_arg(url, "url")?;
+                if url.trim().is_empty() {
+                    return Err(Failure::new(
+                        alpaca_auth_result::InvalidArgument,
+                        "the proxy URL is empty; call alpaca_auth_builder_disable_proxy for no proxy",
+                    ));
+                }
+                let proxy = ProxySetting::Url(SecretString::new(url));
+                b.update(|base| base.proxy(proxy));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Sends token requests directly, whatever the proxy environment variables
@@ -1013,13 +885,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_proxy(
 pub unsafe extern "C" fn alpaca_auth_builder_disable_proxy(
     builder: *mut alpaca_auth_builder,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        with_builder("alpaca_auth_builder_disable_proxy", builder, |b| {
-            b.update(|base| base.proxy(ProxySetting::Disabled));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            with_builder(builder, |b| {
+                b.update(|base| base.proxy(ProxySetting::Disabled));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Turns the background refresher on (`true`) or off (`false`, the
@@ -1037,13 +911,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_background_refresh(
     builder: *mut alpaca_auth_builder,
     on: bool,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_background_refresh", builder, |b| {
-            b.update(|base| base.background_refresh(on));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            with_builder(builder, |b| {
+                b.update(|base| base.background_refresh(on));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Sets a callback for the events of the token lifecycle (token fetched,
@@ -1067,13 +943,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_event_callback(
     callback: alpaca_auth_event_callback,
     user_data: *mut c_void,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        with_builder("alpaca_auth_builder_set_event_callback", builder, |b| {
-            b.events = callback.map(|callback| (callback, UserData(user_data)));
-            Ok(())
-        })
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            with_builder(builder, |b| {
+                b.events = callback.map(|callback| (callback, UserData(user_data)));
+                Ok(())
+            })
+        }
+    })
 }
 
 /// Validates the configuration and creates the client (no network request
@@ -1095,7 +973,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_build(
     builder: *mut alpaca_auth_builder,
     client_out: *mut *mut alpaca_auth_client,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_builder_build", || {
+    ffi_boundary!({
         // SAFETY: reset_out checks for NULL; the caller guarantees it is
         // otherwise writable.
         unsafe { reset_out(client_out) };
@@ -1106,13 +984,12 @@ pub unsafe extern "C" fn alpaca_auth_builder_build(
         // Box::into_raw in alpaca_auth_builder_new*. Taking it back here is
         // what consumes it, whatever happens next.
         let builder = unsafe { Box::from_raw(builder) };
-        check_out(client_out, "client_out")?;
-        let (client, events) = builder.into_client_builder()?;
-        let handle = Box::into_raw(Box::new(alpaca_auth_client::with_events(
-            client.build()?,
-            events,
-        )?));
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(client_out, handle, "client_out") }
+        // SAFETY: the caller guarantees NULL or a writable pointer.
+        unsafe {
+            new_handle(client_out, "client_out", || {
+                let (client, events) = builder.into_client_builder()?;
+                alpaca_auth_client::with_events(client.build()?, events)
+            })
+        }
     })
 }

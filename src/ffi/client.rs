@@ -5,11 +5,11 @@ use std::ffi::{c_char, CStr, CString};
 use super::error::{set_last_error, Failure};
 use super::event::EventGate;
 use super::headers::alpaca_auth_headers;
-use super::panic::{guard, guard_or};
+use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
 use super::{
-    caller_struct_size, check_copy_args, check_out, copy_out, put_field, reset_out, str_arg,
-    write_out,
+    caller_struct_size, check_copy_args, check_out, copy_out, copy_parts, new_handle, put_field,
+    reset_out, str_arg, too_small, write_out,
 };
 use crate::{Client, Environment};
 use std::mem::offset_of;
@@ -133,14 +133,13 @@ unsafe fn client_ref<'a>(
 pub unsafe extern "C" fn alpaca_auth_client_new_from_env(
     client_out: *mut *mut alpaca_auth_client,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_new_from_env", || {
-        // SAFETY: reset_out checks for NULL; the caller guarantees it is
-        // otherwise writable.
-        unsafe { reset_out(client_out) };
-        check_out(client_out, "client_out")?;
-        let handle = Box::into_raw(Box::new(alpaca_auth_client::new(Client::from_env()?)?));
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(client_out, handle, "client_out") }
+    ffi_boundary!({
+        // SAFETY: the caller guarantees NULL or a writable pointer.
+        unsafe {
+            new_handle(client_out, "client_out", || {
+                alpaca_auth_client::new(Client::from_env()?)
+            })
+        }
     })
 }
 
@@ -155,7 +154,7 @@ pub unsafe extern "C" fn alpaca_auth_client_new_from_env(
 /// thread is using or will use.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_client_free(client: *mut alpaca_auth_client) {
-    guard_or("alpaca_auth_client_free", (), || {
+    ffi_boundary!({
         if !client.is_null() {
             // SAFETY: the caller guarantees a live client from Box::into_raw,
             // freed only here, with no other user.
@@ -193,7 +192,7 @@ pub unsafe extern "C" fn alpaca_auth_client_access_token(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_access_token", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         check_copy_args(buf, len, len_out)?;
@@ -206,7 +205,15 @@ pub unsafe extern "C" fn alpaca_auth_client_access_token(
         let token = handle.client.access_token()?;
         // SAFETY: the caller's guarantees on buf/len/len_out are those of
         // copy_out.
-        unsafe { copy_out(token.expose_secret(), buf, len, len_out, "access token") }
+        unsafe {
+            copy_out(
+                &[token.expose_secret().as_bytes()],
+                buf,
+                len,
+                len_out,
+                "access token",
+            )
+        }
     })
 }
 
@@ -230,17 +237,18 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
     client: *const alpaca_auth_client,
     headers_out: *mut *mut alpaca_auth_headers,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_auth_headers", || {
+    ffi_boundary!({
         // SAFETY: reset_out checks for NULL; the caller guarantees it is
         // otherwise writable.
         unsafe { reset_out(headers_out) };
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
-        check_out(headers_out, "headers_out")?;
-        let headers = alpaca_auth_headers::new(&handle.client.auth_headers()?);
-        let headers = Box::into_raw(Box::new(headers));
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(headers_out, headers, "headers_out") }
+        // SAFETY: the caller guarantees NULL or a writable pointer.
+        unsafe {
+            new_handle(headers_out, "headers_out", || {
+                Ok(alpaca_auth_headers::new(&handle.client.auth_headers()?))
+            })
+        }
     })
 }
 
@@ -258,7 +266,7 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
 pub unsafe extern "C" fn alpaca_auth_client_invalidate(
     client: *const alpaca_auth_client,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_invalidate", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         unsafe { client_ref(client) }?.client.invalidate();
         Ok(())
@@ -284,7 +292,7 @@ pub unsafe extern "C" fn alpaca_auth_client_invalidate_token(
     client: *const alpaca_auth_client,
     token_or_header_line: *const c_char,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_invalidate_token", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         // SAFETY: the caller guarantees NULL or a NUL-terminated string.
@@ -294,26 +302,25 @@ pub unsafe extern "C" fn alpaca_auth_client_invalidate_token(
     })
 }
 
+/// Stores a string that belongs to the client (picked by `pick`) in `*out`.
+///
 /// # Safety
 ///
 /// `client` is NULL or a live client; `out` is NULL or writable.
 unsafe fn borrowed_str(
-    function: &str,
     client: *const alpaca_auth_client,
     out: *mut *const c_char,
     out_name: &str,
     pick: impl FnOnce(&alpaca_auth_client) -> *const c_char,
-) -> alpaca_auth_result {
-    guard(function, || {
-        // SAFETY: reset_out checks for NULL; the caller guarantees it is
-        // otherwise writable.
-        unsafe { reset_out(out) };
-        // SAFETY: the caller guarantees NULL or a live client.
-        let handle = unsafe { client_ref(client) }?;
-        check_out(out, out_name)?;
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { write_out(out, pick(handle), out_name) }
-    })
+) -> Result<(), Failure> {
+    // SAFETY: reset_out checks for NULL; the caller guarantees it is
+    // otherwise writable.
+    unsafe { reset_out(out) };
+    // SAFETY: the caller guarantees NULL or a live client.
+    let handle = unsafe { client_ref(client) }?;
+    check_out(out, out_name)?;
+    // SAFETY: checked non-NULL; the caller guarantees it is writable.
+    unsafe { write_out(out, pick(handle), out_name) }
 }
 
 /// Stores in `*url_out` the resolved Trading/Broker API base URL, without a
@@ -329,16 +336,10 @@ pub unsafe extern "C" fn alpaca_auth_client_api_base_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_api_base_url",
-            client,
-            url_out,
-            "url_out",
-            |h| h.api_base.as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { borrowed_str(client, url_out, "url_out", |h| h.api_base.as_ptr()) }
+    })
 }
 
 /// Stores in `*url_out` the resolved Market Data API base URL. Valid until
@@ -352,16 +353,10 @@ pub unsafe extern "C" fn alpaca_auth_client_data_base_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_data_base_url",
-            client,
-            url_out,
-            "url_out",
-            |h| h.data_base.as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { borrowed_str(client, url_out, "url_out", |h| h.data_base.as_ptr()) }
+    })
 }
 
 /// Stores in `*url_out` the OAuth2 token endpoint, or the empty string when
@@ -376,16 +371,10 @@ pub unsafe extern "C" fn alpaca_auth_client_token_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_token_url",
-            client,
-            url_out,
-            "url_out",
-            |h| h.token_url.as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { borrowed_str(client, url_out, "url_out", |h| h.token_url.as_ptr()) }
+    })
 }
 
 /// Stores in `*url_out` the base of the environment's Market Data WebSocket
@@ -404,16 +393,14 @@ pub unsafe extern "C" fn alpaca_auth_client_market_data_stream_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_market_data_stream_url",
-            client,
-            url_out,
-            "url_out",
-            |h| h.market_data_stream.as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            borrowed_str(client, url_out, "url_out", |h| {
+                h.market_data_stream.as_ptr()
+            })
+        }
+    })
 }
 
 /// Stores in `*url_out` the environment's trade-updates WebSocket
@@ -431,16 +418,14 @@ pub unsafe extern "C" fn alpaca_auth_client_trade_updates_stream_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_trade_updates_stream_url",
-            client,
-            url_out,
-            "url_out",
-            |h| h.trade_updates_stream.as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            borrowed_str(client, url_out, "url_out", |h| {
+                h.trade_updates_stream.as_ptr()
+            })
+        }
+    })
 }
 
 /// Copies the first message of an Alpaca WebSocket stream for the client's
@@ -464,7 +449,7 @@ pub unsafe extern "C" fn alpaca_auth_client_stream_auth_message(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_stream_auth_message", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         check_copy_args(buf, len, len_out)?;
@@ -473,7 +458,7 @@ pub unsafe extern "C" fn alpaca_auth_client_stream_auth_message(
         // copy_out.
         unsafe {
             copy_out(
-                message.expose_secret(),
+                &[message.expose_secret().as_bytes()],
                 buf,
                 len,
                 len_out,
@@ -495,16 +480,14 @@ pub unsafe extern "C" fn alpaca_auth_client_environment(
     client: *const alpaca_auth_client,
     name_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    // SAFETY: forwarded caller guarantees.
-    unsafe {
-        borrowed_str(
-            "alpaca_auth_client_environment",
-            client,
-            name_out,
-            "name_out",
-            |h| environment_name(h.client.endpoints().environment()).as_ptr(),
-        )
-    }
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe {
+            borrowed_str(client, name_out, "name_out", |h| {
+                environment_name(h.client.endpoints().environment()).as_ptr()
+            })
+        }
+    })
 }
 
 fn environment_name(environment: Environment) -> &'static CStr {
@@ -528,7 +511,7 @@ pub unsafe extern "C" fn alpaca_auth_client_uses_tokens(
     client: *const alpaca_auth_client,
     uses_tokens_out: *mut bool,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_uses_tokens", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         let uses_tokens = handle.client.uses_tokens();
@@ -553,7 +536,7 @@ pub unsafe extern "C" fn alpaca_auth_client_stats(
     client: *const alpaca_auth_client,
     stats_out: *mut alpaca_auth_stats,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_stats", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         // SAFETY: the caller guarantees NULL or a struct with struct_size set.
@@ -599,7 +582,7 @@ pub unsafe extern "C" fn alpaca_auth_client_token_remaining_ms(
     client: *const alpaca_auth_client,
     ms_out: *mut u64,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_token_remaining_ms", || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         check_out(ms_out, "ms_out")?;
@@ -628,7 +611,7 @@ pub unsafe extern "C" fn alpaca_auth_client_token_remaining_ms(
 pub unsafe extern "C" fn alpaca_auth_client_header_count(
     client: *const alpaca_auth_client,
 ) -> usize {
-    guard_or("alpaca_auth_client_header_count", 0, || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         unsafe { client_ref(client) }.map_or(0, |handle| handle.client.auth_header_count())
     })
@@ -661,7 +644,7 @@ pub unsafe extern "C" fn alpaca_auth_client_header_line(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_header_line", || {
+    ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
         unsafe { header_line::<false>(client, index, buf, len, len_out) }
     })
@@ -687,7 +670,7 @@ pub unsafe extern "C" fn alpaca_auth_client_try_header_line(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_client_try_header_line", || {
+    ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
         unsafe { header_line::<true>(client, index, buf, len, len_out) }
     })
@@ -710,48 +693,26 @@ unsafe fn header_line<const NON_BLOCKING: bool>(
     let handle = unsafe { client_ref(client) }?;
     check_copy_args(buf, len, len_out)?;
     let copy = |parts: &[&[u8]]| {
-        let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
-        // SAFETY: len_out is not NULL (check_copy_args) and valid per
-        // the caller's guarantee.
-        unsafe { len_out.write(needed) };
-        if buf.is_null() || len < needed {
-            return Err(Failure::new(
-                alpaca_auth_result::BufferTooSmall,
-                format!(
-                    "a buffer of {len} bytes is too small for the header line: {needed} bytes are needed, terminating NUL included"
-                ),
-            ));
-        }
-        let mut out = buf.cast::<u8>();
-        for part in parts {
-            // SAFETY: buf is not NULL and valid for `len >= needed`
-            // bytes (checked above, and guaranteed by the caller), and
-            // the parts add up to `needed - 1`; the sources are Rust
-            // memory that cannot overlap a caller buffer handed to us
-            // for writing.
-            unsafe {
-                std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
-                out = out.add(part.len());
-            }
-        }
-        // SAFETY: the last of the `needed` bytes, inside the buffer.
-        unsafe { out.write(0) };
-        Ok(())
+        // SAFETY: the arguments passed check_copy_args; the caller's
+        // guarantees on them are those of copy_parts.
+        unsafe { copy_parts(parts, buf, len, len_out) }
     };
     let copied = if NON_BLOCKING {
         handle.client.try_with_auth_line(index, copy)?
     } else {
         handle.client.with_auth_line(index, copy)?
     };
-    copied.unwrap_or_else(|| {
-        Err(Failure::new(
+    match copied {
+        Some(Ok(())) => Ok(()),
+        Some(Err(needed)) => Err(too_small(len, needed, "header line")),
+        None => Err(Failure::new(
             alpaca_auth_result::InvalidArgument,
             format!(
                 "header index {index} is out of range: this client has {} header lines",
                 handle.client.auth_header_count()
             ),
-        ))
-    })
+        )),
+    }
 }
 
 /// What the background refresher has done (see
@@ -796,7 +757,7 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
     status_out: *mut alpaca_auth_refresher_status,
 ) -> alpaca_auth_result {
     let mut failure_detail = None;
-    let result = guard("alpaca_auth_client_refresher_status", || {
+    let result = ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         // SAFETY: the caller guarantees NULL or a struct with struct_size set.

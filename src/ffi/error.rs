@@ -1,11 +1,15 @@
 //! The thread-local last error: the detail of the most recent failure on the
 //! calling thread, copied out like libgit2's `git_error_last` or hyper's
-//! `hyper_error_print`, into a caller buffer with the needed length.
+//! `hyper_error_print`, into a caller buffer with the needed length. It is
+//! kept in the thread's `ThreadState` (`crate::replica`), beside the token
+//! replicas, so that a call on the cached path looks up one thread-local,
+//! not two.
 
-use std::cell::RefCell;
 use std::ffi::c_char;
 
+use super::panic::{ffi_boundary, LastErrorUntouched};
 use super::result::alpaca_auth_result;
+use crate::replica::with_thread;
 
 /// Longest last-error message kept, in bytes (a longer one is cut at a
 /// character boundary and marked with `...`).
@@ -28,6 +32,8 @@ impl Failure {
     }
 
     /// A NULL pointer argument, named.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn null(name: &str) -> Self {
         Self::new(alpaca_auth_result::NullArgument, format!("{name} is NULL"))
     }
@@ -44,10 +50,6 @@ impl From<crate::Error> for Failure {
     }
 }
 
-thread_local! {
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
 /// Replaces the calling thread's last error.
 pub(crate) fn set_last_error(mut message: String) {
     if message.len() > MAX_LAST_ERROR_LEN {
@@ -58,19 +60,20 @@ pub(crate) fn set_last_error(mut message: String) {
         message.truncate(cut);
         message.push_str("...");
     }
-    // During thread teardown the slot may be gone: then there is no one
+    // During thread teardown the state may be gone: then there is no one
     // left to read the message either.
-    let _ = LAST_ERROR.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
+    with_thread(|thread| {
+        if let Ok(mut slot) = thread.last_error.try_borrow_mut() {
             *slot = message;
         }
     });
 }
 
 /// Empties the calling thread's last error (keeping its allocation).
+#[inline(always)]
 pub(crate) fn clear_last_error() {
-    let _ = LAST_ERROR.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
+    with_thread(|thread| {
+        if let Ok(mut slot) = thread.last_error.try_borrow_mut() {
             slot.clear();
         }
     });
@@ -78,10 +81,9 @@ pub(crate) fn clear_last_error() {
 
 /// The calling thread's last error (empty if none).
 pub(crate) fn last_error() -> String {
-    match LAST_ERROR.try_with(|slot| slot.try_borrow().map(|s| s.clone()).ok()) {
-        Ok(Some(message)) => message,
-        _ => String::new(),
-    }
+    with_thread(|thread| thread.last_error.try_borrow().map(|s| s.clone()).ok())
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// Copies the detail of the most recent failed call on the calling thread
@@ -111,11 +113,13 @@ pub unsafe extern "C" fn alpaca_auth_last_error(
     len: usize,
     len_out: *mut usize,
 ) -> alpaca_auth_result {
-    super::panic::guard_keep_last_error(|| {
+    ffi_boundary!({
         let message = last_error();
         // SAFETY: the caller's guarantees on buf/len/len_out are those of
         // copy_out.
-        unsafe { super::copy_out(&message, buf, len, len_out, "last error") }
+        LastErrorUntouched(unsafe {
+            super::copy_out(&[message.as_bytes()], buf, len, len_out, "last error")
+        })
     })
 }
 

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use zeroize::Zeroizing;
 
 use super::error::Failure;
-use super::panic::{guard, guard_or};
+use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
 use super::{reset_out, write_out};
 use crate::AuthHeaders;
@@ -46,7 +46,7 @@ impl alpaca_auth_headers {
 /// `headers` is NULL or a live snapshot.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_headers_count(headers: *const alpaca_auth_headers) -> usize {
-    guard_or("alpaca_auth_headers_count", 0, || {
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live snapshot.
         unsafe { headers.as_ref() }.map_or(0, |h| h.lines.len())
     })
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn alpaca_auth_headers_line(
     index: usize,
     line_out: *mut *const c_char,
 ) -> alpaca_auth_result {
-    guard("alpaca_auth_headers_line", || {
+    ffi_boundary!({
         // SAFETY: reset_out checks for NULL; the caller guarantees it is
         // otherwise writable.
         unsafe { reset_out(line_out) };
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn alpaca_auth_headers_line(
 /// thread is reading.
 #[no_mangle]
 pub unsafe extern "C" fn alpaca_auth_headers_free(headers: *mut alpaca_auth_headers) {
-    guard_or("alpaca_auth_headers_free", (), || {
+    ffi_boundary!({
         if !headers.is_null() {
             // SAFETY: the caller guarantees a live snapshot from
             // Box::into_raw in alpaca_auth_client_auth_headers, freed only

@@ -78,6 +78,23 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     })
 }
 
+/// A non-empty NUL-terminated UTF-8 string argument, copied, or the failure
+/// naming it (`InvalidArgument` when it is empty).
+///
+/// # Safety
+///
+/// As [`str_arg`].
+pub(crate) unsafe fn non_empty_arg(ptr: *const c_char, name: &str) -> Result<String, Failure> {
+    // SAFETY: the caller's guarantees are those of str_arg.
+    match unsafe { str_arg(ptr, name) }? {
+        "" => Err(Failure::new(
+            alpaca_auth_result::InvalidArgument,
+            format!("{name} is empty"),
+        )),
+        text => Ok(text.to_owned()),
+    }
+}
+
 /// A `ptr + len` byte argument, or the failure naming it. A NULL pointer is
 /// refused whatever the length.
 ///
@@ -147,6 +164,26 @@ pub(crate) unsafe fn reset_out<P: NullPtr>(out: *mut P) {
     }
 }
 
+/// Stores a new handle, made by `make`, in a pointer out-parameter; a
+/// failure (`out` NULL, `make` failing) leaves NULL behind.
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of a pointer.
+pub(crate) unsafe fn new_handle<T>(
+    out: *mut *mut T,
+    name: &str,
+    make: impl FnOnce() -> Result<T, Failure>,
+) -> Result<(), Failure> {
+    // SAFETY: reset_out checks for NULL; the caller guarantees it is
+    // otherwise writable.
+    unsafe { reset_out(out) };
+    check_out(out, name)?;
+    let handle = Box::into_raw(Box::new(make()?));
+    // SAFETY: checked non-NULL; the caller guarantees it is writable.
+    unsafe { write_out(out, handle, name) }
+}
+
 /// The `struct_size` a caller set in a struct it allocated (the struct's
 /// first field, a `size_t`), checked against the size of the struct's first
 /// published version.
@@ -202,7 +239,9 @@ pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Failure> {
     }
 }
 
-/// The copy-out of a string into a caller buffer, with a length query.
+/// The copy-out of a string into a caller buffer, with a length query: the
+/// string is `parts` one after the other (a header line may be its name,
+/// `": "` and its value).
 ///
 /// `*len_out` receives the length needed, terminating NUL included, on
 /// success and on `BufferTooSmall`; `buf` is written only on success. A NULL
@@ -213,36 +252,68 @@ pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Failure> {
 /// `buf` is NULL or valid for writes of `len` bytes; `len_out` is NULL or
 /// valid for a write of a `usize`.
 pub(crate) unsafe fn copy_out(
-    value: &str,
+    parts: &[&[u8]],
     buf: *mut c_char,
     len: usize,
     len_out: *mut usize,
     what: &str,
 ) -> Result<(), Failure> {
     check_copy_args(buf, len, len_out)?;
-    let needed = value.len() + 1;
+    // SAFETY: the arguments are checked; the caller guarantees the rest.
+    unsafe { copy_parts(parts, buf, len, len_out) }.map_err(|needed| too_small(len, needed, what))
+}
+
+/// The copy of [`copy_out`], after its argument checks: `Err` with the
+/// length needed when the buffer is too small.
+///
+/// # Safety
+///
+/// As [`copy_out`], and the arguments passed [`check_copy_args`].
+#[inline(always)]
+pub(crate) unsafe fn copy_parts(
+    parts: &[&[u8]],
+    buf: *mut c_char,
+    len: usize,
+    len_out: *mut usize,
+) -> Result<(), usize> {
+    let needed = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
     // SAFETY: len_out is not NULL (check_copy_args) and valid per the
     // caller's guarantee.
     unsafe { len_out.write(needed) };
     if buf.is_null() || len < needed {
-        return Err(Failure::new(
-            alpaca_auth_result::BufferTooSmall,
-            format!(
-                "a buffer of {len} bytes is too small for the {what}: {needed} bytes are needed, terminating NUL included"
-            ),
-        ));
+        return Err(needed);
     }
-    // SAFETY: buf is not NULL and valid for `len >= needed` bytes (checked
-    // above, and guaranteed by the caller); the source is a Rust string that
-    // cannot overlap a caller buffer we were handed for writing.
-    unsafe {
-        std::ptr::copy_nonoverlapping(value.as_ptr(), buf.cast::<u8>(), value.len());
-        buf.add(value.len()).write(0);
+    let mut out = buf.cast::<u8>();
+    for part in parts {
+        // SAFETY: buf is not NULL and valid for `len >= needed` bytes
+        // (checked above, and guaranteed by the caller), and the parts add
+        // up to `needed - 1`; the sources are Rust memory that cannot
+        // overlap a caller buffer we were handed for writing.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), out, part.len());
+            out = out.add(part.len());
+        }
     }
+    // SAFETY: the last of the `needed` bytes, inside the buffer.
+    unsafe { out.write(0) };
     Ok(())
 }
 
+/// The failure of a copy-out into a buffer of `len` bytes that needed
+/// `needed`.
+#[cold]
+#[inline(never)]
+pub(crate) fn too_small(len: usize, needed: usize, what: &str) -> Failure {
+    Failure::new(
+        alpaca_auth_result::BufferTooSmall,
+        format!(
+            "a buffer of {len} bytes is too small for the {what}: {needed} bytes are needed, terminating NUL included"
+        ),
+    )
+}
+
 /// The argument checks of [`copy_out`], done before any work.
+#[inline(always)]
 pub(crate) fn check_copy_args(
     buf: *mut c_char,
     len: usize,

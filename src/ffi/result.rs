@@ -107,9 +107,7 @@ impl alpaca_auth_result {
 /// Takes a plain integer so that any value a caller holds is acceptable.
 #[no_mangle]
 pub extern "C" fn alpaca_auth_result_str(result: u32) -> *const c_char {
-    super::panic::guard_or("alpaca_auth_result_str", c"unknown".as_ptr(), || {
-        alpaca_auth_result::name(result).as_ptr()
-    })
+    super::panic::ffi_boundary!({ alpaca_auth_result::name(result).as_ptr() })
 }
 
 #[cfg(test)]

@@ -357,13 +357,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_store(
     builder: *mut alpaca_auth_builder,
     store: *const alpaca_auth_token_store,
 ) -> alpaca_auth_result {
-    // SAFETY: the caller's guarantees are those with_builder and
-    // callback_store need.
-    unsafe {
-        super::builder::with_builder("alpaca_auth_builder_set_token_store", builder, |b| {
-            let store = callback_store(store)?;
-            b.set_token_store(store);
-            Ok(())
-        })
-    }
+    super::panic::ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and
+        // callback_store need.
+        unsafe {
+            super::builder::with_builder(builder, |b| {
+                let store = callback_store(store)?;
+                b.set_token_store(store);
+                Ok(())
+            })
+        }
+    })
 }

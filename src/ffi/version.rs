@@ -2,6 +2,8 @@
 
 use std::ffi::{c_char, CStr};
 
+use super::panic::ffi_boundary;
+
 /// The version, as a C string.
 const VERSION: &CStr =
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
@@ -14,7 +16,7 @@ const VERSION: &CStr =
 /// program was compiled with.
 #[no_mangle]
 pub extern "C" fn alpaca_auth_version() -> *const c_char {
-    super::panic::guard_or("alpaca_auth_version", VERSION.as_ptr(), || VERSION.as_ptr())
+    ffi_boundary!({ VERSION.as_ptr() })
 }
 
 /// A decimal component of the crate version, at compile time.
