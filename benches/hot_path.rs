@@ -304,6 +304,64 @@ fn c_header_copy(mock: &MockServer) {
     }
 }
 
+/// `benches/c/header_copy.c`, compiled against the shared library this
+/// bench run built and run with the mock's credentials: the cached header
+/// line as a C program pays for it through `libalpaca_auth.so` (dynamic
+/// thread-local access and PLT calls included), beside a plain `memcpy`.
+fn c_program_through_the_shared_library(mock: &MockServer) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().expect("bench path");
+    let libdir = exe.parent().expect("<target>/<profile>/deps");
+    if !libdir.join("libalpaca_auth.so").exists() {
+        println!("\nskipped: C program through the shared library: no libalpaca_auth.so beside the bench");
+        return;
+    }
+    // A private copy of the library under its SONAME, as examples-c stages
+    // it for its own programs.
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("header_copy_bench");
+    let staged = std::process::Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(root.join("examples-c"))
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("CARGO_LIBDIR={}", libdir.display()))
+        .arg(out.join("libalpaca_auth.so"))
+        .status();
+    if !staged.is_ok_and(|status| status.success()) {
+        println!(
+            "\nskipped: C program through the shared library: make could not stage the library"
+        );
+        return;
+    }
+    let program = out.join("header_copy");
+    let compiled = std::process::Command::new("cc")
+        .args([
+            "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread", "-I",
+        ])
+        .arg(root.join("include"))
+        .arg(root.join("benches/c/header_copy.c"))
+        .arg("-L")
+        .arg(&out)
+        .arg(format!("-Wl,-rpath,{}", out.display()))
+        .args(["-lalpaca_auth", "-o"])
+        .arg(&program)
+        .status();
+    match compiled {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("compiling benches/c/header_copy.c failed: {status}"),
+        Err(e) => {
+            println!("\nskipped: cc not found ({e}): C program through the shared library");
+            return;
+        }
+    }
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
+    let status = std::process::Command::new(&program)
+        .args([&mock.token_url(), MOCK_CLIENT_ID, MOCK_CLIENT_SECRET])
+        .status()
+        .expect("run header_copy");
+    assert!(status.success(), "header_copy: {status}");
+}
+
 fn token_fetch(mock: &MockServer) {
     let client = client_for(mock, false);
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -543,6 +601,7 @@ fn main() {
     if wanted("cached") {
         cached_headers(&mock);
         c_header_copy(&mock);
+        c_program_through_the_shared_library(&mock);
         token_fetch(&mock);
     }
     if wanted("clients") {
