@@ -435,9 +435,10 @@ extern "C" {
 
 /**
  * Creates a builder with the documented defaults: environment `paper`, no
- * credentials, the environment's URLs, timeouts of 5 s (connect), 10 s
- * (one request) and 30 s (one token acquisition), the proxy from
- * `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, the webpki roots.
+ * credentials, the environment's URLs, the default timeouts (the
+ * `DEFAULT_*` values of the library's `limits` module; see
+ * docs/c-api.md), the proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/
+ * `NO_PROXY`, the webpki roots.
  *
  * On success `*builder_out` owns a builder: pass it to
  * `alpaca_auth_builder_build` (which frees it) or `alpaca_auth_builder_free`.
@@ -450,12 +451,8 @@ alpaca_auth_result alpaca_auth_builder_new(struct alpaca_auth_builder **builder_
 
 /**
  * Creates a builder configured from the `APCA_*` environment variables
- * (`APCA_ENVIRONMENT`, `APCA_API_KEY_ID` + `APCA_API_SECRET_KEY`,
- * `APCA_CLIENT_ID` + `APCA_CLIENT_SECRET` or `APCA_PRIVATE_KEY_PATH` /
- * `APCA_PRIVATE_KEY`, `APCA_API_BASE_URL`, `APCA_API_DATA_URL`,
- * `APCA_AUTH_URL`, `APCA_SCOPE`, `APCA_ASSERTION_AUDIENCE`,
- * `APCA_ASSERTION_TYP`, `APCA_ASSERTION_LIFETIME`, `APCA_ASSERTION_ALG`,
- * `APCA_ASSERTION_KID`; see the README). Setters called afterwards override what
+ * (the README's "Environment variables" table lists them). Setters called
+ * afterwards override what
  * the variables said (credentials set by a setter replace those of the
  * variables).
  *
@@ -818,7 +815,8 @@ alpaca_auth_result alpaca_auth_builder_disable_proxy(struct alpaca_auth_builder 
  * default). When on, the client owns a thread that fetches the first token
  * at once and refreshes it ahead of expiry, so no caller ever waits for a
  * refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
- * 2 s for a token request in progress). See
+ * the library's `REFRESHER_SHUTDOWN_WAIT` for a token request in
+ * progress). See
  * `alpaca_auth_client_refresher_status`. No effect for API keys.
  *
  * # Safety

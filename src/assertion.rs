@@ -36,8 +36,8 @@ const JTI_BYTES: usize = 16;
 /// The assertion has the header `{"alg":"ES256","typ":"JWT"}` (the `alg` of
 /// the key; a `kid` only when one is configured) and the claims
 /// `iss` = `sub` = client ID, `aud` = the token endpoint URL as requested,
-/// `iat` = now, `exp` = `iat` + lifetime (120 s by default, see
-/// [`DEFAULT_ASSERTION_LIFETIME`]) and a fresh 128-bit random `jti`.
+/// `iat` = now, `exp` = `iat` + lifetime ([`DEFAULT_ASSERTION_LIFETIME`] by
+/// default) and a fresh 128-bit random `jti`.
 /// A new assertion is signed for every token request; one is never reused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssertionOptions {

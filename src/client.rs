@@ -773,7 +773,7 @@ impl ClientBuilder {
     }
 
     /// When tokens are refreshed ahead of expiry (default
-    /// [`RefreshPolicy::default`]: max(60 s, 20 % of the lifetime)).
+    /// [`RefreshPolicy::default`]).
     pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
         self.refresh = policy;
         self

@@ -1,11 +1,18 @@
 //! Every default and every limit of the library, in one place.
 //!
-//! Each number the library uses to decide something lives here, with what
-//! it bounds and why it has this value; the code, the C header, the README
-//! and `docs/` refer to these constants instead of restating them. The
-//! rules that use them (how a refresh time, a hold or a backoff is
-//! computed) are in one place too: [`RefreshPolicy`](crate::RefreshPolicy),
-//! [`RetryPolicy`](crate::RetryPolicy) and the functions documented there.
+//! Each number a user can meet (a default setting, a bound on an input, a
+//! size, a wait) lives here, with what it bounds and why it has this value;
+//! the code, the C header, the README and `docs/` refer to these constants
+//! instead of restating them. Numbers internal to one algorithm (a parser's
+//! bound, a poll interval, a clock's slack) stay beside the code using them.
+//! The rules that use these numbers (how a refresh time, a failure hold or
+//! a backoff is computed) each have one home too:
+//! [`RefreshPolicy`](crate::RefreshPolicy) for refresh-ahead,
+//! [`RetryPolicy`](crate::RetryPolicy) for retries within one token
+//! request, and one function for the failure hold that follows failed
+//! fetches (the longer of our backoff, from [`FAILURE_HOLD_MIN`] doubling
+//! up to [`FAILURE_HOLD_MAX`], and the server's `Retry-After`, up to
+//! [`RETRY_AFTER_HOLD_MAX`]).
 //!
 //! # Input limits
 //!
@@ -137,6 +144,12 @@ pub const MAX_RESPONSE_HEADER: usize = 16 * 1024;
 /// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
 /// bundle is about 220 KB).
 pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
+/// Buffer sizes of a connection: a token request (form of at most ~17 KiB
+/// with the longest assertion) and its response fit; larger bodies stream.
+/// ureq's defaults (128 KiB each) would cost 256 KiB per idle connection.
+pub const CONNECTION_BUFFER: usize = 32 * 1024;
+/// Most host names kept; the cache is cleared when it would grow past this.
+pub const MAX_CACHED_HOSTS: usize = 64;
 /// How long a resolved host name is reused before it is looked up again.
 pub const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -185,6 +198,10 @@ pub const FAILURE_HOLD_MIN: Duration = Duration::from_millis(500);
 pub const FAILURE_HOLD_MAX: Duration = Duration::from_secs(30);
 /// Longest hold honoured from a server's `Retry-After`.
 pub const RETRY_AFTER_HOLD_MAX: Duration = Duration::from_secs(15 * 60);
+/// Most caches a thread keeps replicas for; the least recently installed
+/// goes first. One thread using up to this many clients in turn stays on
+/// the fast path.
+pub const MAX_REPLICAS_PER_THREAD: usize = 64;
 /// Longest wait for the refresher thread when its client is dropped.
 pub const REFRESHER_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
@@ -212,6 +229,13 @@ pub const MAX_DESCRIPTION_CHARS: usize = 256;
 pub const MAX_CODE_CHARS: usize = 64;
 /// Most field names kept from an Alpaca `fields` list.
 pub const MAX_FIELDS: usize = 16;
+/// How much of an unrecognised input value an error message repeats.
+pub const MAX_ECHO_CHARS: usize = 64;
+/// Longest last-error message kept, in bytes (a longer one is cut at a
+/// character boundary and marked with `...`).
+pub const MAX_LAST_ERROR_LEN: usize = 4096;
+/// Most characters of an unsupported `token_type` quoted in an error.
+pub const TOKEN_TYPE_ECHO_CHARS: usize = 32;
 /// Secrets shorter than this (in bytes) cannot be told apart from ordinary
 /// words: with such a secret, a server's free text is never quoted.
 pub const MIN_REDACTABLE_SECRET_LEN: usize = 8;

@@ -28,12 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::clock::{coarse_deadline, coarse_now_ns};
+use crate::limits::MAX_REPLICAS_PER_THREAD;
 use crate::token::AccessToken;
-
-/// Most caches a thread keeps replicas for; the least recently installed
-/// goes first. One thread using up to this many clients in turn stays on
-/// the fast path.
-const MAX_REPLICAS_PER_THREAD: usize = 64;
 
 /// A cache's epoch, on a cache line of its own so that the writes next to
 /// it (locks of the ordinary path) do not evict it from readers' caches.

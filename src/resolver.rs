@@ -25,13 +25,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::limits::DNS_CACHE_TTL;
+use crate::limits::MAX_CACHED_HOSTS;
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
-
-/// Most host names kept; the cache is cleared when it would grow past this.
-const MAX_CACHED_HOSTS: usize = 64;
 
 pub(crate) struct CachingResolver {
     lookup: Box<dyn Resolver>,

@@ -12,6 +12,7 @@ use ureq::http::HeaderValue;
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::TOKEN_TYPE_ECHO_CHARS;
 use crate::limits::{ASSUMED_LIFETIME, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
 use crate::policy::expiry_margin;
 use crate::secret::SecretString;
@@ -19,9 +20,6 @@ use crate::secret::SecretString;
 /// The longest `expires_in` string read as a number (a number written out
 /// with more digits than this is refused as malformed).
 const MAX_EXPIRES_IN_STRING_LEN: usize = 64;
-
-/// Most characters of an unsupported `token_type` quoted in an error.
-const TOKEN_TYPE_ECHO_CHARS: usize = 32;
 
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::{is_final_code, is_retryable_code, parse_error_body, parse_rest_error};
+use crate::limits::CONNECTION_BUFFER;
 use crate::limits::MAX_DESCRIPTION_CHARS;
 use crate::limits::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_BUDGET, MAX_CA_BUNDLE_LEN,
@@ -26,11 +27,6 @@ use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
 use crate::token::{parse_token_response, AccessToken};
 use crate::url::{is_loopback_host, HttpUrl};
-
-/// Buffer sizes of a connection: a token request (form of at most ~17 KiB
-/// with the longest assertion) and its response fit; larger bodies stream.
-/// ureq's defaults (128 KiB each) would cost 256 KiB per idle connection.
-const CONNECTION_BUFFER: usize = 32 * 1024;
 
 /// The `User-Agent` of token requests.
 pub(crate) const USER_AGENT: &str = concat!("alpaca-auth/", env!("CARGO_PKG_VERSION"));

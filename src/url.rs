@@ -9,10 +9,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_ECHO_CHARS;
 use crate::limits::MAX_URL_LEN;
-
-/// How much of an unrecognised input value an error message repeats.
-const ECHO_LIMIT: usize = 64;
 
 /// A validated `http(s)` URL, kept exactly as given (minus surrounding
 /// whitespace and, for base URLs, a trailing `/`).
@@ -189,7 +187,7 @@ pub(crate) fn redact_userinfo(text: &str) -> String {
 
 /// A bounded prefix of untrusted text, for quoting in an error message.
 pub(crate) fn printable_prefix(text: &str) -> &str {
-    match text.char_indices().nth(ECHO_LIMIT) {
+    match text.char_indices().nth(MAX_ECHO_CHARS) {
         Some((cut, _)) => &text[..cut],
         None => text,
     }

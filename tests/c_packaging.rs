@@ -199,7 +199,7 @@ fn header_limit_macros_match_the_library_limits() {
     );
     assert_eq!(
         define("ALPACA_AUTH_MAX_ERROR_LEN"),
-        alpaca_auth::ffi::error::MAX_LAST_ERROR_LEN + 1,
+        alpaca_auth::limits::MAX_LAST_ERROR_LEN + 1,
         "{fix}"
     );
     // No doc comment names a buffer size by number: they use the macros.

@@ -9,11 +9,8 @@ use std::ffi::c_char;
 
 use super::panic::{ffi_boundary, LastErrorUntouched};
 use super::result::alpaca_auth_result;
+use crate::limits::MAX_LAST_ERROR_LEN;
 use crate::replica::with_thread;
-
-/// Longest last-error message kept, in bytes (a longer one is cut at a
-/// character boundary and marked with `...`).
-pub const MAX_LAST_ERROR_LEN: usize = 4096;
 
 /// A failure on its way to the C caller: the code returned and the message
 /// kept as the last error.

@@ -2,7 +2,7 @@
 //! `ffi_panic_boundary!`): no unwind ever crosses into C, and the calling
 //! thread's last error follows the call.
 //!
-//! ```ignore
+//! ```text
 //! #[no_mangle]
 //! pub unsafe extern "C" fn alpaca_auth_thing_do(thing: *const Thing) -> alpaca_auth_result {
 //!     ffi_boundary!({
