@@ -1,0 +1,168 @@
+//! The OAuth token source of a client: the token request form, the fetch
+//! (through the token store when there is one) and the cache it fills.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use super::JWT_BEARER_ASSERTION_TYPE;
+use crate::assertion::create_assertion;
+use crate::cache::{Fetcher, TokenCache};
+use crate::credentials::ClientAuth;
+use crate::error::Result;
+use crate::events::EventSink;
+use crate::policy::RefreshPolicy;
+use crate::refresher::TokenSource;
+use crate::secret::SecretString;
+use crate::store::SharedStore;
+use crate::token::AccessToken;
+use crate::transport::{push_form_pair, TokenForm, Transport};
+use crate::url::HttpUrl;
+
+pub(super) struct OAuthSource {
+    pub(super) client_id: String,
+    pub(super) scope: Option<String>,
+    pub(super) method: ClientAuth,
+    pub(super) token_url: String,
+    pub(super) transport: Transport,
+    pub(super) cache: TokenCache,
+    /// Longest wait of a call for a token.
+    pub(super) max_wait: Duration,
+    pub(super) refresh: RefreshPolicy,
+    pub(super) events: Option<EventSink>,
+    /// Shared with other processes, if configured: consulted on every fetch.
+    pub(super) store: Option<SharedStore>,
+}
+
+impl OAuthSource {
+    pub(super) fn form(&self) -> Result<TokenForm> {
+        // Sized for the worst case up front: a reallocation would free a
+        // copy of the secret without zeroizing it.
+        let secret_len = match &self.method {
+            ClientAuth::Secret(secret) => secret.len(),
+            ClientAuth::PrivateKeyJwt { .. } => crate::limits::MAX_ASSERTION_LEN,
+        };
+        let mut body = String::with_capacity(
+            160 + JWT_BEARER_ASSERTION_TYPE.len() * 3
+                + (self.client_id.len() + secret_len + self.scope.as_ref().map_or(0, String::len))
+                    * 3,
+        );
+        push_form_pair(&mut body, "grant_type", "client_credentials");
+        push_form_pair(&mut body, "client_id", &self.client_id);
+        if let Some(scope) = &self.scope {
+            push_form_pair(&mut body, "scope", scope);
+        }
+        let secret = match &self.method {
+            ClientAuth::Secret(secret) => {
+                push_form_pair(&mut body, "client_secret", secret.expose_secret());
+                secret.clone()
+            }
+            ClientAuth::PrivateKeyJwt { key, options } => {
+                let assertion = create_assertion(
+                    key,
+                    &self.client_id,
+                    &self.token_url,
+                    options,
+                    SystemTime::now(),
+                )?;
+                push_form_pair(
+                    &mut body,
+                    "client_assertion_type",
+                    JWT_BEARER_ASSERTION_TYPE,
+                );
+                push_form_pair(&mut body, "client_assertion", assertion.expose_secret());
+                assertion
+            }
+        };
+        Ok(TokenForm {
+            body: SecretString::new(body),
+            secret,
+        })
+    }
+
+    /// A new token: through the token store when there is one, so that one
+    /// process of a fleet fetches for all.
+    pub(super) fn fetch(&self) -> Result<AccessToken> {
+        match &self.store {
+            Some(store) => store.fetch(&|token| self.cache.would_serve(token), &|| self.request()),
+            None => self.request(),
+        }
+    }
+
+    /// A token request to the token endpoint.
+    pub(super) fn request(&self) -> Result<AccessToken> {
+        self.transport
+            .request_token(&self.token_url, &mut || self.form())
+    }
+
+    pub(super) fn token(&self) -> Result<AccessToken> {
+        self.cache.get(|| self.fetch())
+    }
+
+    /// A source with the same credentials and settings and nothing else in
+    /// common: an empty cache and a new HTTP agent (for a child process).
+    pub(super) fn fresh(&self) -> Result<Arc<OAuthSource>> {
+        let config = self.transport.config().clone();
+        let fetch_inline = fetch_inline(self.max_wait, config.budget, self.store.is_some());
+        Ok(OAuthSource {
+            transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
+            cache: TokenCache::new(self.max_wait, fetch_inline, self.refresh),
+            max_wait: self.max_wait,
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
+            method: self.method.clone(),
+            token_url: self.token_url.clone(),
+            refresh: self.refresh,
+            events: self.events.clone(),
+            store: self.store.clone(),
+        }
+        .started())
+    }
+
+    /// Shares the source and lets its cache run fetches on library threads.
+    pub(super) fn started(self) -> Arc<OAuthSource> {
+        let source = Arc::new(self);
+        let weak = Arc::downgrade(&source);
+        source.cache.set_fetcher(weak as Weak<dyn Fetcher>);
+        if let Some(sink) = &source.events {
+            source.cache.set_events(sink.clone());
+        }
+        source
+    }
+}
+
+impl Fetcher for OAuthSource {
+    fn run_claimed(&self, background: bool) {
+        let _ = self.cache.run_fetch(|| self.fetch(), background);
+    }
+}
+
+impl TokenSource for OAuthSource {
+    fn current(&self) -> Option<AccessToken> {
+        self.cache.current()
+    }
+
+    fn get(&self) -> Result<AccessToken> {
+        self.token()
+    }
+
+    fn refresh_now(&self) -> Result<Option<AccessToken>> {
+        self.cache.refresh_now(|| self.fetch())
+    }
+
+    fn refresher_stopped(&self) {
+        self.cache.set_background(false);
+    }
+
+    fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        self.cache.set_watcher(on_change);
+    }
+}
+
+/// Whether a caller without a valid token may run the token fetch on its own
+/// thread: only when it would wait for the whole fetch anyway (`max_wait` at
+/// least the budget), and not with a token store, whose fetch may first
+/// wait for another process (up to a budget) and then fetch (another):
+/// there the caller waits on a library thread's fetch, at most `max_wait`.
+pub(super) fn fetch_inline(max_wait: Duration, budget: Duration, store: bool) -> bool {
+    max_wait >= budget && !store
+}
