@@ -536,10 +536,10 @@ fn many_clients(mock: &MockServer) {
 
 /// The cached-header path with a token store configured beside the same
 /// path without one: the store is consulted on the slow path only, so the
-/// two should be equal. Tokens of a realistic size (900 bytes, a JWT).
+/// two should be equal. Tokens of a realistic size (a JWT).
 fn store_headers() {
     let mock = MockServer::start().expect("mock");
-    mock.set_token_len(Some(900));
+    mock.set_token_len(Some(HOT_PATH_TOKEN_LEN));
     let dir = std::env::temp_dir().join(format!("alpaca-auth-bench-store-{}", std::process::id()));
     let plain = Arc::new(client_for(&mock, false));
     let stored = Arc::new(
@@ -576,7 +576,7 @@ fn store_headers() {
             }),
         ),
     ];
-    println!("\ncached header (900-byte token) with and without a token store, ns/call:");
+    println!("\ncached header ({HOT_PATH_TOKEN_LEN}-byte token) with and without a token store, ns/call:");
     println!("{:<40} {:>10} {:>10}", "", "1 thread", "2 threads");
     let one = compare(1, &sides);
     let two = compare(2, &sides);

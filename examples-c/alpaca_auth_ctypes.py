@@ -50,8 +50,10 @@ def load(path=None):
 
 class AlpacaAuthError(Exception):
     def __init__(self, lib, code):
+        # A length query first (NULL, 0), then a buffer of the size needed.
         needed = ctypes.c_size_t(0)
-        buf = ctypes.create_string_buffer(4097)
+        lib.alpaca_auth_last_error(None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(max(needed.value, 1))
         lib.alpaca_auth_last_error(buf, len(buf), ctypes.byref(needed))
         self.code = code
         self.name = lib.alpaca_auth_result_str(code).decode()

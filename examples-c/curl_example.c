@@ -27,7 +27,7 @@ static long get(const alpaca_auth_client *client, const char *url) {
     alpaca_auth_headers *headers = NULL;
     alpaca_auth_result r = alpaca_auth_client_auth_headers(client, &headers);
     if (r != ALPACA_AUTH_RESULT_OK) {
-        char message[4097];
+        char message[ALPACA_AUTH_MAX_ERROR_LEN];
         size_t needed = 0;
         if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
             message[0] = '\0';

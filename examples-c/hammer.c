@@ -30,7 +30,7 @@ struct worker {
 };
 
 static void record_failure(struct worker *w, const char *what, alpaca_auth_result r) {
-    char message[4097];
+    char message[ALPACA_AUTH_MAX_ERROR_LEN];
     size_t needed = 0;
     if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
         message[0] = '\0';
@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
     alpaca_auth_client *client = NULL;
     alpaca_auth_result r = alpaca_auth_client_new_from_env(&client);
     if (r != ALPACA_AUTH_RESULT_OK) {
-        char message[4097];
+        char message[ALPACA_AUTH_MAX_ERROR_LEN];
         size_t needed = 0;
         if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
             message[0] = '\0';

@@ -14,7 +14,7 @@
 
 /* Prints the failed call, its result name and the thread's last error. */
 static int fail(const char *what, alpaca_auth_result result) {
-    char message[4097];
+    char message[ALPACA_AUTH_MAX_ERROR_LEN];
     size_t needed = 0;
     if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
         message[0] = '\0';

@@ -619,8 +619,9 @@ alpaca_auth_result alpaca_auth_builder_set_assertion_typ(struct alpaca_auth_buil
                                                          const char *typ);
 
 /**
- * Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
- * to 300 (default 120). Applies to the private key as
+ * Sets the lifetime of client assertions (`exp - iat`) in seconds, within
+ * the library's `MIN_ASSERTION_LIFETIME` and `MAX_ASSERTION_LIFETIME`
+ * (default `DEFAULT_ASSERTION_LIFETIME`). Applies to the private key as
  * `alpaca_auth_builder_set_assertion_kid` does. Out of range:
  * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
  *

@@ -165,16 +165,16 @@ impl TokenCache {
         }
     }
 
-    /// Whether this cache would hand out `token` now without refreshing
-    /// it: not yet due for refresh under its policy (a token from a shared
-    /// store is taken only then).
-    pub(crate) fn would_serve(&self, token: &AccessToken) -> bool {
-        Instant::now() < self.policy.refresh_at(token)
+    /// Whether this cache would hand out, without refreshing it, a token
+    /// granted for `lifetime` with `remaining` left: not yet due for refresh
+    /// under its policy (a token from a shared store is taken only then).
+    pub(crate) fn would_serve(&self, lifetime: Duration, remaining: Duration) -> bool {
+        !self.policy.is_due(lifetime, remaining)
     }
 
     /// Whether refresh-ahead of `token` is the background refresher's job
-    /// at `now`: it is on, and not overdue (half the refresh window gone
-    /// without a refresh: callers then start one).
+    /// at `now`: it is on, and not overdue ([`refresher_overdue_at`]:
+    /// callers then start one).
     fn refresher_owns(&self, token: &AccessToken, now: Instant) -> bool {
         self.background.load(Ordering::Acquire) && now < refresher_overdue_at(token)
     }

@@ -37,8 +37,9 @@ pub enum Event {
     },
     /// A token arrived after failures: the hold is over.
     HoldEnded,
-    /// The background refresher fell behind (half the refresh window gone
-    /// without a refresh): callers start the refresh themselves.
+    /// The background refresher fell behind: callers start the refresh
+    /// themselves (see
+    /// [`ClientBuilder::background_refresh`](crate::ClientBuilder::background_refresh)).
     RefresherOverdue,
     /// The client found itself in a child process after `fork()` and built
     /// fresh state there.

@@ -128,7 +128,7 @@ impl AuthHeaders {
 }
 
 /// The conventional spelling of a header name for `Name: value` lines.
-pub fn display_name(name: &HeaderName) -> &str {
+pub(crate) fn display_name(name: &HeaderName) -> &str {
     if name == AUTHORIZATION {
         "Authorization"
     } else if name == APCA_API_KEY_ID {

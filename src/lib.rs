@@ -74,7 +74,7 @@ pub use credentials::{ApiKeyStyle, ClientAuth, Credentials};
 pub use environment::{Endpoints, Environment};
 pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use events::Event;
-pub use headers::{display_name, AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
+pub use headers::{AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
 pub use policy::RefreshPolicy;
 pub use refresher::RefresherStatus;

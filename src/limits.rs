@@ -3,8 +3,10 @@
 //! Each number a user can meet (a default setting, a bound on an input, a
 //! size, a wait) lives here, with what it bounds and why it has this value;
 //! the code, the C header, the README and `docs/` refer to these constants
-//! instead of restating them. Numbers internal to one algorithm (a parser's
-//! bound, a poll interval, a clock's slack) stay beside the code using them.
+//! instead of restating them. Numbers internal to one algorithm and
+//! invisible from outside (a parser's bound, the background refresher's
+//! shortest sleep, the margin between two clocks) stay beside the code
+//! using them.
 //! The rules that use these numbers (how a refresh time, a failure hold or
 //! a backoff is computed) each have one home too:
 //! [`RefreshPolicy`](crate::RefreshPolicy) for refresh-ahead,

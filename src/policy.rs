@@ -12,8 +12,9 @@
 //!   ([`honour_retry_after`]), shared by that hold and the retries of one
 //!   token request ([`RetryPolicy`](crate::RetryPolicy)).
 //!
-//! Parsing a token response and sending requests know nothing of these
-//! rules. The numbers are in [`crate::limits`].
+//! Parsing a token response knows nothing of these rules, and the
+//! transport uses only the `Retry-After` rule, between the attempts of one
+//! request. The numbers are in [`crate::limits`].
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,13 @@ impl RefreshPolicy {
         (token.expires_at() - self.margin(token.lifetime())).min(token.usable_until())
     }
 
+    /// Whether a token granted for `lifetime` with `remaining` left is due
+    /// for refresh: inside its refresh margin or its expiry margin (the
+    /// same moment as [`refresh_at`](Self::refresh_at)).
+    pub(crate) fn is_due(&self, lifetime: Duration, remaining: Duration) -> bool {
+        remaining <= self.margin(lifetime).max(expiry_margin(lifetime))
+    }
+
     /// `token` with its refresh time set by this policy: what the cache
     /// installs and hands out.
     pub(crate) fn apply(&self, token: AccessToken) -> AccessToken {
@@ -80,9 +88,10 @@ impl RefreshPolicy {
             ));
         }
         if self.ahead_min > MAX_TOKEN_LIFETIME {
-            return Err(Error::config(
-                "refresh-ahead minimum must be at most the longest token lifetime (24 h)",
-            ));
+            return Err(Error::config(format!(
+                "refresh-ahead minimum must be at most the longest token lifetime ({} s)",
+                MAX_TOKEN_LIFETIME.as_secs()
+            )));
         }
         Ok(())
     }
@@ -183,6 +192,26 @@ mod tests {
         );
         assert_eq!(p.margin(Duration::from_secs(200)), Duration::from_secs(60));
         assert_eq!(p.margin(Duration::from_secs(2)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_token_is_due_exactly_at_its_refresh_time() {
+        use crate::token::parse_token_response;
+        for policy in [
+            RefreshPolicy::default(),
+            RefreshPolicy {
+                ahead_min: Duration::ZERO,
+                ahead_fraction: 0.0,
+            },
+        ] {
+            let sent = Instant::now();
+            let body = br#"{"access_token":"t","expires_in":600}"#;
+            let token = policy.apply(parse_token_response(body, sent, &[]).unwrap());
+            let lifetime = token.lifetime();
+            let left_at_refresh = token.expires_at() - token.refresh_at();
+            assert!(policy.is_due(lifetime, left_at_refresh));
+            assert!(!policy.is_due(lifetime, left_at_refresh + Duration::from_millis(1)));
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! cache wakes it whenever the token changes (a caller's fetch, an
 //! invalidation) or a fetch fails, and dropping the client wakes it to
 //! stop. After a failure it sleeps for the hold, but never past the cached
-//! token's usable life; if it falls behind (half the refresh window gone),
-//! callers start the refresh themselves, on a library thread. A failure is retried after a
+//! token's usable life; if it falls behind
+//! ([`crate::policy::refresher_overdue_at`]), callers start the refresh
+//! themselves, on a library thread. A failure is retried after a
 //! backoff ([`crate::policy::failure_hold`]: the longer of our own backoff
 //! and the server's `Retry-After`) while callers keep the still-valid token; the
 //! failures are visible through [`RefresherStatus`]. When the last clone of

@@ -92,7 +92,7 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
     }
     if certs.is_empty() {
         return Err(Error::config(
-            "CA bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+            "CA bundle holds no certificate (no PEM certificate: expected -----BEGIN CERTIFICATE----- blocks)",
         ));
     }
     Ok(certs)
@@ -322,8 +322,9 @@ impl Transport {
                 return Err(annotate(error, attempt));
             }
             let backoff = self.config.retry.backoff(attempt, &self.rng);
-            // The server may ask for longer than our backoff, never shorter;
-            // the budget bounds what is honoured.
+            // The server may ask for longer than our backoff, never shorter
+            // (a wait of the whole budget or more ends the acquisition
+            // below, so nothing longer is needed).
             let wait = honour_retry_after(backoff, retry_after, self.config.budget);
             if Instant::now()
                 .checked_add(wait)

@@ -252,3 +252,40 @@ fn tokens_served_from_thread_replicas_follow_invalidation() {
     assert!(on_other.same_token(&second));
     assert_eq!(mock.token_requests(), 2);
 }
+
+#[test]
+fn the_builders_refresh_policy_decides_when_the_cache_refreshes() {
+    let mock = mock();
+    mock.set_expires_in(600);
+    let margin_of = |policy: alpaca_auth::RefreshPolicy| {
+        let client = common::secret_builder(&mock)
+            .refresh_policy(policy)
+            .build()
+            .expect("client builds");
+        let token = client.access_token().expect("token");
+        token.expires_at() - token.refresh_at()
+    };
+    // 200 s ahead, whatever the fraction says.
+    let ahead = alpaca_auth::RefreshPolicy {
+        ahead_min: Duration::from_secs(200),
+        ahead_fraction: 0.0,
+    };
+    assert_eq!(margin_of(ahead), Duration::from_secs(200));
+    // 30 % of 600 s.
+    let fraction = alpaca_auth::RefreshPolicy {
+        ahead_min: Duration::ZERO,
+        ahead_fraction: 0.3,
+    };
+    assert_eq!(margin_of(fraction), Duration::from_secs(180));
+    // No refresh ahead: refreshed when the token stops being handed out,
+    // its expiry margin before it expires.
+    let none = alpaca_auth::RefreshPolicy {
+        ahead_min: Duration::ZERO,
+        ahead_fraction: 0.0,
+    };
+    let token_margin = margin_of(none);
+    assert!(
+        token_margin > Duration::ZERO && token_margin <= alpaca_auth::limits::EXPIRY_MARGIN_MAX,
+        "{token_margin:?}"
+    );
+}

@@ -9,6 +9,7 @@ use super::{fetch_inline, stream_auth_message, Auth, Client, Inner, OAuthSource}
 use crate::assertion::create_assertion;
 use crate::cache::TokenCache;
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
+use crate::env_config::var;
 use crate::environment::{Endpoints, Environment};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
@@ -161,7 +162,9 @@ impl ClientBuilder {
     /// that no caller ever performs a refresh (default off). The thread
     /// fetches the first token at once, stops when the last clone of the
     /// client is dropped, and reports through [`Client::refresher_status`].
-    /// No effect for API keys.
+    /// If it falls behind (no new token once half the refresh window is
+    /// gone), callers start the refresh themselves, as without it. No
+    /// effect for API keys.
     pub fn background_refresh(mut self, on: bool) -> Self {
         self.background_refresh = on;
         self
@@ -228,7 +231,13 @@ impl ClientBuilder {
         }
         let credentials = self.credentials.ok_or_else(|| {
             Error::config(
-                "no credentials configured: set an API key (APCA_API_KEY_ID + APCA_API_SECRET_KEY) or client credentials (APCA_CLIENT_ID + APCA_CLIENT_SECRET or a private key)",
+                format!(
+                    "no credentials configured: set an API key ({} + {}) or client credentials ({} + {} or a private key)",
+                    var::API_KEY_ID,
+                    var::API_SECRET_KEY,
+                    var::CLIENT_ID,
+                    var::CLIENT_SECRET
+                ),
             )
         })?;
         credentials.validate()?;
@@ -240,11 +249,15 @@ impl ClientBuilder {
                 ));
             }
         }
-        check_duration("connect timeout", self.transport.connect_timeout)?;
-        check_duration("request timeout", self.transport.request_timeout)?;
-        check_duration("token budget", self.transport.budget)?;
+        for (which, value) in [
+            (Timeout::Connect, self.transport.connect_timeout),
+            (Timeout::Request, self.transport.request_timeout),
+            (Timeout::Budget, self.transport.budget),
+        ] {
+            check_duration(which.name(), value)?;
+        }
         if let Some(wait) = self.max_wait {
-            check_duration("longest wait", wait)?;
+            check_duration(Timeout::MaxWait.name(), wait)?;
         }
         self.refresh.validate()?;
         if self.transport.retry.max_attempts == 0 {
@@ -278,8 +291,9 @@ impl ClientBuilder {
             Credentials::ClientCredentials { client_id, auth } => {
                 let token_url = endpoints.token_url().ok_or_else(|| {
                     Error::config(format!(
-                        "client credentials are not available for the Trading API (environment {}): use the broker or broker-sandbox environment, or set a token URL (APCA_AUTH_URL)",
-                        self.environment
+                        "client credentials are not available for the Trading API (environment {}): use the broker or broker-sandbox environment, or set a token URL ({})",
+                        self.environment,
+                        var::AUTH_URL
                     ))
                 })?;
                 let parsed_url = HttpUrl::parse(token_url)?;
@@ -425,19 +439,25 @@ pub(crate) enum Timeout {
     MaxWait,
 }
 
+impl Timeout {
+    /// What errors call it.
+    fn name(self) -> &'static str {
+        match self {
+            Timeout::Connect => "connect timeout",
+            Timeout::Request => "request timeout",
+            Timeout::Budget => "token budget",
+            Timeout::MaxWait => "longest wait",
+        }
+    }
+}
+
 // Checked setters, for the C builder, which reports a bad value at the
 // setter that took it rather than at `build`: each checks its value as
 // `build` does and leaves the builder unchanged when it is refused.
 impl ClientBuilder {
     /// Sets one of the timeouts, checked as [`build`](Self::build) checks it.
     pub(crate) fn set_timeout_checked(&mut self, which: Timeout, value: Duration) -> Result<()> {
-        let what = match which {
-            Timeout::Connect => "connect timeout",
-            Timeout::Request => "request timeout",
-            Timeout::Budget => "token budget",
-            Timeout::MaxWait => "longest wait",
-        };
-        check_duration(what, value)?;
+        check_duration(which.name(), value)?;
         match which {
             Timeout::Connect => self.transport.connect_timeout = value,
             Timeout::Request => self.transport.request_timeout = value,

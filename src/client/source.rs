@@ -83,7 +83,10 @@ impl OAuthSource {
     /// process of a fleet fetches for all.
     pub(super) fn fetch(&self) -> Result<AccessToken> {
         match &self.store {
-            Some(store) => store.fetch(&|token| self.cache.would_serve(token), &|| self.request()),
+            Some(store) => store.fetch(
+                &|lifetime, remaining| self.cache.would_serve(lifetime, remaining),
+                &|| self.request(),
+            ),
             None => self.request(),
         }
     }

@@ -12,6 +12,7 @@ use super::panic::ffi_boundary;
 use super::result::alpaca_auth_result;
 use super::{bytes_arg, new_handle, non_empty_arg, reset_out, str_arg};
 use crate::client::Timeout;
+use crate::env_config::var;
 use crate::{
     Algorithm, ApiKeyStyle, AssertionOptions, ClientAuth, ClientBuilder, Credentials, Endpoints,
     Environment, PrivateKey, ProxySetting, SecretString,
@@ -123,7 +124,12 @@ fn apply_assertion_settings(
     else {
         return Err(Failure::new(
             alpaca_auth_result::Config,
-            format!("an assertion {} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from APCA_PRIVATE_KEY_PATH / APCA_PRIVATE_KEY", first.name),
+            format!(
+                "an assertion {} was set, but no private key: assertion options apply only to a key set with alpaca_auth_builder_set_client_private_key or read from {} / {}",
+                first.name,
+                var::PRIVATE_KEY_PATH,
+                var::PRIVATE_KEY
+            ),
         ));
     };
     for setting in settings {
@@ -491,8 +497,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_typ(
     })
 }
 
-/// Sets the lifetime of client assertions (`exp - iat`) in seconds, from 1
-/// to 300 (default 120). Applies to the private key as
+/// Sets the lifetime of client assertions (`exp - iat`) in seconds, within
+/// the library's `MIN_ASSERTION_LIFETIME` and `MAX_ASSERTION_LIFETIME`
+/// (default `DEFAULT_ASSERTION_LIFETIME`). Applies to the private key as
 /// `alpaca_auth_builder_set_assertion_kid` does. Out of range:
 /// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
 ///
@@ -823,13 +830,6 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
         unsafe {
             with_builder(builder, |b| {
                 let pem = bytes_arg(pem, pem_len, "pem")?;
-                const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
-                if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
-                    return Err(Failure::new(
-                        alpaca_auth_result::Config,
-                        "the CA bundle holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)",
-                    ));
-                }
                 Ok(b.base.add_ca_bundle_pem_checked(pem)?)
             })
         }

@@ -756,8 +756,7 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
     client: *const alpaca_auth_client,
     status_out: *mut alpaca_auth_refresher_status,
 ) -> alpaca_auth_result {
-    let mut failure_detail = None;
-    let result = ffi_boundary!({
+    ffi_boundary!({
         // SAFETY: the caller guarantees NULL or a live client.
         let handle = unsafe { client_ref(client) }?;
         // SAFETY: the caller guarantees NULL or a struct with struct_size set.
@@ -769,7 +768,6 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
                 "this client has no background refresher (alpaca_auth_builder_set_background_refresh)",
             )
         })?;
-        failure_detail = status.last_error.as_ref().map(ToString::to_string);
         let base = status_out.cast::<u8>();
         // SAFETY: the caller guarantees `size` writable bytes at status_out.
         unsafe {
@@ -792,12 +790,13 @@ pub unsafe extern "C" fn alpaca_auth_client_refresher_status(
                 status.consecutive_failures,
             );
         }
+        // After a success the last error is empty, unless the last attempt
+        // failed: then it says why.
+        if let Some(detail) = &status.last_error {
+            set_last_error(format!("background refresher: {detail}"));
+        }
         Ok(())
-    });
-    if let (alpaca_auth_result::Ok, Some(detail)) = (result, failure_detail) {
-        set_last_error(format!("background refresher: {detail}"));
-    }
-    result
+    })
 }
 
 #[cfg(test)]

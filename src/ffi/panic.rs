@@ -69,10 +69,11 @@ impl PanicFallback for () {
 }
 
 impl PanicFallback for *const c_char {
-    /// A static empty string: the exports returning a string promise never
-    /// to return NULL.
+    /// A static `"unknown"`: the exports returning a string promise never to
+    /// return NULL, and `alpaca_auth_result_str` says `"unknown"` for what it
+    /// cannot name.
     fn fallback() -> Self {
-        c"".as_ptr()
+        c"unknown".as_ptr()
     }
 }
 
@@ -228,7 +229,7 @@ mod tests {
         let text = alpaca_auth_test_string_panics();
         assert!(!text.is_null());
         // SAFETY: a static NUL-terminated string (checked non-NULL).
-        assert_eq!(unsafe { std::ffi::CStr::from_ptr(text) }, c"");
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(text) }, c"unknown");
     }
 
     #[test]

@@ -102,14 +102,14 @@ impl FromStr for Algorithm {
 /// | key                      | encodings                                   | algorithm          |
 /// |--------------------------|---------------------------------------------|--------------------|
 /// | EC P-256 (prime256v1)    | PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) | [`Algorithm::ES256`] |
-/// | RSA, 2048 to 4096 bits   | PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) | [`Algorithm::RS256`] (or [`Algorithm::PS256`]) |
+/// | RSA, [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits | PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) | [`Algorithm::RS256`] (or [`Algorithm::PS256`]) |
 /// | RSASSA-PSS (PKCS#8), unrestricted or restricted to SHA-256, MGF1-SHA-256 and a salt of at most 32 bytes | PKCS#8 (`PRIVATE KEY`) | [`Algorithm::PS256`] |
 /// | Ed25519                  | PKCS#8 v1 and v2 (`PRIVATE KEY`)            | [`Algorithm::EdDSA`] (or [`Algorithm::Ed25519`], its RFC 9864 name) |
 ///
 /// PEM input holding more than one private key is refused (a file with an
 /// old and a new key would otherwise sign with whichever comes first).
 /// Everything else (encrypted keys, public keys, certificates, other curves,
-/// RSA keys under 2048 bits, ...) is refused with an
+/// RSA keys under [`MIN_RSA_BITS`], ...) is refused with an
 /// [`ErrorKind::InvalidKey`](crate::error::ErrorKind::InvalidKey) error that
 /// says what was found and what to do. No error message and no `Debug`
 /// output ever contains key material.

@@ -50,7 +50,7 @@ use ring::rand::SystemRandom;
 use serde_json::json;
 
 pub use self::faults::Fault;
-pub use self::jwt::RegisteredKey;
+use self::jwt::RegisteredKey;
 use self::server::Listener;
 use self::state::Shared;
 
@@ -78,10 +78,6 @@ pub const DEFAULT_EXPIRES_IN: u64 = 899;
 pub const DEFAULT_TOKEN_LEN: usize = 900;
 /// How long a connection may stay idle before the mock closes it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest client assertion accepted (Alpaca's published limit).
-pub const MAX_CLIENT_ASSERTION_LEN: usize = 16384;
-/// Longest client secret accepted (Alpaca's published limit).
-pub const MAX_CLIENT_SECRET_LEN: usize = 128;
 
 /// A token request as the mock received it. Holds secrets: its `Debug`
 /// shows names only.

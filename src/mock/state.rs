@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use ring::rand::SystemRandom;
 use serde_json::json;
 
+use super::jwt::RegisteredKey;
 use super::{
-    Fault, RecordedRequest, RegisteredKey, DEFAULT_EXPIRES_IN, DEFAULT_TOKEN_LEN, MOCK_API_KEY_ID,
+    Fault, RecordedRequest, DEFAULT_EXPIRES_IN, DEFAULT_TOKEN_LEN, MOCK_API_KEY_ID,
     MOCK_API_SECRET_KEY, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, TOKEN_PATH,
 };
 

@@ -14,9 +14,13 @@ use serde_json::json;
 use super::access_token::{self, Claims};
 use super::http::{parse_form, Request, Response};
 use super::state::{constant_time_eq, Shared, State};
-use super::{jwt, DEFAULT_EXPIRES_IN, MAX_CLIENT_ASSERTION_LEN, MAX_CLIENT_SECRET_LEN};
+use super::{jwt, DEFAULT_EXPIRES_IN};
+// Alpaca's published limits, which the library's own are.
 use crate::client::JWT_BEARER_ASSERTION_TYPE;
 use crate::credentials::validate_client_id;
+use crate::limits::{
+    CLIENT_SECRET_MAX_LEN as MAX_CLIENT_SECRET_LEN, MAX_ASSERTION_LEN as MAX_CLIENT_ASSERTION_LEN,
+};
 
 /// The response to a token request: a new token, or why not.
 pub(super) fn respond(request: &Request, shared: &Shared) -> Response {

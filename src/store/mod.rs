@@ -235,13 +235,14 @@ impl SharedStore {
     }
 
     /// A token through the store: a stored one that `wanted` accepts (the
-    /// cache's test: not yet due for refresh); else the one this
+    /// cache's test, given the token's lifetime and remaining life: not yet
+    /// due for refresh); else the one this
     /// process fetches under the lock (and publishes); else, while another
     /// process holds the lock, the one it publishes; else (store errors, or
     /// no token within the wait) one fetched here.
     pub(crate) fn fetch(
         &self,
-        wanted: &dyn Fn(&AccessToken) -> bool,
+        wanted: &dyn Fn(Duration, Duration) -> bool,
         fetch: &dyn Fn() -> Result<AccessToken>,
     ) -> Result<AccessToken> {
         if let Some(token) = self.fresh(wanted) {
@@ -299,7 +300,7 @@ impl SharedStore {
     }
 
     /// The stored token, if it parses, is trusted and `wanted` accepts it.
-    fn fresh(&self, wanted: &dyn Fn(&AccessToken) -> bool) -> Option<AccessToken> {
+    fn fresh(&self, wanted: &dyn Fn(Duration, Duration) -> bool) -> Option<AccessToken> {
         let stored = self.store.load(&self.key).ok()??;
         if self.is_rejected(stored.access_token.expose_secret()) {
             return None;
@@ -311,6 +312,11 @@ impl SharedStore {
             return None;
         }
         let lifetime = stored.lifetime.max(remaining);
+        // Judged on the lifetime it was granted, whatever this process can
+        // represent below.
+        if !wanted(lifetime, remaining) {
+            return None;
+        }
         // Issued `lifetime - remaining` ago, as far as this process knows.
         let now = Instant::now();
         let (issued, lifetime) = match now.checked_sub(lifetime - remaining) {
@@ -324,7 +330,6 @@ impl SharedStore {
             issued,
         )
         .ok()
-        .filter(|token| wanted(token))
     }
 
     fn publish(&self, token: &AccessToken) {

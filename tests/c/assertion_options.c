@@ -24,7 +24,7 @@ static int checks;
 static int failed;
 
 static const char *last_error(void) {
-    static char message[4097];
+    static char message[ALPACA_AUTH_MAX_ERROR_LEN];
     size_t needed = 0;
     if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
         snprintf(message, sizeof message, "(alpaca_auth_last_error failed)");

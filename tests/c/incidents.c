@@ -28,7 +28,7 @@
 #define BEARER "Authorization: Bearer "
 
 static int fail(const char *what, alpaca_auth_result r) {
-    char message[4097];
+    char message[ALPACA_AUTH_MAX_ERROR_LEN];
     size_t len = 0;
     if (alpaca_auth_last_error(message, sizeof message, &len) != ALPACA_AUTH_RESULT_OK) {
         message[0] = '\0';

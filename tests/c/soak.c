@@ -94,7 +94,7 @@ int main(void) {
         alpaca_auth_builder_set_background_refresh(builder, getenv("SOAK_BACKGROUND") != NULL) !=
             ALPACA_AUTH_RESULT_OK ||
         alpaca_auth_builder_build(builder, &client) != ALPACA_AUTH_RESULT_OK) {
-        char message[4097];
+        char message[ALPACA_AUTH_MAX_ERROR_LEN];
         size_t needed = 0;
         alpaca_auth_last_error(message, sizeof message, &needed);
         fprintf(stderr, "setup failed: %s\n", message);

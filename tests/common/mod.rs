@@ -17,8 +17,7 @@ pub mod util;
 use std::time::Duration;
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET,
-    MOCK_JWT_CLIENT_ID,
+    generate_p256_pkcs8, MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
 use alpaca_auth::{
     Client, ClientBuilder, Credentials, Environment, PrivateKey, RefreshPolicy, RetryPolicy,
@@ -111,7 +110,10 @@ pub fn secret_client(mock: &MockServer) -> Client {
 /// Registers `key` with the mock as the key of its JWT client
 /// (`MOCK_JWT_CLIENT_ID`).
 pub fn register_key(mock: &MockServer, key: &PrivateKey) {
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(key));
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        alpaca_auth::mock::jwt::RegisteredKey::from_private_key(key),
+    );
 }
 
 /// A fresh P-256 key registered for the mock's JWT client, with its

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::thread;
 
 use alpaca_auth::mock::{
-    generate_p256_pkcs8, MockServer, RegisteredKey, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY,
-    MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
+    generate_p256_pkcs8, MockServer, MOCK_API_KEY_ID, MOCK_API_SECRET_KEY, MOCK_CLIENT_ID,
+    MOCK_CLIENT_SECRET, MOCK_JWT_CLIENT_ID,
 };
 use alpaca_auth::{AuthHeaders, Client, Credentials, Environment, PrivateKey};
 
@@ -72,7 +72,10 @@ pub fn register_jwt_client(mock: &MockServer, key_file: Option<&Path>) -> Result
     use base64::Engine as _;
     let der = generate_p256_pkcs8().map_err(|e| e.to_string())?;
     let key = PrivateKey::from_der(&der).map_err(|e| e.to_string())?;
-    mock.register_client_key(MOCK_JWT_CLIENT_ID, RegisteredKey::from_private_key(&key));
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        alpaca_auth::mock::jwt::RegisteredKey::from_private_key(&key),
+    );
     let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*der));
     let mut pem = zeroize::Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
     for chunk in encoded.as_bytes().chunks(64) {

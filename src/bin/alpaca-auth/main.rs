@@ -16,7 +16,7 @@ commands:
                          run the local mock Alpaca server (its JWT client's
                          key goes to PATH, created new, or to a fresh private
                          directory; its access tokens are N bytes long,
-                         900 by default)
+                         by default alpaca_auth::mock::DEFAULT_TOKEN_LEN)
   demo                   walk through every credential kind against the mock
   help                   print this help
   version                print the version
