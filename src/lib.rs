@@ -30,6 +30,17 @@
 //! Secrets ([`SecretString`]), tokens ([`AccessToken`]), private keys
 //! ([`PrivateKey`]) and header values are redacted from every `Debug`
 //! output and error message, and zeroized when dropped.
+//!
+//! Where to read more:
+//!
+//! * every default and every limit, each with its reason: [`limits`];
+//! * when a token is refreshed: [`RefreshPolicy`]; how token requests are
+//!   retried: [`RetryPolicy`]; how a failed fetch holds callers off, how
+//!   the cache, the background refresher, `fork()` and shared token stores
+//!   behave, what each failure looks like to a caller: `docs/behaviour.md`
+//!   in the repository;
+//! * the C and C++ API: `docs/c-api.md` and `include/alpaca_auth.h`;
+//! * measured figures: `benches/README.md`.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
