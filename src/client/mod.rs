@@ -253,23 +253,10 @@ impl Client {
         index: usize,
         mut f: impl FnMut(&str, &[u8]) -> R,
     ) -> Result<Option<R>> {
-        match &self.inner.auth {
-            Auth::OAuth(base) if index == 0 => {
-                let source = self.live(base)?;
-                source
-                    .cache
-                    .with_token(
-                        || source.fetch(),
-                        |token| f("Authorization", token.authorization().as_bytes()),
-                    )
-                    .map(Some)
-            }
-            Auth::OAuth(_) => Ok(None),
-            Auth::Fixed(headers) => Ok(headers
-                .iter()
-                .nth(index)
-                .map(|(name, value)| f(crate::headers::display_name(name), value.as_bytes()))),
-        }
+        self.with_header::<false, R>(index, |header| match header {
+            Header::Token(token) => f("Authorization", token.authorization().as_bytes()),
+            Header::Fixed(name, value) => f(name, value),
+        })
     }
 
     /// Runs `f` on auth header line `index` as the parts that make up
@@ -279,21 +266,9 @@ impl Client {
     pub(crate) fn with_auth_line<R>(
         &self,
         index: usize,
-        mut f: impl FnMut(&[&[u8]]) -> R,
+        f: impl FnMut(&[&[u8]]) -> R,
     ) -> Result<Option<R>> {
-        match &self.inner.auth {
-            Auth::OAuth(base) if index == 0 => {
-                let source = self.live(base)?;
-                source
-                    .cache
-                    .with_token(|| source.fetch(), |token| f(&[token.authorization_line()]))
-                    .map(Some)
-            }
-            Auth::OAuth(_) => Ok(None),
-            Auth::Fixed(_) => {
-                self.with_auth_header(index, |name, value| f(&[name.as_bytes(), b": ", value]))
-            }
-        }
+        self.with_header::<false, R>(index, as_line(f))
     }
 
     /// [`with_auth_line`](Self::with_auth_line) that never waits and never
@@ -304,22 +279,9 @@ impl Client {
     pub(crate) fn try_with_auth_line<R>(
         &self,
         index: usize,
-        mut f: impl FnMut(&[&[u8]]) -> R,
+        f: impl FnMut(&[&[u8]]) -> R,
     ) -> Result<Option<R>> {
-        match &self.inner.auth {
-            Auth::OAuth(base) if index == 0 => self
-                .live(base)?
-                .cache
-                .try_with_token(|token| f(&[token.authorization_line()]))
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::new(
-                        crate::ErrorKind::WouldBlock,
-                        "no valid token is cached yet; a token request is under way or held off",
-                    )
-                }),
-            _ => self.with_auth_line(index, f),
-        }
+        self.with_header::<true, R>(index, as_line(f))
     }
 
     /// Runs `f` on the name and value of auth header `index` like
@@ -334,19 +296,47 @@ impl Client {
         index: usize,
         mut f: impl FnMut(&str, &[u8]) -> R,
     ) -> Result<Option<R>> {
+        self.with_header::<true, R>(index, |header| match header {
+            Header::Token(token) => f("Authorization", token.authorization().as_bytes()),
+            Header::Fixed(name, value) => f(name, value),
+        })
+    }
+
+    /// The one path of the four header accessors above: `f` sees auth
+    /// header `index`, the cached token's or a fixed one; `Ok(None)` if
+    /// `index` is out of range. With `NON_BLOCKING`, a caller without a
+    /// valid token cached gets `WouldBlock` at once instead of waiting.
+    #[inline(always)]
+    fn with_header<const NON_BLOCKING: bool, R>(
+        &self,
+        index: usize,
+        mut f: impl FnMut(Header<'_>) -> R,
+    ) -> Result<Option<R>> {
         match &self.inner.auth {
-            Auth::OAuth(base) if index == 0 => self
-                .live(base)?
-                .cache
-                .try_with_token(|token| f("Authorization", token.authorization().as_bytes()))
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::new(
-                        crate::ErrorKind::WouldBlock,
-                        "no valid token is cached yet; a token request is under way or held off",
-                    )
-                }),
-            _ => self.with_auth_header(index, f),
+            Auth::OAuth(base) if index == 0 => {
+                let source = self.live(base)?;
+                let on_token = |token: &AccessToken| f(Header::Token(token));
+                if NON_BLOCKING {
+                    source.cache.try_with_token(on_token).map(Some).ok_or_else(|| {
+                        Error::new(
+                            crate::ErrorKind::WouldBlock,
+                            "no valid token is cached yet; a token request is under way or held off",
+                        )
+                    })
+                } else {
+                    source
+                        .cache
+                        .with_token(|| source.fetch(), on_token)
+                        .map(Some)
+                }
+            }
+            Auth::OAuth(_) => Ok(None),
+            Auth::Fixed(headers) => Ok(headers.iter().nth(index).map(|(name, value)| {
+                f(Header::Fixed(
+                    crate::headers::display_name(name),
+                    value.as_bytes(),
+                ))
+            })),
         }
     }
 
@@ -483,6 +473,23 @@ impl Client {
             }
             None => ClientStats::default(),
         }
+    }
+}
+
+/// An auth header as [`Client::with_header`] hands it out.
+enum Header<'a> {
+    /// The cached token (its header and its prebuilt line).
+    Token(&'a AccessToken),
+    /// A fixed header: its name as sent, and its value.
+    Fixed(&'a str, &'a [u8]),
+}
+
+/// `f`, called with the parts of a header's `Name: value` line.
+#[inline(always)]
+fn as_line<R>(mut f: impl FnMut(&[&[u8]]) -> R) -> impl FnMut(Header<'_>) -> R {
+    move |header| match header {
+        Header::Token(token) => f(&[token.authorization_line()]),
+        Header::Fixed(name, value) => f(&[name.as_bytes(), b": ", value]),
     }
 }
 
