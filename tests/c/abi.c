@@ -22,15 +22,6 @@
 
 #define BEARER_PREFIX "Authorization: Bearer "
 
-static const char *env(const char *name) {
-    const char *value = getenv(name);
-    if (value == NULL) {
-        fprintf(stderr, "abi.c: %s is not set\n", name);
-        exit(2);
-    }
-    return value;
-}
-
 static void version_number_matches_the_header(void) {
     CHECK(alpaca_auth_version_number() == ALPACA_AUTH_VERSION_NUMBER);
     CHECK(ALPACA_AUTH_VERSION_NUMBER == ALPACA_AUTH_VERSION_MAJOR * 1000000 +

@@ -13,7 +13,7 @@
  *   ABUSE_CLIENT_ID, ABUSE_CLIENT_SECRET   a client_secret_post client of the mock
  *   ABUSE_API_KEY_ID, ABUSE_API_SECRET     an API key pair
  * Prints "abuse: N checks, 0 failed" and exits 0 when all pass; with
- * ABUSE_VERBOSE set, also each call with its result and last error.
+ * CHECK_VERBOSE set, also each call with its result and last error.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,52 +23,7 @@
 #include <string.h>
 
 #include "alpaca_auth.h"
-
-static int checks;
-static int failed;
-
-static const char *last_error(void) {
-    static char message[ALPACA_AUTH_MAX_ERROR_LEN];
-    size_t needed = 0;
-    if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
-        snprintf(message, sizeof message, "(alpaca_auth_last_error failed)");
-    }
-    return message;
-}
-
-static void expect_result(int line, const char *call, alpaca_auth_result got,
-                          alpaca_auth_result want, const char *needle) {
-    const char *message = last_error();
-    checks++;
-    if (getenv("ABUSE_VERBOSE") != NULL) {
-        printf("%s -> %s: %s\n", call, alpaca_auth_result_str(got), message);
-    }
-    if (got != want) {
-        failed++;
-        fprintf(stderr, "abuse.c:%d: %s returned %s (%u), expected %s (%u); last error: %s\n",
-                line, call, alpaca_auth_result_str(got), (unsigned)got,
-                alpaca_auth_result_str(want), (unsigned)want, message);
-    } else if (want == ALPACA_AUTH_RESULT_OK && message[0] != '\0') {
-        failed++;
-        fprintf(stderr, "abuse.c:%d: %s succeeded but left a last error: %s\n", line, call,
-                message);
-    } else if (want != ALPACA_AUTH_RESULT_OK && needle != NULL && strstr(message, needle) == NULL) {
-        failed++;
-        fprintf(stderr, "abuse.c:%d: %s: last error lacks \"%s\": %s\n", line, call, needle,
-                message);
-    }
-}
-
-static void expect_true(int line, const char *what, int ok) {
-    checks++;
-    if (!ok) {
-        failed++;
-        fprintf(stderr, "abuse.c:%d: not true: %s\n", line, what);
-    }
-}
-
-#define EXPECT(call, want, needle) expect_result(__LINE__, #call, (call), (want), (needle))
-#define CHECK(cond) expect_true(__LINE__, #cond, (cond))
+#include "check.h"
 
 #define OK ALPACA_AUTH_RESULT_OK
 #define NUL_ARG ALPACA_AUTH_RESULT_NULL_ARGUMENT
@@ -79,27 +34,6 @@ static void expect_true(int line, const char *what, int ok) {
 
 static const char NOT_UTF8[] = {'a', (char)0xff, (char)0xfe, 'z', '\0'};
 static const uint8_t GARBAGE[] = "this is not a key at all, just some text\n";
-
-static const char *env(const char *name) {
-    const char *value = getenv(name);
-    if (value == NULL || value[0] == '\0') {
-        fprintf(stderr, "abuse: %s is not set\n", name);
-        exit(2);
-    }
-    return value;
-}
-
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "abuse: cannot open %s\n", path);
-        exit(2);
-    }
-    uint8_t *data = malloc(65536);
-    *len = data ? fread(data, 1, 65536, f) : 0;
-    fclose(f);
-    return data;
-}
 
 static alpaca_auth_builder *fresh(void) {
     alpaca_auth_builder *b = NULL;

@@ -19,62 +19,16 @@
 #include <string.h>
 
 #include "alpaca_auth.h"
+#include "check.h"
 
-static int checks;
-static int failed;
-
-static const char *last_error(void) {
-    static char message[ALPACA_AUTH_MAX_ERROR_LEN];
-    size_t needed = 0;
-    if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
-        snprintf(message, sizeof message, "(alpaca_auth_last_error failed)");
-    }
-    return message;
-}
-
-static void expect_result(int line, const char *call, alpaca_auth_result got,
-                          alpaca_auth_result want, const char *needle) {
-    const char *message = last_error();
-    checks++;
-    if (got != want) {
-        failed++;
-        fprintf(stderr, "assertion_options.c:%d: %s returned %s, expected %s; last error: %s\n",
-                line, call, alpaca_auth_result_str(got), alpaca_auth_result_str(want), message);
-    } else if (want != ALPACA_AUTH_RESULT_OK && needle != NULL && strstr(message, needle) == NULL) {
-        failed++;
-        fprintf(stderr, "assertion_options.c:%d: %s: last error lacks \"%s\": %s\n", line, call,
-                needle, message);
-    }
-}
-
-#define EXPECT(call, want, needle) expect_result(__LINE__, #call, (call), (want), (needle))
 #define OK ALPACA_AUTH_RESULT_OK
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (f == NULL) return NULL;
-    buf = malloc(65536);
-    if (buf != NULL) *len = fread(buf, 1, 65536, f);
-    fclose(f);
-    return buf;
-}
-
-static const char *env(const char *name) {
-    const char *value = getenv(name);
-    if (value == NULL) {
-        fprintf(stderr, "%s is not set\n", name);
-        exit(2);
-    }
-    return value;
-}
 
 int main(void) {
     const char *token_url = env("OPT_TOKEN_URL");
     const char *issuer = env("OPT_ISSUER");
     const char *client_id = env("OPT_JWT_CLIENT");
     size_t key_len = 0;
-    char *key = read_file(env("OPT_KEY_PEM"), &key_len);
+    uint8_t *key = read_file(env("OPT_KEY_PEM"), &key_len);
     alpaca_auth_builder *b = NULL;
     alpaca_auth_client *client = NULL;
     char token[4096];
@@ -108,7 +62,7 @@ int main(void) {
     /* A key that cannot sign the algorithm asked for: refused by _build. */
     EXPECT(alpaca_auth_builder_new(&b), OK, NULL);
     EXPECT(alpaca_auth_builder_set_assertion_alg(b, "PS256"), OK, NULL);
-    EXPECT(alpaca_auth_builder_set_client_private_key(b, client_id, (const uint8_t *)key, key_len), OK, NULL);
+    EXPECT(alpaca_auth_builder_set_client_private_key(b, client_id, key, key_len), OK, NULL);
     EXPECT(alpaca_auth_builder_set_token_url(b, token_url), OK, NULL);
     EXPECT(alpaca_auth_builder_build(b, &client), ALPACA_AUTH_RESULT_CONFIG, "PS256");
 
@@ -120,7 +74,7 @@ int main(void) {
     EXPECT(alpaca_auth_builder_set_assertion_lifetime_s(b, 90), OK, NULL);
     EXPECT(alpaca_auth_builder_set_assertion_alg(b, "ES256"), OK, NULL);
     EXPECT(alpaca_auth_builder_set_scope(b, "trading account:read"), OK, NULL);
-    EXPECT(alpaca_auth_builder_set_client_private_key(b, client_id, (const uint8_t *)key, key_len), OK, NULL);
+    EXPECT(alpaca_auth_builder_set_client_private_key(b, client_id, key, key_len), OK, NULL);
     EXPECT(alpaca_auth_builder_set_token_url(b, token_url), OK, NULL);
     EXPECT(alpaca_auth_builder_build(b, &client), OK, NULL);
     EXPECT(alpaca_auth_client_access_token(client, token, sizeof token, &len), OK, NULL);
