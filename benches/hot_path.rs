@@ -24,7 +24,7 @@ use alpaca_auth::ffi::client::{
 };
 use alpaca_auth::ffi::result::alpaca_auth_result;
 use alpaca_auth::mock::{MockServer, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET};
-use alpaca_auth::{Client, Credentials, Environment};
+use alpaca_auth::{Client, ClientBuilder, Credentials, Environment};
 
 /// Alternating rounds per comparison.
 const ROUNDS: usize = 7;
@@ -45,7 +45,8 @@ const ROTATION_EXPIRES_IN: u64 = 1;
 /// An operation measured by [`ns_per_op`].
 type Op = Arc<dyn Fn() + Send + Sync>;
 
-fn client_for(mock: &MockServer, background: bool) -> Client {
+/// A builder of the mock's `client_secret_post` client.
+fn builder_for(mock: &MockServer) -> ClientBuilder {
     Client::builder()
         .environment(Environment::BrokerSandbox)
         .token_url(mock.token_url())
@@ -53,6 +54,10 @@ fn client_for(mock: &MockServer, background: bool) -> Client {
             MOCK_CLIENT_ID,
             MOCK_CLIENT_SECRET,
         ))
+}
+
+fn client_for(mock: &MockServer, background: bool) -> Client {
+    builder_for(mock)
         .background_refresh(background)
         .build()
         .expect("client")
@@ -543,13 +548,7 @@ fn store_headers() {
     let dir = std::env::temp_dir().join(format!("alpaca-auth-bench-store-{}", std::process::id()));
     let plain = Arc::new(client_for(&mock, false));
     let stored = Arc::new(
-        Client::builder()
-            .environment(Environment::BrokerSandbox)
-            .token_url(mock.token_url())
-            .credentials(Credentials::client_secret(
-                MOCK_CLIENT_ID,
-                MOCK_CLIENT_SECRET,
-            ))
+        builder_for(&mock)
             .token_cache_dir(&dir)
             .build()
             .expect("client with a store"),
