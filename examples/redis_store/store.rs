@@ -485,17 +485,24 @@ impl Conn {
         }
     }
 
+    /// The buffered bytes, reading more (until `deadline`) when there are
+    /// none; the end of the stream is an error.
+    fn fill(&mut self, deadline: Instant) -> io::Result<&[u8]> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(remaining(deadline)?))?;
+        let buf = self.reader.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(buf)
+    }
+
     /// A line without its CRLF, at most 4 KiB.
     fn read_line(&mut self, deadline: Instant) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
         loop {
-            self.reader
-                .get_ref()
-                .set_read_timeout(Some(remaining(deadline)?))?;
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
+            let buf = self.fill(deadline)?;
             let (taken, done) = match buf.iter().position(|&b| b == b'\n') {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
@@ -517,13 +524,7 @@ impl Conn {
 
     fn read_exact(&mut self, mut out: &mut [u8], deadline: Instant) -> io::Result<()> {
         while !out.is_empty() {
-            self.reader
-                .get_ref()
-                .set_read_timeout(Some(remaining(deadline)?))?;
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
+            let buf = self.fill(deadline)?;
             let n = buf.len().min(out.len());
             out[..n].copy_from_slice(&buf[..n]);
             self.reader.consume(n);
