@@ -143,6 +143,11 @@ impl TokenCache {
         }
     }
 
+    /// An empty cache with the same settings (for a child process).
+    pub(crate) fn empty_like(&self) -> Self {
+        TokenCache::new(self.wait_limit, self.fetch_inline, self.policy)
+    }
+
     /// Reports events to `sink`.
     pub(crate) fn set_events(&self, sink: EventSink) {
         let _ = self.events.set(sink);

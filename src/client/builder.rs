@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{fetch_inline, stream_auth_message, Auth, Client, Inner, OAuthSource};
+use super::{stream_auth_message, Auth, Client, Inner, OAuthSource};
 use crate::assertion::create_assertion;
 use crate::cache::TokenCache;
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
@@ -323,12 +323,10 @@ impl ClientBuilder {
                             fetch_inline(max_wait, self.transport.budget, store.is_some()),
                             self.refresh,
                         ),
-                        max_wait,
                         token_url: token_url.to_owned(),
                         scope: self.scope,
                         client_id,
                         method: auth,
-                        refresh: self.refresh,
                         events: self.events.clone(),
                         store,
                     }
@@ -473,4 +471,13 @@ impl ClientBuilder {
         self.transport.extra_roots.extend(parse_ca_bundle(pem)?);
         Ok(())
     }
+}
+
+/// Whether a caller without a valid token may run the token fetch on its own
+/// thread: only when it would wait for the whole fetch anyway (`max_wait` at
+/// least the budget), and not with a token store, whose fetch may first
+/// wait for another process (up to a budget) and then fetch (another):
+/// there the caller waits on a library thread's fetch, at most `max_wait`.
+fn fetch_inline(max_wait: Duration, budget: Duration, store: bool) -> bool {
+    max_wait >= budget && !store
 }

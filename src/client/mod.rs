@@ -20,7 +20,7 @@ mod source;
 pub(crate) use builder::validate_scope;
 pub use builder::ClientBuilder;
 pub(crate) use builder::Timeout;
-use source::{fetch_inline, OAuthSource};
+use source::OAuthSource;
 
 /// The `client_assertion_type` of RFC 7523.
 pub const JWT_BEARER_ASSERTION_TYPE: &str =

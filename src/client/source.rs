@@ -2,7 +2,7 @@
 //! (through the token store when there is one) and the cache it fills.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::JWT_BEARER_ASSERTION_TYPE;
 use crate::assertion::create_assertion;
@@ -10,7 +10,6 @@ use crate::cache::{Fetcher, TokenCache};
 use crate::credentials::ClientAuth;
 use crate::error::Result;
 use crate::events::EventSink;
-use crate::policy::RefreshPolicy;
 use crate::refresher::TokenSource;
 use crate::secret::SecretString;
 use crate::store::SharedStore;
@@ -25,9 +24,6 @@ pub(super) struct OAuthSource {
     pub(super) token_url: String,
     pub(super) transport: Transport,
     pub(super) cache: TokenCache,
-    /// Longest wait of a call for a token.
-    pub(super) max_wait: Duration,
-    pub(super) refresh: RefreshPolicy,
     pub(super) events: Option<EventSink>,
     /// Shared with other processes, if configured: consulted on every fetch.
     pub(super) store: Option<SharedStore>,
@@ -105,16 +101,13 @@ impl OAuthSource {
     /// common: an empty cache and a new HTTP agent (for a child process).
     pub(super) fn fresh(&self) -> Result<Arc<OAuthSource>> {
         let config = self.transport.config().clone();
-        let fetch_inline = fetch_inline(self.max_wait, config.budget, self.store.is_some());
         Ok(OAuthSource {
             transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
-            cache: TokenCache::new(self.max_wait, fetch_inline, self.refresh),
-            max_wait: self.max_wait,
+            cache: self.cache.empty_like(),
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
             method: self.method.clone(),
             token_url: self.token_url.clone(),
-            refresh: self.refresh,
             events: self.events.clone(),
             store: self.store.clone(),
         }
@@ -159,13 +152,4 @@ impl TokenSource for OAuthSource {
     fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
         self.cache.set_watcher(on_change);
     }
-}
-
-/// Whether a caller without a valid token may run the token fetch on its own
-/// thread: only when it would wait for the whole fetch anyway (`max_wait` at
-/// least the budget), and not with a token store, whose fetch may first
-/// wait for another process (up to a budget) and then fetch (another):
-/// there the caller waits on a library thread's fetch, at most `max_wait`.
-pub(super) fn fetch_inline(max_wait: Duration, budget: Duration, store: bool) -> bool {
-    max_wait >= budget && !store
 }
