@@ -60,17 +60,22 @@ impl RefreshPolicy {
         wanted.min(lifetime.mul_f64(REFRESH_AHEAD_MAX_FRACTION))
     }
 
-    /// When the cache starts refreshing `token`: its expiry less
-    /// [`margin`](Self::margin), and never after it stops being handed out.
+    /// How long before its expiry a token of `lifetime` is due for refresh:
+    /// its refresh [`margin`](Self::margin), or its expiry margin (when it
+    /// stops being handed out) if that is longer.
+    fn lead(&self, lifetime: Duration) -> Duration {
+        self.margin(lifetime).max(expiry_margin(lifetime))
+    }
+
+    /// When the cache starts refreshing `token`.
     pub(crate) fn refresh_at(&self, token: &AccessToken) -> Instant {
-        (token.expires_at() - self.margin(token.lifetime())).min(token.usable_until())
+        token.expires_at() - self.lead(token.lifetime())
     }
 
     /// Whether a token granted for `lifetime` with `remaining` left is due
-    /// for refresh: inside its refresh margin or its expiry margin (the
-    /// same moment as [`refresh_at`](Self::refresh_at)).
+    /// for refresh (the moment of [`refresh_at`](Self::refresh_at)).
     pub(crate) fn is_due(&self, lifetime: Duration, remaining: Duration) -> bool {
-        remaining <= self.margin(lifetime).max(expiry_margin(lifetime))
+        remaining <= self.lead(lifetime)
     }
 
     /// `token` with its refresh time set by this policy: what the cache
