@@ -184,12 +184,52 @@ enum alpaca_auth_event_kind
    * fresh state there.
    */
   ALPACA_AUTH_EVENT_KIND_FORK_DETECTED = 6,
+  /**
+   * The token store was refused at build (a directory another user owns
+   * or can write, a symbolic link, permissions open to others): the
+   * client runs without sharing tokens. Reported during
+   * `alpaca_auth_builder_build`; `alpaca_auth_client_token_store_status`
+   * says why.
+   */
+  ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum alpaca_auth_event_kind alpaca_auth_event_kind;
 #else
 typedef uint32_t alpaca_auth_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Whether a client shares its tokens through a token store
+ * (`alpaca_auth_client_token_store_status`). Values are stable and never
+ * reused.
+ */
+enum alpaca_auth_store_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No token store was configured (or the client uses API keys).
+   */
+  ALPACA_AUTH_STORE_STATUS_NONE = 0,
+  /**
+   * The client shares tokens through its store.
+   */
+  ALPACA_AUTH_STORE_STATUS_SHARED = 1,
+  /**
+   * A store was configured but refused at build: the client runs
+   * without sharing, fetching its own tokens.
+   */
+  ALPACA_AUTH_STORE_STATUS_UNAVAILABLE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum alpaca_auth_store_status alpaca_auth_store_status;
+#else
+typedef uint32_t alpaca_auth_store_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1083,6 +1123,23 @@ alpaca_auth_result alpaca_auth_client_environment(const struct alpaca_auth_clien
  */
 alpaca_auth_result alpaca_auth_client_uses_tokens(const struct alpaca_auth_client *client,
                                                   bool *uses_tokens_out);
+
+/**
+ * Stores in `*status_out` whether the client shares its tokens through a
+ * token store. A store directory that cannot be trusted (another user owns
+ * it or can write a directory above it, a symbolic link, permissions open
+ * to others) does not fail `alpaca_auth_builder_build`: the client runs
+ * without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE` to
+ * its event callback, and this call gives `UNAVAILABLE`, with the reason in
+ * the calling thread's last error (`alpaca_auth_last_error`).
+ *
+ * # Safety
+ *
+ * `client` is NULL or a live client; `status_out` is NULL or valid for a
+ * write of an `alpaca_auth_store_status`.
+ */
+alpaca_auth_result alpaca_auth_client_token_store_status(const struct alpaca_auth_client *client,
+                                                         alpaca_auth_store_status *status_out);
 
 /**
  * Stores the client's counters in `*stats_out` (all zero for API keys).

@@ -267,7 +267,9 @@ impl TokenCache {
         let token = match self.current.try_read() {
             Ok(current) => current.clone(),
             Err(TryLockError::Poisoned(current)) => current.into_inner().clone(),
-            Err(TryLockError::WouldBlock) => None,
+            // A writer is installing a new token or dropping a refused one
+            // (a fetch follows either way): no answer now, and no request.
+            Err(TryLockError::WouldBlock) => return None,
         };
         let now = Instant::now();
         let valid = token.filter(|t| t.is_valid_at(now));
@@ -552,6 +554,15 @@ impl TokenCache {
         outcome
     }
 
+    /// Whether the cached token is one `rejected` matches (read lock only).
+    pub(crate) fn is_current(&self, rejected: &dyn Fn(&AccessToken) -> bool) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(rejected)
+    }
+
     /// Drops the cached token (after a 401 from the API) and our own failure
     /// backoff: the next call fetches a new token, still single-flight,
     /// unless the server imposed a hold (`Retry-After`), which is kept.
@@ -572,6 +583,14 @@ impl TokenCache {
     }
 
     fn invalidate_matching(&self, rejected: Option<&dyn Fn(&AccessToken) -> bool>) -> bool {
+        if let Some(rejected) = rejected {
+            // A late report about a token already replaced is the common
+            // case in a 401 storm: it is answered under the read lock, so
+            // that it never makes a reader find the lock busy.
+            if !self.is_current(rejected) {
+                return false;
+            }
+        }
         {
             // Never held together with the flight lock (which is taken
             // first everywhere else).

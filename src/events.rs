@@ -44,6 +44,12 @@ pub enum Event {
     /// The client found itself in a child process after `fork()` and built
     /// fresh state there.
     ForkDetected,
+    /// The token store was refused at build (a directory another user owns
+    /// or can write, a symbolic link, permissions too open): the client runs
+    /// without sharing tokens, fetching its own.
+    /// [`Client::token_store_status`](crate::Client::token_store_status)
+    /// says why.
+    StoreUnavailable,
 }
 
 /// A shareable event callback. Panics inside it are caught and ignored.

@@ -1,24 +1,45 @@
 //! Fork safety: a process-wide fork generation and a slot holding the state
 //! a client builds afresh in a child process.
 //!
-//! A `pthread_atfork` child handler (registered when the first client is
-//! built) bumps [`generation`]. A client remembers the generation it was
-//! built in; the cached-header path compares the two (one relaxed atomic
-//! load). In a child process they differ, and the client stops using
-//! everything it inherited: the token cache (whose locks and in-flight flag
-//! may belong to threads that do not exist in the child), the HTTP agent
-//! (whose pooled connections and TLS sessions are shared with the parent)
-//! and the background refresher (whose thread is gone). It builds fresh
-//! state in a [`ForkSlot`] instead, and leaks what it inherited rather than
-//! dropping it: dropping could wait for a thread that does not exist or
-//! shut down a connection the parent is using.
+//! A `pthread_atfork` child handler (registered when the library is loaded,
+//! and again, without waiting, when a client is built) bumps
+//! [`generation`]. A client remembers the generation it was built in; the
+//! cached-header path compares the two (one relaxed atomic load). In a child
+//! process they differ, and the client stops using everything it inherited
+//! and builds fresh state in a [`ForkSlot`] instead, and leaks what it
+//! inherited rather than dropping it: dropping could wait for a thread that
+//! does not exist or shut down a connection the parent is using.
+//!
+//! # What a child can reach, and why it never waits on a parent's thread
+//!
+//! `fork()` copies every lock in the state it was in; a lock held by a
+//! parent thread stays held for ever in the child. Each lock, condition
+//! variable, `Once` and descriptor a child can reach through a client is
+//! either replaced by a fresh one of the child's generation, or never held
+//! by a parent thread at `fork()`. A new lock goes on this list:
+//!
+//! | reached through a client | in the child |
+//! |---|---|
+//! | token cache: `current` (`RwLock`), `flight` and `stats` (`Mutex`), `landed` (`Condvar`), `fetcher`/`watcher`/`events` (`OnceLock`) | fresh cache (`OAuthSource::fresh`, `TokenCache::empty_like`) |
+//! | replicas and the C last error (thread-local) | the forking thread's own; keyed by the cache's epoch, which is new |
+//! | HTTP agent, its connection pool and the resolver cache (`Mutex`) | fresh agent (`Transport::for_child`), which does not read the environment (std's environment lock) again |
+//! | background refresher (`Mutex`, `Condvar`, thread) | a new refresher in the [`ForkSlot`] (its `Mutex` is the child's) |
+//! | token store: the refused-token `Mutex` and the count of store calls | fresh (`SharedStore::for_child`); a store call that hangs on a lock of the application's (a C store's mutex held by a parent thread) is abandoned at the store deadline |
+//! | file store lock descriptors | closed by the file store's child handler (`store::file`), which finds even one opened at the very moment of the fork |
+//! | the C event callback's gate (`RwLock`) | one per generation (`ffi::event::EventGate`) |
+//! | [`ForkSlot`] | no lock: a compare-and-swap |
+//! | this module's registration | an atomic flag, never a `Once` (a `Once` mid-call at the fork would block the child) |
+//!
+//! What is outside the library's reach: locks in the application's own
+//! callbacks (its event callback, its store), the allocator (glibc's
+//! `malloc` has its own fork handlers), and ring's and rustls's process-wide
+//! one-time initialisation, which completes when the first client is built.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static REGISTER: Once = Once::new();
+static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// The fork generation of this process: 0 in the original process, bumped
 /// in each child at `fork()`.
@@ -35,18 +56,38 @@ extern "C" fn in_child() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Installs the `pthread_atfork` child handler, once per process.
+/// Installs the `pthread_atfork` child handler, once per process. Never
+/// waits (a `Once` could: a thread inside it at `fork()` never leaves it in
+/// the child). The library calls it when it is loaded, so no client exists
+/// before the handler does; the call at build covers a platform where the
+/// load-time call did not run.
 pub(crate) fn register() {
-    REGISTER.call_once(|| {
-        #[cfg(target_os = "linux")]
-        // SAFETY: registers a handler that only does an atomic add;
-        // pthread_atfork has no other precondition.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::pthread_atfork(None, None, Some(in_child));
-        }
-    });
+    if REGISTERED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: registers a handler that only does an atomic add;
+    // pthread_atfork has no other precondition.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::pthread_atfork(None, None, Some(in_child));
+    }
 }
+
+#[cfg(target_os = "linux")]
+extern "C" fn register_at_load() {
+    register();
+}
+
+/// Registers the fork handler when the library is loaded (an ELF
+/// initialiser), before any thread of the program can build a client.
+// SAFETY: `.init_array` holds pointers to functions the loader calls with
+// no arguments; this is one, and it only does what `register` does.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+#[used]
+#[link_section = ".init_array"]
+static REGISTER_AT_LOAD: extern "C" fn() = register_at_load;
 
 struct Entry<T> {
     generation: u64,

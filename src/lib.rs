@@ -91,7 +91,7 @@ pub use policy::RefreshPolicy;
 pub use refresher::RefresherStatus;
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
-pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore};
+pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore, TokenStoreStatus};
 pub use token::AccessToken;
 pub use transport::ProxySetting;
 /// The `http` crate the header types come from (re-exported by ureq).

@@ -220,6 +220,18 @@ pub const STORE_POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// How far a stored entry's expiry may lie beyond its granted lifetime
 /// (clock differences between processes or hosts) before it is distrusted.
 pub const ENTRY_CLOCK_SLACK: Duration = Duration::from_secs(5);
+/// The store part of a fetch (loading the entry, taking the fetch lock,
+/// waiting for another process's fetch) ends after this fraction (1/N) of
+/// the shorter of the longest wait and the token budget: a store that hangs,
+/// or a lock holder that is stopped or gone, then costs a caller a quarter
+/// of its wait, and the library fetches on its own in the rest.
+pub const STORE_WAIT_DIVISOR: u32 = 4;
+/// Most store calls of one client (of one process) that may be under way
+/// at once. Every store call runs on a thread of its own so that a caller
+/// can stop waiting for it; a call that hangs keeps its thread, so at most
+/// this many threads per client can be stuck in a hung store. While that
+/// many are under way, the client fetches without the store.
+pub const MAX_STORE_CALLS_IN_FLIGHT: usize = 4;
 
 // ---------------------------------------------------------------------------
 // Errors and redaction

@@ -215,6 +215,8 @@ pub(crate) struct Transport {
     agent: Agent,
     /// The agent's resolver cache, dropped after a failed connection.
     dns: Arc<DnsCache>,
+    /// The proxy resolved at build.
+    proxy: Option<Proxy>,
     config: TransportConfig,
     rng: SystemRandom,
     http_requests: AtomicU64,
@@ -222,32 +224,20 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub(crate) fn new(config: TransportConfig, token_url: &HttpUrl) -> Result<Self> {
-        let proxy = match &config.proxy {
-            ProxySetting::FromEnv => {
-                // Checked whatever the token URL, so a broken setting shows
-                // at once, not when the endpoint moves.
-                let env = |name: &str| std::env::var(name).ok();
-                match proxy_from_env_with(&env)? {
-                    // Plain http:// (loopback only) and loopback endpoints
-                    // never go through a proxy.
-                    Some(_) if !token_url.is_https() || is_loopback_host(token_url.host()) => None,
-                    // ureq's reading adds NO_PROXY; it picks the same
-                    // variable, which has just been checked.
-                    Some(_) => Proxy::try_from_env(),
-                    None => None,
-                }
-            }
-            ProxySetting::Disabled => None,
-            ProxySetting::Url(url) => {
-                let proxy = parse_proxy_url(url.expose_secret())?;
-                if !token_url.is_https() {
-                    return Err(Error::config(
-                        "a proxy cannot be used with a plain http:// token URL: http:// is for local testing only and never leaves the machine; use https://, or no proxy",
-                    ));
-                }
-                Some(proxy)
-            }
-        };
+        let proxy = resolve_proxy(&config, token_url)?;
+        Self::with_proxy(config, proxy)
+    }
+
+    /// A transport with the same settings and proxy and nothing else in
+    /// common (a new agent, connection pool and resolver cache), for a child
+    /// process after `fork()`. It does not read the environment again: the
+    /// proxy is the one resolved at build (and a parent thread may hold the
+    /// environment's lock at the fork).
+    pub(crate) fn for_child(&self) -> Result<Self> {
+        Self::with_proxy(self.config.clone(), self.proxy.clone())
+    }
+
+    fn with_proxy(config: TransportConfig, proxy: Option<Proxy>) -> Result<Self> {
         let mut tls = TlsConfig::builder();
         if !config.extra_roots.is_empty() {
             let roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
@@ -266,7 +256,7 @@ impl Transport {
             .max_response_header_size(MAX_RESPONSE_HEADER)
             .input_buffer_size(CONNECTION_BUFFER)
             .output_buffer_size(CONNECTION_BUFFER)
-            .proxy(proxy)
+            .proxy(proxy.clone())
             .tls_config(tls.build())
             .build();
         let resolver = CachingResolver::default();
@@ -279,15 +269,11 @@ impl Transport {
         Ok(Transport {
             agent,
             dns,
+            proxy,
             config,
             rng: SystemRandom::new(),
             http_requests: AtomicU64::new(0),
         })
-    }
-
-    /// The settings it was built with.
-    pub(crate) fn config(&self) -> &TransportConfig {
-        &self.config
     }
 
     /// HTTP requests sent to the token endpoint so far (retries included).
@@ -619,6 +605,37 @@ fn looks_like_tls(text: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+/// The proxy of token requests to `token_url` under `config`: read from the
+/// environment (once, at build) for [`ProxySetting::FromEnv`].
+fn resolve_proxy(config: &TransportConfig, token_url: &HttpUrl) -> Result<Option<Proxy>> {
+    Ok(match &config.proxy {
+        ProxySetting::FromEnv => {
+            // Checked whatever the token URL, so a broken setting shows
+            // at once, not when the endpoint moves.
+            let env = |name: &str| std::env::var(name).ok();
+            match proxy_from_env_with(&env)? {
+                // Plain http:// (loopback only) and loopback endpoints
+                // never go through a proxy.
+                Some(_) if !token_url.is_https() || is_loopback_host(token_url.host()) => None,
+                // ureq's reading adds NO_PROXY; it picks the same
+                // variable, which has just been checked.
+                Some(_) => Proxy::try_from_env(),
+                None => None,
+            }
+        }
+        ProxySetting::Disabled => None,
+        ProxySetting::Url(url) => {
+            let proxy = parse_proxy_url(url.expose_secret())?;
+            if !token_url.is_https() {
+                return Err(Error::config(
+                    "a proxy cannot be used with a plain http:// token URL: http:// is for local testing only and never leaves the machine; use https://, or no proxy",
+                ));
+            }
+            Some(proxy)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -485,6 +485,27 @@ fn a_token_store_in_c_callbacks_is_shared_by_clients_and_never_fails_them() {
 }
 
 #[test]
+fn a_c_store_that_hangs_never_holds_a_caller_past_its_longest_wait() {
+    let built = built();
+    let mock = mock();
+    let mut command = program_for(&built.program("store_hang"), "HANG", &mock);
+    // Every callback sleeps 15 s; the budget and the longest wait are 2 s.
+    command
+        .env("HANG_SLEEP_MS", "15000")
+        .env("HANG_WAIT_MS", "2000");
+    let ran = run(command, "tests/c/store_hang.c");
+    println!("{}", ran.stdout);
+    assert!(
+        ran.value("hang: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    // One token request per header call: the store never answered.
+    assert_eq!(mock.token_requests(), 4);
+}
+
+#[test]
 fn abuse_from_c_gets_documented_codes_and_reasons() {
     let built = built();
     let mock = mock();

@@ -15,11 +15,12 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
+use crate::limits::STORE_WAIT_DIVISOR;
 use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
 use crate::policy::RefreshPolicy;
 use crate::refresher::{Refresher, TokenSource};
 use crate::retry::RetryPolicy;
-use crate::store::{SharedStore, StoreKey, TokenStore};
+use crate::store::{SharedStore, StoreKey, TokenStore, TokenStoreStatus};
 use crate::transport::{parse_ca_bundle, ProxySetting, Transport, TransportConfig};
 use crate::url::HttpUrl;
 
@@ -301,20 +302,30 @@ impl ClientBuilder {
                     // Fail at build time, not at the first token request.
                     create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
                 }
-                let store = match self.token_store {
-                    None => None,
-                    Some(choice) => {
-                        let store: Arc<dyn TokenStore> = match choice {
-                            StoreChoice::Dir(dir) => open_file_store(dir)?,
-                            StoreChoice::Custom(store) => store,
-                        };
-                        let key =
-                            StoreKey::new(token_url, &client_id, self.scope.as_deref(), &auth);
-                        // Another process's fetch may take a whole budget.
-                        Some(SharedStore::new(store, key, self.transport.budget))
-                    }
-                };
                 let max_wait = self.max_wait.unwrap_or(self.transport.budget);
+                let (store, store_status) = match self.token_store {
+                    None => (None, TokenStoreStatus::None),
+                    Some(choice) => match open_store(choice) {
+                        Ok(store) => {
+                            let key =
+                                StoreKey::new(token_url, &client_id, self.scope.as_deref(), &auth);
+                            let wait = store_wait(max_wait, self.transport.budget);
+                            (
+                                Some(SharedStore::new(store, key, wait)),
+                                TokenStoreStatus::Shared,
+                            )
+                        }
+                        // The process keeps running, without sharing, and
+                        // says so.
+                        Err(StoreRefused::Unavailable(error)) => {
+                            if let Some(sink) = &self.events {
+                                sink.emit(Event::StoreUnavailable);
+                            }
+                            (None, TokenStoreStatus::Unavailable(error))
+                        }
+                        Err(StoreRefused::Config(error)) => return Err(error),
+                    },
+                };
                 Auth::OAuth(
                     OAuthSource {
                         transport: Transport::new(self.transport.clone(), &parsed_url)?,
@@ -329,6 +340,7 @@ impl ClientBuilder {
                         method: auth,
                         events: self.events.clone(),
                         store,
+                        store_status,
                     }
                     .started(),
                 )
@@ -378,17 +390,44 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
+/// Why a configured store is not used.
+enum StoreRefused {
+    /// The setting itself is wrong (a relative path, say): a build error.
+    Config(Error),
+    /// The store cannot be trusted or reached as it is on this host (a
+    /// directory another user owns or can write): the client runs without
+    /// sharing, and says so ([`Event::StoreUnavailable`],
+    /// [`Client::token_store_status`]).
+    Unavailable(Error),
+}
+
+/// The store of `choice`, opened (the built-in [`FileStore`] at build).
+fn open_store(choice: StoreChoice) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+    match choice {
+        StoreChoice::Custom(store) => Ok(store),
+        StoreChoice::Dir(dir) => open_file_store(dir),
+    }
+}
+
 /// The built-in token store in `dir` ([`ClientBuilder::token_cache_dir`]).
 #[cfg(target_os = "linux")]
-fn open_file_store(dir: PathBuf) -> Result<Arc<dyn TokenStore>> {
-    Ok(Arc::new(crate::store::FileStore::open(dir)?))
+fn open_file_store(dir: PathBuf) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+    if dir.as_os_str().is_empty() {
+        return Err(StoreRefused::Config(Error::config(
+            "the token cache directory is empty",
+        )));
+    }
+    match crate::store::FileStore::open(dir) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error) => Err(StoreRefused::Unavailable(error)),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_file_store(_dir: PathBuf) -> Result<Arc<dyn TokenStore>> {
-    Err(Error::config(
+fn open_file_store(_dir: PathBuf) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+    Err(StoreRefused::Config(Error::config(
         "the token cache directory (file token store) is supported on Linux only",
-    ))
+    )))
 }
 
 /// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token of
@@ -476,8 +515,17 @@ impl ClientBuilder {
 /// Whether a caller without a valid token may run the token fetch on its own
 /// thread: only when it would wait for the whole fetch anyway (`max_wait` at
 /// least the budget), and not with a token store, whose fetch may first
-/// wait for another process (up to a budget) and then fetch (another):
+/// wait for the store and another process ([`store_wait`]) and then fetch:
 /// there the caller waits on a library thread's fetch, at most `max_wait`.
 fn fetch_inline(max_wait: Duration, budget: Duration, store: bool) -> bool {
     max_wait >= budget && !store
+}
+
+/// How long the store part of a fetch may take in all: a fraction
+/// ([`STORE_WAIT_DIVISOR`]) of the shorter of the longest wait and the
+/// budget, so that after a store that hangs, or a lock holder that is
+/// stopped or gone, the fetch of this process's own still fits in the
+/// caller's wait.
+fn store_wait(max_wait: Duration, budget: Duration) -> Duration {
+    max_wait.min(budget) / STORE_WAIT_DIVISOR
 }

@@ -12,6 +12,7 @@ use crate::fork::{self, ForkSlot};
 use crate::headers::AuthHeaders;
 use crate::refresher::{Refresher, RefresherStatus, TokenSource};
 use crate::secret::SecretString;
+use crate::store::TokenStoreStatus;
 use crate::token::AccessToken;
 
 mod builder;
@@ -394,6 +395,13 @@ impl Client {
     /// process of the fleet loads it again.
     pub fn invalidate_token(&self, rejected: &AccessToken) -> bool {
         self.oauth().is_some_and(|source| {
+            // A late report changes nothing, the store included.
+            if !source
+                .cache
+                .is_current(&|current| current.same_token(rejected))
+            {
+                return false;
+            }
             if let Some(store) = &source.store {
                 store.forget(rejected.expose_secret());
             }
@@ -409,11 +417,32 @@ impl Client {
     /// is removed if it still holds that token.
     pub fn invalidate_presented(&self, token_or_header_line: &str) -> bool {
         self.oauth().is_some_and(|source| {
+            // A late report changes nothing, the store included.
+            if !source
+                .cache
+                .is_current(&|current| current.matches_presented(token_or_header_line))
+            {
+                return false;
+            }
             if let Some(store) = &source.store {
                 store.forget(crate::token::bare_token(token_or_header_line));
             }
             source.cache.invalidate_presented(token_or_header_line)
         })
+    }
+
+    /// Whether this client shares its tokens through a token store, or why
+    /// a configured one is not used: a store directory that cannot be
+    /// trusted (another user owns it or can write a directory above it, a
+    /// symbolic link, permissions open to others) does not stop the client
+    /// from building; it runs without sharing, reports
+    /// [`Event::StoreUnavailable`] and says why here. API keys:
+    /// [`TokenStoreStatus::None`].
+    pub fn token_store_status(&self) -> TokenStoreStatus {
+        match &self.inner.auth {
+            Auth::OAuth(base) => base.store_status.clone(),
+            Auth::Fixed(_) => TokenStoreStatus::None,
+        }
     }
 
     /// The cached token if it is still valid, without any request.

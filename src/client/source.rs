@@ -12,10 +12,9 @@ use crate::error::Result;
 use crate::events::EventSink;
 use crate::refresher::TokenSource;
 use crate::secret::SecretString;
-use crate::store::SharedStore;
+use crate::store::{SharedStore, TokenStoreStatus};
 use crate::token::AccessToken;
 use crate::transport::{push_form_pair, TokenForm, Transport};
-use crate::url::HttpUrl;
 
 pub(super) struct OAuthSource {
     pub(super) client_id: String,
@@ -27,6 +26,8 @@ pub(super) struct OAuthSource {
     pub(super) events: Option<EventSink>,
     /// Shared with other processes, if configured: consulted on every fetch.
     pub(super) store: Option<SharedStore>,
+    /// Whether the store is in use, or why not.
+    pub(super) store_status: TokenStoreStatus,
 }
 
 impl OAuthSource {
@@ -98,18 +99,19 @@ impl OAuthSource {
     }
 
     /// A source with the same credentials and settings and nothing else in
-    /// common: an empty cache and a new HTTP agent (for a child process).
+    /// common, for a child process (see the list in [`crate::fork`]): an
+    /// empty cache, a new HTTP agent and the store with state of its own.
     pub(super) fn fresh(&self) -> Result<Arc<OAuthSource>> {
-        let config = self.transport.config().clone();
         Ok(OAuthSource {
-            transport: Transport::new(config, &HttpUrl::parse(&self.token_url)?)?,
+            transport: self.transport.for_child()?,
             cache: self.cache.empty_like(),
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
             method: self.method.clone(),
             token_url: self.token_url.clone(),
             events: self.events.clone(),
-            store: self.store.clone(),
+            store: self.store.as_ref().map(SharedStore::for_child),
+            store_status: self.store_status.clone(),
         }
         .started())
     }

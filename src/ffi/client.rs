@@ -11,7 +11,7 @@ use super::{
     caller_struct_size, check_copy_args, check_out, copy_out, copy_parts, new_handle, put_field,
     reset_out, str_arg, too_small, write_out,
 };
-use crate::{Client, Environment};
+use crate::{Client, Environment, TokenStoreStatus};
 use std::mem::offset_of;
 
 /// An authenticated client (opaque). Create it with
@@ -518,6 +518,55 @@ pub unsafe extern "C" fn alpaca_auth_client_uses_tokens(
         // SAFETY: write_out checks for NULL; the caller guarantees it is
         // otherwise writable.
         unsafe { write_out(uses_tokens_out, uses_tokens, "uses_tokens_out") }
+    })
+}
+
+/// Whether a client shares its tokens through a token store
+/// (`alpaca_auth_client_token_store_status`). Values are stable and never
+/// reused.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum alpaca_auth_store_status {
+    /// No token store was configured (or the client uses API keys).
+    None = 0,
+    /// The client shares tokens through its store.
+    Shared = 1,
+    /// A store was configured but refused at build: the client runs
+    /// without sharing, fetching its own tokens.
+    Unavailable = 2,
+}
+
+/// Stores in `*status_out` whether the client shares its tokens through a
+/// token store. A store directory that cannot be trusted (another user owns
+/// it or can write a directory above it, a symbolic link, permissions open
+/// to others) does not fail `alpaca_auth_builder_build`: the client runs
+/// without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE` to
+/// its event callback, and this call gives `UNAVAILABLE`, with the reason in
+/// the calling thread's last error (`alpaca_auth_last_error`).
+///
+/// # Safety
+///
+/// `client` is NULL or a live client; `status_out` is NULL or valid for a
+/// write of an `alpaca_auth_store_status`.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_token_store_status(
+    client: *const alpaca_auth_client,
+    status_out: *mut alpaca_auth_store_status,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller guarantees NULL or a live client.
+        let handle = unsafe { client_ref(client) }?;
+        let status = match handle.client.token_store_status() {
+            TokenStoreStatus::Shared => alpaca_auth_store_status::Shared,
+            TokenStoreStatus::Unavailable(reason) => {
+                set_last_error(format!("token store not used: {reason}"));
+                alpaca_auth_store_status::Unavailable
+            }
+            _ => alpaca_auth_store_status::None,
+        };
+        // SAFETY: write_out checks for NULL; the caller guarantees it is
+        // otherwise writable.
+        unsafe { write_out(status_out, status, "status_out") }
     })
 }
 

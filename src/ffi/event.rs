@@ -26,6 +26,12 @@ pub enum alpaca_auth_event_kind {
     /// The client found itself in a child process after `fork()` and built
     /// fresh state there.
     ForkDetected = 6,
+    /// The token store was refused at build (a directory another user owns
+    /// or can write, a symbolic link, permissions open to others): the
+    /// client runs without sharing tokens. Reported during
+    /// `alpaca_auth_builder_build`; `alpaca_auth_client_token_store_status`
+    /// says why.
+    StoreUnavailable = 7,
 }
 
 /// An event, valid only during the callback. Never carries a secret.
@@ -99,6 +105,7 @@ impl alpaca_auth_event {
             Event::HoldEnded => out.kind = alpaca_auth_event_kind::HoldEnded,
             Event::RefresherOverdue => out.kind = alpaca_auth_event_kind::RefresherOverdue,
             Event::ForkDetected => out.kind = alpaca_auth_event_kind::ForkDetected,
+            Event::StoreUnavailable => out.kind = alpaca_auth_event_kind::StoreUnavailable,
         }
         Some(out)
     }

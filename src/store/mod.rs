@@ -164,6 +164,20 @@ impl fmt::Debug for StoreKey {
     }
 }
 
+/// Whether a client shares its tokens through a store
+/// ([`Client::token_store_status`](crate::Client::token_store_status)).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum TokenStoreStatus {
+    /// No store was configured.
+    None,
+    /// The client shares tokens through its store.
+    Shared,
+    /// A store was configured but refused at build (see the error): the
+    /// client fetches its own tokens, as without a store.
+    Unavailable(crate::Error),
+}
+
 /// A held fetch lock; dropping it releases the lock.
 pub trait StoreLock: Send {}
 

@@ -201,6 +201,7 @@ pub fn build_programs() -> Result<Built, String> {
         "refresher",
         "soak",
         "store_callbacks",
+        "store_hang",
     ] {
         let mut cc = Command::new("cc");
         cc.args([
