@@ -430,6 +430,16 @@ typedef void (*alpaca_auth_store_free_fn)(void *user_data);
  * be thread-safe. They must not call back into the client, and in C++ must
  * not throw. An error code from any of them makes the library fetch the
  * token itself (a broken store never fails a caller that could fetch).
+ *
+ * Deadlines: each callback runs on a thread of the library's own. A
+ * callback that blocks costs a caller at most a quarter of the shorter of
+ * its longest wait and the token budget (and as long again for `publish`
+ * and `unlock`), after which the library fetches on its own; the blocked
+ * callback keeps its thread until it returns, and at most 4 callbacks of
+ * one client are under way at once (beyond that the client fetches
+ * without the store until one returns). After `fork()`, a callback that
+ * waits on a lock a parent thread held at the fork is abandoned the same
+ * way. `free_user_data` runs only after every callback has returned.
  */
 typedef struct alpaca_auth_token_store {
   /**
@@ -708,11 +718,15 @@ alpaca_auth_result alpaca_auth_builder_set_scope(struct alpaca_auth_builder *bui
  * Shares tokens with the other processes of this user that use the same
  * directory and credential (the built-in file token store; the same as
  * `APCA_TOKEN_CACHE_DIR`): one token request per rotation for the whole
- * fleet. The directory is created with mode 0700 by
- * `alpaca_auth_builder_build`, which refuses one that others can access
- * (`ALPACA_AUTH_RESULT_CONFIG`). Only the access token and its expiry are
- * stored, never a secret or key. No effect for API keys. Works in processes
- * forked after the client was built.
+ * fleet. `dir` is an absolute path; the directory is created with mode
+ * 0700 by `alpaca_auth_builder_build`. A directory that cannot be trusted
+ * (another user owns it or can write a directory above it, a symbolic
+ * link, permissions open to others) does not fail the build: the client
+ * runs without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE`
+ * to its event callback, and `alpaca_auth_client_token_store_status` says
+ * why. Only the access token and its expiry are stored, never a secret or
+ * key. No effect for API keys. Works in processes forked after the client
+ * was built.
  *
  * # Safety
  *

@@ -406,6 +406,13 @@ class client {
         return alpaca_auth_client_uses_tokens(raw_, &out);
     }
 
+    /// Whether the client shares tokens through its token store; UNAVAILABLE
+    /// when a configured store was refused at build (the reason is then in
+    /// the thread's last error, alpaca_auth::last_error()).
+    result try_token_store_status(alpaca_auth_store_status &out) const noexcept {
+        return alpaca_auth_client_token_store_status(raw_, &out);
+    }
+
     /// The Trading/Broker API base URL.
     result try_api_base_url(std::string &out) const {
         return borrowed(alpaca_auth_client_api_base_url, out);
@@ -487,6 +494,11 @@ class client {
         bool uses = false;
         detail::check(try_uses_tokens(uses));
         return uses;
+    }
+    alpaca_auth_store_status token_store_status() const {
+        alpaca_auth_store_status status = ALPACA_AUTH_STORE_STATUS_NONE;
+        detail::check(try_token_store_status(status));
+        return status;
     }
     std::string api_base_url() const { return checked(&client::try_api_base_url); }
     std::string data_base_url() const { return checked(&client::try_data_base_url); }

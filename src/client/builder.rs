@@ -174,9 +174,12 @@ impl ClientBuilder {
     /// Shares tokens with the other processes of this user that use the
     /// same directory and credential: one token request per rotation for
     /// the whole fleet (see [`FileStore`](crate::store::FileStore);
-    /// `APCA_TOKEN_CACHE_DIR`). The
-    /// directory is created `0700` at build; one accessible to others is
-    /// refused. Client credentials only; no effect for API keys.
+    /// `APCA_TOKEN_CACHE_DIR`). The directory is created `0700` at build.
+    /// A directory that cannot be trusted (see `FileStore::open`) does not
+    /// fail the build: the client runs without sharing, reports
+    /// [`Event::StoreUnavailable`] and says why in
+    /// [`Client::token_store_status`]. Client credentials only; no effect
+    /// for API keys.
     pub fn token_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.token_store = Some(StoreChoice::Dir(dir.into()));
         self

@@ -598,11 +598,15 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_scope(
 /// Shares tokens with the other processes of this user that use the same
 /// directory and credential (the built-in file token store; the same as
 /// `APCA_TOKEN_CACHE_DIR`): one token request per rotation for the whole
-/// fleet. The directory is created with mode 0700 by
-/// `alpaca_auth_builder_build`, which refuses one that others can access
-/// (`ALPACA_AUTH_RESULT_CONFIG`). Only the access token and its expiry are
-/// stored, never a secret or key. No effect for API keys. Works in processes
-/// forked after the client was built.
+/// fleet. `dir` is an absolute path; the directory is created with mode
+/// 0700 by `alpaca_auth_builder_build`. A directory that cannot be trusted
+/// (another user owns it or can write a directory above it, a symbolic
+/// link, permissions open to others) does not fail the build: the client
+/// runs without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE`
+/// to its event callback, and `alpaca_auth_client_token_store_status` says
+/// why. Only the access token and its expiry are stored, never a secret or
+/// key. No effect for API keys. Works in processes forked after the client
+/// was built.
 ///
 /// # Safety
 ///

@@ -82,6 +82,16 @@ pub type alpaca_auth_store_free_fn = Option<unsafe extern "C" fn(user_data: *mut
 /// be thread-safe. They must not call back into the client, and in C++ must
 /// not throw. An error code from any of them makes the library fetch the
 /// token itself (a broken store never fails a caller that could fetch).
+///
+/// Deadlines: each callback runs on a thread of the library's own. A
+/// callback that blocks costs a caller at most a quarter of the shorter of
+/// its longest wait and the token budget (and as long again for `publish`
+/// and `unlock`), after which the library fetches on its own; the blocked
+/// callback keeps its thread until it returns, and at most 4 callbacks of
+/// one client are under way at once (beyond that the client fetches
+/// without the store until one returns). After `fork()`, a callback that
+/// waits on a lock a parent thread held at the fork is abandoned the same
+/// way. `free_user_data` runs only after every callback has returned.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct alpaca_auth_token_store {

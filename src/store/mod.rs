@@ -194,10 +194,20 @@ pub trait StoreLock: Send {}
 /// others poll the entry until the new token appears. So a fleet of
 /// processes with one credential sends one token request per rotation.
 ///
-/// A store is never trusted to work: an error from it, or a lock held for
-/// longer than the token budget (a hung holder), makes the process fetch on
-/// its own, exactly as without a store. A token from the store is used only
-/// if it parses as a token and has more than the refresh margin left.
+/// A store is never trusted to work: an error from it, a panic in it, a
+/// call that does not answer in time, or a lock held by another holder for
+/// longer than the store's wait makes the process fetch on its own, exactly
+/// as without a store. The store part of a fetch (all its calls, and the
+/// wait for another holder) ends after a quarter
+/// ([`STORE_WAIT_DIVISOR`](crate::limits::STORE_WAIT_DIVISOR)) of the
+/// shorter of the longest wait and the token budget; publishing (and
+/// unlocking) afterwards waits as long again at most. Each call runs on a
+/// thread of the library's own, so that a caller can stop waiting for it;
+/// a call that hangs keeps its thread, and at most
+/// [`MAX_STORE_CALLS_IN_FLIGHT`](crate::limits::MAX_STORE_CALLS_IN_FLIGHT)
+/// calls of one client are under way at once (beyond that the client
+/// fetches without its store). A token from the store is used only if it
+/// parses as a token and has more than the refresh margin left.
 ///
 /// What a store holds: the access token, its expiry in wall-clock time and
 /// its lifetime, under a key derived from the token URL, the client ID, the

@@ -56,6 +56,8 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += c.try_token_remaining_ms(remaining) + c.try_invalidate_token("t");
     failures += b.try_max_wait(ms);
     failures += c.try_refresher_status(status) + c.try_stats(counters) + c.try_uses_tokens(flag);
+    alpaca_auth_store_status store_status = ALPACA_AUTH_STORE_STATUS_NONE;
+    failures += c.try_token_store_status(store_status);
     failures += c.try_api_base_url(s) + c.try_data_base_url(s) + c.try_token_url(s);
     failures += c.try_environment(s) + static_cast<int>(c.header_count());
     failures += static_cast<bool>(b) + static_cast<bool>(c) + (b.get() != nullptr) + (c.get() != nullptr);
@@ -89,6 +91,7 @@ static int throwing() {
         c.invalidate_token("t");
         n += static_cast<int>(c.token_remaining_ms()) + c.header_line_nonblocking(0, buf, sizeof buf, length);
         n += static_cast<int>(c.refresher_status().refreshes + c.stats().token_fetches);
+        n += static_cast<int>(c.token_store_status());
         n += c.uses_tokens() + static_cast<int>(c.api_base_url().size() + c.data_base_url().size() +
                                                 c.token_url().size() + c.environment().size());
         d = std::move(c);
