@@ -84,7 +84,7 @@
 /* A stale rejecter keeps a line for this many rounds before reporting it. */
 #define STALE_ROUNDS 50
 /* What the event callback spins, in nanoseconds. */
-#define CALLBACK_SPIN_NS 5000
+#define CALLBACK_SPIN_NS 20000
 
 #define LINE_LEN ALPACA_AUTH_MAX_HEADER_LINE
 
@@ -443,7 +443,7 @@ static void trace(pid_t pid) {
     pid_t gdb = fork();
     if (gdb == 0) {
         dup2(STDERR_FILENO, STDOUT_FILENO);
-        execlp("gdb", "gdb", "-p", target, "-batch", "-nx", "-ex", "thread apply all bt",
+        execlp("gdb", "gdb", "-p", target, "-batch", "-nx", "-ex", "thread apply all bt 12",
                (char *)NULL);
         _exit(127);
     }
@@ -587,6 +587,11 @@ int main(void) {
         errors += workers[i].errors;
     }
     for (int c = 0; c < CLIENTS; c++) {
+        alpaca_auth_stats stats = {.struct_size = sizeof stats};
+        CHECK(alpaca_auth_client_stats(clients[c], &stats) == ALPACA_AUTH_RESULT_OK);
+        printf("parent: client %s: %llu token fetches, %llu failed\n", CLIENT_NAMES[c],
+               (unsigned long long)stats.token_fetches,
+               (unsigned long long)stats.token_fetch_failures);
         alpaca_auth_client_free(clients[c]);
     }
     print_steps("hung", t.hung_at);
