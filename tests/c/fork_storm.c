@@ -424,6 +424,7 @@ static void child(_Atomic int *step) {
 
 struct tally {
     long forks, ok, hung, failed, lock_fd;
+    long lock_fd_inherited; /* of lock_fd: open right after fork() */
     long hung_at[STEPS], failed_at[STEPS];
     int traced;
 };
@@ -459,6 +460,7 @@ static void count(struct tally *t, int status, int step) {
     } else if (WIFEXITED(status) && (WEXITSTATUS(status) == EXIT_INHERITED_LOCK_FD ||
                                      WEXITSTATUS(status) == EXIT_KEPT_LOCK_FD)) {
         t->lock_fd++;
+        t->lock_fd_inherited += WEXITSTATUS(status) == EXIT_INHERITED_LOCK_FD;
     } else if (WIFEXITED(status) && WEXITSTATUS(status) >= EXIT_FAILED_AT &&
                WEXITSTATUS(status) < EXIT_FAILED_AT + STEPS) {
         t->failed++;
@@ -596,6 +598,10 @@ int main(void) {
     }
     print_steps("hung", t.hung_at);
     print_steps("failed", t.failed_at);
+    if (t.lock_fd > 0) {
+        printf("lock_fd: %ld open right after fork, %ld after the frees\n", t.lock_fd_inherited,
+               t.lock_fd - t.lock_fd_inherited);
+    }
     printf("parent: %ld calls, %ld errors, %ld event callbacks\n", calls, errors,
            atomic_load(&callbacks));
     printf("storm: forks %ld, ok %ld, hung %ld, failed %ld, lock_fd %ld, seconds %.1f\n", t.forks,
