@@ -13,6 +13,7 @@
 use crate::assertion::AssertionOptions;
 use crate::client::ClientBuilder;
 use crate::credentials::Credentials;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::key::{Algorithm, PrivateKey};
 use crate::limits::MAX_ENV_VALUE_LEN;
@@ -328,11 +329,15 @@ pub(crate) fn apply(
     lookup: &dyn Fn(&str) -> Result<Option<String>>,
 ) -> Result<ClientBuilder> {
     let env = Env { lookup };
-    if let Some(name) = env.text(var::ENVIRONMENT)? {
-        let environment = name.parse().map_err(about(var::ENVIRONMENT))?;
+    let named = match env.text(var::ENVIRONMENT)? {
+        Some(name) => Some(name.parse().map_err(about(var::ENVIRONMENT))?),
+        None => None,
+    };
+    let api_base = env.text(var::API_BASE_URL)?;
+    if let Some(environment) = environment(named, api_base.as_deref())? {
         builder = builder.environment(environment);
     }
-    if let Some(url) = env.text(var::API_BASE_URL)? {
+    if let Some(url) = api_base {
         builder = builder.api_base_url(url);
     }
     if let Some(url) = env.text(var::API_DATA_URL)? {
@@ -354,6 +359,30 @@ pub(crate) fn apply(
         builder = builder.token_cache_dir(dir);
     }
     Ok(builder.credentials(credentials))
+}
+
+/// The environment the variables configure: `APCA_ENVIRONMENT` if set,
+/// else the environment whose known base URL `APCA_API_BASE_URL` is
+/// ([`Environment::of_api_base_url`]); `None` when neither says (the
+/// builder's environment stays). Refused: `APCA_ENVIRONMENT` with a base
+/// URL on another environment's host, whose REST calls and streams would
+/// go to two environments.
+fn environment(named: Option<Environment>, api_base: Option<&str>) -> Result<Option<Environment>> {
+    let Some(url) = api_base else {
+        return Ok(named);
+    };
+    let Some(named) = named else {
+        return Ok(Environment::of_api_base_url(url));
+    };
+    match named.conflicting_api_host(url) {
+        Some(other) => Err(Error::config(format!(
+            "{} is a URL of the {other} environment, but {} is {named}: credentials never cross environments; make them agree (or unset {} to take the environment from the URL)",
+            var::API_BASE_URL,
+            var::ENVIRONMENT,
+            var::ENVIRONMENT
+        ))),
+        None => Ok(Some(named)),
+    }
 }
 
 fn api_key(values: &mut Values) -> Result<Credentials> {
@@ -441,7 +470,7 @@ fn assertion_settings(values: &mut Values) -> Result<(AssertionOptions, Option<A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Environment, ErrorKind};
+    use crate::ErrorKind;
     use std::collections::HashMap;
 
     fn build(vars: &[(&str, &str)]) -> Result<ClientBuilder> {
@@ -492,6 +521,91 @@ mod tests {
             "https://data.sandbox.alpaca.markets"
         );
         assert!(client.uses_tokens());
+    }
+
+    /// An API key and `extra` variables.
+    fn with_api_key<'a>(extra: &[(&'a str, &'a str)]) -> Result<ClientBuilder> {
+        let mut vars = vec![(var::API_KEY_ID, "PKTEST"), (var::API_SECRET_KEY, "secret")];
+        vars.extend_from_slice(extra);
+        build(&vars)
+    }
+
+    #[test]
+    fn a_known_base_url_without_apca_environment_takes_its_environment() {
+        let cases: &[(&str, Environment)] = &[
+            ("https://api.alpaca.markets", Environment::Live),
+            ("https://api.alpaca.markets/v2/", Environment::Live),
+            ("https://paper-api.alpaca.markets/v2", Environment::Paper),
+            ("https://broker-api.alpaca.markets/", Environment::Broker),
+            (
+                "https://broker-api.sandbox.alpaca.markets",
+                Environment::BrokerSandbox,
+            ),
+        ];
+        for (url, expected) in cases {
+            let client = with_api_key(&[(var::API_BASE_URL, url)])
+                .unwrap()
+                .build()
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(client.endpoints().environment(), *expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_live_base_url_alone_streams_trade_updates_from_live() {
+        let client = with_api_key(&[(var::API_BASE_URL, "https://api.alpaca.markets")])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(client.endpoints().api_base(), "https://api.alpaca.markets");
+        assert_eq!(
+            client.endpoints().trade_updates_stream_url(),
+            Some("wss://api.alpaca.markets/stream")
+        );
+    }
+
+    #[test]
+    fn apca_environment_and_a_base_url_of_another_environment_are_refused() {
+        for (environment, url) in [
+            ("paper", "https://api.alpaca.markets"),
+            ("live", "https://paper-api.alpaca.markets/v2"),
+            ("broker", "https://broker-api.sandbox.alpaca.markets/"),
+            ("paper", "https://api.alpaca.markets/v2/some/path"),
+        ] {
+            let e = with_api_key(&[(var::ENVIRONMENT, environment), (var::API_BASE_URL, url)])
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{environment} {url}: {e}");
+            for name in [var::ENVIRONMENT, var::API_BASE_URL] {
+                assert!(e.message().contains(name), "{environment} {url}: {e}");
+            }
+        }
+        // The same environment, written as the SDKs do: accepted.
+        let client = with_api_key(&[
+            (var::ENVIRONMENT, "live"),
+            (var::API_BASE_URL, "https://api.alpaca.markets/v2"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(client.endpoints().environment(), Environment::Live);
+    }
+
+    #[test]
+    fn an_unknown_base_url_keeps_the_environment_it_had() {
+        for (extra, expected) in [
+            (&[][..], Environment::Paper),
+            (&[(var::ENVIRONMENT, "live")][..], Environment::Live),
+        ] {
+            let mut vars = vec![(var::API_BASE_URL, "https://alpaca-proxy.example.com/v2")];
+            vars.extend_from_slice(extra);
+            let client = with_api_key(&vars).unwrap().build().unwrap();
+            assert_eq!(client.endpoints().environment(), expected, "{vars:?}");
+            assert_eq!(
+                client.endpoints().api_base(),
+                "https://alpaca-proxy.example.com/v2"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,11 @@ use crate::error::{Error, Result};
 use crate::limits::DEFAULT_ENVIRONMENT;
 use crate::url::HttpUrl;
 
+/// The path suffix Alpaca's SDKs put on the Trading API base URLs
+/// (`https://paper-api.alpaca.markets/v2`), accepted by
+/// [`Environment::of_api_base_url`].
+pub(crate) const TRADING_API_VERSION_SUFFIX: &str = "/v2";
+
 /// An Alpaca environment. Credentials never cross environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Environment {
@@ -95,6 +100,64 @@ impl Environment {
             Environment::Live => Some("wss://api.alpaca.markets/stream"),
             Environment::Paper => Some("wss://paper-api.alpaca.markets/stream"),
             Environment::Broker | Environment::BrokerSandbox => None,
+        }
+    }
+
+    /// Whether this is a Trading API environment (`live`, `paper`), whose
+    /// base URLs the SDKs also write with [`TRADING_API_VERSION_SUFFIX`].
+    const fn is_trading(self) -> bool {
+        matches!(self, Environment::Live | Environment::Paper)
+    }
+
+    /// The host of [`api_base_url`](Self::api_base_url).
+    fn api_host(self) -> &'static str {
+        let url = self.api_base_url();
+        url.strip_prefix("https://").unwrap_or(url)
+    }
+
+    /// The environment whose known API base URL `url` is: exactly
+    /// [`api_base_url`](Self::api_base_url) (ASCII case and a trailing `/`
+    /// ignored), or for `live` and `paper` that URL with the `/v2` suffix
+    /// of Alpaca's SDKs. `None` for any other URL (a proxy, a mock, a
+    /// malformed one).
+    pub fn of_api_base_url(url: &str) -> Option<Environment> {
+        let url = HttpUrl::parse_base(url).ok()?;
+        let text = url.as_str();
+        Environment::ALL.into_iter().find(|environment| {
+            let base = environment.api_base_url();
+            let versioned = environment.is_trading()
+                && text.len() == base.len() + TRADING_API_VERSION_SUFFIX.len()
+                && text.is_char_boundary(base.len())
+                && text[base.len()..].eq_ignore_ascii_case(TRADING_API_VERSION_SUFFIX)
+                && text[..base.len()].eq_ignore_ascii_case(base);
+            versioned || text.eq_ignore_ascii_case(base)
+        })
+    }
+
+    /// The environment whose API host `url` (any path) is on, if that is
+    /// another environment than this one: credentials of this environment
+    /// would be sent there.
+    pub(crate) fn conflicting_api_host(self, url: &str) -> Option<Environment> {
+        let url = HttpUrl::parse(url).ok()?;
+        if !url.is_https() {
+            return None;
+        }
+        Environment::ALL
+            .into_iter()
+            .find(|environment| url.host().eq_ignore_ascii_case(environment.api_host()))
+            .filter(|&environment| environment != self)
+    }
+
+    /// Refuses an API base URL on another environment's API host (see
+    /// [`of_api_base_url`](Self::of_api_base_url) for the known URLs). A URL
+    /// on no known host (a proxy, a mock) is accepted.
+    pub(crate) fn check_api_base_url(self, url: &str) -> Result<()> {
+        match self.conflicting_api_host(url) {
+            Some(other) => Err(Error::config(format!(
+                "the API base URL is on {}, the host of the {other} environment, but the environment is {self}: credentials never cross environments; set the environment to {other} or use another base URL",
+                other.api_host()
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -295,5 +358,81 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Config);
         assert!(err.to_string().contains("\"prod\""), "{err}");
         assert!(err.to_string().contains("broker-sandbox"), "{err}");
+    }
+
+    #[test]
+    fn known_base_urls_name_their_environment_and_others_none() {
+        let cases: &[(&str, Option<Environment>)] = &[
+            ("https://api.alpaca.markets", Some(Environment::Live)),
+            ("https://api.alpaca.markets/", Some(Environment::Live)),
+            ("https://api.alpaca.markets/v2", Some(Environment::Live)),
+            ("HTTPS://API.Alpaca.Markets/v2/", Some(Environment::Live)),
+            ("https://paper-api.alpaca.markets", Some(Environment::Paper)),
+            (
+                " https://paper-api.alpaca.markets/v2 ",
+                Some(Environment::Paper),
+            ),
+            (
+                "https://broker-api.alpaca.markets/",
+                Some(Environment::Broker),
+            ),
+            (
+                "https://broker-api.sandbox.alpaca.markets",
+                Some(Environment::BrokerSandbox),
+            ),
+            // The /v2 suffix is the Trading API's only.
+            ("https://broker-api.alpaca.markets/v2", None),
+            ("https://api.alpaca.markets/v1", None),
+            ("https://api.alpaca.markets/v2/orders", None),
+            ("http://127.0.0.1:8080", None),
+            ("https://alpaca-proxy.example.com", None),
+            ("https://api.alpaca.markets.example.com", None),
+            ("not a url", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Environment::of_api_base_url(url), *expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_base_url_on_another_environments_host_is_refused_by_the_builder() {
+        let builder = |environment, url: &str| {
+            crate::Client::builder()
+                .environment(environment)
+                .api_base_url(url)
+                .credentials(crate::Credentials::api_key("PKTEST", "secret"))
+        };
+        let err = builder(Environment::Paper, "https://api.alpaca.markets/v2")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.message().contains("live environment"), "{err}");
+        assert!(err.message().contains("environment is paper"), "{err}");
+        let err = builder(
+            Environment::Broker,
+            "https://broker-api.sandbox.alpaca.markets",
+        )
+        .build()
+        .unwrap_err();
+        assert!(
+            err.message().contains("broker-sandbox environment"),
+            "{err}"
+        );
+
+        let live = builder(Environment::Live, "https://api.alpaca.markets/v2")
+            .build()
+            .unwrap();
+        assert_eq!(
+            live.endpoints().trade_updates_stream_url(),
+            Some("wss://api.alpaca.markets/stream")
+        );
+        // A proxy or a mock: no environment is known for it.
+        let proxied = builder(Environment::Paper, "https://alpaca-proxy.example.com")
+            .build()
+            .unwrap();
+        assert_eq!(
+            proxied.endpoints().api_base(),
+            "https://alpaca-proxy.example.com"
+        );
     }
 }

@@ -269,6 +269,9 @@ impl ClientBuilder {
                 "retry policy must allow at least one attempt",
             ));
         }
+        if let Some(url) = &self.api_base_url {
+            self.environment.check_api_base_url(url)?;
+        }
         let endpoints = Endpoints::resolve(
             self.environment,
             self.api_base_url.as_deref(),

@@ -2,9 +2,12 @@
 //! set with `alpaca_auth_builder_set_event_callback`.
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::result::alpaca_auth_result;
 use crate::events::Event;
+use crate::fork::{self, ForkSlot};
 
 /// What happened (`alpaca_auth_event.kind`). Values are stable and never
 /// reused; later versions may add some: ignore unknown values.
@@ -115,27 +118,167 @@ impl alpaca_auth_event {
 /// closes it, waiting for a callback that is running: a token fetch on a
 /// library thread can outlive the client, and after the free its
 /// `user_data` may be gone.
+///
+/// Each fork generation has a lock of its own ([`ForkSlot`]): a thread of
+/// the parent that was inside a callback at `fork()` holds the parent's
+/// lock for ever in the child, where that thread does not exist, so a
+/// close in the child must not wait on it. The parent's lock is never
+/// touched (nor dropped) in the child.
 #[derive(Clone, Default)]
-pub(crate) struct EventGate(std::sync::Arc<std::sync::RwLock<bool>>);
+pub(crate) struct EventGate(Arc<Gate>);
+
+/// The state shared by the clones of an [`EventGate`].
+#[derive(Default)]
+struct Gate {
+    /// Set by [`EventGate::close`] in any generation; the lock of a later
+    /// generation starts closed when it is set.
+    closed: AtomicBool,
+    /// This generation's lock: a callback runs under its read lock, and
+    /// `close` sets its flag under the write lock.
+    locks: ForkSlot<RwLock<bool>>,
+}
+
+impl Gate {
+    /// The lock of the current fork generation, built at its first use.
+    fn lock(&self) -> &RwLock<bool> {
+        let generation = fork::generation();
+        match self.locks.get(generation) {
+            Some(lock) => lock,
+            None => {
+                let closed = self.closed.load(Ordering::Acquire);
+                self.locks.install(generation, RwLock::new(closed)).0
+            }
+        }
+    }
+}
 
 impl EventGate {
     /// Runs `callback` unless the gate is closed (callbacks run in
     /// parallel; closing waits for them).
     pub(crate) fn run(&self, callback: impl FnOnce()) {
-        let closed = self
-            .0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let closed = self.0.lock().read().unwrap_or_else(PoisonError::into_inner);
         if !*closed {
             callback();
         }
     }
 
-    /// No callback runs after this returns.
+    /// No callback runs after this returns, and none is running in this
+    /// process. Returns at once in a child process whose parent had a
+    /// thread inside a callback at `fork()`.
     pub(crate) fn close(&self) {
+        self.0.closed.store(true, Ordering::Release);
         *self
             .0
+            .lock()
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+            .unwrap_or_else(PoisonError::into_inner) = true;
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    /// Exit code of a child whose `close` returned.
+    const CLOSED: i32 = 7;
+    /// Exit code of a child that panicked.
+    const PANICKED: i32 = 8;
+    /// How long the child's `close` may take before it counts as hung.
+    const CHILD_BOUND: Duration = Duration::from_secs(5);
+
+    /// A thread inside `gate.run` until the returned sender sends (or is
+    /// dropped), and the handle to join it.
+    fn thread_inside(gate: &EventGate) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let inside = gate.clone();
+        let handle = thread::spawn(move || {
+            inside.run(|| {
+                entered_tx.send(()).expect("the test waits");
+                let _ = release_rx.recv();
+            });
+        });
+        entered_rx.recv().expect("the thread entered the callback");
+        (release_tx, handle)
+    }
+
+    /// Waits for `pid` at most `bound`; kills it if it is still running.
+    /// Its exit code, or `None` if it hung (or died of a signal).
+    fn wait_bounded(pid: libc::pid_t, bound: Duration) -> Option<i32> {
+        let started = Instant::now();
+        loop {
+            let mut status = 0;
+            // SAFETY: waits for our own child without blocking; `status`
+            // is a valid out-pointer.
+            let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if reaped == pid {
+                return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+            }
+            assert_eq!(reaped, 0, "waitpid failed");
+            if started.elapsed() > bound {
+                // SAFETY: `pid` is our own child, not yet reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn close_in_a_child_returns_while_a_parent_thread_is_inside_a_callback() {
+        fork::register();
+        let gate = EventGate::default();
+        let (release, inside) = thread_inside(&gate);
+        // SAFETY: the child only closes the gate and leaves with _exit,
+        // running no destructor of the parent's state.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let closed = std::panic::catch_unwind(|| gate.close()).is_ok();
+            let code = if closed { CLOSED } else { PANICKED };
+            // SAFETY: ends the child at once, without unwinding into the
+            // test harness or running its atexit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let child = wait_bounded(pid, CHILD_BOUND);
+        release.send(()).expect("the thread is inside the callback");
+        inside.join().expect("the callback thread");
+        assert_eq!(
+            child,
+            Some(CLOSED),
+            "the child's close did not return within {CHILD_BOUND:?} (None: hung)"
+        );
+    }
+
+    #[test]
+    fn close_waits_for_a_running_callback_and_none_runs_after() {
+        fork::register();
+        let gate = EventGate::default();
+        let (release, inside) = thread_inside(&gate);
+        let closing = gate.clone();
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let closer = thread::spawn(move || {
+            closing.close();
+            closed_tx.send(()).expect("the test waits");
+        });
+        assert!(
+            closed_rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "close returned while a callback was running"
+        );
+        release.send(()).expect("the thread is inside the callback");
+        closed_rx
+            .recv_timeout(CHILD_BOUND)
+            .expect("close returns once the callback is over");
+        inside.join().expect("the callback thread");
+        closer.join().expect("the closing thread");
+        let mut ran = false;
+        gate.run(|| ran = true);
+        assert!(!ran, "a callback ran after close");
     }
 }

@@ -196,6 +196,7 @@ pub fn build_programs() -> Result<Built, String> {
         "abuse",
         "abi",
         "assertion_options",
+        "fork_storm",
         "incidents",
         "prefork",
         "refresher",
