@@ -434,7 +434,8 @@ typedef void (*alpaca_auth_store_free_fn)(void *user_data);
  * Deadlines: each callback runs on a thread of the library's own. A
  * callback that blocks costs a caller at most a quarter of the shorter of
  * its longest wait and the token budget (and as long again for `publish`
- * and `unlock`), after which the library fetches on its own; the blocked
+ * and `unlock`, and for `remove_if` after a 401), after which the library
+ * fetches on its own; the blocked
  * callback keeps its thread until it returns, and at most 4 callbacks of
  * one client are under way at once (beyond that the client fetches
  * without the store until one returns). After `fork()`, a callback that

@@ -201,7 +201,8 @@ pub trait StoreLock: Send {}
 /// wait for another holder) ends after a quarter
 /// ([`STORE_WAIT_DIVISOR`](crate::limits::STORE_WAIT_DIVISOR)) of the
 /// shorter of the longest wait and the token budget; publishing (and
-/// unlocking) afterwards waits as long again at most. Each call runs on a
+/// unlocking) afterwards, and removing an entry after a 401, wait as long
+/// again at most. Each call runs on a
 /// thread of the library's own, so that a caller can stop waiting for it;
 /// a call that hangs keeps its thread, and at most
 /// [`MAX_STORE_CALLS_IN_FLIGHT`](crate::limits::MAX_STORE_CALLS_IN_FLIGHT)

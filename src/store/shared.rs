@@ -142,9 +142,9 @@ impl SharedStore {
     }
 
     /// After a 401: never takes `token` from the store again, and removes
-    /// the stored entry if it holds `token` (on a store thread, without
-    /// waiting for it). Called before the local cache drops the token, so
-    /// that no fetch in between loads it back.
+    /// the stored entry if it holds `token` (on a store thread, waiting for
+    /// it at most the store's wait). Called before the local cache drops the
+    /// token, so that no fetch in between loads it back.
     pub(crate) fn forget(&self, token: &str) {
         if token.is_empty() {
             return;
@@ -152,7 +152,11 @@ impl SharedStore {
         *self.rejected.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(digest::digest(&digest::SHA256, token.as_bytes()));
         let token = SecretString::new(token.to_owned());
-        let _ = self.spawn(move |store, key| store.remove_if(key, token.expose_secret()));
+        if let Ok(removed) =
+            self.spawn(move |store, key| store.remove_if(key, token.expose_secret()))
+        {
+            let _ = removed.recv_timeout(self.wait);
+        }
     }
 
     /// Runs `call` on a store thread and waits for it until `deadline`: a
