@@ -12,9 +12,13 @@
 //!   a background refresher, that thread does it) and, like every other
 //!   caller, gets the cached token at once. If the refresh fails, the old
 //!   token is served until it expires and the next refresh is held off.
-//! * **expired or absent**: exactly one fetch runs, on a library thread;
-//!   every caller waits for it (at most the cache's wait limit) and shares
-//!   its token or its error. No caller's thread sends a token request.
+//! * **expired or absent**: exactly one fetch runs; every caller waits for
+//!   it (at most the cache's wait limit) and shares its token or its error.
+//!
+//! Which thread runs a fetch in each case (the claiming caller's own, with
+//! `fetch_inline`; otherwise one spawned by [`TokenCache::spawn_fetch`]) is
+//! the crate's threading contract: [the table in the crate
+//! docs](crate#which-thread-sends-a-token-request).
 //!
 //! A failed fetch with no valid token to fall back on is remembered for a
 //! short hold (the server's `Retry-After` when it sent one), during which

@@ -27,6 +27,32 @@
 //! # Ok::<(), alpaca_auth::Error>(())
 //! ```
 //!
+//! # Which thread sends a token request
+//!
+//! This is the one statement of the rule: the builder's methods, the C
+//! header and `docs/behaviour.md` point here. A call that finds a valid
+//! token sends nothing (at most it starts a refresh ahead, below). When a
+//! token is needed, exactly one request runs however many threads ask
+//! (single flight), on this thread (each case is a test in
+//! `tests/threading_contract.rs`):
+//!
+//! | mode | the thread that sends the token request |
+//! |------|------------------------------------------|
+//! | default settings, no valid token (the first call, after `invalidate`, after expiry) | the caller's: the calling thread that claims the request sends it; other callers wait for it |
+//! | [`max_wait`](ClientBuilder::max_wait) below the [token budget](ClientBuilder::token_budget) | a fetch thread of the library's own, named `alpaca-auth-fetch`; callers wait for it at most `max_wait` |
+//! | a token store ([`token_store`](ClientBuilder::token_store), [`token_cache_dir`](ClientBuilder::token_cache_dir)) | `alpaca-auth-fetch`; the calls into the store run on threads named `alpaca-auth-store` |
+//! | a [background refresher](ClientBuilder::background_refresh) | its thread, `alpaca-auth-refresh`: the first token (`alpaca-auth-fetch` instead when `max_wait` is below the budget or there is a token store) and every refresh ahead; a caller that finds no valid token before the refresher has claimed the request (right after `build`, after `invalidate`) sends it as in the rows above |
+//! | refresh ahead (a valid token in its refresh window, no refresher, or one that is overdue) | `alpaca-auth-fetch`, started by the first caller to notice; every caller keeps the valid token meanwhile |
+//! | `try_` calls ([`Client::try_with_auth_header`], C `alpaca_auth_client_try_header_line`) | never the caller's: `alpaca-auth-fetch`, started when no request is under way and no failure hold applies; the call returns a [`WouldBlock`](ErrorKind::WouldBlock) error at once |
+//!
+//! Only if the system refuses to start a thread does a caller that claimed
+//! a request (never a `try_` call) send it itself rather than fail.
+//!
+//! **`try_` means "does not block"**, in Rust, C and C++ alike: a function
+//! whose name starts with `try_` never waits for a token and never sends a
+//! request on the caller's thread. (The C++ wrapper's forms that return a
+//! result code instead of throwing take a `std::nothrow` first argument.)
+//!
 //! Secrets ([`SecretString`]), tokens ([`AccessToken`]), private keys
 //! ([`PrivateKey`]) and header values are redacted from every `Debug`
 //! output and error message, and zeroized when dropped.

@@ -165,7 +165,8 @@ impl ClientBuilder {
     /// client is dropped, and reports through [`Client::refresher_status`].
     /// If it falls behind (no new token once half the refresh window is
     /// gone), callers start the refresh themselves, as without it. No
-    /// effect for API keys.
+    /// effect for API keys. Which thread sends each request:
+    /// [the threading contract](crate#which-thread-sends-a-token-request).
     pub fn background_refresh(mut self, on: bool) -> Self {
         self.background_refresh = on;
         self
@@ -194,12 +195,14 @@ impl ClientBuilder {
     }
 
     /// The longest any call waits for a token (default: the token budget,
-    /// [`token_budget`](Self::token_budget)). Token requests run on threads
-    /// of the library's own, never the caller's: a call that finds no valid
+    /// [`token_budget`](Self::token_budget)). A call that finds no valid
     /// token waits for the request under way at most this long, then gets a
     /// [`Timeout`](crate::ErrorKind::Timeout) error while the request goes
     /// on (the next call may get its token). A call with a valid token never
-    /// waits. More than zero, at most [`MAX_TIMEOUT`].
+    /// waits. Below the budget, token requests leave the caller's thread for
+    /// one of the library's; which thread sends a request in every mode:
+    /// [the threading contract](crate#which-thread-sends-a-token-request).
+    /// More than zero, at most [`MAX_TIMEOUT`].
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = Some(wait);
         self
