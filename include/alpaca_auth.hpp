@@ -15,23 +15,30 @@
 //   hands the handle over; `explicit operator bool` says whether there is one.
 // * A moved-from (or released) object holds no handle: every call on it
 //   fails with ALPACA_AUTH_RESULT_NULL_ARGUMENT (it throws that code, or
-//   its try_ method returns it); destroying or assigning to it is fine.
-// * Two ways to handle errors, side by side:
-//   - try_ methods return the alpaca_auth_result and write their output
-//     through a reference, only on ALPACA_AUTH_RESULT_OK. They never throw
-//     alpaca_auth::error, and are all there is when the program is built
-//     with -fno-exceptions (the throwing methods below are compiled out when
-//     __cpp_exceptions is not defined). alpaca_auth::last_error() gives the
-//     detail of a failed call.
-//   - The other methods throw alpaca_auth::error, a std::runtime_error whose
+//   its std::nothrow form returns it); destroying or assigning to it is fine.
+// * Two ways to handle errors, side by side, for every call:
+//   - The plain form throws alpaca_auth::error, a std::runtime_error whose
 //     what() is the library's message (with the HTTP status and OAuth error
 //     code where there is one, never a secret) and whose code() is the
-//     alpaca_auth_result.
+//     alpaca_auth_result: `client.access_token()`.
+//   - The same call with std::nothrow as its first argument returns the
+//     alpaca_auth_result and writes its output through a reference, only on
+//     ALPACA_AUTH_RESULT_OK: `client.access_token(std::nothrow, token)`. It
+//     never throws alpaca_auth::error, and these forms are all there is
+//     when the program is built with -fno-exceptions (the throwing forms
+//     are compiled out when __cpp_exceptions is not defined).
+//     alpaca_auth::last_error() gives the detail of a failed call.
+// * try_ means "does not block", as in C and Rust (the rule is in the
+//   crate docs, "Which thread sends a token request"): try_header_line
+//   never waits for a token and never sends a request on the calling
+//   thread; it is alpaca_auth_client_try_header_line.
 // * Strings in and out are std::string. A string argument holding a NUL
 //   byte is refused with ALPACA_AUTH_RESULT_INVALID_ARGUMENT (it would be
 //   cut short in C). Strings returned by access_token() and
 //   auth_header_lines() are secrets; std::string does not wipe its memory:
 //   header_line() into a buffer of one's own avoids the copy.
+//   stream_auth_message() (it holds the API secret) writes only into a
+//   buffer of the caller's.
 // * A client may be used from many threads at once (all its methods are
 //   const); a builder is for one thread at a time.
 #ifndef ALPACA_AUTH_HPP
@@ -41,7 +48,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -260,23 +270,76 @@ struct store_trampolines {
 
 } // namespace detail
 
-/// An authenticated client: owns an alpaca_auth_client. Move-only; share one
-/// among threads (by reference) so they share one cached token.
+/// What the event callback of builder::event_callback receives: see
+/// alpaca_auth_event in alpaca_auth.h (kind, result, http_status, by_server,
+/// duration_ms; never a secret; valid only during the call).
+using event = alpaca_auth_event;
+
+/// An event callback (builder::event_callback).
+using event_handler = std::function<void(const event &)>;
+
+namespace detail {
+
+/// The C event callback of an event_handler: user_data is the handler,
+/// owned (through a shared_ptr) by the builder, then by the client, which
+/// frees it only after alpaca_auth_client_free has returned (no callback
+/// runs after that). An exception thrown by the handler is caught here: it
+/// must not cross the C library.
+struct event_trampoline {
+    static void call(const alpaca_auth_event *ev, void *user_data) noexcept {
+        if (ev == nullptr || user_data == nullptr) {
+            return;
+        }
+#if ALPACA_AUTH_HPP_EXCEPTIONS
+        try {
+            (*static_cast<event_handler *>(user_data))(*ev);
+        } catch (...) {
+        }
+#else
+        (*static_cast<event_handler *>(user_data))(*ev);
+#endif
+    }
+};
+
+/// Keeps an event handler alive until the program exits: after release(),
+/// the wrapper no longer knows when the C handle is freed.
+inline void keep_forever(std::shared_ptr<event_handler> handler) {
+    if (!handler) {
+        return;
+    }
+    static std::mutex *mutex = new std::mutex;
+    static std::vector<std::shared_ptr<event_handler>> *kept =
+        new std::vector<std::shared_ptr<event_handler>>;
+    std::lock_guard<std::mutex> guard(*mutex);
+    kept->push_back(std::move(handler));
+}
+
+} // namespace detail
+
+class builder;
+
+/// An authenticated client: owns an alpaca_auth_client (and the event
+/// handler its builder was given, if any). Move-only; share one among
+/// threads (by reference) so they share one cached token.
 class client {
   public:
     /// Takes ownership of a C handle (may be nullptr).
     explicit client(alpaca_auth_client *raw = nullptr) noexcept : raw_(raw) {}
 
-    client(client &&other) noexcept : raw_(detail::take(other.raw_)) {}
+    client(client &&other) noexcept
+        : raw_(detail::take(other.raw_)), events_(std::move(other.events_)) {}
     client &operator=(client &&other) noexcept {
         if (this != &other) {
             alpaca_auth_client_free(raw_);
             raw_ = detail::take(other.raw_);
+            events_ = std::move(other.events_); // after the free: no callback runs now
         }
         return *this;
     }
     client(const client &) = delete;
     client &operator=(const client &) = delete;
+    /// Frees the client (waiting for an event callback under way), then its
+    /// event handler.
     ~client() { alpaca_auth_client_free(raw_); }
 
     /// Whether this object holds a client (false after a move or release()).
@@ -286,13 +349,17 @@ class client {
     const alpaca_auth_client *get() const noexcept { return raw_; }
 
     /// Gives up ownership: the caller frees the handle with
-    /// alpaca_auth_client_free.
-    alpaca_auth_client *release() noexcept { return detail::take(raw_); }
+    /// alpaca_auth_client_free. An event handler stays alive until the
+    /// program exits.
+    alpaca_auth_client *release() noexcept {
+        detail::keep_forever(std::move(events_));
+        return detail::take(raw_);
+    }
 
-    // --- non-throwing interface ---
+    // --- non-throwing interface: std::nothrow first, the result code back ---
 
     /// A client from the APCA_* environment variables.
-    static result try_from_env(client &out) noexcept {
+    static result from_env(std::nothrow_t, client &out) noexcept {
         alpaca_auth_client *raw = nullptr;
         result r = alpaca_auth_client_new_from_env(&raw);
         if (r == ALPACA_AUTH_RESULT_OK) {
@@ -302,7 +369,7 @@ class client {
     }
 
     /// The current access token (fetched or refreshed if needed).
-    result try_access_token(std::string &out) const {
+    result access_token(std::nothrow_t, std::string &out) const {
         const alpaca_auth_client *raw = raw_;
         return detail::copy_string(out, [raw](char *buf, std::size_t len, std::size_t *needed) {
             return alpaca_auth_client_access_token(raw, buf, len, needed);
@@ -310,7 +377,7 @@ class client {
     }
 
     /// The auth headers as "Name: value" lines, ready for curl_slist_append.
-    result try_auth_header_lines(std::vector<std::string> &out) const {
+    result auth_header_lines(std::nothrow_t, std::vector<std::string> &out) const {
         alpaca_auth_headers *headers = nullptr;
         result r = alpaca_auth_client_auth_headers(raw_, &headers);
         if (r != ALPACA_AUTH_RESULT_OK) {
@@ -334,13 +401,13 @@ class client {
     }
 
     /// Copies auth header line `index` ("Name: value", NUL-terminated) into
-    /// `buf` of `len` bytes: the allocation-free fast path. Like
-    /// header_line() (this is its non-throwing form) it waits for a token
-    /// when none is cached; the call that never waits is
-    /// try_header_line_nonblocking() (C: alpaca_auth_client_try_header_line). `length_out` receives the line's length without the NUL. A
-    /// buffer of ALPACA_AUTH_MAX_HEADER_LINE bytes is always large enough.
-    result try_header_line(std::size_t index, char *buf, std::size_t len,
-                           std::size_t &length_out) const noexcept {
+    /// `buf` of `len` bytes: the allocation-free fast path. Waits for a
+    /// token when none is cached; the form that never waits is
+    /// try_header_line (C: alpaca_auth_client_try_header_line).
+    /// `length_out` receives the line's length without the NUL. A buffer of
+    /// ALPACA_AUTH_MAX_HEADER_LINE bytes is always large enough.
+    result header_line(std::nothrow_t, std::size_t index, char *buf, std::size_t len,
+                       std::size_t &length_out) const noexcept {
         std::size_t needed = 0;
         result r = alpaca_auth_client_header_line(raw_, index, buf, len, &needed);
         if (r == ALPACA_AUTH_RESULT_OK) {
@@ -349,11 +416,11 @@ class client {
         return r;
     }
 
-    /// header_line that never blocks and never fetches on this thread:
-    /// ALPACA_AUTH_RESULT_WOULD_BLOCK (nothing written) when no valid token
-    /// is cached yet. For the order path.
-    result try_header_line_nonblocking(std::size_t index, char *buf, std::size_t len,
-                                       std::size_t &length_out) const noexcept {
+    /// header_line that never blocks and never sends a token request on
+    /// this thread: ALPACA_AUTH_RESULT_WOULD_BLOCK (nothing written) when no
+    /// valid token is cached yet. For the order path.
+    result try_header_line(std::nothrow_t, std::size_t index, char *buf, std::size_t len,
+                           std::size_t &length_out) const noexcept {
         std::size_t needed = 0;
         result r = alpaca_auth_client_try_header_line(raw_, index, buf, len, &needed);
         if (r == ALPACA_AUTH_RESULT_OK) {
@@ -363,17 +430,18 @@ class client {
     }
 
     /// How long the cached token is still handed out, in ms (0: none).
-    result try_token_remaining_ms(std::uint64_t &out) const noexcept {
+    result token_remaining_ms(std::nothrow_t, std::uint64_t &out) const noexcept {
         return alpaca_auth_client_token_remaining_ms(raw_, &out);
     }
 
     /// Forgets the cached token (after a 401): the next call fetches anew.
-    result try_invalidate() const noexcept { return alpaca_auth_client_invalidate(raw_); }
+    result invalidate(std::nothrow_t) const noexcept { return alpaca_auth_client_invalidate(raw_); }
 
     /// Forgets the cached token only if it is `token_or_header_line` (the
     /// bare token or the "Authorization: Bearer ..." line the API rejected):
     /// many threads reporting the same 401 cause one new token request.
-    result try_invalidate_token(const std::string &token_or_header_line) const noexcept {
+    result invalidate_token(std::nothrow_t,
+                            const std::string &token_or_header_line) const noexcept {
         if (!detail::c_safe(token_or_header_line)) {
             return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
         }
@@ -381,8 +449,9 @@ class client {
     }
 
     /// The background refresher's status (ALPACA_AUTH_RESULT_CONFIG if the
-    /// client has none).
-    result try_refresher_status(alpaca_auth::refresher_status &out) const noexcept {
+    /// client has none). After a failed refresh (`consecutive_failures >
+    /// 0`), alpaca_auth::last_error() says why, though the call succeeded.
+    result refresher_status(std::nothrow_t, alpaca_auth::refresher_status &out) const noexcept {
         alpaca_auth::refresher_status status;
         result r = alpaca_auth_client_refresher_status(raw_, &status);
         if (r == ALPACA_AUTH_RESULT_OK) {
@@ -392,7 +461,7 @@ class client {
     }
 
     /// The client's counters.
-    result try_stats(alpaca_auth::stats &out) const noexcept {
+    result stats(std::nothrow_t, alpaca_auth::stats &out) const noexcept {
         alpaca_auth::stats counters;
         result r = alpaca_auth_client_stats(raw_, &counters);
         if (r == ALPACA_AUTH_RESULT_OK) {
@@ -402,32 +471,61 @@ class client {
     }
 
     /// Whether the client uses OAuth2 access tokens (client credentials).
-    result try_uses_tokens(bool &out) const noexcept {
+    result uses_tokens(std::nothrow_t, bool &out) const noexcept {
         return alpaca_auth_client_uses_tokens(raw_, &out);
     }
 
     /// Whether the client shares tokens through its token store; UNAVAILABLE
     /// when a configured store was refused at build (the reason is then in
-    /// the thread's last error, alpaca_auth::last_error()).
-    result try_token_store_status(alpaca_auth_store_status &out) const noexcept {
+    /// the thread's last error, alpaca_auth::last_error(), though the call
+    /// succeeded).
+    result token_store_status(std::nothrow_t, alpaca_auth_store_status &out) const noexcept {
         return alpaca_auth_client_token_store_status(raw_, &out);
     }
 
     /// The Trading/Broker API base URL.
-    result try_api_base_url(std::string &out) const {
+    result api_base_url(std::nothrow_t, std::string &out) const {
         return borrowed(alpaca_auth_client_api_base_url, out);
     }
     /// The Market Data API base URL.
-    result try_data_base_url(std::string &out) const {
+    result data_base_url(std::nothrow_t, std::string &out) const {
         return borrowed(alpaca_auth_client_data_base_url, out);
     }
     /// The token endpoint, or "" when there is none.
-    result try_token_url(std::string &out) const {
+    result token_url(std::nothrow_t, std::string &out) const {
         return borrowed(alpaca_auth_client_token_url, out);
     }
     /// "live", "paper", "broker" or "broker-sandbox".
-    result try_environment(std::string &out) const {
+    result environment(std::nothrow_t, std::string &out) const {
         return borrowed(alpaca_auth_client_environment, out);
+    }
+    /// The base of the environment's Market Data WebSocket streams
+    /// ("wss://stream.data.alpaca.markets"; /v2/iex or /v2/sip below it).
+    result market_data_stream_url(std::nothrow_t, std::string &out) const {
+        return borrowed(alpaca_auth_client_market_data_stream_url, out);
+    }
+    /// The environment's trade-updates WebSocket, or "" (broker
+    /// environments: none known).
+    result trade_updates_stream_url(std::nothrow_t, std::string &out) const {
+        return borrowed(alpaca_auth_client_trade_updates_stream_url, out);
+    }
+
+    /// Copies the first message of an Alpaca WebSocket stream,
+    /// {"action":"auth","key":...,"secret":...} (NUL-terminated), into `buf`
+    /// of `len` bytes. It holds the API secret: it goes only into this
+    /// buffer of the caller's, never into a std::string; wipe it when done.
+    /// `length_out` receives the message's length without the NUL, on OK
+    /// and on ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL (a buffer of length_out + 1
+    /// bytes is needed; nothing written). Client credentials:
+    /// ALPACA_AUTH_RESULT_CONFIG.
+    result stream_auth_message(std::nothrow_t, char *buf, std::size_t len,
+                               std::size_t &length_out) const noexcept {
+        std::size_t needed = 0;
+        result r = alpaca_auth_client_stream_auth_message(raw_, buf, len, &needed);
+        if (r == ALPACA_AUTH_RESULT_OK || r == ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL) {
+            length_out = needed - 1;
+        }
+        return r;
     }
 
     /// The number of auth header lines (1 or 2); fixed for the client.
@@ -439,30 +537,30 @@ class client {
     /// A client from the APCA_* environment variables.
     static client from_env() {
         client out;
-        detail::check(try_from_env(out));
+        detail::check(from_env(std::nothrow, out));
         return out;
     }
     std::string access_token() const {
         std::string token;
-        detail::check(try_access_token(token));
+        detail::check(access_token(std::nothrow, token));
         return token;
     }
     std::vector<std::string> auth_header_lines() const {
         std::vector<std::string> lines;
-        detail::check(try_auth_header_lines(lines));
+        detail::check(auth_header_lines(std::nothrow, lines));
         return lines;
     }
     /// Returns the line's length without the NUL.
     std::size_t header_line(std::size_t index, char *buf, std::size_t len) const {
         std::size_t length = 0;
-        detail::check(try_header_line(index, buf, len, length));
+        detail::check(header_line(std::nothrow, index, buf, len, length));
         return length;
     }
     /// header_line that never blocks: false (nothing written) when no
     /// valid token is cached yet; throws on other failures.
-    bool header_line_nonblocking(std::size_t index, char *buf, std::size_t len,
-                                 std::size_t &length_out) const {
-        result r = try_header_line_nonblocking(index, buf, len, length_out);
+    bool try_header_line(std::size_t index, char *buf, std::size_t len,
+                         std::size_t &length_out) const {
+        result r = try_header_line(std::nothrow, index, buf, len, length_out);
         if (r == ALPACA_AUTH_RESULT_WOULD_BLOCK) {
             return false;
         }
@@ -471,42 +569,59 @@ class client {
     }
     std::uint64_t token_remaining_ms() const {
         std::uint64_t ms = 0;
-        detail::check(try_token_remaining_ms(ms));
+        detail::check(token_remaining_ms(std::nothrow, ms));
         return ms;
     }
-    void invalidate() const { detail::check(try_invalidate()); }
+    void invalidate() const { detail::check(invalidate(std::nothrow)); }
     void invalidate_token(const std::string &token_or_header_line) const {
-        detail::check(try_invalidate_token(token_or_header_line));
+        detail::check(invalidate_token(std::nothrow, token_or_header_line));
     }
     /// After a failed refresh (`consecutive_failures > 0`), the reason is in
     /// alpaca_auth::last_error().
     alpaca_auth::refresher_status refresher_status() const {
         alpaca_auth::refresher_status out;
-        detail::check(try_refresher_status(out));
+        detail::check(refresher_status(std::nothrow, out));
         return out;
     }
     alpaca_auth::stats stats() const {
         alpaca_auth::stats out;
-        detail::check(try_stats(out));
+        detail::check(stats(std::nothrow, out));
         return out;
     }
     bool uses_tokens() const {
         bool uses = false;
-        detail::check(try_uses_tokens(uses));
+        detail::check(uses_tokens(std::nothrow, uses));
         return uses;
     }
     alpaca_auth_store_status token_store_status() const {
         alpaca_auth_store_status status = ALPACA_AUTH_STORE_STATUS_NONE;
-        detail::check(try_token_store_status(status));
+        detail::check(token_store_status(std::nothrow, status));
         return status;
     }
-    std::string api_base_url() const { return checked(&client::try_api_base_url); }
-    std::string data_base_url() const { return checked(&client::try_data_base_url); }
-    std::string token_url() const { return checked(&client::try_token_url); }
-    std::string environment() const { return checked(&client::try_environment); }
+    std::string api_base_url() const { return checked(alpaca_auth_client_api_base_url); }
+    std::string data_base_url() const { return checked(alpaca_auth_client_data_base_url); }
+    std::string token_url() const { return checked(alpaca_auth_client_token_url); }
+    std::string environment() const { return checked(alpaca_auth_client_environment); }
+    std::string market_data_stream_url() const {
+        return checked(alpaca_auth_client_market_data_stream_url);
+    }
+    std::string trade_updates_stream_url() const {
+        return checked(alpaca_auth_client_trade_updates_stream_url);
+    }
+    /// Returns the message's length without the NUL (see the std::nothrow
+    /// form); a buffer too small throws ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL.
+    std::size_t stream_auth_message(char *buf, std::size_t len) const {
+        std::size_t length = 0;
+        detail::check(stream_auth_message(std::nothrow, buf, len, length));
+        return length;
+    }
 #endif
 
   private:
+    friend class builder;
+    client(alpaca_auth_client *raw, std::shared_ptr<event_handler> events) noexcept
+        : raw_(raw), events_(std::move(events)) {}
+
     using string_getter = result (*)(const alpaca_auth_client *, const char **);
     result borrowed(string_getter getter, std::string &out) const {
         const char *value = nullptr;
@@ -517,19 +632,21 @@ class client {
         return r;
     }
 #if ALPACA_AUTH_HPP_EXCEPTIONS
-    std::string checked(result (client::*getter)(std::string &) const) const {
+    std::string checked(string_getter getter) const {
         std::string value;
-        detail::check((this->*getter)(value));
+        detail::check(borrowed(getter, value));
         return value;
     }
 #endif
 
     alpaca_auth_client *raw_;
+    // Declared after raw_ and destroyed after the destructor's free.
+    std::shared_ptr<event_handler> events_;
 };
 
 /// The configuration of a client: owns an alpaca_auth_builder. Move-only.
-/// Each setting has a try_ method that returns the result code and a
-/// throwing one that returns *this for chaining. Building consumes the
+/// Each setting has a throwing form that returns *this for chaining and a
+/// std::nothrow form that returns the result code. Building consumes the
 /// configuration: the builder is empty afterwards, whatever the outcome.
 class builder {
   public:
@@ -549,7 +666,7 @@ class builder {
     /// The APCA_* environment variables; later setters override them.
     static builder from_env() {
         builder out(nullptr);
-        detail::check(try_from_env(out));
+        detail::check(from_env(std::nothrow, out));
         return out;
     }
 #endif
@@ -557,17 +674,21 @@ class builder {
     explicit builder(alpaca_auth_builder *raw) noexcept : raw_(raw) {}
 
     /// A builder with the documented defaults.
-    static result try_new(builder &out) noexcept { return adopt(alpaca_auth_builder_new, out); }
+    static result create(std::nothrow_t, builder &out) noexcept {
+        return adopt(alpaca_auth_builder_new, out);
+    }
     /// A builder from the APCA_* environment variables.
-    static result try_from_env(builder &out) noexcept {
+    static result from_env(std::nothrow_t, builder &out) noexcept {
         return adopt(alpaca_auth_builder_new_from_env, out);
     }
 
-    builder(builder &&other) noexcept : raw_(detail::take(other.raw_)) {}
+    builder(builder &&other) noexcept
+        : raw_(detail::take(other.raw_)), events_(std::move(other.events_)) {}
     builder &operator=(builder &&other) noexcept {
         if (this != &other) {
             alpaca_auth_builder_free(raw_);
             raw_ = detail::take(other.raw_);
+            events_ = std::move(other.events_);
         }
         return *this;
     }
@@ -583,35 +704,43 @@ class builder {
     alpaca_auth_builder *get() const noexcept { return raw_; }
 
     /// Gives up ownership: the caller frees the handle with
-    /// alpaca_auth_builder_free (or builds it).
-    alpaca_auth_builder *release() noexcept { return detail::take(raw_); }
+    /// alpaca_auth_builder_free (or builds it). An event handler stays
+    /// alive until the program exits.
+    alpaca_auth_builder *release() noexcept {
+        detail::keep_forever(std::move(events_));
+        return detail::take(raw_);
+    }
 
-    // --- non-throwing interface ---
+    // --- non-throwing interface: std::nothrow first, the result code back ---
 
     /// "live", "paper", "broker" or "broker-sandbox".
-    result try_environment(const std::string &name) noexcept {
+    result environment(std::nothrow_t, const std::string &name) noexcept {
         return set(alpaca_auth_builder_set_environment, name);
     }
     /// API key pair in the environment's form: HTTP Basic in broker and
     /// broker-sandbox, APCA-API-KEY-ID / APCA-API-SECRET-KEY headers otherwise.
-    result try_api_key(const std::string &key_id, const std::string &secret) noexcept {
+    result api_key(std::nothrow_t, const std::string &key_id, const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_api_key, key_id, secret);
     }
     /// API key pair as APCA-API-KEY-ID / APCA-API-SECRET-KEY headers, in any
     /// environment.
-    result try_api_key_headers(const std::string &key_id, const std::string &secret) noexcept {
+    result api_key_headers(std::nothrow_t, const std::string &key_id,
+                           const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_api_key_headers, key_id, secret);
     }
     /// API key pair as HTTP Basic (Broker API keys).
-    result try_api_key_basic(const std::string &key_id, const std::string &secret) noexcept {
+    result api_key_basic(std::nothrow_t, const std::string &key_id,
+                         const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_api_key_basic, key_id, secret);
     }
     /// OAuth2 client credentials, client_secret_post.
-    result try_client_secret(const std::string &client_id, const std::string &secret) noexcept {
+    result client_secret(std::nothrow_t, const std::string &client_id,
+                         const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_client_secret, client_id, secret);
     }
     /// OAuth2 client credentials, private_key_jwt; `key` is PEM text or DER.
-    result try_client_private_key(const std::string &client_id, const std::string &key) noexcept {
+    result client_private_key(std::nothrow_t, const std::string &client_id,
+                              const std::string &key) noexcept {
         if (!detail::c_safe(client_id)) {
             return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
         }
@@ -620,38 +749,38 @@ class builder {
             key.size());
     }
     /// A kid header in client assertions (none by default).
-    result try_assertion_kid(const std::string &kid) noexcept {
+    result assertion_kid(std::nothrow_t, const std::string &kid) noexcept {
         return set(alpaca_auth_builder_set_assertion_kid, kid);
     }
     /// The assertion's exact `aud` (default: the token URL).
-    result try_assertion_audience(const std::string &aud) noexcept {
+    result assertion_audience(std::nothrow_t, const std::string &aud) noexcept {
         return set(alpaca_auth_builder_set_assertion_audience, aud);
     }
     /// The assertion's `typ` header ("JWT" by default, or
     /// "client-authentication+jwt").
-    result try_assertion_typ(const std::string &typ) noexcept {
+    result assertion_typ(std::nothrow_t, const std::string &typ) noexcept {
         return set(alpaca_auth_builder_set_assertion_typ, typ);
     }
     /// The assertion's lifetime in seconds.
-    result try_assertion_lifetime_s(std::uint64_t seconds) noexcept {
+    result assertion_lifetime_s(std::nothrow_t, std::uint64_t seconds) noexcept {
         return alpaca_auth_builder_set_assertion_lifetime_s(raw_, seconds);
     }
     /// The signing algorithm ("PS256" for an RSA key, "Ed25519", ...).
-    result try_assertion_alg(const std::string &alg) noexcept {
+    result assertion_alg(std::nothrow_t, const std::string &alg) noexcept {
         return set(alpaca_auth_builder_set_assertion_alg, alg);
     }
     /// The `scope` of token requests (space-separated).
-    result try_scope(const std::string &scope) noexcept {
-        return set(alpaca_auth_builder_set_scope, scope);
+    result scope(std::nothrow_t, const std::string &value) noexcept {
+        return set(alpaca_auth_builder_set_scope, value);
     }
     /// Shares tokens with this user's other processes through a private
     /// directory (see alpaca_auth_builder_set_token_cache_dir).
-    result try_token_cache_dir(const std::string &dir) noexcept {
+    result token_cache_dir(std::nothrow_t, const std::string &dir) noexcept {
         return set(alpaca_auth_builder_set_token_cache_dir, dir);
     }
     /// Shares tokens through a store of the application's; the client keeps
     /// a reference to it for its life.
-    result try_token_store(std::shared_ptr<alpaca_auth::token_store> store) {
+    result token_store(std::nothrow_t, std::shared_ptr<alpaca_auth::token_store> store) {
         if (!store) {
             return ALPACA_AUTH_RESULT_NULL_ARGUMENT;
         }
@@ -672,49 +801,76 @@ class builder {
         }
         return r;
     }
-    result try_api_base_url(const std::string &url) noexcept {
+    /// Calls `handler` on every event of the token lifecycle (token fetched,
+    /// fetch failed, hold started and ended, refresher overdue, fork
+    /// detected, store unavailable), on whichever thread the event happens
+    /// and never while a lock of the library is held: make it thread-safe
+    /// and short. An empty handler removes it. The handler is moved to the
+    /// heap and owned by this builder, then by the client it builds, which
+    /// destroys it after alpaca_auth_client_free has returned (no call runs
+    /// after that); it must not destroy that client itself. An exception it
+    /// throws is caught and ignored.
+    result event_callback(std::nothrow_t, event_handler handler) {
+        if (!handler) {
+            result r = alpaca_auth_builder_set_event_callback(raw_, nullptr, nullptr);
+            if (r == ALPACA_AUTH_RESULT_OK) {
+                events_.reset();
+            }
+            return r;
+        }
+        std::shared_ptr<event_handler> owned = std::make_shared<event_handler>(std::move(handler));
+        result r = alpaca_auth_builder_set_event_callback(raw_, &detail::event_trampoline::call,
+                                                          owned.get());
+        if (r == ALPACA_AUTH_RESULT_OK) {
+            events_ = std::move(owned);
+        }
+        return r;
+    }
+    result api_base_url(std::nothrow_t, const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_api_base_url, url);
     }
-    result try_data_base_url(const std::string &url) noexcept {
+    result data_base_url(std::nothrow_t, const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_data_base_url, url);
     }
-    result try_token_url(const std::string &url) noexcept {
+    result token_url(std::nothrow_t, const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_token_url, url);
     }
-    result try_connect_timeout(std::chrono::milliseconds timeout) noexcept {
+    result connect_timeout(std::nothrow_t, std::chrono::milliseconds timeout) noexcept {
         return set_ms(alpaca_auth_builder_set_connect_timeout_ms, timeout);
     }
-    result try_request_timeout(std::chrono::milliseconds timeout) noexcept {
+    result request_timeout(std::nothrow_t, std::chrono::milliseconds timeout) noexcept {
         return set_ms(alpaca_auth_builder_set_request_timeout_ms, timeout);
     }
-    result try_token_budget(std::chrono::milliseconds budget) noexcept {
+    result token_budget(std::nothrow_t, std::chrono::milliseconds budget) noexcept {
         return set_ms(alpaca_auth_builder_set_token_budget_ms, budget);
     }
     /// Trusts the certificates of a PEM bundle besides the webpki roots.
-    result try_add_ca_bundle_pem(const std::string &pem) noexcept {
+    result add_ca_bundle_pem(std::nothrow_t, const std::string &pem) noexcept {
         return alpaca_auth_builder_add_ca_bundle_pem(
             raw_, reinterpret_cast<const std::uint8_t *>(pem.data()), pem.size());
     }
-    result try_proxy(const std::string &url) noexcept {
+    result proxy(std::nothrow_t, const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_proxy, url);
     }
-    result try_disable_proxy() noexcept { return alpaca_auth_builder_disable_proxy(raw_); }
+    result disable_proxy(std::nothrow_t) noexcept { return alpaca_auth_builder_disable_proxy(raw_); }
     /// A thread owned by the client refreshes the token ahead of expiry.
-    result try_background_refresh(bool on) noexcept {
+    result background_refresh(std::nothrow_t, bool on) noexcept {
         return alpaca_auth_builder_set_background_refresh(raw_, on);
     }
     /// The longest any call waits for a token (default: the token budget).
-    result try_max_wait(std::chrono::milliseconds wait) noexcept {
+    /// Which thread sends a token request: alpaca_auth_builder_set_max_wait_ms.
+    result max_wait(std::nothrow_t, std::chrono::milliseconds wait) noexcept {
         return set_ms(alpaca_auth_builder_set_max_wait_ms, wait);
     }
 
     /// Validates and creates the client; the builder is empty afterwards.
-    result try_build(client &out) noexcept {
+    result build(std::nothrow_t, client &out) noexcept {
         alpaca_auth_client *raw = nullptr;
         // The C call consumes the builder whatever it returns.
         result r = alpaca_auth_builder_build(detail::take(raw_), &raw);
+        std::shared_ptr<event_handler> events = std::move(events_);
         if (r == ALPACA_AUTH_RESULT_OK) {
-            out = client(raw);
+            out = client(raw, std::move(events));
         }
         return r;
     }
@@ -722,58 +878,79 @@ class builder {
 #if ALPACA_AUTH_HPP_EXCEPTIONS
     // --- throwing interface: the same settings, chained ---
 
-    builder &environment(const std::string &name) { return chain(try_environment(name)); }
+    builder &environment(const std::string &name) {
+        return chain(environment(std::nothrow, name));
+    }
     builder &api_key(const std::string &key_id, const std::string &secret) {
-        return chain(try_api_key(key_id, secret));
+        return chain(api_key(std::nothrow, key_id, secret));
     }
     builder &api_key_basic(const std::string &key_id, const std::string &secret) {
-        return chain(try_api_key_basic(key_id, secret));
+        return chain(api_key_basic(std::nothrow, key_id, secret));
     }
     builder &client_secret(const std::string &client_id, const std::string &secret) {
-        return chain(try_client_secret(client_id, secret));
+        return chain(client_secret(std::nothrow, client_id, secret));
     }
     builder &client_private_key(const std::string &client_id, const std::string &key) {
-        return chain(try_client_private_key(client_id, key));
+        return chain(client_private_key(std::nothrow, client_id, key));
     }
     builder &api_key_headers(const std::string &key_id, const std::string &secret) {
-        return chain(try_api_key_headers(key_id, secret));
+        return chain(api_key_headers(std::nothrow, key_id, secret));
     }
-    builder &assertion_kid(const std::string &kid) { return chain(try_assertion_kid(kid)); }
+    builder &assertion_kid(const std::string &kid) {
+        return chain(assertion_kid(std::nothrow, kid));
+    }
     builder &assertion_audience(const std::string &aud) {
-        return chain(try_assertion_audience(aud));
+        return chain(assertion_audience(std::nothrow, aud));
     }
-    builder &assertion_typ(const std::string &typ) { return chain(try_assertion_typ(typ)); }
+    builder &assertion_typ(const std::string &typ) {
+        return chain(assertion_typ(std::nothrow, typ));
+    }
     builder &assertion_lifetime_s(std::uint64_t seconds) {
-        return chain(try_assertion_lifetime_s(seconds));
+        return chain(assertion_lifetime_s(std::nothrow, seconds));
     }
-    builder &assertion_alg(const std::string &alg) { return chain(try_assertion_alg(alg)); }
-    builder &scope(const std::string &scope) { return chain(try_scope(scope)); }
-    builder &token_cache_dir(const std::string &dir) { return chain(try_token_cache_dir(dir)); }
+    builder &assertion_alg(const std::string &alg) {
+        return chain(assertion_alg(std::nothrow, alg));
+    }
+    builder &scope(const std::string &value) { return chain(scope(std::nothrow, value)); }
+    builder &token_cache_dir(const std::string &dir) {
+        return chain(token_cache_dir(std::nothrow, dir));
+    }
     builder &token_store(std::shared_ptr<alpaca_auth::token_store> store) {
-        return chain(try_token_store(std::move(store)));
+        return chain(token_store(std::nothrow, std::move(store)));
     }
-    builder &api_base_url(const std::string &url) { return chain(try_api_base_url(url)); }
-    builder &data_base_url(const std::string &url) { return chain(try_data_base_url(url)); }
-    builder &token_url(const std::string &url) { return chain(try_token_url(url)); }
+    builder &event_callback(event_handler handler) {
+        return chain(event_callback(std::nothrow, std::move(handler)));
+    }
+    builder &api_base_url(const std::string &url) {
+        return chain(api_base_url(std::nothrow, url));
+    }
+    builder &data_base_url(const std::string &url) {
+        return chain(data_base_url(std::nothrow, url));
+    }
+    builder &token_url(const std::string &url) { return chain(token_url(std::nothrow, url)); }
     builder &connect_timeout(std::chrono::milliseconds timeout) {
-        return chain(try_connect_timeout(timeout));
+        return chain(connect_timeout(std::nothrow, timeout));
     }
     builder &request_timeout(std::chrono::milliseconds timeout) {
-        return chain(try_request_timeout(timeout));
+        return chain(request_timeout(std::nothrow, timeout));
     }
     builder &token_budget(std::chrono::milliseconds budget) {
-        return chain(try_token_budget(budget));
+        return chain(token_budget(std::nothrow, budget));
     }
-    builder &add_ca_bundle_pem(const std::string &pem) { return chain(try_add_ca_bundle_pem(pem)); }
-    builder &proxy(const std::string &url) { return chain(try_proxy(url)); }
-    builder &disable_proxy() { return chain(try_disable_proxy()); }
-    builder &background_refresh(bool on) { return chain(try_background_refresh(on)); }
-    builder &max_wait(std::chrono::milliseconds wait) { return chain(try_max_wait(wait)); }
+    builder &add_ca_bundle_pem(const std::string &pem) {
+        return chain(add_ca_bundle_pem(std::nothrow, pem));
+    }
+    builder &proxy(const std::string &url) { return chain(proxy(std::nothrow, url)); }
+    builder &disable_proxy() { return chain(disable_proxy(std::nothrow)); }
+    builder &background_refresh(bool on) { return chain(background_refresh(std::nothrow, on)); }
+    builder &max_wait(std::chrono::milliseconds wait) {
+        return chain(max_wait(std::nothrow, wait));
+    }
 
     /// Validates and creates the client; the builder is empty afterwards.
     alpaca_auth::client build() {
         alpaca_auth::client out;
-        detail::check(try_build(out));
+        detail::check(build(std::nothrow, out));
         return out;
     }
 #endif
@@ -817,6 +994,7 @@ class builder {
 #endif
 
     alpaca_auth_builder *raw_ = nullptr;
+    std::shared_ptr<event_handler> events_;
 };
 
 } // namespace alpaca_auth

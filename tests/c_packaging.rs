@@ -59,20 +59,7 @@ fn library_soname_follows_semver() {
 
 /// The functions the committed header declares.
 fn header_functions() -> BTreeSet<String> {
-    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
-    let mut names = BTreeSet::new();
-    for line in header.lines() {
-        if line.starts_with([' ', '#', '*', '/']) {
-            continue;
-        }
-        if let Some((before, _)) = line.split_once('(') {
-            let name = before.rsplit([' ', '*']).next().unwrap_or_default();
-            if name.starts_with("alpaca_auth_") {
-                names.insert(name.to_owned());
-            }
-        }
-    }
-    names
+    header_exports().into_iter().collect()
 }
 
 #[test]
@@ -261,6 +248,49 @@ fn cpp_wrapper_compiles_in_cpp11_to_cpp20_with_and_without_exceptions() {
     }
 }
 
+/// Exports the C++ wrapper does not call, each with its reason. Every
+/// other export of the header must be called (or passed as a function
+/// pointer) in the code of `include/alpaca_auth.hpp`; the `_free` functions
+/// count through the destructors that call them.
+const NOT_WRAPPED: &[(&str, &str)] = &[
+    // Empty: every export is wrapped. An entry is the export's name and why
+    // C++ has no use for it, e.g.
+    // ("alpaca_auth_version_number", "library_is_compatible() covers it").
+];
+
+/// The code of a C++ source without its `//` comments.
+fn without_line_comments(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| line.split_once("//").map_or(line, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn cpp_wrapper_calls_every_export_of_the_header() {
+    let wrapper = fs::read_to_string(root().join("include/alpaca_auth.hpp")).expect("the wrapper");
+    let code = without_line_comments(&wrapper);
+    let excluded: BTreeSet<&str> = NOT_WRAPPED.iter().map(|(name, _)| *name).collect();
+    let exports = header_exports();
+    let missing: Vec<&String> = exports
+        .iter()
+        .filter(|export| !excluded.contains(export.as_str()) && !names(&code, export))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "exports of alpaca_auth.h that alpaca_auth.hpp never calls (wrap them, or add them to NOT_WRAPPED with the reason): {missing:?}"
+    );
+    let stale: Vec<&&str> = excluded
+        .iter()
+        .filter(|name| !exports.iter().any(|e| e == *name) || names(&code, name))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "NOT_WRAPPED entries that are wrapped or gone: {stale:?}"
+    );
+}
+
 #[test]
 fn cpp_program_without_exceptions_gets_headers_and_error_codes() {
     let built = built();
@@ -287,6 +317,15 @@ fn cpp_program_without_exceptions_gets_headers_and_error_codes() {
     assert_eq!(account_status(&mock, &[line]), 200);
     // Two clients sharing a C++ token_store: one token request.
     assert_eq!(ran.value("shared store: "), "same token, 1 publish");
+    // The std::function event handler ran (owned by the client, freed
+    // after it: valgrind checks both).
+    assert_eq!(ran.value("token events: "), "1");
+    assert_eq!(
+        ran.value("market data stream: "),
+        "wss://stream.data.sandbox.alpaca.markets"
+    );
+    assert_eq!(ran.value("trade updates stream: "), "");
+    assert_eq!(ran.value("stream auth message: "), "config");
     assert_eq!(mock.token_requests(), 1);
 }
 

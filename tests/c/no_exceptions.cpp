@@ -1,8 +1,10 @@
 // no_exceptions.cpp: the C++ wrapper in a -fno-exceptions build, the way a
-// low-latency shop uses it: try_ methods and result codes only. Builds a
+// low-latency shop uses it: std::nothrow forms and result codes only. Builds a
 // client from the APCA_* variables of tests/c_packaging.rs (a mock), prints
 // its header line from the allocation-free path, and shows what a refused
 // setting and a moved-from client return.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "alpaca_auth.hpp"
@@ -61,12 +64,12 @@ class memory_store : public alpaca_auth::token_store {
 alpaca_auth::result shared_client(const std::shared_ptr<memory_store> &store,
                                   alpaca_auth::client &out) {
     alpaca_auth::builder config(nullptr);
-    alpaca_auth::result r = alpaca_auth::builder::try_from_env(config);
+    alpaca_auth::result r = alpaca_auth::builder::from_env(std::nothrow, config);
     if (r == ALPACA_AUTH_RESULT_OK) {
-        r = config.try_token_store(store);
+        r = config.token_store(std::nothrow, store);
     }
     if (r == ALPACA_AUTH_RESULT_OK) {
-        r = config.try_build(out);
+        r = config.build(std::nothrow, out);
     }
     return r;
 }
@@ -83,18 +86,27 @@ int main() {
     if (!refused) {
         return 1;
     }
-    alpaca_auth::result r = refused.try_environment("nowhere");
+    alpaca_auth::result r = refused.environment(std::nothrow, "nowhere");
     std::printf("unknown environment: %s\n", alpaca_auth::result_name(r));
 
     alpaca_auth::builder config(nullptr);
-    r = alpaca_auth::builder::try_from_env(config);
+    r = alpaca_auth::builder::from_env(std::nothrow, config);
     alpaca_auth::client client;
     std::shared_ptr<memory_store> store = std::make_shared<memory_store>();
+    std::shared_ptr<std::atomic<int>> fetched = std::make_shared<std::atomic<int>>(0);
     if (r == ALPACA_AUTH_RESULT_OK) {
-        r = config.try_token_store(store);
+        r = config.token_store(std::nothrow, store);
     }
     if (r == ALPACA_AUTH_RESULT_OK) {
-        r = config.try_build(client);
+        // Owned by the client from build() on, destroyed after its free.
+        r = config.event_callback(std::nothrow, [fetched](const alpaca_auth::event &e) {
+            if (e.kind == ALPACA_AUTH_EVENT_KIND_TOKEN_FETCHED) {
+                ++*fetched;
+            }
+        });
+    }
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        r = config.build(std::nothrow, client);
     }
     if (r != ALPACA_AUTH_RESULT_OK) {
         std::fprintf(stderr, "build: %s: %s\n", alpaca_auth::result_name(r),
@@ -108,7 +120,7 @@ int main() {
 
     char line[ALPACA_AUTH_MAX_HEADER_LINE];
     std::size_t length = 0;
-    r = client.try_header_line(0, line, sizeof line, length);
+    r = client.header_line(std::nothrow, 0, line, sizeof line, length);
     if (r != ALPACA_AUTH_RESULT_OK) {
         std::fprintf(stderr, "header_line: %s: %s\n", alpaca_auth::result_name(r),
                      alpaca_auth::last_error().c_str());
@@ -122,7 +134,7 @@ int main() {
     std::size_t other_length = 0;
     r = shared_client(store, other);
     if (r == ALPACA_AUTH_RESULT_OK) {
-        r = other.try_header_line(0, other_line, sizeof other_line, other_length);
+        r = other.header_line(std::nothrow, 0, other_line, sizeof other_line, other_length);
     }
     std::printf("shared store: %s, %d publish\n",
                 r == ALPACA_AUTH_RESULT_OK && other_length == length &&
@@ -131,14 +143,30 @@ int main() {
                     : "different token",
                 store->publishes);
 
+    // The event of a fetch on a library thread may follow its token.
+    for (int i = 0; i < 200 && fetched->load() == 0; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::printf("token events: %d\n", fetched->load());
+
+    std::string url;
+    r = client.market_data_stream_url(std::nothrow, url);
+    std::printf("market data stream: %s\n", r == ALPACA_AUTH_RESULT_OK ? url.c_str() : "?");
+    r = client.trade_updates_stream_url(std::nothrow, url);
+    std::printf("trade updates stream: %s\n", r == ALPACA_AUTH_RESULT_OK ? url.c_str() : "?");
+    char message[256];
+    std::size_t message_length = 0;
+    r = client.stream_auth_message(std::nothrow, message, sizeof message, message_length);
+    std::printf("stream auth message: %s\n", alpaca_auth::result_name(r));
+
     alpaca_auth::client moved = std::move(client);
     std::string token;
-    r = client.try_access_token(token);
+    r = client.access_token(std::nothrow, token);
     std::printf("moved-from client: %s\n", alpaca_auth::result_name(r));
     if (static_cast<bool>(client) || !moved) {
         return 1;
     }
     alpaca_auth::stats counters;
-    r = moved.try_stats(counters);
+    r = moved.stats(std::nothrow, counters);
     return r == ALPACA_AUTH_RESULT_OK && counters.token_http_requests == 1 ? 0 : 1;
 }

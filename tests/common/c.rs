@@ -323,3 +323,47 @@ pub fn soname() -> String {
         major => format!("libalpaca_auth.so.{major}"),
     }
 }
+
+/// The functions `include/alpaca_auth.h` declares: every `alpaca_auth_*`
+/// name followed by `(` on a line of code (not a comment), other than a
+/// function pointer type's (`(*alpaca_auth_..._fn)(`), sorted.
+pub fn header_exports() -> Vec<String> {
+    let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the C header");
+    let mut names = Vec::new();
+    for line in header.lines() {
+        let code = line.trim_start();
+        if code.starts_with('*') || code.starts_with("/*") || code.starts_with("//") {
+            continue;
+        }
+        let mut rest = code;
+        while let Some(at) = rest.find("alpaca_auth_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let after = &rest[at + name.len()..];
+            if after.starts_with('(') && !rest[..at].ends_with("(*") {
+                names.push(name.clone());
+            }
+            rest = after;
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert!(
+        names.len() > 50 && names.iter().any(|n| n == "alpaca_auth_client_header_line"),
+        "the header's declarations were not found: {names:?}"
+    );
+    names
+}
+
+/// Whether `text` names `export` as a whole word (not as the start of a
+/// longer name: `alpaca_auth_client_free` is not in `..._free_all`).
+pub fn names(text: &str, export: &str) -> bool {
+    text.match_indices(export).any(|(at, _)| {
+        let next = text[at + export.len()..].chars().next();
+        let before = text[..at].chars().next_back();
+        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
