@@ -292,6 +292,19 @@ fn cpp_wrapper_calls_every_export_of_the_header() {
 }
 
 #[test]
+fn c_api_doc_names_every_export_of_the_header() {
+    let doc = fs::read_to_string(root().join("docs/c-api.md")).expect("docs/c-api.md");
+    let missing: Vec<String> = header_exports()
+        .into_iter()
+        .filter(|export| !names(&doc, export))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "exports of alpaca_auth.h that docs/c-api.md does not name (add a line to its list of functions): {missing:?}"
+    );
+}
+
+#[test]
 fn cpp_program_without_exceptions_gets_headers_and_error_codes() {
     let built = built();
     let mock = mock();
