@@ -809,10 +809,13 @@ alpaca_auth_result alpaca_auth_builder_set_token_budget_ms(struct alpaca_auth_bu
 
 /**
  * Sets the longest any call waits for a token, in milliseconds (default:
- * the token budget). Token requests run on threads of the library's own:
- * a call that finds no valid token waits for the request under way at most
- * this long, then returns `ALPACA_AUTH_RESULT_TIMEOUT` while the request
- * goes on; a call with a valid token never waits. Zero or more than
+ * the token budget). A call that finds no valid token waits for the
+ * request under way at most this long, then returns
+ * `ALPACA_AUTH_RESULT_TIMEOUT` while the request goes on; a call with a
+ * valid token never waits. With the default, the first call sends the
+ * token request on its own thread; below the budget, a library thread
+ * sends it. Every mode: "Which thread sends a token request" in the crate
+ * docs (`cargo doc --open`, then `alpaca_auth`). Zero or more than
  * 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
  *
  * # Safety
