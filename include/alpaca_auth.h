@@ -1149,7 +1149,9 @@ alpaca_auth_result alpaca_auth_client_uses_tokens(const struct alpaca_auth_clien
  * to others) does not fail `alpaca_auth_builder_build`: the client runs
  * without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE` to
  * its event callback, and this call gives `UNAVAILABLE`, with the reason in
- * the calling thread's last error (`alpaca_auth_last_error`).
+ * the calling thread's last error (`alpaca_auth_last_error`): one of the
+ * two calls that leave a last error while returning
+ * `ALPACA_AUTH_RESULT_OK` (the rule is on `alpaca_auth_last_error`).
  *
  * # Safety
  *
@@ -1250,7 +1252,9 @@ alpaca_auth_result alpaca_auth_client_try_header_line(const struct alpaca_auth_c
  * Reads the background refresher's status into `*status_out`. When the
  * last attempt failed (`consecutive_failures > 0`), the calling thread's
  * last error receives that failure's message (with its HTTP status and
- * OAuth code), readable with `alpaca_auth_last_error`. A client without a
+ * OAuth code), readable with `alpaca_auth_last_error`, while the call
+ * returns `ALPACA_AUTH_RESULT_OK` (one of the two exceptions to the rule
+ * stated on `alpaca_auth_last_error`). A client without a
  * background refresher: `ALPACA_AUTH_RESULT_CONFIG`. The caller sets
  * `status_out->struct_size` first, as for `alpaca_auth_client_stats`.
  *
@@ -1266,9 +1270,23 @@ alpaca_auth_result alpaca_auth_client_refresher_status(const struct alpaca_auth_
 /**
  * Copies the detail of the most recent failed call on the calling thread
  * into `buf`: what went wrong, with the HTTP status and the OAuth error code
- * and description where there are some. It never contains a secret. It is
- * the empty string when the most recent fallible call succeeded (every
- * fallible function except this one clears it on entry).
+ * and description where there are some. It never contains a secret.
+ *
+ * The rule, for every function of this header (`tests/c/last_error.c`
+ * checks each one):
+ *
+ * * A function that returns an `alpaca_auth_result` clears the last error
+ *   on entry and sets it on failure: after `ALPACA_AUTH_RESULT_OK` it is
+ *   empty. Two exceptions return `ALPACA_AUTH_RESULT_OK` and leave a
+ *   reason there: `alpaca_auth_client_token_store_status` when the status
+ *   is `UNAVAILABLE` (why the store was refused), and
+ *   `alpaca_auth_client_refresher_status` when the refresher's last
+ *   attempt failed (that failure).
+ * * A function that returns no result code (the `_free` and `_count`
+ *   functions, `alpaca_auth_result_str`, `alpaca_auth_version`,
+ *   `alpaca_auth_version_number`) never changes it, so it may be called
+ *   between a failure and the reading of its detail; nor does this
+ *   function.
  *
  * `*len_out` receives the length needed, terminating NUL included, both on
  * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; the

@@ -135,7 +135,9 @@ inline bool library_is_compatible() noexcept {
     return alpaca_auth_version_number() >= ALPACA_AUTH_VERSION_NUMBER;
 }
 
-/// The calling thread's last error detail ("" if the last call succeeded).
+/// The calling thread's last error detail: "" after a call that succeeded,
+/// except the two status calls that report a reason with success (the rule
+/// is on alpaca_auth_last_error in alpaca_auth.h).
 inline std::string last_error() { return detail::last_error_message(); }
 
 /// A short name of a result code ("ok", "config", "oauth", ...).

@@ -544,3 +544,63 @@ fn key_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     fs::write(&path, bytes).expect("key file");
     path
 }
+
+/// The exceptions to the last-error rule (`alpaca_auth_last_error` in the
+/// header): functions that return `ALPACA_AUTH_RESULT_OK` and leave a
+/// reason in the last error.
+const LAST_ERROR_EXCEPTIONS: [&str; 2] = [
+    "alpaca_auth_client_refresher_status",
+    "alpaca_auth_client_token_store_status",
+];
+
+/// Every function of the header, called on a success path after a failing
+/// call, leaves the last error as the rule says (`tests/c/last_error.c`),
+/// and the program calls every function the header declares.
+#[test]
+fn every_function_follows_the_last_error_rule() {
+    let built = built();
+    let mock = mock();
+    let scratch = scratch().join(format!("last-error-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    let open = scratch.join("open");
+    fs::create_dir_all(&open).expect("scratch directory");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut command = program_for(&built.program("last_error"), "LAST_ERROR", &mock);
+    with_client_secret(&mut command)
+        .env("APCA_ENVIRONMENT", "broker-sandbox")
+        .env("APCA_AUTH_URL", mock.token_url())
+        .env("LAST_ERROR_API_KEY_ID", MOCK_API_KEY_ID)
+        .env("LAST_ERROR_API_SECRET_KEY", MOCK_API_SECRET_KEY)
+        .env("LAST_ERROR_KEY", root().join("tests/keys/p256-pkcs8.pem"))
+        .env("LAST_ERROR_CA", root().join("tests/keys/certificate.pem"))
+        .env("LAST_ERROR_SHARED_DIR", scratch.join("shared"))
+        .env("LAST_ERROR_OPEN_DIR", &open);
+    let ran = run_under_valgrind(command, "tests/c/last_error.c");
+    let _ = fs::remove_dir_all(&scratch);
+    assert!(
+        ran.value("last_error: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    let called: std::collections::BTreeSet<&str> =
+        ran.lines_starting("called: ").into_iter().collect();
+    let missed: Vec<String> = header_exports()
+        .into_iter()
+        .filter(|export| !called.contains(export.as_str()))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "functions of alpaca_auth.h that tests/c/last_error.c does not call: {missed:?}"
+    );
+    let mut reasons: Vec<&str> = ran
+        .lines_starting("reason: ")
+        .iter()
+        .map(|line| line.split_once(": ").map_or(*line, |(name, _)| name))
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, LAST_ERROR_EXCEPTIONS, "{}", ran.stdout);
+}

@@ -542,7 +542,9 @@ pub enum alpaca_auth_store_status {
 /// to others) does not fail `alpaca_auth_builder_build`: the client runs
 /// without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE` to
 /// its event callback, and this call gives `UNAVAILABLE`, with the reason in
-/// the calling thread's last error (`alpaca_auth_last_error`).
+/// the calling thread's last error (`alpaca_auth_last_error`): one of the
+/// two calls that leave a last error while returning
+/// `ALPACA_AUTH_RESULT_OK` (the rule is on `alpaca_auth_last_error`).
 ///
 /// # Safety
 ///
@@ -791,7 +793,9 @@ const REFRESHER_STATUS_V1_SIZE: usize =
 /// Reads the background refresher's status into `*status_out`. When the
 /// last attempt failed (`consecutive_failures > 0`), the calling thread's
 /// last error receives that failure's message (with its HTTP status and
-/// OAuth code), readable with `alpaca_auth_last_error`. A client without a
+/// OAuth code), readable with `alpaca_auth_last_error`, while the call
+/// returns `ALPACA_AUTH_RESULT_OK` (one of the two exceptions to the rule
+/// stated on `alpaca_auth_last_error`). A client without a
 /// background refresher: `ALPACA_AUTH_RESULT_CONFIG`. The caller sets
 /// `status_out->struct_size` first, as for `alpaca_auth_client_stats`.
 ///

@@ -85,9 +85,23 @@ pub(crate) fn last_error() -> String {
 
 /// Copies the detail of the most recent failed call on the calling thread
 /// into `buf`: what went wrong, with the HTTP status and the OAuth error code
-/// and description where there are some. It never contains a secret. It is
-/// the empty string when the most recent fallible call succeeded (every
-/// fallible function except this one clears it on entry).
+/// and description where there are some. It never contains a secret.
+///
+/// The rule, for every function of this header (`tests/c/last_error.c`
+/// checks each one):
+///
+/// * A function that returns an `alpaca_auth_result` clears the last error
+///   on entry and sets it on failure: after `ALPACA_AUTH_RESULT_OK` it is
+///   empty. Two exceptions return `ALPACA_AUTH_RESULT_OK` and leave a
+///   reason there: `alpaca_auth_client_token_store_status` when the status
+///   is `UNAVAILABLE` (why the store was refused), and
+///   `alpaca_auth_client_refresher_status` when the refresher's last
+///   attempt failed (that failure).
+/// * A function that returns no result code (the `_free` and `_count`
+///   functions, `alpaca_auth_result_str`, `alpaca_auth_version`,
+///   `alpaca_auth_version_number`) never changes it, so it may be called
+///   between a failure and the reading of its detail; nor does this
+///   function.
 ///
 /// `*len_out` receives the length needed, terminating NUL included, both on
 /// `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`; the

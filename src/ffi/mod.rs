@@ -32,7 +32,12 @@
 //!   the offending argument is named in the last error.
 //! * Every fallible function clears the calling thread's last error on entry
 //!   and sets it on failure, so after a failure `alpaca_auth_last_error`
-//!   says what went wrong, and after a success it is empty.
+//!   says what went wrong, and after a success it is empty, except after
+//!   the two status calls that report a reason with success
+//!   (`alpaca_auth_client_token_store_status`,
+//!   `alpaca_auth_client_refresher_status`). Functions without a result
+//!   leave it alone. The rule is stated once, on `alpaca_auth_last_error`
+//!   ([`error`]).
 //! * No panic crosses the boundary: it becomes `ALPACA_AUTH_RESULT_PANIC`
 //!   (or NULL, 0, or nothing for functions without a result).
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -198,6 +198,7 @@ pub fn build_programs() -> Result<Built, String> {
         "assertion_options",
         "fork_storm",
         "incidents",
+        "last_error",
         "prefork",
         "refresher",
         "soak",
