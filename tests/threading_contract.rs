@@ -79,17 +79,19 @@ fn as_caller<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'stat
         .expect("caller does not panic")
 }
 
-/// A mock whose tokens live 2 s: the tests' refresh policy refreshes them
-/// at half-life, 1 s after they arrive.
+/// A mock whose tokens live 4 s: the tests' refresh policy refreshes them
+/// at half-life, 2 s after they arrive, and they are handed out until
+/// shortly before 4 s (the expiry margin), which leaves a slow machine
+/// more than a second of slack.
 fn short_lived_mock() -> MockServer {
     let mock = mock();
-    mock.set_expires_in(2);
+    mock.set_expires_in(4);
     mock
 }
 
-/// Until the refresh window of a 2-second token fetched just now.
+/// Into the refresh window of a 4-second token fetched just now.
 fn sleep_into_refresh_window() {
-    thread::sleep(Duration::from_millis(1200));
+    thread::sleep(Duration::from_millis(2300));
 }
 
 #[test]
