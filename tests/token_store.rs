@@ -202,7 +202,7 @@ fn untrusted_entries_are_ignored_and_replaced() {
         (
             "another format version",
             Box::new({
-                let planted = planted.replace("\"version\":1", "\"version\":2");
+                let planted = planted.replace("\"version\":2", "\"version\":3");
                 move |p| fs::write(p, &planted).unwrap()
             }),
         ),
@@ -498,7 +498,10 @@ fn cli_fleet(mock: &MockServer, dir: &Path, processes: usize) -> Vec<String> {
 #[test]
 fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
     let mock = common::mock();
-    mock.set_expires_in(3);
+    // Long enough for 16 debug-build processes to derive their store key
+    // (PBKDF2, unoptimised here) on a 2-core machine within one token's
+    // life.
+    mock.set_expires_in(10);
     let dir = store_dir("fleet");
     let first = cli_fleet(&mock, &dir, 16);
     assert!(first.iter().all(|t| t == &first[0] && !t.is_empty()));
@@ -507,7 +510,7 @@ fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
     assert_eq!(after_first, 1);
 
     // The token expires; 8 more processes at once.
-    std::thread::sleep(Duration::from_millis(3_200));
+    std::thread::sleep(Duration::from_millis(10_200));
     let second = cli_fleet(&mock, &dir, 8);
     assert!(second.iter().all(|t| t == &second[0] && t != &first[0]));
     let after_second = mock.token_requests();

@@ -290,7 +290,7 @@ impl TokenStore for RedisStore {
         };
         // An entry that does not parse is ignored (the next publish replaces
         // it).
-        Ok(StoredToken::from_entry(&bytes))
+        Ok(StoredToken::from_entry(key, &bytes))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
@@ -303,7 +303,7 @@ impl TokenStore for RedisStore {
         if px == 0 {
             return Ok(());
         }
-        let entry = token.to_entry();
+        let entry = token.to_entry(key);
         let value = entry.expose_secret().as_bytes();
         let entry_key = self.entry_key(key);
         let px = px.to_string();

@@ -126,11 +126,11 @@ impl TokenStore for FileStore {
     fn load(&self, key: &StoreKey) -> io::Result<Option<StoredToken>> {
         Ok(self
             .read_entry(key)?
-            .and_then(|bytes| StoredToken::from_entry(&bytes)))
+            .and_then(|bytes| StoredToken::from_entry(key, &bytes)))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
-        let entry = token.to_entry();
+        let entry = token.to_entry(key);
         let bytes = entry.expose_secret().as_bytes();
         let tmp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
