@@ -78,7 +78,13 @@ impl FileStore {
             return Err(Error::config("the token cache directory is empty"));
         }
         let fd = open_private_dir(&dir).map_err(|why| {
-            Error::config(format!("token cache directory \"{}\" {why}", shown(&dir)))
+            // `why` names a component (": \"/a\" is ...") or the whole path
+            // ("is not ...").
+            let sep = if why.starts_with(':') { "" } else { " " };
+            Error::config(format!(
+                "token cache directory \"{}\"{sep}{why}",
+                shown(&dir)
+            ))
         })?;
         install_fork_handler();
         Ok(FileStore {
