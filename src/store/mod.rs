@@ -1,7 +1,8 @@
 //! Sharing one token among processes: the [`TokenStore`] that the slow path
 //! consults (never the cached-header path).
 
-// flock, geteuid and the fork handler are libc calls.
+// The directory walk, the *at calls relative to the store directory, flock
+// and the fork handler are libc calls.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod file;
