@@ -745,8 +745,15 @@ struct DirentBuf([u8; 4096]);
 /// Calls `f` with each open descriptor of this process (but the one used to
 /// list them): from `/proc/self/fd`, else every number below
 /// [`LOCK_FD_SCAN_LIMIT`]. Async-signal-safe: no allocation, no lock.
-fn for_each_descriptor(mut f: impl FnMut(RawFd)) {
-    let path = b"/proc/self/fd\0";
+fn for_each_descriptor(f: impl FnMut(RawFd)) {
+    for_each_descriptor_listed_in(b"/proc/self/fd\0", f);
+}
+
+/// [`for_each_descriptor`] with the listing at `path` (NUL-terminated).
+fn for_each_descriptor_listed_in(path: &[u8], mut f: impl FnMut(RawFd)) {
+    if path.last() != Some(&0) {
+        return;
+    }
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: open (async-signal-safe) of a NUL-terminated path.
     let dir = unsafe { libc::open(path.as_ptr().cast(), flags) };
@@ -1163,9 +1170,30 @@ mod tests {
         assert_eq!(parse_fd(b"..\0"), None);
         assert_eq!(parse_fd(b"\0"), None);
         assert_eq!(parse_fd(b"99999999999\0"), None);
-        let mut seen = Vec::new();
-        for_each_descriptor(|fd| seen.push(fd));
-        assert!(seen.contains(&0) || seen.contains(&1) || seen.contains(&2));
+    }
+
+    #[test]
+    fn every_open_descriptor_is_listed_with_or_without_proc() {
+        let base = scratch("listing");
+        let path = base.join("f");
+        fs::write(&path, b"").expect("file");
+        let fd = open_raw(&path);
+        let id = id_of(fd);
+        let listed = |listing: &[u8]| {
+            let mut seen = Vec::new();
+            for_each_descriptor_listed_in(listing, |n| {
+                if raw_file_id(n) == Some(id) {
+                    seen.push(n);
+                }
+            });
+            seen
+        };
+        assert_eq!(listed(b"/proc/self/fd\0"), [fd]);
+        assert_eq!(listed(b"/nonexistent/fd\0"), [fd], "the bounded scan");
+        // SAFETY: the descriptor this test opened.
+        unsafe { libc::close(fd) };
+        assert!(listed(b"/proc/self/fd\0").is_empty());
+        let _ = fs::remove_dir_all(&base);
     }
 
     /// Forks `forks` times while `threads` threads take and release file
