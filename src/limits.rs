@@ -281,3 +281,23 @@ pub const MAX_HEADER_LINE_LEN: usize = {
     let secret = "APCA-API-SECRET-KEY: ".len() + API_SECRET_MAX_LEN;
     max(max(bearer, basic), max(key_id, secret)) + 1
 };
+
+// ---------------------------------------------------------------------------
+// File token store: key derivation and fetch-lock bookkeeping
+// ---------------------------------------------------------------------------
+
+/// PBKDF2-HMAC-SHA256 iterations of a client secret's fingerprint in a
+/// [`StoreKey`](crate::StoreKey): whoever can list a store learns the key,
+/// and each guess of the secret costs this many HMACs to test. Chosen so that
+/// one derivation takes about 25 ms in a release build on a 2-core x86-64
+/// test machine (the key is computed once per client, at build).
+pub const STORE_KEY_PBKDF2_ITERATIONS: u32 = 100_000;
+/// How many fetch locks of the file store one process can hold or be taking
+/// at once (a fixed table, because the `fork()` child handler that closes
+/// them may not allocate). A lock beyond this is refused with an error, so
+/// the caller fetches on its own rather than take an untracked descriptor.
+pub const MAX_HELD_FILE_LOCKS: usize = 64;
+/// Where `/proc/self/fd` cannot be read, the highest descriptor number (not
+/// included) that a `fork()` child examines for lock files still being
+/// opened by the parent.
+pub const LOCK_FD_SCAN_LIMIT: i32 = 65_536;

@@ -205,7 +205,7 @@ fn untrusted_entries_are_ignored_and_replaced() {
         (
             "another format version",
             Box::new({
-                let planted = planted.replace("\"version\":1", "\"version\":2");
+                let planted = planted.replace("\"version\":2", "\"version\":3");
                 move |p| fs::write(p, &planted).unwrap()
             }),
         ),
@@ -513,7 +513,10 @@ fn cli_fleet(mock: &MockServer, dir: &Path, processes: usize) -> Vec<String> {
 #[test]
 fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
     let mock = common::mock();
-    mock.set_expires_in(3);
+    // Long enough for 16 debug-build processes to derive their store key
+    // (PBKDF2, unoptimised here) on a 2-core machine within one token's
+    // life.
+    mock.set_expires_in(10);
     let dir = store_dir("fleet");
     let first = cli_fleet(&mock, &dir, 16);
     assert!(first.iter().all(|t| t == &first[0] && !t.is_empty()));
@@ -522,7 +525,7 @@ fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
     assert_eq!(after_first, 1);
 
     // The token expires; 8 more processes at once.
-    std::thread::sleep(Duration::from_millis(3_200));
+    std::thread::sleep(Duration::from_millis(10_200));
     let second = cli_fleet(&mock, &dir, 8);
     assert!(second.iter().all(|t| t == &second[0] && t != &first[0]));
     let after_second = mock.token_requests();
@@ -532,4 +535,78 @@ fn a_fleet_of_cli_processes_makes_one_token_request_per_rotation() {
     );
     assert_eq!(after_second, 2);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// The `.token` entries of `dir`.
+fn token_entries(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .expect("store directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "token"))
+        .collect()
+}
+
+#[test]
+fn an_entry_renamed_onto_another_credentials_name_is_never_used_by_it() {
+    let mock = common::mock();
+    let (b_id, b_secret) = ("MOCKCLIENTB000000002", "second-account-secret-0002");
+    mock.register_client_secret(b_id, b_secret);
+    let dir = store_dir("renamed");
+    let a = shared_client(&mock, &dir, MOCK_CLIENT_SECRET);
+    let a_token = a.access_token().expect("a fetches");
+    let [a_entry]: [PathBuf; 1] = token_entries(&dir).try_into().expect("a's entry");
+    let b_client = || {
+        common::builder(&mock)
+            .credentials(Credentials::client_secret(b_id, b_secret))
+            .token_cache_dir(&dir)
+            .build()
+            .expect("client builds")
+    };
+    b_client().access_token().expect("b fetches");
+    let b_entry = token_entries(&dir)
+        .into_iter()
+        .find(|p| p != &a_entry)
+        .expect("b's entry");
+    fs::rename(&a_entry, &b_entry).expect("rename");
+    let b_token = b_client().access_token().expect("b fetches again");
+    assert!(
+        b_token.expose_secret() != a_token.expose_secret(),
+        "b used a's token"
+    );
+    assert_eq!(mock.token_requests(), 3, "b fetched its own");
+    let replaced = fs::read_to_string(&b_entry).expect("b's entry");
+    assert!(replaced.contains(b_token.expose_secret()));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_relative_path_a_trailing_slash_or_a_dot_component_is_refused_at_build() {
+    let mock = common::mock();
+    let real = store_dir("syntax");
+    let shown = real.to_str().expect("a UTF-8 path");
+    for dir in [
+        "relative-store".to_owned(),
+        format!("{shown}/"),
+        format!("{shown}/."),
+        format!("{shown}/../x"),
+    ] {
+        let err = secret_builder(&mock)
+            .token_cache_dir(&dir)
+            .build()
+            .expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::Config, "{dir}: {err}");
+        assert!(err.to_string().contains(&dir), "{dir}: {err}");
+        let env_err = common::util::from_vars(&[
+            ("APCA_ENVIRONMENT", "broker-sandbox"),
+            ("APCA_AUTH_URL", mock.token_url().as_str()),
+            ("APCA_CLIENT_ID", MOCK_CLIENT_ID),
+            ("APCA_CLIENT_SECRET", MOCK_CLIENT_SECRET),
+            ("APCA_TOKEN_CACHE_DIR", dir.as_str()),
+        ])
+        .and_then(|b| b.build())
+        .expect_err("refused from the environment too");
+        assert_eq!(env_err.kind(), ErrorKind::Config, "{dir}: {env_err}");
+    }
+    assert!(!real.exists(), "nothing was created");
+    assert_eq!(mock.token_requests(), 0);
 }

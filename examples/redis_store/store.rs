@@ -5,10 +5,10 @@
 //!
 //! Keys (`<prefix>` defaults to [`DEFAULT_PREFIX`], `<key>` is
 //! [`StoreKey::as_str`], 64 hex digits):
-//! - `<prefix><key>`: the entry, JSON `{"version":1,"access_token":..,
-//!   "expires_at_unix_ms":..,"lifetime_ms":..}`, written with
-//!   `SET .. PX <the token's remaining life>`, so Redis drops it when the
-//!   token expires. Never the client secret, the private key or an assertion.
+//! - `<prefix><key>`: the entry, JSON `{"version":2,"key":..,"access_token":..,
+//!   "expires_at_unix_ms":..,"lifetime_ms":..}` (refused under another key),
+//!   written with `SET .. PX <the token's remaining life>`, so Redis drops it
+//!   when the token expires. Never the client secret, the private key or an assertion.
 //! - `<prefix><key>:lock`: the fetch lock, `SET .. <random> NX PX <lock TTL>`
 //!   ([`DEFAULT_LOCK_TTL`], the token budget, unless changed). A holder that
 //!   dies leaves it to expire; unlocking deletes it only if it still holds
@@ -290,7 +290,7 @@ impl TokenStore for RedisStore {
         };
         // An entry that does not parse is ignored (the next publish replaces
         // it).
-        Ok(StoredToken::from_entry(&bytes))
+        Ok(StoredToken::from_entry(key, &bytes))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
@@ -303,7 +303,7 @@ impl TokenStore for RedisStore {
         if px == 0 {
             return Ok(());
         }
-        let entry = token.to_entry();
+        let entry = token.to_entry(key);
         let value = entry.expose_secret().as_bytes();
         let entry_key = self.entry_key(key);
         let px = px.to_string();

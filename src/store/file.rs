@@ -1,114 +1,115 @@
 //! [`FileStore`]: the built-in token store, a private directory with one
 //! entry per credential, shared by the processes of one user on one host.
 //!
-//! - The directory is created with mode `0700`; an existing one must be a
-//!   directory owned by this user that no one else can enter or list.
+//! - The directory is given as an absolute path without empty, `.` or `..`
+//!   components (so no trailing slash). It is opened once, at build, one
+//!   component at a time from `/`, never following a symbolic link (one
+//!   anywhere in the path is refused: give the resolved path instead), and
+//!   missing components are created with mode `0700`.
+//! - Every directory above it must be owned by root or this user and not be
+//!   writable by group or others (as OpenSSH checks the path of
+//!   `authorized_keys`), except a world-writable directory with the sticky
+//!   bit (like `/tmp`) whose next component this user owns: no one else can
+//!   rename that away. The directory itself must be owned by this user, with
+//!   no access for group or others.
+//! - The store keeps the directory open and from then on reaches its files
+//!   only relative to that descriptor (`openat`, `renameat`, `unlinkat`,
+//!   `fstatat`, `mknodat`), never by path: renaming or replacing a directory
+//!   of the path later, or a `chdir()`, does not move the store.
 //! - Entry `<key>.token` (mode `0600`) is written to a temporary file and
-//!   renamed over the old one, so a reader sees a whole entry or none.
+//!   renamed over the old one, so a reader sees a whole entry or none. It
+//!   names its key inside ([`StoredToken::to_entry`]), so an entry moved to
+//!   another key's name is ignored.
 //! - Entry `<key>.lock` is the fetch lock, an `flock` that the kernel
-//!   releases when its holder exits. A process forked while one of its
-//!   threads holds a lock closes its inherited copy at once (an atfork
-//!   handler), so a child never keeps its parent's lock.
+//!   releases when its holder exits. A process forked at any moment never
+//!   keeps a descriptor of a lock file (see the fork handler below).
 //! - An entry that is not a regular file owned by this user with no access
-//!   for others, is larger than [`MAX_ENTRY_LEN`], or does not parse is
-//!   ignored, and replaced by the next publish.
-//!
-//! Entries are in the format of [`StoredToken::to_entry`].
+//!   for others, is larger than [`MAX_ENTRY_LEN`], does not parse or names
+//!   another key is ignored, and replaced by the next publish.
 //!
 //! An entry holds the access token, its expiry (Unix milliseconds) and its
 //! lifetime; the secret and the private key are never written.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{CStr, CString};
+use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
-use std::os::unix::io::AsRawFd as _;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Once};
 
 use zeroize::Zeroizing;
 
 use super::{StoreKey, StoreLock, StoredToken, TokenStore, MAX_ENTRY_LEN};
 use crate::error::{Error, Result};
+use crate::limits::{LOCK_FD_SCAN_LIMIT, MAX_HELD_FILE_LOCKS};
 
 /// Permission bits for group and others: none may be set on the directory or
 /// an entry.
 const GROUP_OTHER_BITS: u32 = 0o077;
+/// Write permission for group and others: none may be set on a directory
+/// above the store (but see the sticky-bit exception).
+const GROUP_OTHER_WRITE: u32 = 0o022;
 
 /// A token store in a private directory (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct FileStore {
+    /// The path as configured, for display only.
     dir: PathBuf,
+    /// The directory that was checked; every file is reached through it.
+    fd: Arc<OwnedFd>,
 }
 
 impl FileStore {
-    /// Opens the store in `dir`, creating it (and its parents) with mode
-    /// `0700` if it does not exist. Refused (`Config`) if `dir` is not a
-    /// directory owned by this user, or if group or others have any access
-    /// to it.
+    /// Opens the store in `dir`, creating missing directories with mode
+    /// `0700`. Refused (`Config`, naming the path and the component at
+    /// fault) if `dir` is not absolute; has an empty, `.` or `..` component
+    /// (a trailing slash included); passes through a symbolic link; passes
+    /// through a directory owned by another user than root or this one, or
+    /// writable by group or others (unless it is sticky and this user owns
+    /// the next component); or is not a directory owned by this user that
+    /// no one else can enter or list.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileStore> {
         let dir = dir.into();
-        let shown = dir.display().to_string().escape_debug().to_string();
         if dir.as_os_str().is_empty() {
             return Err(Error::config("the token cache directory is empty"));
         }
-        let meta = match fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .and_then(|()| fs::symlink_metadata(&dir))
-                .map_err(|e| {
-                    Error::config(format!(
-                        "token cache directory \"{shown}\" cannot be created: {e}"
-                    ))
-                })?,
-            other => other
-                .map_err(|e| Error::config(format!("token cache directory \"{shown}\": {e}")))?,
-        };
-        if !meta.is_dir() {
-            return Err(Error::config(format!(
-                "token cache directory \"{shown}\" is not a directory (a symbolic link is refused too)"
-            )));
-        }
-        if meta.uid() != effective_uid() {
-            return Err(Error::config(format!(
-                "token cache directory \"{shown}\" belongs to another user"
-            )));
-        }
-        if meta.mode() & GROUP_OTHER_BITS != 0 {
-            return Err(Error::config(format!(
-                "token cache directory \"{shown}\" is accessible to other users (mode {:o}): chmod 700 it",
-                meta.mode() & 0o777
-            )));
-        }
+        let fd = open_private_dir(&dir).map_err(|why| {
+            // `why` names a component (": \"/a\" is ...") or the whole path
+            // ("is not ...").
+            let sep = if why.starts_with(':') { "" } else { " " };
+            Error::config(format!(
+                "token cache directory \"{}\"{sep}{why}",
+                shown(&dir)
+            ))
+        })?;
         install_fork_handler();
-        Ok(FileStore { dir })
+        Ok(FileStore {
+            dir,
+            fd: Arc::new(fd),
+        })
     }
 
-    /// The directory.
+    /// The directory, as configured.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    fn entry_path(&self, key: &StoreKey) -> PathBuf {
-        self.dir.join(format!("{}.token", key.as_str()))
-    }
-
-    fn lock_path(&self, key: &StoreKey) -> PathBuf {
-        self.dir.join(format!("{}.lock", key.as_str()))
+    fn dirfd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 
     /// The entry's bytes, if it is a file this store can trust.
     fn read_entry(&self, key: &StoreKey) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(self.entry_path(key))
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            // A symbolic link (ELOOP) or anything else odd: not trusted.
+        let name = file_name(key, ".token")?;
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let file = match openat(self.dirfd(), &name, flags, 0) {
+            Ok(fd) => File::from(fd),
+            // Missing, a symbolic link (ELOOP) or anything else odd: not
+            // trusted.
             Err(_) => return Ok(None),
         };
         let meta = file.metadata()?;
@@ -120,62 +121,86 @@ impl FileStore {
         (&file).take(limit + 1).read_to_end(&mut bytes)?;
         Ok(Some(bytes))
     }
+
+    /// The identity of `<key>.lock`, created (without a descriptor) if
+    /// missing; refused unless it is a private regular file of this user.
+    fn lock_file_id(&self, name: &CStr) -> io::Result<FileId> {
+        // SAFETY: mknodat with a valid directory descriptor and a
+        // NUL-terminated name; a regular file needs no device number.
+        let made = unsafe { libc::mknodat(self.dirfd(), name.as_ptr(), libc::S_IFREG | 0o600, 0) };
+        if made != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::EEXIST) {
+                return Err(error);
+            }
+        }
+        let st = fstatat_nofollow(self.dirfd(), name)?;
+        if !private_stat(&st) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the lock file is not a private regular file of this user",
+            ));
+        }
+        Ok(FileId::of(&st))
+    }
 }
 
 impl TokenStore for FileStore {
     fn load(&self, key: &StoreKey) -> io::Result<Option<StoredToken>> {
         Ok(self
             .read_entry(key)?
-            .and_then(|bytes| StoredToken::from_entry(&bytes)))
+            .and_then(|bytes| StoredToken::from_entry(key, &bytes)))
     }
 
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
-        let entry = token.to_entry();
+        let entry = token.to_entry(key);
         let bytes = entry.expose_secret().as_bytes();
-        let tmp = self.dir.join(format!(
+        let tmp = CString::new(format!(
             ".{}.{}.{}.tmp",
             key.as_str(),
             std::process::id(),
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .and_then(|mut file| file.write_all(bytes))
-            .and_then(|()| fs::rename(&tmp, self.entry_path(key)));
+        ))
+        .map_err(|_| invalid_name())?;
+        let flags =
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_NOCTTY;
+        let mut file = File::from(openat(self.dirfd(), &tmp, flags, 0o600)?);
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| renameat(self.dirfd(), &tmp, &file_name(key, ".token")?));
         if written.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = unlinkat(self.dirfd(), &tmp);
         }
         written
     }
 
     fn try_lock(&self, key: &StoreKey) -> io::Result<Option<Box<dyn StoreLock>>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(self.lock_path(key))?;
-        // Registered at once, so that a fork from here on closes the
-        // child's copy (the lock, if taken, stays this process's).
-        let lock = FileLock::new(file);
-        let Some(file) = lock.file.as_ref() else {
-            return Ok(None);
+        let name = file_name(key, ".lock")?;
+        let id = self.lock_file_id(&name)?;
+        // Recorded before the descriptor exists: a fork from here on closes
+        // the child's copy, whenever it comes (see `close_inherited_locks`).
+        let slot = LockSlot::claim(&LOCK_SLOTS, id).ok_or_else(|| {
+            io::Error::other("too many file-store locks are held at once in this process")
+        })?;
+        let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let fd = match openat(self.dirfd(), &name, flags, 0) {
+            Ok(fd) => fd,
+            Err(error) => {
+                slot.release();
+                return Err(error);
+            }
         };
-        let meta = file.metadata()?;
-        if !private_file(&meta) {
+        let lock = FileLock::new(slot, fd);
+        let fd = lock.raw_fd();
+        if FileId::of(&fstat(fd)?) != id {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                "the lock file is not a private regular file of this user",
+                "the lock file was replaced while it was opened",
             ));
         }
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        slot.hold(fd);
+        // SAFETY: flock on the descriptor `lock` owns.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let error = io::Error::last_os_error();
             return if error.kind() == io::ErrorKind::WouldBlock {
                 Ok(None)
@@ -196,7 +221,7 @@ impl TokenStore for FileStore {
         if let Some(stored) = self.load(key)? {
             let held = stored.access_token.expose_secret().as_bytes();
             if bool::from(subtle::ConstantTimeEq::ct_eq(held, token.as_bytes())) {
-                fs::remove_file(self.entry_path(key))?;
+                unlinkat(self.dirfd(), &file_name(key, ".token")?)?;
             }
         }
         drop(lock);
@@ -212,6 +237,20 @@ fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The path as error messages show it (escaped, as `Debug` would).
+fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
+fn invalid_name() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "a file name with a NUL byte")
+}
+
+/// `<key><suffix>` as a C string (a key is hex, so this cannot fail).
+fn file_name(key: &StoreKey, suffix: &str) -> io::Result<CString> {
+    CString::new(format!("{}{suffix}", key.as_str())).map_err(|_| invalid_name())
+}
+
 /// A regular file of this user that group and others cannot access.
 fn private_file(meta: &fs::Metadata) -> bool {
     meta.file_type().is_file()
@@ -219,25 +258,369 @@ fn private_file(meta: &fs::Metadata) -> bool {
         && meta.mode() & GROUP_OTHER_BITS == 0
 }
 
+/// [`private_file`] of a `stat`.
+fn private_stat(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+        && st.st_uid == effective_uid()
+        && st.st_mode & GROUP_OTHER_BITS == 0
+}
+
+// ---------------------------------------------------------------------------
+// System calls relative to a directory descriptor
+// ---------------------------------------------------------------------------
+
+/// `openat(dirfd, name, flags | O_CLOEXEC, mode)`.
+fn openat(dirfd: RawFd, name: &CStr, flags: i32, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated name; the mode is read only with O_CREAT.
+    let fd = unsafe { libc::openat(dirfd, name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn renameat(dirfd: RawFd, from: &CStr, to: &CStr) -> io::Result<()> {
+    // SAFETY: NUL-terminated names relative to a directory descriptor.
+    if unsafe { libc::renameat(dirfd, from.as_ptr(), dirfd, to.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn unlinkat(dirfd: RawFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: a NUL-terminated name relative to a directory descriptor.
+    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole stat into the buffer when it succeeds.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: initialised by the successful fstat.
+    Ok(unsafe { st.assume_init() })
+}
+
+fn fstatat_nofollow(dirfd: RawFd, name: &CStr) -> io::Result<libc::stat> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a NUL-terminated name; fstatat writes a whole stat on success.
+    let r = unsafe {
+        libc::fstatat(
+            dirfd,
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: initialised by the successful fstatat.
+    Ok(unsafe { st.assume_init() })
+}
+
+// ---------------------------------------------------------------------------
+// Opening the directory, one checked component at a time
+// ---------------------------------------------------------------------------
+
+/// The components of `dir` after the leading `/`, or why `dir` is refused
+/// (completing "token cache directory "..." ").
+fn components(dir: &Path) -> std::result::Result<Vec<&[u8]>, String> {
+    let bytes = dir.as_os_str().as_bytes();
+    let Some(rest) = bytes.strip_prefix(b"/") else {
+        return Err(
+            "is not an absolute path (a relative one would move with the working directory)"
+                .to_owned(),
+        );
+    };
+    if rest.is_empty() {
+        return Err("is the root directory".to_owned());
+    }
+    let parts: Vec<&[u8]> = rest.split(|&b| b == b'/').collect();
+    for part in &parts {
+        match *part {
+            b"" => return Err(
+                "has an empty component (a doubled or trailing \"/\"): give the directory itself"
+                    .to_owned(),
+            ),
+            b"." | b".." => {
+                return Err("has a \".\" or \"..\" component: give the directory itself".to_owned())
+            }
+            _ if part.contains(&0) => return Err("contains a NUL byte".to_owned()),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+/// Opens `dir` as the module documentation describes, or says why not.
+fn open_private_dir(dir: &Path) -> std::result::Result<OwnedFd, String> {
+    let names = components(dir)?;
+    let root = CString::new("/").map_err(|_| "contains a NUL byte".to_owned())?;
+    let mut parent = openat(libc::AT_FDCWD, &root, DIR_FLAGS, 0)
+        .map_err(|e| format!(": \"/\" cannot be opened: {e}"))?;
+    let mut parent_stat = fstat(parent.as_raw_fd()).map_err(|e| format!(": \"/\": {e}"))?;
+    let mut here = PathBuf::from("/");
+    check_ancestor_owner(&here, &parent_stat)?;
+    for (i, name) in names.iter().enumerate() {
+        let name = CString::new(*name).map_err(|_| "contains a NUL byte".to_owned())?;
+        let parent_path = here.clone();
+        here.push(std::ffi::OsStr::from_bytes(name.as_bytes()));
+        check_parent_writers(&parent_path, &parent_stat, None)?;
+        let child = open_or_create_dir(parent.as_raw_fd(), &name, &here)?;
+        let child_stat =
+            fstat(child.as_raw_fd()).map_err(|e| format!(": \"{}\": {e}", shown(&here)))?;
+        if child_stat.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(format!(": \"{}\" is not a directory", shown(&here)));
+        }
+        check_parent_writers(&parent_path, &parent_stat, Some((&here, child_stat.st_uid)))?;
+        if i + 1 == names.len() {
+            check_store_dir(&here, &child_stat)?;
+        } else {
+            check_ancestor_owner(&here, &child_stat)?;
+        }
+        parent = child;
+        parent_stat = child_stat;
+    }
+    Ok(parent)
+}
+
+/// How every directory of the path is opened: a descriptor usable only as
+/// the base of `*at` calls (so a directory this user may search but not
+/// list still opens), never through a symbolic link.
+const DIR_FLAGS: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+
+/// Opens `name` in `parent`, creating it `0700` if it is missing.
+fn open_or_create_dir(
+    parent: RawFd,
+    name: &CStr,
+    here: &Path,
+) -> std::result::Result<OwnedFd, String> {
+    match openat(parent, name, DIR_FLAGS, 0) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(why_not_a_directory(parent, name, here, &e)),
+    }
+    // SAFETY: mkdirat with a directory descriptor and a NUL-terminated name.
+    if unsafe { libc::mkdirat(parent, name.as_ptr(), 0o700) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(format!(": \"{}\" cannot be created: {e}", shown(here)));
+        }
+    }
+    openat(parent, name, DIR_FLAGS, 0).map_err(|e| why_not_a_directory(parent, name, here, &e))
+}
+
+/// Why `name` in `parent` did not open as a directory: a symbolic link, not
+/// a directory, or the system's error.
+fn why_not_a_directory(parent: RawFd, name: &CStr, here: &Path, error: &io::Error) -> String {
+    let here = shown(here);
+    match fstatat_nofollow(parent, name) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => format!(
+            ": \"{here}\" is a symbolic link, which is refused: give the resolved path instead"
+        ),
+        Ok(st) if st.st_mode & libc::S_IFMT != libc::S_IFDIR => {
+            format!(": \"{here}\" is not a directory")
+        }
+        _ => format!(": \"{here}\": {error}"),
+    }
+}
+
+/// A directory above the store: owned by root or this user.
+fn check_ancestor_owner(path: &Path, st: &libc::stat) -> std::result::Result<(), String> {
+    if st.st_uid != 0 && st.st_uid != effective_uid() {
+        return Err(format!(
+            ": \"{}\" above it belongs to another user (uid {}), who could replace what is inside",
+            shown(path),
+            st.st_uid
+        ));
+    }
+    Ok(())
+}
+
+/// A directory above the store, `st`: not writable by group or others,
+/// unless it is sticky and `child` (the next component and its owner, once
+/// opened) is this user's.
+fn check_parent_writers(
+    path: &Path,
+    st: &libc::stat,
+    child: Option<(&Path, u32)>,
+) -> std::result::Result<(), String> {
+    let mode = st.st_mode;
+    if mode & GROUP_OTHER_WRITE == 0 {
+        return Ok(());
+    }
+    let sticky = mode & libc::S_ISVTX != 0;
+    match child {
+        // Sticky: only the owner of an entry (or of the directory) can
+        // rename it, so the next component must be ours.
+        _ if !sticky => Err(format!(
+            ": \"{}\" above it is writable by other users (mode {:o}), who could replace what is inside",
+            shown(path),
+            mode & 0o7777
+        )),
+        Some((child, uid)) if uid != effective_uid() => Err(format!(
+            ": \"{}\" belongs to another user (uid {uid}) and is in the shared directory \"{}\" (mode {:o}), so it is not this user's to trust",
+            shown(child),
+            shown(path),
+            mode & 0o7777
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The store directory itself: this user's, no access for group or others.
+fn check_store_dir(path: &Path, st: &libc::stat) -> std::result::Result<(), String> {
+    if st.st_uid != effective_uid() {
+        return Err(format!(": \"{}\" belongs to another user", shown(path)));
+    }
+    let mode = st.st_mode & 0o7777;
+    if mode & GROUP_OTHER_BITS != 0 {
+        return Err(format!(
+            ": \"{}\" is accessible to other users (mode {mode:o}): chmod 700 it",
+            shown(path)
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Fetch locks, and what a forked child does with them
+// ---------------------------------------------------------------------------
+
+/// The identity of a file: device and inode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(st: &libc::stat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+/// A slot that has never held a lock.
+const EMPTY: u8 = 0;
+/// Being filled in by the thread that claimed it; no descriptor yet.
+const CLAIMED: u8 = 1;
+/// Its file identity is recorded; a descriptor of that file may exist in
+/// this process, number unknown (being opened, or being closed).
+const PENDING: u8 = 2;
+/// Its descriptor is open, number recorded, identity recorded.
+const HELD: u8 = 3;
+/// Free again; no descriptor, the identity of its last lock file kept.
+const RELEASED: u8 = 4;
+
+/// One lock this process holds or is taking: what a fork child handler
+/// needs to close its copy without allocating or taking a lock.
+struct LockSlot {
+    state: AtomicU8,
+    dev: AtomicU64,
+    ino: AtomicU64,
+    fd: AtomicI32,
+}
+
+impl LockSlot {
+    const fn new() -> LockSlot {
+        LockSlot {
+            state: AtomicU8::new(EMPTY),
+            dev: AtomicU64::new(0),
+            ino: AtomicU64::new(0),
+            fd: AtomicI32::new(-1),
+        }
+    }
+
+    /// A free slot of `table`, now [`PENDING`] with `id` recorded; `None`
+    /// if every slot is in use. A released slot of the same file is
+    /// preferred, then one never used, so the identities a child looks for
+    /// are overwritten only when the table is nearly full.
+    fn claim(table: &[LockSlot], id: FileId) -> Option<&LockSlot> {
+        let same = |s: &&LockSlot| s.state.load(Ordering::SeqCst) == RELEASED && s.id() == id;
+        let pick = |from: u8, slot: &LockSlot| {
+            slot.state
+                .compare_exchange(from, CLAIMED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        };
+        let slot = table
+            .iter()
+            .filter(same)
+            .find(|s| pick(RELEASED, s))
+            .or_else(|| table.iter().find(|s| pick(EMPTY, s)))
+            .or_else(|| table.iter().find(|s| pick(RELEASED, s)))?;
+        slot.fd.store(-1, Ordering::SeqCst);
+        slot.dev.store(id.dev, Ordering::SeqCst);
+        slot.ino.store(id.ino, Ordering::SeqCst);
+        slot.state.store(PENDING, Ordering::SeqCst);
+        Some(slot)
+    }
+
+    fn id(&self) -> FileId {
+        FileId {
+            dev: self.dev.load(Ordering::SeqCst),
+            ino: self.ino.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The descriptor is open and checked: [`HELD`].
+    fn hold(&self, fd: RawFd) {
+        self.fd.store(fd, Ordering::SeqCst);
+        self.state.store(HELD, Ordering::SeqCst);
+    }
+
+    /// About to close the descriptor: [`PENDING`] again, so a child forked
+    /// from now on looks for the file by its identity, never trusting a
+    /// number that may be reused.
+    fn unhold(&self) {
+        self.state.store(PENDING, Ordering::SeqCst);
+        self.fd.store(-1, Ordering::SeqCst);
+    }
+
+    /// The descriptor is closed: [`RELEASED`].
+    fn release(&self) {
+        self.fd.store(-1, Ordering::SeqCst);
+        self.state.store(RELEASED, Ordering::SeqCst);
+    }
+}
+
+/// The locks of this process (a fixed table: the fork child handler may not
+/// allocate or take locks). When every slot is in use, `try_lock` fails
+/// before opening anything, so the caller fetches on its own: a lock whose
+/// descriptor a child could not find is never taken.
+static LOCK_SLOTS: [LockSlot; MAX_HELD_FILE_LOCKS] =
+    [const { LockSlot::new() }; MAX_HELD_FILE_LOCKS];
+
 /// An open lock file, and once `flock` succeeded, the lock. Dropping it
 /// unlocks explicitly (`LOCK_UN` releases the lock whatever copies of the
 /// descriptor a forked child still has), then closes.
 struct FileLock {
-    file: Option<File>,
-    slot: Option<usize>,
+    slot: &'static LockSlot,
+    fd: Option<OwnedFd>,
     /// The process that opened it: in a forked child the descriptor was
     /// already closed by the fork handler and is not this object's to close.
     pid: u32,
 }
 
 impl FileLock {
-    fn new(file: File) -> FileLock {
-        let slot = register_held(file.as_raw_fd());
+    fn new(slot: &'static LockSlot, fd: OwnedFd) -> FileLock {
         FileLock {
-            file: Some(file),
             slot,
+            fd: Some(fd),
             pid: std::process::id(),
         }
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, |fd| fd.as_raw_fd())
     }
 }
 
@@ -245,57 +628,661 @@ impl StoreLock for FileLock {}
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        let Some(file) = self.file.take() else {
+        let Some(fd) = self.fd.take() else {
             return;
         };
         if std::process::id() != self.pid {
-            // A child dropping its parent's lock object: the descriptor
-            // number may already belong to something else. Leave it.
-            std::mem::forget(file);
+            // A child dropping its parent's lock object: the handler closed
+            // the descriptor and freed the slot; the number may already
+            // belong to something else. Leave both.
+            std::mem::forget(fd);
             return;
         }
+        self.slot.unhold();
         // SAFETY: flock on the descriptor this object owns; unlocking a
         // file that is not locked is harmless.
-        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
-        if let Some(slot) = self.slot {
-            HELD_LOCKS[slot].store(-1, Ordering::SeqCst);
-        }
-        drop(file);
+        unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) };
+        drop(fd);
+        self.slot.release();
     }
 }
 
-/// Descriptors of the lock files this process has open, for the fork child
-/// handler (a fixed table: a handler may not allocate or take locks). A
-/// lock that finds no free slot is still a lock, only its descriptor is not
-/// closed in a child (the parent's explicit unlock releases it anyway).
-static HELD_LOCKS: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
+// Why a forked child never keeps a descriptor of a lock file.
+//
+// `try_lock` records the lock file's identity (device, inode) in a slot
+// marked PENDING *before* it opens the file (the file is created beforehand
+// by `mknodat`, which leaves no descriptor), and marks the slot HELD, with
+// the descriptor's number, only once it is open and checked. Releasing goes
+// back through PENDING before the descriptor is closed, and the slot keeps
+// the identity once RELEASED. So whenever a fork happens, each descriptor of
+// a lock file in the child is either the recorded number of a HELD slot or
+// one the child can find by identity:
+//
+// - HELD: the child closes that number (after checking it is still that
+//   file);
+// - PENDING or RELEASED: the child lists its descriptors (`/proc/self/fd`
+//   through `getdents64` into a stack buffer; without /proc, every number
+//   below `LOCK_FD_SCAN_LIMIT`) and closes each whose identity is recorded.
+//   RELEASED counts too because the kernel copies the descriptor table
+//   before the memory: a lock closed between the two copies is still open in
+//   the child while its slot already reads RELEASED;
+// - CLAIMED: nothing was opened yet.
+//
+// A number is never trusted alone (a reused number could be another file),
+// and nothing here allocates, locks or calls anything but open, getdents64,
+// fstat and close (async-signal-safe), as a fork child handler must. The
+// one gap: a lock file closed between the kernel's two copies whose slot is
+// reused for another file in that same instant (only with nearly all
+// `MAX_HELD_FILE_LOCKS` slots taken); such a descriptor is unlocked (its
+// parent unlocked it before closing), so the child keeps no lock.
 
-fn register_held(fd: i32) -> Option<usize> {
-    HELD_LOCKS.iter().position(|slot| {
-        slot.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+/// In the child of a `fork()`: close every inherited descriptor of a lock
+/// file and free the slots (the parent keeps its own descriptors and
+/// releases its locks as usual).
+extern "C" fn close_inherited_locks() {
+    close_inherited_locks_in(&LOCK_SLOTS);
+}
+
+/// [`close_inherited_locks`] over `table`. Async-signal-safe.
+fn close_inherited_locks_in(table: &[LockSlot]) {
+    let mut look_up = false;
+    for slot in table {
+        match slot.state.load(Ordering::SeqCst) {
+            HELD => {
+                let fd = slot.fd.load(Ordering::SeqCst);
+                if fd >= 0 && raw_file_id(fd) == Some(slot.id()) {
+                    // SAFETY: the child's copy of a lock descriptor, which
+                    // no code of the child owns (only the forking thread
+                    // runs there, and its lock objects leave it alone).
+                    unsafe { libc::close(fd) };
+                }
+                look_up = true;
+            }
+            PENDING | RELEASED => look_up = true,
+            _ => {}
+        }
+    }
+    if look_up {
+        for_each_descriptor(|fd| {
+            if let Some(id) = raw_file_id(fd) {
+                if recorded(table, id) {
+                    // SAFETY: as above: a descriptor of a lock file.
+                    unsafe { libc::close(fd) };
+                }
+            }
+        });
+    }
+    for slot in table {
+        if slot.state.load(Ordering::SeqCst) != EMPTY {
+            slot.release();
+        }
+    }
+}
+
+/// Whether `id` is the lock file of a slot of `table` (that is not being
+/// filled in).
+fn recorded(table: &[LockSlot], id: FileId) -> bool {
+    table.iter().any(|slot| {
+        matches!(slot.state.load(Ordering::SeqCst), PENDING | HELD | RELEASED) && slot.id() == id
     })
 }
 
-/// In the child of a `fork()`: close the inherited descriptors of the
-/// parent's held locks, so the child never keeps them locked (the parent
-/// still holds its own descriptor and releases the lock as usual).
-extern "C" fn close_inherited_locks() {
-    for slot in &HELD_LOCKS {
-        let fd = slot.swap(-1, Ordering::SeqCst);
-        if fd >= 0 {
-            // SAFETY: close is async-signal-safe; the descriptor is the
-            // child's copy of one the parent's FileLock owns, and no thread
-            // of the child owns it (only the forking thread runs there).
-            unsafe { libc::close(fd) };
+/// The identity of descriptor `fd`, if it is open. Async-signal-safe.
+fn raw_file_id(fd: RawFd) -> Option<FileId> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat (async-signal-safe) writes a whole stat on success.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful fstat.
+    Some(FileId::of(unsafe { st.assume_init_ref() }))
+}
+
+/// A `getdents64` buffer on the stack, aligned for its records.
+#[repr(C, align(8))]
+struct DirentBuf([u8; 4096]);
+
+/// Calls `f` with each open descriptor of this process (but the one used to
+/// list them): from `/proc/self/fd`, else every number below
+/// [`LOCK_FD_SCAN_LIMIT`]. Async-signal-safe: no allocation, no lock.
+fn for_each_descriptor(f: impl FnMut(RawFd)) {
+    for_each_descriptor_listed_in(b"/proc/self/fd\0", f);
+}
+
+/// [`for_each_descriptor`] with the listing at `path` (NUL-terminated).
+fn for_each_descriptor_listed_in(path: &[u8], mut f: impl FnMut(RawFd)) {
+    if path.last() != Some(&0) {
+        return;
+    }
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: open (async-signal-safe) of a NUL-terminated path.
+    let dir = unsafe { libc::open(path.as_ptr().cast(), flags) };
+    if dir < 0 {
+        for fd in 0..LOCK_FD_SCAN_LIMIT {
+            f(fd);
+        }
+        return;
+    }
+    let mut buf = DirentBuf([0; 4096]);
+    loop {
+        // SAFETY: the raw getdents64 system call into a buffer of the size
+        // given; the kernel writes whole records only.
+        let n =
+            unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.0.as_mut_ptr(), buf.0.len()) };
+        let Ok(n) = usize::try_from(n) else { break };
+        if n == 0 {
+            break;
+        }
+        let mut at = 0;
+        while at + 19 < n.min(buf.0.len()) {
+            // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type,
+            // then the NUL-terminated name.
+            let reclen = usize::from(u16::from_ne_bytes([buf.0[at + 16], buf.0[at + 17]]));
+            if reclen == 0 {
+                break;
+            }
+            let end = (at + reclen).min(n);
+            if let Some(fd) = buf.0.get(at + 19..end).and_then(parse_fd) {
+                if fd != dir {
+                    f(fd);
+                }
+            }
+            at += reclen;
         }
     }
+    // SAFETY: closes the descriptor opened above.
+    unsafe { libc::close(dir) };
+}
+
+/// A NUL-terminated decimal descriptor number (`.` and `..` are not).
+fn parse_fd(name: &[u8]) -> Option<RawFd> {
+    let mut fd: RawFd = 0;
+    let mut digits = 0;
+    for &b in name {
+        match b {
+            0 => break,
+            b'0'..=b'9' => {
+                fd = fd.checked_mul(10)?.checked_add(RawFd::from(b - b'0'))?;
+                digits += 1;
+            }
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some(fd)
 }
 
 fn install_fork_handler() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        // SAFETY: registers a handler that only closes descriptors.
+        // SAFETY: registers a handler that only inspects and closes
+        // descriptors with async-signal-safe calls.
         unsafe { libc::pthread_atfork(None, None, Some(close_inherited_locks)) };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt as _};
+    use std::os::unix::io::IntoRawFd as _;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::time::{Duration, SystemTime};
+
+    use crate::secret::SecretString;
+
+    /// A fresh private directory under the system's temporary directory.
+    fn scratch(name: &str) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "alpaca-auth-file-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).expect("scratch directory");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+        dir
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    fn refused(dir: impl Into<PathBuf>) -> String {
+        let err = FileStore::open(dir).expect_err("refused");
+        assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+        err.to_string()
+    }
+
+    fn key(c: char) -> StoreKey {
+        StoreKey(c.to_string().repeat(64))
+    }
+
+    fn token(text: &str) -> StoredToken {
+        StoredToken {
+            access_token: SecretString::new(text.to_owned()),
+            expires_at: SystemTime::now() + Duration::from_secs(900),
+            lifetime: Duration::from_secs(900),
+        }
+    }
+
+    fn is_root() -> bool {
+        effective_uid() == 0
+    }
+
+    /// Another user ID (needs no passwd entry), for the tests run as root.
+    const OTHER_UID: u32 = 64_002;
+
+    fn chown(path: &Path, uid: u32) {
+        std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("chown");
+    }
+
+    #[test]
+    fn relative_paths_and_empty_dot_or_dot_dot_components_are_refused() {
+        let base = scratch("syntax");
+        let shown_base = base.display().to_string();
+        for (dir, why) in [
+            ("alpaca-store".to_owned(), "not an absolute path"),
+            ("./alpaca-store".to_owned(), "not an absolute path"),
+            (format!("{shown_base}/store/"), "empty component"),
+            (format!("{shown_base}//store"), "empty component"),
+            (format!("{shown_base}/./store"), "\".\" or \"..\""),
+            (format!("{shown_base}/store/."), "\".\" or \"..\""),
+            (format!("{shown_base}/x/../store"), "\".\" or \"..\""),
+            ("/".to_owned(), "root directory"),
+        ] {
+            let err = refused(&dir);
+            assert!(err.contains(why), "{dir}: {err}");
+            assert!(err.contains(&format!("\"{dir}\"")), "names the path: {err}");
+        }
+        assert!(refused("").contains("the token cache directory is empty"));
+        // Nothing was created on the way to a refusal.
+        assert_eq!(fs::read_dir(&base).expect("base").count(), 0);
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_symbolic_link_anywhere_in_the_path_is_refused_naming_it() {
+        let base = scratch("links");
+        let real = base.join("real");
+        fs::create_dir(&real).expect("dir");
+        chmod(&real, 0o700);
+        let link = base.join("link");
+        symlink(&real, &link).expect("symlink");
+        for dir in [link.clone(), link.join("store")] {
+            let err = refused(&dir);
+            assert!(
+                err.contains(&format!("\"{}\" is a symbolic link", link.display())),
+                "{err}"
+            );
+        }
+        assert!(!real.join("store").exists(), "nothing created through it");
+        // The resolved path is accepted.
+        FileStore::open(real.join("store")).expect("the resolved path");
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_directory_above_that_others_can_write_is_refused_unless_sticky_and_ours() {
+        let base = scratch("writers");
+        for mode in [0o777, 0o775, 0o757] {
+            let open = base.join(format!("open{mode:o}"));
+            fs::create_dir(&open).expect("dir");
+            chmod(&open, mode);
+            let err = refused(open.join("store"));
+            assert!(err.contains("writable by other users"), "{err}");
+            assert!(err.contains(&format!("\"{}\"", open.display())), "{err}");
+            assert!(!open.join("store").exists(), "nothing created there");
+        }
+        let sticky = base.join("sticky");
+        fs::create_dir(&sticky).expect("dir");
+        chmod(&sticky, 0o1777);
+        let store = FileStore::open(sticky.join("mine")).expect("ours, in a sticky directory");
+        assert_eq!(store.dir(), sticky.join("mine"));
+        if is_root() {
+            let theirs = sticky.join("theirs");
+            fs::create_dir(&theirs).expect("dir");
+            chmod(&theirs, 0o755);
+            chown(&theirs, OTHER_UID);
+            for dir in [theirs.clone(), theirs.join("store")] {
+                let err = refused(&dir);
+                assert!(err.contains("belongs to another user"), "{err}");
+            }
+            // Owned by another user above the store, even unwritable.
+            let above = base.join("above");
+            fs::create_dir(&above).expect("dir");
+            chmod(&above, 0o755);
+            chown(&above, OTHER_UID);
+            let err = refused(above.join("store"));
+            assert!(err.contains("belongs to another user"), "{err}");
+        }
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_store_directory_must_be_private_and_this_users() {
+        let base = scratch("final");
+        let open = base.join("open");
+        fs::create_dir(&open).expect("dir");
+        chmod(&open, 0o750);
+        assert!(refused(&open).contains("chmod 700"));
+        let file = base.join("file");
+        fs::write(&file, b"").expect("file");
+        assert!(refused(&file).contains("not a directory"));
+        if is_root() {
+            let theirs = base.join("theirs");
+            fs::create_dir(&theirs).expect("dir");
+            chmod(&theirs, 0o700);
+            chown(&theirs, OTHER_UID);
+            assert!(refused(&theirs).contains("belongs to another user"));
+        }
+        // Created missing, 0700.
+        let made = base.join("a").join("b");
+        FileStore::open(&made).expect("created");
+        for dir in [base.join("a"), made] {
+            let mode = fs::symlink_metadata(&dir)
+                .expect("made")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        }
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_store_stays_in_the_directory_it_checked_when_the_path_is_swapped() {
+        let base = scratch("swap");
+        let path = base.join("store");
+        let store = FileStore::open(&path).expect("store");
+        store.publish(&key('a'), &token("first")).expect("publish");
+        // The directory is moved away and another put in its place.
+        fs::rename(&path, base.join("moved")).expect("rename");
+        fs::create_dir(&path).expect("replacement");
+        chmod(&path, 0o700);
+        store.publish(&key('b'), &token("second")).expect("publish");
+        let lock = store.try_lock(&key('b')).expect("lock").expect("free");
+        drop(lock);
+        assert_eq!(fs::read_dir(&path).expect("replacement").count(), 0);
+        let moved: Vec<String> = fs::read_dir(base.join("moved"))
+            .expect("moved")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            moved.contains(&format!("{}.token", key('b').as_str())),
+            "{moved:?}"
+        );
+        assert!(
+            moved.contains(&format!("{}.lock", key('b').as_str())),
+            "{moved:?}"
+        );
+        let loaded = store.load(&key('a')).expect("load").expect("entry");
+        assert_eq!(loaded.access_token.expose_secret(), "first");
+        assert_eq!(store.dir(), path, "the configured path, for display");
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn an_entry_renamed_onto_another_keys_name_is_ignored_and_replaced() {
+        let base = scratch("rename");
+        let store = FileStore::open(base.join("store")).expect("store");
+        store.publish(&key('a'), &token("token-of-a")).expect("a");
+        store.publish(&key('b'), &token("token-of-b")).expect("b");
+        let dir = base.join("store");
+        let entry = |k: &StoreKey| dir.join(format!("{}.token", k.as_str()));
+        fs::rename(entry(&key('a')), entry(&key('b'))).expect("rename");
+        assert!(store.load(&key('b')).expect("load").is_none(), "a's entry");
+        assert!(store.load(&key('a')).expect("load").is_none(), "gone");
+        store
+            .publish(&key('b'), &token("new-of-b"))
+            .expect("b again");
+        let b = store.load(&key('b')).expect("load").expect("entry");
+        assert_eq!(b.access_token.expose_secret(), "new-of-b");
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_a_private_regular_file_is_refused() {
+        let base = scratch("lockfile");
+        let store = FileStore::open(base.join("store")).expect("store");
+        let lock = |c| base.join("store").join(format!("{}.lock", key(c).as_str()));
+        fs::write(lock('a'), b"").expect("file");
+        chmod(&lock('a'), 0o644);
+        symlink(base.join("elsewhere"), lock('b')).expect("symlink");
+        fs::create_dir(lock('c')).expect("dir");
+        for c in ['a', 'b', 'c'] {
+            let err = store.try_lock(&key(c)).err().expect("refused");
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{c}: {err}");
+        }
+        assert!(
+            !base.join("elsewhere").exists(),
+            "the link was not followed"
+        );
+        // Free slots afterwards: the refusals took none.
+        let taken = LOCK_SLOTS
+            .iter()
+            .filter(|s| matches!(s.state.load(Ordering::SeqCst), CLAIMED | PENDING | HELD))
+            .filter(|s| s.id() == FileId::of(&fstatat_nofollow_path(&lock('a'))))
+            .count();
+        assert_eq!(taken, 0);
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    fn fstatat_nofollow_path(path: &Path) -> libc::stat {
+        let name = CString::new(path.as_os_str().as_bytes()).expect("path");
+        fstatat_nofollow(libc::AT_FDCWD, &name).expect("stat")
+    }
+
+    fn id_of(fd: RawFd) -> FileId {
+        FileId::of(&fstat(fd).expect("open"))
+    }
+
+    /// Whether descriptor `fd` still refers to `id` (a closed number may be
+    /// reused by another test's file at once, so the identity is checked).
+    fn refers_to(fd: RawFd, id: FileId) -> bool {
+        raw_file_id(fd) == Some(id)
+    }
+
+    fn open_raw(path: &Path) -> RawFd {
+        File::open(path).expect("open").into_raw_fd()
+    }
+
+    #[test]
+    fn slots_are_claimed_pending_preferring_the_same_file_and_refused_when_full() {
+        let table = [const { LockSlot::new() }; 2];
+        let id = |ino| FileId { dev: 7, ino };
+        let a = LockSlot::claim(&table, id(1)).expect("a slot");
+        assert_eq!(
+            a.state.load(Ordering::SeqCst),
+            PENDING,
+            "recorded before open"
+        );
+        assert_eq!(a.id(), id(1));
+        let b = LockSlot::claim(&table, id(2)).expect("a slot");
+        assert!(LockSlot::claim(&table, id(3)).is_none(), "full: refused");
+        a.hold(5);
+        assert_eq!(a.state.load(Ordering::SeqCst), HELD);
+        assert_eq!(a.fd.load(Ordering::SeqCst), 5);
+        a.unhold();
+        assert_eq!(a.state.load(Ordering::SeqCst), PENDING);
+        assert_eq!(a.fd.load(Ordering::SeqCst), -1, "no number to trust");
+        a.release();
+        b.release();
+        assert_eq!(a.state.load(Ordering::SeqCst), RELEASED);
+        assert_eq!(a.id(), id(1), "the identity is kept once released");
+        let again = LockSlot::claim(&table, id(2)).expect("a slot");
+        assert!(std::ptr::eq(again, b), "the released slot of the same file");
+        again.release();
+        let other = LockSlot::claim(&table, id(9)).expect("a released slot");
+        assert_eq!(other.id(), id(9));
+    }
+
+    #[test]
+    fn a_child_handler_closes_lock_descriptors_in_every_slot_state() {
+        let base = scratch("handler");
+        let files: Vec<PathBuf> = (0..5)
+            .map(|i| {
+                let path = base.join(format!("f{i}"));
+                fs::write(&path, b"").expect("file");
+                path
+            })
+            .collect();
+        let [held, pending, released, claimed, unrelated] =
+            [0, 1, 2, 3, 4].map(|i| open_raw(&files[i]));
+        // A second descriptor of the held file, not the recorded one.
+        let held_copy = open_raw(&files[0]);
+        let ids = [held, pending, released, claimed, unrelated].map(id_of);
+        let table = [const { LockSlot::new() }; 5];
+        LockSlot::claim(&table, ids[0]).expect("slot").hold(held);
+        LockSlot::claim(&table, ids[1]).expect("slot");
+        LockSlot::claim(&table, ids[2]).expect("slot").release();
+        let being_filled = &table[3];
+        being_filled.state.store(CLAIMED, Ordering::SeqCst);
+        being_filled.dev.store(ids[3].dev, Ordering::SeqCst);
+        being_filled.ino.store(ids[3].ino, Ordering::SeqCst);
+
+        close_inherited_locks_in(&table);
+
+        assert!(!refers_to(held, ids[0]), "HELD: its number closed");
+        assert!(!refers_to(held_copy, ids[0]), "HELD: found by identity");
+        assert!(!refers_to(pending, ids[1]), "PENDING: found by identity");
+        assert!(!refers_to(released, ids[2]), "RELEASED: found by identity");
+        assert!(
+            refers_to(claimed, ids[3]),
+            "CLAIMED: not opened by the lock"
+        );
+        assert!(refers_to(unrelated, ids[4]), "unrelated: left open");
+        for slot in &table[..4] {
+            assert_eq!(slot.state.load(Ordering::SeqCst), RELEASED);
+        }
+        assert_eq!(table[4].state.load(Ordering::SeqCst), EMPTY);
+        for fd in [claimed, unrelated] {
+            // SAFETY: descriptors this test opened and still owns.
+            unsafe { libc::close(fd) };
+        }
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn descriptor_names_parse_as_numbers_only() {
+        assert_eq!(parse_fd(b"17\0"), Some(17));
+        assert_eq!(parse_fd(b"0\0junk"), Some(0));
+        assert_eq!(parse_fd(b".\0"), None);
+        assert_eq!(parse_fd(b"..\0"), None);
+        assert_eq!(parse_fd(b"\0"), None);
+        assert_eq!(parse_fd(b"99999999999\0"), None);
+    }
+
+    #[test]
+    fn every_open_descriptor_is_listed_with_or_without_proc() {
+        let base = scratch("listing");
+        let path = base.join("f");
+        fs::write(&path, b"").expect("file");
+        let fd = open_raw(&path);
+        let id = id_of(fd);
+        let listed = |listing: &[u8]| {
+            let mut seen = Vec::new();
+            for_each_descriptor_listed_in(listing, |n| {
+                if raw_file_id(n) == Some(id) {
+                    seen.push(n);
+                }
+            });
+            seen
+        };
+        assert_eq!(listed(b"/proc/self/fd\0"), [fd]);
+        assert_eq!(listed(b"/nonexistent/fd\0"), [fd], "the bounded scan");
+        // SAFETY: the descriptor this test opened.
+        unsafe { libc::close(fd) };
+        assert!(listed(b"/proc/self/fd\0").is_empty());
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// Forks `forks` times while `threads` threads take and release file
+    /// locks; returns how many children found a descriptor of a lock file,
+    /// and how many locks the threads took.
+    fn fork_while_locking(forks: usize, threads: usize) -> (usize, usize) {
+        let base = scratch("fork");
+        let store = FileStore::open(base.join("store")).expect("store");
+        let keys: Vec<StoreKey> = (0..threads)
+            .map(|i| key(char::from(b'a' + i as u8)))
+            .collect();
+        for key in &keys {
+            drop(store.try_lock(key).expect("lock").expect("free"));
+        }
+        let ids: Vec<FileId> = keys
+            .iter()
+            .map(|k| {
+                let path = base.join("store").join(format!("{}.lock", k.as_str()));
+                FileId::of(&fstatat_nofollow_path(&path))
+            })
+            .collect();
+        // The child looks at every number up to well beyond the highest
+        // one open now (new descriptors take the lowest free numbers).
+        let highest = fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
+            .max()
+            .unwrap_or(0);
+        let fd_limit = highest + 256;
+        let stop = Arc::new(AtomicBool::new(false));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = keys
+            .into_iter()
+            .map(|key| {
+                let (store, stop, taken) = (store.clone(), stop.clone(), taken.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Ok(Some(lock)) = store.try_lock(&key) {
+                            taken.fetch_add(1, Ordering::Relaxed);
+                            drop(lock);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut leaked = 0;
+        for _ in 0..forks {
+            // SAFETY: the child calls only fstat and _exit
+            // (async-signal-safe) on memory it does not modify.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                let mut found = 0;
+                for fd in 0..fd_limit {
+                    if let Some(id) = raw_file_id(fd) {
+                        if ids.contains(&id) {
+                            found = 1;
+                        }
+                    }
+                }
+                // SAFETY: ends the child at once, running nothing else.
+                unsafe { libc::_exit(found) };
+            }
+            assert!(pid > 0, "fork: {}", io::Error::last_os_error());
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+            assert_eq!(waited, pid);
+            assert!(libc::WIFEXITED(status), "the child exited: {status}");
+            if libc::WEXITSTATUS(status) != 0 {
+                leaked += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for worker in workers {
+            worker.join().expect("worker");
+        }
+        let _ = fs::remove_dir_all(&base);
+        (leaked, taken.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn no_child_forked_while_threads_lock_keeps_a_lock_descriptor() {
+        let started = std::time::Instant::now();
+        let (leaked, taken) = fork_while_locking(3_000, 2);
+        eprintln!(
+            "3000 forks, {taken} locks taken meanwhile, {leaked} children with a lock descriptor, {:?}",
+            started.elapsed()
+        );
+        assert!(taken >= 3_000, "the threads locked throughout: {taken}");
+        assert_eq!(leaked, 0, "children kept a lock descriptor");
+    }
 }

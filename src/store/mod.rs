@@ -1,7 +1,8 @@
 //! Sharing one token among processes: the [`TokenStore`] that the slow path
 //! consults (never the cached-header path).
 
-// flock, geteuid and the fork handler are libc calls.
+// The directory walk, the *at calls relative to the store directory, flock
+// and the fork handler are libc calls.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod file;
@@ -9,9 +10,10 @@ mod shared;
 
 use std::fmt;
 use std::io;
+use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ring::digest;
+use ring::{digest, pbkdf2};
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::ClientAuth;
@@ -20,10 +22,12 @@ use crate::secret::SecretString;
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
 pub(crate) use self::shared::SharedStore;
-use crate::limits::MAX_ENTRY_LEN;
+use crate::limits::{MAX_ENTRY_LEN, STORE_KEY_PBKDF2_ITERATIONS};
+use zeroize::Zeroizing;
 
 /// The format version of [`StoredToken::to_entry`]; others are ignored.
-const ENTRY_VERSION: u32 = 1;
+/// Version 2 added the store key, binding an entry to its name.
+const ENTRY_VERSION: u32 = 2;
 
 /// A token as a store keeps it.
 pub struct StoredToken {
@@ -41,6 +45,9 @@ pub struct StoredToken {
 #[derive(Serialize, Deserialize)]
 struct Entry<'a> {
     version: u32,
+    /// The [`StoreKey`] the entry was published under.
+    #[serde(borrow)]
+    key: std::borrow::Cow<'a, str>,
     /// Borrowed when the JSON string has no escapes, else unescaped.
     #[serde(borrow)]
     access_token: std::borrow::Cow<'a, str>,
@@ -49,12 +56,16 @@ struct Entry<'a> {
 }
 
 impl StoredToken {
-    /// The entry as stores keep it, the same for every store:
-    /// `{"version":1,"access_token":..,"expires_at_unix_ms":..,"lifetime_ms":..}`.
-    /// It holds the token, so it comes as a [`SecretString`].
-    pub fn to_entry(&self) -> SecretString {
+    /// The entry as stores keep it under `key`, the same for every store:
+    /// `{"version":2,"key":..,"access_token":..,"expires_at_unix_ms":..,"lifetime_ms":..}`.
+    /// It holds the token, so it comes as a [`SecretString`]. The key inside
+    /// binds the entry to its name: [`from_entry`](Self::from_entry) refuses
+    /// it under any other key (an entry copied or renamed onto another
+    /// credential's name).
+    pub fn to_entry(&self, key: &StoreKey) -> SecretString {
         let entry = Entry {
             version: ENTRY_VERSION,
+            key: std::borrow::Cow::Borrowed(key.as_str()),
             access_token: std::borrow::Cow::Borrowed(self.access_token.expose_secret()),
             expires_at_unix_ms: millis(
                 self.expires_at
@@ -66,20 +77,25 @@ impl StoredToken {
         // Sized for the worst case up front (every byte escaped as \uXXXX):
         // a reallocation would leave a copy of the token behind. Writing
         // this struct into a Vec cannot fail, and serde_json writes UTF-8.
-        let mut bytes = Vec::with_capacity(self.access_token.expose_secret().len() * 6 + 128);
+        let capacity = (self.access_token.expose_secret().len() + key.as_str().len()) * 6 + 160;
+        let mut bytes = Vec::with_capacity(capacity);
         let _ = serde_json::to_writer(&mut bytes, &entry);
         SecretString::new(String::from_utf8(bytes).unwrap_or_default())
     }
 
-    /// An entry written by [`to_entry`](Self::to_entry); `None` if it is
-    /// longer than [`MAX_ENTRY_LEN`], does not parse, is of another format
-    /// version or holds an empty token (a store ignores such an entry).
-    pub fn from_entry(bytes: &[u8]) -> Option<StoredToken> {
+    /// An entry written by [`to_entry`](Self::to_entry) for `key`; `None`
+    /// if it is longer than [`MAX_ENTRY_LEN`], does not parse, is of another
+    /// format version, was written for another key or holds an empty token
+    /// (a store ignores such an entry).
+    pub fn from_entry(key: &StoreKey, bytes: &[u8]) -> Option<StoredToken> {
         if bytes.len() > MAX_ENTRY_LEN {
             return None;
         }
         let entry: Entry<'_> = serde_json::from_slice(bytes).ok()?;
-        if entry.version != ENTRY_VERSION || entry.access_token.is_empty() {
+        if entry.version != ENTRY_VERSION
+            || entry.key != key.as_str()
+            || entry.access_token.is_empty()
+        {
             return None;
         }
         Some(StoredToken {
@@ -106,9 +122,17 @@ impl fmt::Debug for StoredToken {
 }
 
 /// The name of a credential's entry: 64 hex digits of SHA-256 over the
-/// token URL, the client ID and a fingerprint of the credential (the hash of
-/// the client secret, or the public key of the signing key). Another
-/// credential, or a wrong secret for the same client ID, has another key.
+/// token URL, the client ID, the scope and a fingerprint of the credential.
+/// Another credential, or a wrong secret for the same client ID, has another
+/// key.
+///
+/// The fingerprint of a client secret is PBKDF2-HMAC-SHA256 of the secret,
+/// salted with a hash of the public parts (token URL, client ID, scope), with
+/// [`STORE_KEY_PBKDF2_ITERATIONS`] iterations: a key is public to whoever can
+/// list the store, and this makes each guess of the secret tested against it
+/// as slow as one key derivation (a plain hash would let a short secret fall
+/// in seconds). The fingerprint of a signing key is its public key (not a
+/// secret). A client computes its key once, when it is built.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct StoreKey(String);
 
@@ -120,23 +144,14 @@ impl StoreKey {
         scope: Option<&str>,
         auth: &ClientAuth,
     ) -> StoreKey {
-        let mut ctx = digest::Context::new(&digest::SHA256);
         let scope = scope.map_or(b"\0no scope".as_slice(), str::as_bytes);
-        for part in [
-            b"alpaca-auth token store v1".as_slice(),
-            token_url.as_bytes(),
-            client_id.as_bytes(),
-            scope,
-        ] {
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part);
-        }
+        let public = [token_url.as_bytes(), client_id.as_bytes(), scope];
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        update_parts(&mut ctx, b"alpaca-auth token store v2", &public);
         match auth {
             ClientAuth::Secret(secret) => {
-                let fingerprint =
-                    digest::digest(&digest::SHA256, secret.expose_secret().as_bytes());
                 ctx.update(b"client_secret");
-                ctx.update(fingerprint.as_ref());
+                ctx.update(secret_fingerprint(&public, secret).as_ref());
             }
             ClientAuth::PrivateKeyJwt { key, .. } => {
                 ctx.update(b"private_key_jwt");
@@ -157,6 +172,39 @@ impl StoreKey {
         &self.0
     }
 }
+
+/// Feeds `label` and then each of `parts`, length-prefixed (so that no
+/// byte can move from one part to the next without changing the hash).
+fn update_parts(ctx: &mut digest::Context, label: &[u8], parts: &[&[u8]]) {
+    ctx.update(label);
+    for part in parts {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 of the secret, salted with a hash of the public parts
+/// of the key ([`StoreKey`]).
+fn secret_fingerprint(public: &[&[u8]], secret: &SecretString) -> Zeroizing<[u8; 32]> {
+    let mut salt = digest::Context::new(&digest::SHA256);
+    update_parts(&mut salt, b"alpaca-auth token store v2 salt", public);
+    let salt = salt.finish();
+    let mut fingerprint = Zeroizing::new([0u8; 32]);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        STORE_KEY_ITERATIONS,
+        salt.as_ref(),
+        secret.expose_secret().as_bytes(),
+        fingerprint.as_mut(),
+    );
+    fingerprint
+}
+
+/// [`STORE_KEY_PBKDF2_ITERATIONS`] as the type PBKDF2 takes.
+const STORE_KEY_ITERATIONS: NonZeroU32 = match NonZeroU32::new(STORE_KEY_PBKDF2_ITERATIONS) {
+    Some(n) => n,
+    None => panic!("STORE_KEY_PBKDF2_ITERATIONS must not be 0"),
+};
 
 impl fmt::Debug for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,8 +260,10 @@ pub trait StoreLock: Send {}
 ///
 /// What a store holds: the access token, its expiry in wall-clock time and
 /// its lifetime, under a key derived from the token URL, the client ID, the
-/// scope and a fingerprint (SHA-256) of the credential ([`StoreKey`]): never the client secret, the
-/// private key or an assertion. See [`FileStore`] for the built-in store.
+/// scope and a fingerprint of the credential (PBKDF2 of the secret, or the
+/// public key: [`StoreKey`]): never the client secret, the private key or an
+/// assertion. Each entry names its key inside, so an entry moved to another
+/// key's place is refused. See [`FileStore`] for the built-in store.
 pub trait TokenStore: Send + Sync {
     /// The entry of `key`, if there is a usable one. An entry that cannot be
     /// trusted (corrupt, truncated, readable by others) is `Ok(None)`.
@@ -236,21 +286,26 @@ pub trait TokenStore: Send + Sync {
 mod tests {
     use super::*;
 
+    const URL: &str = "https://authx.sandbox.alpaca.markets/v1/oauth2/token";
+    const ID: &str = "CLIENT0123456789ABCD";
+
+    fn secret(s: &str) -> ClientAuth {
+        ClientAuth::Secret(SecretString::new(s.to_owned()))
+    }
+
+    fn key(url: &str, id: &str, scope: Option<&str>, s: &str) -> StoreKey {
+        StoreKey::new(url, id, scope, &secret(s))
+    }
+
     #[test]
     fn keys_differ_by_secret_client_and_url_and_never_contain_the_secret() {
-        let secret = |s: &str| ClientAuth::Secret(SecretString::new(s.to_owned()));
-        let url = "https://authx.sandbox.alpaca.markets/v1/oauth2/token";
-        let key = |url: &str, id: &str, scope: Option<&str>, s: &str| {
-            StoreKey::new(url, id, scope, &secret(s))
-        };
-        let id = "CLIENT0123456789ABCD";
-        let a = key(url, id, None, "right-secret");
-        assert_eq!(a, key(url, id, None, "right-secret"));
-        assert_ne!(a, key(url, id, None, "wrong-secret"));
-        assert_ne!(a, key(url, "CLIENT0123456789ABCE", None, "right-secret"));
-        assert_ne!(a, key("https://other/token", id, None, "right-secret"));
-        assert_ne!(a, key(url, id, Some("data"), "right-secret"));
-        assert_ne!(key(url, id, Some(""), "s"), key(url, id, None, "s"));
+        let a = key(URL, ID, None, "right-secret");
+        assert_eq!(a, key(URL, ID, None, "right-secret"));
+        assert_ne!(a, key(URL, ID, None, "wrong-secret"));
+        assert_ne!(a, key(URL, "CLIENT0123456789ABCE", None, "right-secret"));
+        assert_ne!(a, key("https://other/token", ID, None, "right-secret"));
+        assert_ne!(a, key(URL, ID, Some("data"), "right-secret"));
+        assert_ne!(key(URL, ID, Some(""), "s"), key(URL, ID, None, "s"));
         // Length-prefixed parts: moving a byte from the URL to the ID
         // changes the key.
         assert_ne!(key("ab", "c", None, "s"), key("a", "bc", None, "s"));
@@ -259,32 +314,118 @@ mod tests {
         assert!(!format!("{a:?}").contains("right-secret"));
     }
 
+    /// The key as a plain hash of the secret would make it (the old
+    /// derivation): one SHA-256 per guess.
+    fn cheap_key(s: &str) -> StoreKey {
+        let public = [URL.as_bytes(), ID.as_bytes(), b"\0no scope".as_slice()];
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        update_parts(&mut ctx, b"alpaca-auth token store v2", &public);
+        ctx.update(b"client_secret");
+        ctx.update(digest::digest(&digest::SHA256, s.as_bytes()).as_ref());
+        StoreKey(hex(ctx.finish().as_ref()))
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
-    fn entries_round_trip_and_untrusted_ones_are_refused() {
-        let token = StoredToken {
+    fn testing_a_guess_of_the_secret_against_a_key_costs_the_full_pbkdf2() {
+        // Checked when the tests compile: too few iterations to slow
+        // down guessing.
+        const { assert!(STORE_KEY_PBKDF2_ITERATIONS >= 100_000) };
+        let a = key(URL, ID, None, "123456");
+        assert_ne!(a, cheap_key("123456"), "a plain hash of the secret");
+        // The fingerprint is PBKDF2 with the named count and a salt of the
+        // public parts: recomputed independently here, a count lower by one
+        // gives another key.
+        let with = |iterations: u32| {
+            let mut salt = digest::Context::new(&digest::SHA256);
+            salt.update(b"alpaca-auth token store v2 salt");
+            for part in [URL.as_bytes(), ID.as_bytes(), b"\0no scope".as_slice()] {
+                salt.update(&(part.len() as u64).to_be_bytes());
+                salt.update(part);
+            }
+            let mut fingerprint = [0u8; 32];
+            pbkdf2::derive(
+                pbkdf2::PBKDF2_HMAC_SHA256,
+                NonZeroU32::new(iterations).expect("non-zero"),
+                salt.finish().as_ref(),
+                b"123456",
+                &mut fingerprint,
+            );
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            update_parts(
+                &mut ctx,
+                b"alpaca-auth token store v2",
+                &[URL.as_bytes(), ID.as_bytes(), b"\0no scope".as_slice()],
+            );
+            ctx.update(b"client_secret");
+            ctx.update(&fingerprint);
+            StoreKey(hex(ctx.finish().as_ref()))
+        };
+        assert_eq!(a, with(STORE_KEY_PBKDF2_ITERATIONS));
+        assert_ne!(a, with(STORE_KEY_PBKDF2_ITERATIONS - 1));
+        // The salt is per client: the same secret elsewhere derives anew.
+        assert_ne!(
+            secret_fingerprint(&[b"x"], &SecretString::new("123456".to_owned())).as_ref(),
+            secret_fingerprint(&[b"y"], &SecretString::new("123456".to_owned())).as_ref()
+        );
+    }
+
+    fn token() -> StoredToken {
+        StoredToken {
             access_token: SecretString::new("tok\"en\u{1}".to_owned()),
             expires_at: UNIX_EPOCH + Duration::from_millis(1_800_000_000_123),
             lifetime: Duration::from_millis(899_000),
-        };
-        let entry = token.to_entry();
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_and_untrusted_ones_are_refused() {
+        let key = StoreKey("a".repeat(64));
+        let token = token();
+        let entry = token.to_entry(&key);
         assert!(
             !format!("{entry:?}").contains("tok"),
             "the entry is a secret"
         );
-        let back = StoredToken::from_entry(entry.expose_secret().as_bytes()).expect("parses");
+        let back = StoredToken::from_entry(&key, entry.expose_secret().as_bytes()).expect("parses");
         assert_eq!(back.access_token.expose_secret(), "tok\"en\u{1}");
         assert_eq!(back.expires_at, token.expires_at);
         assert_eq!(back.lifetime, token.lifetime);
-        let other_version = entry
-            .expose_secret()
-            .replace("\"version\":1", "\"version\":2");
-        assert!(StoredToken::from_entry(other_version.as_bytes()).is_none());
+        for version in ["1", "3"] {
+            let other_version = entry
+                .expose_secret()
+                .replace("\"version\":2", &format!("\"version\":{version}"));
+            assert_ne!(other_version, entry.expose_secret());
+            assert!(StoredToken::from_entry(&key, other_version.as_bytes()).is_none());
+        }
         let empty = entry.expose_secret().replace("tok\\\"en\\u0001", "");
         assert!(empty.contains("\"access_token\":\"\""), "{empty}");
-        assert!(StoredToken::from_entry(empty.as_bytes()).is_none());
-        assert!(StoredToken::from_entry(b"{not json").is_none());
+        assert!(StoredToken::from_entry(&key, empty.as_bytes()).is_none());
+        assert!(StoredToken::from_entry(&key, b"{not json").is_none());
         let mut oversized = entry.expose_secret().as_bytes().to_vec();
         oversized.resize(MAX_ENTRY_LEN + 1, b' ');
-        assert!(StoredToken::from_entry(&oversized).is_none());
+        assert!(StoredToken::from_entry(&key, &oversized).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_refused_under_any_key_but_its_own() {
+        let a = StoreKey("a".repeat(64));
+        let b = StoreKey("b".repeat(64));
+        let entry = token().to_entry(&a);
+        assert!(entry
+            .expose_secret()
+            .contains(&format!("\"key\":\"{}\"", a.as_str())));
+        assert!(StoredToken::from_entry(&a, entry.expose_secret().as_bytes()).is_some());
+        // Renamed onto b's name, a's entry is not b's token.
+        assert!(StoredToken::from_entry(&b, entry.expose_secret().as_bytes()).is_none());
+        // Without its key (a version 1 entry relabelled), refused too.
+        let keyless = entry
+            .expose_secret()
+            .replace(&format!("\"key\":\"{}\",", a.as_str()), "");
+        assert!(!keyless.contains("\"key\""), "{keyless}");
+        assert!(StoredToken::from_entry(&a, keyless.as_bytes()).is_none());
     }
 }
