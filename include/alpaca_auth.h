@@ -719,10 +719,12 @@ alpaca_auth_result alpaca_auth_builder_set_scope(struct alpaca_auth_builder *bui
  * Shares tokens with the other processes of this user that use the same
  * directory and credential (the built-in file token store; the same as
  * `APCA_TOKEN_CACHE_DIR`): one token request per rotation for the whole
- * fleet. `dir` is an absolute path; the directory is created with mode
- * 0700 by `alpaca_auth_builder_build`. A directory that cannot be trusted
- * (another user owns it or can write a directory above it, a symbolic
- * link, permissions open to others) does not fail the build: the client
+ * fleet. `dir` is an absolute path with no `.` or `..` component and no
+ * trailing slash (otherwise `alpaca_auth_builder_build` fails with
+ * `ALPACA_AUTH_RESULT_CONFIG`); the directory is created with mode 0700 by
+ * `alpaca_auth_builder_build`. A directory that cannot be trusted (another
+ * user owns it or can write a directory above it, a symbolic link on the
+ * path, permissions open to others) does not fail the build: the client
  * runs without sharing, reports `ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE`
  * to its event callback, and `alpaca_auth_client_token_store_status` says
  * why. Only the access token and its expiry are stored, never a secret or

@@ -25,7 +25,7 @@
 //! | HTTP agent, its connection pool and the resolver cache (`Mutex`) | fresh agent (`Transport::for_child`), which does not read the environment (std's environment lock) again |
 //! | background refresher (`Mutex`, `Condvar`, thread) | a new refresher in the [`ForkSlot`] (its `Mutex` is the child's) |
 //! | token store: the refused-token `Mutex` and the count of store calls | fresh (`SharedStore::for_child`); a store call that hangs on a lock of the application's (a C store's mutex held by a parent thread) is abandoned at the store deadline |
-//! | file store lock descriptors | closed by the file store's child handler (`store::file`), which finds even one opened at the very moment of the fork |
+//! | file store lock descriptors | closed by this module's child handler (`store::file::close_inherited_locks`), which finds even one opened or closed at the very moment of the fork |
 //! | the C event callback's gate (`RwLock`) | one per generation (`ffi::event::EventGate`) |
 //! | [`ForkSlot`] | no lock: a compare-and-swap |
 //! | this module's registration | an atomic flag, never a `Once` (a `Once` mid-call at the fork would block the child) |
@@ -54,6 +54,8 @@ pub(crate) fn generation() -> u64 {
 extern "C" fn in_child() {
     // Async-signal-safe: one atomic add, no allocation, no lock.
     GENERATION.fetch_add(1, Ordering::Relaxed);
+    // Async-signal-safe too: open, getdents64, fstat and close only.
+    crate::store::close_inherited_locks();
 }
 
 /// Installs the `pthread_atfork` child handler, once per process. Never
@@ -66,7 +68,8 @@ pub(crate) fn register() {
         return;
     }
     #[cfg(target_os = "linux")]
-    // SAFETY: registers a handler that only does an atomic add;
+    // SAFETY: registers a handler that only does an atomic add and closes
+    // inherited lock descriptors with async-signal-safe calls;
     // pthread_atfork has no other precondition.
     #[allow(unsafe_code)]
     unsafe {

@@ -175,8 +175,11 @@ impl ClientBuilder {
     /// Shares tokens with the other processes of this user that use the
     /// same directory and credential: one token request per rotation for
     /// the whole fleet (see [`FileStore`](crate::store::FileStore);
-    /// `APCA_TOKEN_CACHE_DIR`). The directory is created `0700` at build.
-    /// A directory that cannot be trusted (see `FileStore::open`) does not
+    /// `APCA_TOKEN_CACHE_DIR`). `dir` is an absolute path with no `.` or
+    /// `..` component and no trailing slash (otherwise a build error); the
+    /// directory is created `0700` at build. A directory that cannot be
+    /// trusted (a symbolic link on the path, and the rest of the rules of
+    /// `FileStore::open`) does not
     /// fail the build: the client runs without sharing, reports
     /// [`Event::StoreUnavailable`] and says why in
     /// [`Client::token_store_status`]. Client credentials only; no effect
@@ -421,11 +424,7 @@ fn open_store(choice: StoreChoice) -> std::result::Result<Arc<dyn TokenStore>, S
 /// The built-in token store in `dir` ([`ClientBuilder::token_cache_dir`]).
 #[cfg(target_os = "linux")]
 fn open_file_store(dir: PathBuf) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
-    if dir.as_os_str().is_empty() {
-        return Err(StoreRefused::Config(Error::config(
-            "the token cache directory is empty",
-        )));
-    }
+    crate::store::check_dir_setting(&dir).map_err(StoreRefused::Config)?;
     match crate::store::FileStore::open(dir) {
         Ok(store) => Ok(Arc::new(store)),
         Err(error) => Err(StoreRefused::Unavailable(error)),

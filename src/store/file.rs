@@ -39,7 +39,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -74,19 +74,8 @@ impl FileStore {
     /// no one else can enter or list.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileStore> {
         let dir = dir.into();
-        if dir.as_os_str().is_empty() {
-            return Err(Error::config("the token cache directory is empty"));
-        }
-        let fd = open_private_dir(&dir).map_err(|why| {
-            // `why` names a component (": \"/a\" is ...") or the whole path
-            // ("is not ...").
-            let sep = if why.starts_with(':') { "" } else { " " };
-            Error::config(format!(
-                "token cache directory \"{}\"{sep}{why}",
-                shown(&dir)
-            ))
-        })?;
-        install_fork_handler();
+        check_dir_setting(&dir)?;
+        let fd = open_private_dir(&dir).map_err(|why| dir_error(&dir, &why))?;
         Ok(FileStore {
             dir,
             fd: Arc::new(fd),
@@ -235,6 +224,29 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// Checks the form of a store directory setting without touching the file
+/// system (not empty, absolute, no empty, `.` or `..` component): a wrong
+/// setting is a build error, where a directory that cannot be trusted only
+/// leaves the client without sharing.
+pub(crate) fn check_dir_setting(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Err(Error::config("the token cache directory is empty"));
+    }
+    components(dir)
+        .map(drop)
+        .map_err(|why| dir_error(dir, &why))
+}
+
+/// The error for store directory `dir` refused because of `why`, which
+/// names a component (`: "/a" is ...`) or the whole path (`is not ...`).
+fn dir_error(dir: &Path, why: &str) -> Error {
+    let sep = if why.starts_with(':') { "" } else { " " };
+    Error::config(format!(
+        "token cache directory \"{}\"{sep}{why}",
+        shown(dir)
+    ))
 }
 
 /// The path as error messages show it (escaped, as `Debug` would).
@@ -679,7 +691,7 @@ impl Drop for FileLock {
 /// In the child of a `fork()`: close every inherited descriptor of a lock
 /// file and free the slots (the parent keeps its own descriptors and
 /// releases its locks as usual).
-extern "C" fn close_inherited_locks() {
+pub(crate) fn close_inherited_locks() {
     close_inherited_locks_in(&LOCK_SLOTS);
 }
 
@@ -809,15 +821,6 @@ fn parse_fd(name: &[u8]) -> Option<RawFd> {
         }
     }
     (digits > 0).then_some(fd)
-}
-
-fn install_fork_handler() {
-    static INSTALLED: Once = Once::new();
-    INSTALLED.call_once(|| {
-        // SAFETY: registers a handler that only inspects and closes
-        // descriptors with async-signal-safe calls.
-        unsafe { libc::pthread_atfork(None, None, Some(close_inherited_locks)) };
-    });
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ use crate::secret::SecretString;
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
+#[cfg(target_os = "linux")]
+pub(crate) use self::file::{check_dir_setting, close_inherited_locks};
 pub(crate) use self::shared::SharedStore;
 use crate::limits::{MAX_ENTRY_LEN, STORE_KEY_PBKDF2_ITERATIONS};
 use zeroize::Zeroizing;
