@@ -140,10 +140,40 @@ impl Scene {
         dir_of(&self.base.join("victim"), VICTIM, 0o700)
     }
 
-    /// Runs `dir` as a store the victim must refuse at build: the error
-    /// names the path and contains `why`, and no token request was made (so
-    /// no token of anyone was sent anywhere).
+    /// Runs `dir` as a store directory the victim must not trust: the
+    /// client still runs, without sharing (each account fetches its own
+    /// token, and nothing is written there), and says why on stderr, naming
+    /// the path and `why`, never a secret.
     fn assert_refused(&self, dir: &str, cwd: &Path, why: &str) {
+        let before = self.mock.token_requests();
+        let mut tokens = Vec::new();
+        for account in [Account::A, Account::B] {
+            let run = self.victim_token_in(account, dir, cwd);
+            assert!(run.ok, "{dir}: the client did not run: {}", run.stderr);
+            assert!(!run.token.is_empty(), "{dir}: no token printed");
+            assert!(
+                run.stderr.contains("token store not used"),
+                "{}",
+                run.stderr
+            );
+            assert!(run.stderr.contains(why), "{dir}: {}", run.stderr);
+            assert!(run.stderr.contains(&format!("\"{dir}\"")), "{}", run.stderr);
+            assert!(!run.stderr.contains(MOCK_CLIENT_SECRET));
+            assert!(!run.stderr.contains(B_CLIENT_SECRET));
+            tokens.push(run.token);
+        }
+        assert_ne!(tokens[0], tokens[1], "{dir}: B sent A's token");
+        assert_eq!(
+            self.mock.token_requests(),
+            before + 2,
+            "{dir}: each fetched alone"
+        );
+    }
+
+    /// Runs `dir` as a store directory setting the victim's build refuses
+    /// (not absolute, an empty, `.` or `..` component): no token is printed
+    /// and no request made.
+    fn assert_setting_refused(&self, dir: &str, cwd: &Path, why: &str) {
         let before = self.mock.token_requests();
         for account in [Account::A, Account::B] {
             let run = self.victim_token_in(account, dir, cwd);
@@ -229,8 +259,8 @@ fn a_symbolic_link_even_with_a_trailing_slash_or_dot_is_refused() {
     lchown(&link, Some(VICTIM), Some(VICTIM)).expect("chown");
     let link_text = link.to_str().expect("UTF-8");
     scene.assert_refused(link_text, &scene.base, "is a symbolic link");
-    scene.assert_refused(&format!("{link_text}/"), &scene.base, "empty component");
-    scene.assert_refused(&format!("{link_text}/."), &scene.base, "\".\" or \"..\"");
+    scene.assert_setting_refused(&format!("{link_text}/"), &scene.base, "empty component");
+    scene.assert_setting_refused(&format!("{link_text}/."), &scene.base, "\".\" or \"..\"");
     scene.assert_refused(
         &format!("{link_text}/store"),
         &scene.base,
@@ -249,7 +279,7 @@ fn a_relative_store_directory_is_refused() {
     };
     let home = scene.victim_home();
     for dir in ["store", "./store", "store/sub"] {
-        scene.assert_refused(dir, &home, "not an absolute path");
+        scene.assert_setting_refused(dir, &home, "not an absolute path");
     }
     assert_eq!(
         fs::read_dir(&home).expect("home").count(),

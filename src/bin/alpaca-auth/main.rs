@@ -54,8 +54,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The client from the environment. A token store directory that was
+/// refused (the client then runs without sharing) is said on stderr.
 fn client() -> Result<alpaca_auth::Client, String> {
-    alpaca_auth::Client::from_env().map_err(|e| e.to_string())
+    let client = alpaca_auth::Client::from_env().map_err(|e| e.to_string())?;
+    if let alpaca_auth::TokenStoreStatus::Unavailable(reason) = client.token_store_status() {
+        eprintln!("alpaca-auth: warning: token store not used, fetching alone: {reason}");
+    }
+    Ok(client)
 }
 
 fn token() -> Result<(), String> {
