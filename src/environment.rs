@@ -73,6 +73,18 @@ const HOSTS: [Hosts; 4] = [
     },
 ];
 
+// A row out of place would give one environment another's hosts.
+const _: () = {
+    let mut i = 0;
+    while i < HOSTS.len() {
+        assert!(
+            HOSTS[i].environment as usize == i,
+            "HOSTS is not in the order of the enum"
+        );
+        i += 1;
+    }
+};
+
 impl Environment {
     /// Every environment, in a stable order.
     pub const ALL: [Environment; 4] = [
@@ -318,7 +330,15 @@ mod tests {
     /// Every URL of every environment, as resolved with no override:
     /// (environment, API base, data base, token endpoint, market-data
     /// stream base, trade-updates stream).
-    const EXPECTED: [(Environment, &str, &str, Option<&str>, &str, Option<&str>); 4] = [
+    type Row = (
+        Environment,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        Option<&'static str>,
+    );
+    const EXPECTED: [Row; 4] = [
         (
             Environment::Live,
             "https://api.alpaca.markets",

@@ -519,6 +519,9 @@ fn abuse_from_c_gets_documented_codes_and_reasons() {
         .env("ABUSE_JWT_CLIENT", MOCK_JWT_CLIENT_ID)
         .env("ABUSE_API_KEY_ID", MOCK_API_KEY_ID)
         .env("ABUSE_API_SECRET", MOCK_API_SECRET_KEY);
+    if cfg!(feature = "platform-verifier") {
+        command.env("ABUSE_PLATFORM_VERIFIER", "1");
+    }
     let run = run_under_valgrind(command, "tests/c/abuse.c");
     let _ = fs::remove_file(&pem_path);
 

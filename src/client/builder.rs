@@ -22,6 +22,7 @@ use crate::refresher::{Refresher, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::store::{SharedStore, StoreKey, TokenStore, TokenStoreStatus};
 use crate::transport::{parse_ca_bundle, ProxySetting, Transport, TransportConfig};
+use crate::trust::TlsRoots;
 use crate::url::HttpUrl;
 
 /// Configuration of a [`Client`]. Every setting has a documented default;
@@ -140,8 +141,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the CA certificates of a PEM bundle in addition to the
-    /// built-in webpki roots (for TLS-inspecting corporate proxies).
+    /// The roots of trust of token requests (default [`TlsRoots::FromEnv`]:
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else the bundled
+    /// Mozilla roots); `APCA_TLS_ROOTS`.
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.transport.roots = roots;
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM bundle in addition to the roots
+    /// of [`tls_roots`](Self::tls_roots) (for TLS-inspecting corporate
+    /// proxies); `APCA_CA_BUNDLE` names such a file. May be called more
+    /// than once. Refused by [`build`](Self::build) with
+    /// [`TlsRoots::Platform`].
     pub fn add_ca_bundle_pem(mut self, pem: &[u8]) -> Self {
         match parse_ca_bundle(pem) {
             Ok(certs) => self.transport.extra_roots.extend(certs),
@@ -513,8 +525,13 @@ impl ClientBuilder {
     /// [`add_ca_bundle_pem`](Self::add_ca_bundle_pem), with a bundle that
     /// does not parse refused here (it is parsed once).
     pub(crate) fn add_ca_bundle_pem_checked(&mut self, pem: &[u8]) -> Result<()> {
-        self.transport.extra_roots.extend(parse_ca_bundle(pem)?);
+        self.add_ca_certificates(parse_ca_bundle(pem)?);
         Ok(())
+    }
+
+    /// Trusts these CA certificates too (already parsed: `APCA_CA_BUNDLE`).
+    pub(crate) fn add_ca_certificates(&mut self, certs: Vec<ureq::tls::Certificate<'static>>) {
+        self.transport.extra_roots.extend(certs);
     }
 }
 
