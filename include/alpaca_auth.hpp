@@ -698,6 +698,10 @@ class builder {
     result try_proxy(const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_proxy, url);
     }
+    /// `env` (default), `bundled` or `platform`: alpaca_auth_builder_set_tls_roots.
+    result try_tls_roots(const std::string &name) noexcept {
+        return set(alpaca_auth_builder_set_tls_roots, name);
+    }
     result try_disable_proxy() noexcept { return alpaca_auth_builder_disable_proxy(raw_); }
     /// A thread owned by the client refreshes the token ahead of expiry.
     result try_background_refresh(bool on) noexcept {
@@ -766,6 +770,7 @@ class builder {
     }
     builder &add_ca_bundle_pem(const std::string &pem) { return chain(try_add_ca_bundle_pem(pem)); }
     builder &proxy(const std::string &url) { return chain(try_proxy(url)); }
+    builder &tls_roots(const std::string &name) { return chain(try_tls_roots(name)); }
     builder &disable_proxy() { return chain(try_disable_proxy()); }
     builder &background_refresh(bool on) { return chain(try_background_refresh(on)); }
     builder &max_wait(std::chrono::milliseconds wait) { return chain(try_max_wait(wait)); }

@@ -408,3 +408,30 @@ fn the_openssl_variables_apply_to_a_client_built_in_code() {
     }
     assert_eq!(s.mock.token_requests(), 1);
 }
+
+#[test]
+fn platform_roots_need_their_feature_and_take_no_added_bundle() {
+    let s = setup();
+    let ca = file_with("ca.pem", &s.ca_pem);
+    let platform = ("APCA_TLS_ROOTS", "platform");
+    let out = token_cli(&s, &[platform, ("APCA_CA_BUNDLE", &ca)]);
+    let printed = common::cli::printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("platform"), "{printed}");
+    if cfg!(feature = "platform-verifier") {
+        if cfg!(target_os = "linux") {
+            // On Linux the platform's verifier reads the system's CA files,
+            // or SSL_CERT_FILE in their place.
+            let out = token_cli(&s, &[platform, ("SSL_CERT_FILE", &ca)]);
+            assert_token(&s, &out, "platform with SSL_CERT_FILE");
+            assert_eq!(s.mock.token_requests(), 1);
+        }
+        assert!(!token_cli(&s, &[platform]).status.success());
+    } else {
+        let out = token_cli(&s, &[platform, ("SSL_CERT_FILE", &ca)]);
+        let printed = common::cli::printed(&out);
+        assert_eq!(out.status.code(), Some(1), "{printed}");
+        assert!(printed.contains("platform-verifier feature"), "{printed}");
+        assert_eq!(s.mock.token_requests(), 0);
+    }
+}
