@@ -237,8 +237,11 @@ pub(crate) struct Transport {
 impl Transport {
     pub(crate) fn new(config: TransportConfig, token_url: &HttpUrl) -> Result<Self> {
         let proxy = resolve_proxy(&config, token_url)?;
-        let env = |name: &str| std::env::var(name).ok();
-        let roots = resolve_roots(config.roots, &config.extra_roots, &env)?;
+        let roots = resolve_roots(
+            config.roots,
+            &config.extra_roots,
+            &crate::env_config::process_env,
+        )?;
         Self::with_parts(config, proxy, roots)
     }
 

@@ -214,12 +214,10 @@ fn read_ca_dirs(dirs: &str) -> Result<Vec<Certificate<'static>>> {
 /// The certificates `SSL_CERT_FILE` and `SSL_CERT_DIR` (read through
 /// `lookup`; an empty value is unset) name, or `None` when neither is set.
 /// Errors name the variable.
-fn openssl_env_roots(
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Vec<Certificate<'static>>>> {
-    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    let file = set(SSL_CERT_FILE);
-    let dirs = set(SSL_CERT_DIR);
+fn openssl_env_roots(lookup: &Lookup<'_>) -> Result<Option<Vec<Certificate<'static>>>> {
+    let set = |name: &str| Ok::<_, Error>(lookup(name)?.filter(|v| !v.trim().is_empty()));
+    let file = set(SSL_CERT_FILE)?;
+    let dirs = set(SSL_CERT_DIR)?;
     if file.is_none() && dirs.is_none() {
         return Ok(None);
     }
@@ -244,13 +242,17 @@ fn bundled() -> impl Iterator<Item = Certificate<'static>> {
         .map(|der| Certificate::from_der(der.as_ref()))
 }
 
+/// How the environment is read: a variable's value, `None` when unset, an
+/// error when it is not UTF-8 ([`process_env`](crate::env_config::process_env)).
+pub(crate) type Lookup<'a> = dyn Fn(&str) -> Result<Option<String>> + 'a;
+
 /// The roots of a client's agent: `roots` as the environment (read through
 /// `lookup`) resolves it, with the `added` CA certificates. Called once, at
 /// build.
 pub(crate) fn resolve_roots(
     roots: TlsRoots,
     added: &[Certificate<'static>],
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &Lookup<'_>,
 ) -> Result<RootCerts> {
     let base: Vec<Certificate<'static>> = match roots {
         TlsRoots::Platform => {
@@ -330,18 +332,18 @@ mod tests {
 
     #[test]
     fn without_the_openssl_variables_the_bundled_roots_are_used() {
-        let none = |_: &str| None;
+        let none = |_: &str| Ok(None);
         assert!(matches!(
             resolve_roots(TlsRoots::FromEnv, &[], &none).unwrap(),
             RootCerts::WebPki
         ));
-        let empty = |_: &str| Some(" ".to_owned());
+        let empty = |_: &str| Ok(Some(" ".to_owned()));
         assert!(matches!(
             resolve_roots(TlsRoots::FromEnv, &[], &empty).unwrap(),
             RootCerts::WebPki
         ));
         // Bundled ignores them, even when they are unusable.
-        let broken = |_: &str| Some("/nonexistent/ca.pem".to_owned());
+        let broken = |_: &str| Ok(Some("/nonexistent/ca.pem".to_owned()));
         assert!(matches!(
             resolve_roots(TlsRoots::Bundled, &[], &broken).unwrap(),
             RootCerts::WebPki
@@ -351,16 +353,26 @@ mod tests {
     #[test]
     fn unusable_openssl_variables_are_errors_naming_them() {
         for name in [SSL_CERT_FILE, SSL_CERT_DIR] {
-            let lookup = |n: &str| (n == name).then(|| "/nonexistent/ca".to_owned());
+            let lookup = |n: &str| Ok((n == name).then(|| "/nonexistent/ca".to_owned()));
             let err = resolve_roots(TlsRoots::FromEnv, &[], &lookup).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+            assert!(err.message().starts_with(name), "{err}");
+            // A value that is not UTF-8 is an error too, not an unset variable.
+            let lookup = |n: &str| {
+                if n == name {
+                    Err(Error::config(format!("{n} is not valid UTF-8")))
+                } else {
+                    Ok(None)
+                }
+            };
+            let err = resolve_roots(TlsRoots::FromEnv, &[], &lookup).unwrap_err();
             assert!(err.message().starts_with(name), "{err}");
         }
     }
 
     #[test]
     fn the_platform_verifier_needs_its_feature_and_takes_no_bundle() {
-        let none = |_: &str| None;
+        let none = |_: &str| Ok(None);
         let result = resolve_roots(TlsRoots::Platform, &[], &none);
         if TlsRoots::platform_available() {
             assert!(matches!(result.unwrap(), RootCerts::PlatformVerifier));
@@ -439,10 +451,12 @@ mod tests {
         let env = |file: Option<&std::path::Path>, dirs: Option<&str>| {
             let file = file.map(|f| f.display().to_string());
             let dirs = dirs.map(str::to_owned);
-            move |name: &str| match name {
-                SSL_CERT_FILE => file.clone(),
-                SSL_CERT_DIR => dirs.clone(),
-                _ => None,
+            move |name: &str| {
+                Ok(match name {
+                    SSL_CERT_FILE => file.clone(),
+                    SSL_CERT_DIR => dirs.clone(),
+                    _ => None,
+                })
             }
         };
         // The file alone: its certificate and nothing bundled.
@@ -471,18 +485,18 @@ mod tests {
         let dir = scratch("empty");
         let file = dir.join("secret.pem");
         std::fs::write(&file, "CANARY-content\n").unwrap();
-        let lookup = |name: &str| (name == SSL_CERT_FILE).then(|| file.display().to_string());
+        let lookup = |name: &str| Ok((name == SSL_CERT_FILE).then(|| file.display().to_string()));
         let err = resolve_roots(TlsRoots::FromEnv, &[], &lookup).unwrap_err();
         assert!(err.message().starts_with(SSL_CERT_FILE), "{err}");
         assert!(err.message().contains("no certificate"), "{err}");
         assert!(!format!("{err} {err:?}").contains("CANARY"), "{err}");
         // A directory with nothing to read.
-        let lookup = |name: &str| (name == SSL_CERT_DIR).then(|| dir.display().to_string());
+        let lookup = |name: &str| Ok((name == SSL_CERT_DIR).then(|| dir.display().to_string()));
         let err = resolve_roots(TlsRoots::FromEnv, &[], &lookup).unwrap_err();
         assert!(err.message().starts_with(SSL_CERT_DIR), "{err}");
         // A file over the limit is refused.
         std::fs::write(&file, vec![b'#'; MAX_CA_BUNDLE_LEN + 1]).unwrap();
-        let lookup = |name: &str| (name == SSL_CERT_FILE).then(|| file.display().to_string());
+        let lookup = |name: &str| Ok((name == SSL_CERT_FILE).then(|| file.display().to_string()));
         let err = resolve_roots(TlsRoots::FromEnv, &[], &lookup).unwrap_err();
         assert!(
             err.message().contains(&MAX_CA_BUNDLE_LEN.to_string()),
