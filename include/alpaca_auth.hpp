@@ -695,6 +695,10 @@ class builder {
         return alpaca_auth_builder_add_ca_bundle_pem(
             raw_, reinterpret_cast<const std::uint8_t *>(pem.data()), pem.size());
     }
+    /// Trusts the certificates of a PEM file besides the roots.
+    result try_add_ca_bundle_file(const std::string &path) noexcept {
+        return set(alpaca_auth_builder_add_ca_bundle_file, path);
+    }
     result try_proxy(const std::string &url) noexcept {
         return set(alpaca_auth_builder_set_proxy, url);
     }
@@ -769,6 +773,9 @@ class builder {
         return chain(try_token_budget(budget));
     }
     builder &add_ca_bundle_pem(const std::string &pem) { return chain(try_add_ca_bundle_pem(pem)); }
+    builder &add_ca_bundle_file(const std::string &path) {
+        return chain(try_add_ca_bundle_file(path));
+    }
     builder &proxy(const std::string &url) { return chain(try_proxy(url)); }
     builder &tls_roots(const std::string &name) { return chain(try_tls_roots(name)); }
     builder &disable_proxy() { return chain(try_disable_proxy()); }

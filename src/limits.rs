@@ -37,7 +37,7 @@
 //! | `scope` | 1–[`MAX_SCOPE_LEN`] bytes of RFC 6749 scope tokens separated by single spaces | `Config` |
 //! | API, data and token URLs | at most [`MAX_URL_LEN`] bytes; `https://` (`http://` only to loopback); no user info, fragment, spaces or control characters; port 0–65535; the scheme is kept in lowercase | `Config` |
 //! | proxy URL ([`ProxySetting::Url`](crate::ProxySetting::Url)) | at most [`MAX_URL_LEN`] bytes, no spaces or control characters | `Config` |
-//! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem), the file of `APCA_CA_BUNDLE` or `SSL_CERT_FILE`) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` (naming the variable) |
+//! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem), [`add_ca_bundle_file`](crate::ClientBuilder::add_ca_bundle_file), the file of `APCA_CA_BUNDLE` or `SSL_CERT_FILE`) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` (naming the variable) |
 //! | `SSL_CERT_DIR` | each file at most [`MAX_CA_BUNDLE_LEN`] bytes, at most [`MAX_CA_DIR_FILES`] files, at least one certificate in all | `Config` naming the variable |
 //! | each `APCA_*` environment variable | at most [`MAX_ENV_VALUE_LEN`] bytes, valid UTF-8 | `Config` naming the variable |
 //! | `APCA_ENVIRONMENT`, `APCA_API_KEY_STYLE` | one of the listed names | `Config` |

@@ -435,3 +435,28 @@ fn platform_roots_need_their_feature_and_take_no_added_bundle() {
         assert_eq!(s.mock.token_requests(), 0);
     }
 }
+
+#[test]
+fn a_ca_bundle_file_is_trusted_from_code_and_a_missing_one_is_a_config_error() {
+    let s = setup();
+    let ca = file_with("ca.pem", &s.ca_pem);
+    let builder = || {
+        builder_for(&s.front.token_url("localhost"))
+            .proxy(ProxySetting::Disabled)
+            .tls_roots(alpaca_auth::TlsRoots::Bundled)
+            .credentials(secret_credentials())
+    };
+    let token = builder()
+        .add_ca_bundle_file(&ca)
+        .build()
+        .and_then(|client| client.access_token())
+        .unwrap();
+    assert!(s.mock.is_token_valid(token.expose_secret()));
+    let err = builder()
+        .add_ca_bundle_file("/nonexistent/ca.pem")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.message().contains("/nonexistent/ca.pem"), "{err}");
+    assert_eq!(s.mock.token_requests(), 1);
+}

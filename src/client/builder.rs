@@ -1,7 +1,7 @@
 //! [`ClientBuilder`]: the configuration of a [`Client`] and its checks.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +22,7 @@ use crate::refresher::{Refresher, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::store::{SharedStore, StoreKey, TokenStore, TokenStoreStatus};
 use crate::transport::{parse_ca_bundle, ProxySetting, Transport, TransportConfig};
-use crate::trust::TlsRoots;
+use crate::trust::{read_ca_file, TlsRoots};
 use crate::url::HttpUrl;
 
 /// Configuration of a [`Client`]. Every setting has a documented default;
@@ -156,6 +156,21 @@ impl ClientBuilder {
     /// [`TlsRoots::Platform`].
     pub fn add_ca_bundle_pem(mut self, pem: &[u8]) -> Self {
         match parse_ca_bundle(pem) {
+            Ok(certs) => self.transport.extra_roots.extend(certs),
+            Err(e) => {
+                self.deferred.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// [`add_ca_bundle_pem`](Self::add_ca_bundle_pem) with the content of a
+    /// PEM file (what `APCA_CA_BUNDLE` names), read now, at most
+    /// [`MAX_CA_BUNDLE_LEN`](crate::limits::MAX_CA_BUNDLE_LEN) bytes. A
+    /// file that cannot be read or holds no certificate is reported by
+    /// [`build`](Self::build), with its path and never its content.
+    pub fn add_ca_bundle_file(mut self, path: impl AsRef<Path>) -> Self {
+        match read_ca_file(path.as_ref()) {
             Ok(certs) => self.transport.extra_roots.extend(certs),
             Err(e) => {
                 self.deferred.get_or_insert(e);

@@ -840,6 +840,38 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
     })
 }
 
+/// Trusts the CA certificates of a PEM file, read now (at most the
+/// library's `MAX_CA_BUNDLE_LEN` bytes), as
+/// `alpaca_auth_builder_add_ca_bundle_pem` trusts a bundle in memory; the
+/// file `APCA_CA_BUNDLE` names is read the same way. May be called more
+/// than once.
+///
+/// A file that cannot be read, is not a regular file, or holds no
+/// certificate: `ALPACA_AUTH_RESULT_CONFIG` (the last error shows the
+/// path, never the content), builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `path` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_file(
+    builder: *mut alpaca_auth_builder,
+    path: *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and non_empty_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let path = non_empty_arg(path, "path")?;
+                let certs = crate::trust::read_ca_file(std::path::Path::new(&path))?;
+                b.base.add_ca_certificates(certs);
+                Ok(())
+            })
+        }
+    })
+}
+
 /// Chooses the roots of trust of token requests by name: `env` (the
 /// default: the certificates of `SSL_CERT_FILE` and `SSL_CERT_DIR` when
 /// either is set, else the Mozilla roots bundled in the library), `bundled`

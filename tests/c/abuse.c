@@ -103,6 +103,7 @@ static void null_handles(void) {
            "builder is NULL");
     EXPECT(alpaca_auth_builder_disable_proxy(NULL), NUL_ARG, "builder is NULL");
     EXPECT(alpaca_auth_builder_set_tls_roots(NULL, "bundled"), NUL_ARG, "builder is NULL");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(NULL, "ca.pem"), NUL_ARG, "builder is NULL");
     EXPECT(alpaca_auth_builder_build(NULL, &client), NUL_ARG, "builder is NULL");
     CHECK(client == NULL);
 
@@ -168,6 +169,9 @@ static void builder_arguments(void) {
     EXPECT(alpaca_auth_builder_set_proxy(b, NOT_UTF8), BAD_UTF8, "url");
     EXPECT(alpaca_auth_builder_set_tls_roots(b, NULL), NUL_ARG, "name is NULL");
     EXPECT(alpaca_auth_builder_set_tls_roots(b, NOT_UTF8), BAD_UTF8, "name");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, NULL), NUL_ARG, "path is NULL");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, NOT_UTF8), BAD_UTF8, "path");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, ""), BAD_ARG, "path is empty");
 
     /* Values that parse but are refused, each with its reason. */
     EXPECT(alpaca_auth_builder_set_environment(b, "nowhere"), CONFIG, "unknown environment");
@@ -200,6 +204,12 @@ static void builder_arguments(void) {
     EXPECT(alpaca_auth_builder_disable_proxy(b), OK, NULL);
     EXPECT(alpaca_auth_builder_set_tls_roots(b, "system"), CONFIG, "unknown TLS roots");
     EXPECT(alpaca_auth_builder_set_tls_roots(b, "Bundled"), OK, NULL);
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, "/nonexistent/ca.pem"), CONFIG,
+           "cannot read \"/nonexistent/ca.pem\"");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, "/"), CONFIG, "not a regular file");
+    /* A key file is no bundle: the message names the file, not its bytes. */
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, getenv("ABUSE_KEY_PEM")), CONFIG,
+           "holds no certificate");
     alpaca_auth_builder_free(b);
 
     /* Build failures consume the builder (valgrind checks nothing leaks). */

@@ -47,6 +47,7 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += b.try_token_url("u") + b.try_connect_timeout(ms) + b.try_request_timeout(ms);
     failures += b.try_token_budget(ms) + b.try_add_ca_bundle_pem("pem") + b.try_proxy("u");
     failures += b.try_token_store(std::make_shared<null_store>()) + b.try_tls_roots("env");
+    failures += b.try_add_ca_bundle_file("ca.pem");
     failures += b.try_disable_proxy() + b.try_background_refresh(true) + b.try_build(c);
     failures += alpaca_auth::client::try_from_env(c);
     failures += c.try_access_token(s) + c.try_auth_header_lines(lines);
@@ -83,7 +84,7 @@ static int throwing() {
         b.max_wait(ms).token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
         b.token_store(std::make_shared<null_store>());
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
-        b.tls_roots("bundled");
+        b.tls_roots("bundled").add_ca_bundle_file("ca.pem");
         alpaca_auth::client c = b.build();
         alpaca_auth::client d = alpaca_auth::client::from_env();
         int n = static_cast<int>(c.access_token().size() + c.auth_header_lines().size() +
