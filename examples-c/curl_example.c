@@ -21,18 +21,23 @@ static size_t discard(char *data, size_t size, size_t count, void *user) {
     return size * count;
 }
 
+/* Prints the failed call, its result name and the thread's last error. */
+static void report(const char *what, alpaca_auth_result result) {
+    char message[ALPACA_AUTH_MAX_ERROR_LEN];
+    size_t needed = 0;
+    if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
+        message[0] = '\0';
+    }
+    fprintf(stderr, "%s: %s: %s\n", what, alpaca_auth_result_str(result), message);
+}
+
 /* One GET with the client's current headers; returns the HTTP status, or
  * -1 after printing why there is none. */
 static long get(const alpaca_auth_client *client, const char *url) {
     alpaca_auth_headers *headers = NULL;
     alpaca_auth_result r = alpaca_auth_client_auth_headers(client, &headers);
     if (r != ALPACA_AUTH_RESULT_OK) {
-        char message[ALPACA_AUTH_MAX_ERROR_LEN];
-        size_t needed = 0;
-        if (alpaca_auth_last_error(message, sizeof message, &needed) != ALPACA_AUTH_RESULT_OK) {
-            message[0] = '\0';
-        }
-        fprintf(stderr, "no auth headers: %s: %s\n", alpaca_auth_result_str(r), message);
+        report("no auth headers", r);
         return -1;
     }
     struct curl_slist *list = NULL;
@@ -65,14 +70,20 @@ static long get(const alpaca_auth_client *client, const char *url) {
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "/v2/account";
     alpaca_auth_client *client = NULL;
-    if (alpaca_auth_client_new_from_env(&client) != ALPACA_AUTH_RESULT_OK) {
-        fprintf(stderr, "cannot configure the client from the environment\n");
+    alpaca_auth_result r = alpaca_auth_client_new_from_env(&client);
+    if (r != ALPACA_AUTH_RESULT_OK) {
+        report("alpaca_auth_client_new_from_env", r);
         return 1;
     }
     const char *base = NULL;
     char url[4096];
-    if (alpaca_auth_client_api_base_url(client, &base) != ALPACA_AUTH_RESULT_OK ||
-        snprintf(url, sizeof url, "%s%s", base, path) >= (int)sizeof url) {
+    if ((r = alpaca_auth_client_api_base_url(client, &base)) != ALPACA_AUTH_RESULT_OK) {
+        report("alpaca_auth_client_api_base_url", r);
+        alpaca_auth_client_free(client);
+        return 1;
+    }
+    if (snprintf(url, sizeof url, "%s%s", base, path) >= (int)sizeof url) {
+        fprintf(stderr, "the URL is longer than %zu bytes\n", sizeof url - 1);
         alpaca_auth_client_free(client);
         return 1;
     }

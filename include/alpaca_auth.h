@@ -234,6 +234,14 @@ typedef uint32_t alpaca_auth_store_status;
 #endif // __cplusplus
 
 /**
+ * The roots of trust of token requests. Whatever the choice, the CA bundles
+ * added with [`ClientBuilder::add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem)
+ * (or `APCA_CA_BUNDLE`) are trusted too, except with
+ * [`Platform`](Self::Platform), which refuses them.
+ */
+typedef struct TlsRoots TlsRoots;
+
+/**
  * The configuration of a client (opaque). Create it with
  * `alpaca_auth_builder_new` or `alpaca_auth_builder_new_from_env`, adjust it
  * with the `alpaca_auth_builder_set_*` functions, and turn it into a client
@@ -843,6 +851,44 @@ alpaca_auth_result alpaca_auth_builder_set_max_wait_ms(struct alpaca_auth_builde
 alpaca_auth_result alpaca_auth_builder_add_ca_bundle_pem(struct alpaca_auth_builder *builder,
                                                          const uint8_t *pem,
                                                          size_t pem_len);
+
+/**
+ * Trusts the CA certificates of a PEM file, read now (at most the
+ * library's `MAX_CA_BUNDLE_LEN` bytes), as
+ * `alpaca_auth_builder_add_ca_bundle_pem` trusts a bundle in memory; the
+ * file `APCA_CA_BUNDLE` names is read the same way. May be called more
+ * than once.
+ *
+ * A file that cannot be read, is not a regular file, or holds no
+ * certificate: `ALPACA_AUTH_RESULT_CONFIG` (the last error shows the
+ * path, never the content), builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `path` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_add_ca_bundle_file(struct alpaca_auth_builder *builder,
+                                                          const char *path);
+
+/**
+ * Chooses the roots of trust of token requests by name: `env` (the
+ * default: the certificates of `SSL_CERT_FILE` and `SSL_CERT_DIR` when
+ * either is set, else the Mozilla roots bundled in the library), `bundled`
+ * (the bundled roots, whatever the environment says) or `platform` (the
+ * operating system's verifier; only in a library built with the
+ * `platform-verifier` feature, and without an added CA bundle, both
+ * checked by `alpaca_auth_builder_build`). CA bundles added with
+ * `alpaca_auth_builder_add_ca_bundle_pem` are trusted too. An unknown
+ * name: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `name` is NULL
+ * or a NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_tls_roots(struct alpaca_auth_builder *builder,
+                                                     const char *name);
 
 /**
  * Sends token requests through this proxy (`http://host:port` or

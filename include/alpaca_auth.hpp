@@ -855,6 +855,14 @@ class builder {
         return set(alpaca_auth_builder_set_proxy, url);
     }
     result disable_proxy(std::nothrow_t) noexcept { return alpaca_auth_builder_disable_proxy(raw_); }
+    /// Trusts the certificates of a PEM file besides the roots.
+    result add_ca_bundle_file(std::nothrow_t, const std::string &path) noexcept {
+        return set(alpaca_auth_builder_add_ca_bundle_file, path);
+    }
+    /// `env` (default), `bundled` or `platform`: alpaca_auth_builder_set_tls_roots.
+    result tls_roots(std::nothrow_t, const std::string &name) noexcept {
+        return set(alpaca_auth_builder_set_tls_roots, name);
+    }
     /// A thread owned by the client refreshes the token ahead of expiry.
     result background_refresh(std::nothrow_t, bool on) noexcept {
         return alpaca_auth_builder_set_background_refresh(raw_, on);
@@ -948,6 +956,10 @@ class builder {
     builder &max_wait(std::chrono::milliseconds wait) {
         return chain(max_wait(std::nothrow, wait));
     }
+    builder &add_ca_bundle_file(const std::string &path) {
+        return chain(add_ca_bundle_file(std::nothrow, path));
+    }
+    builder &tls_roots(const std::string &name) { return chain(tls_roots(std::nothrow, name)); }
 
     /// Validates and creates the client; the builder is empty afterwards.
     alpaca_auth::client build() {

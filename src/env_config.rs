@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::key::{Algorithm, PrivateKey};
 use crate::limits::MAX_ENV_VALUE_LEN;
 use crate::secret::SecretString;
+use crate::trust::read_ca_file;
+use std::path::Path;
 
 /// The names of the variables read (their meaning: README.md, section
 /// "Environment variables").
@@ -27,6 +29,8 @@ pub(crate) mod var {
     pub(crate) const API_DATA_URL: &str = "APCA_API_DATA_URL";
     pub(crate) const AUTH_URL: &str = "APCA_AUTH_URL";
     pub(crate) const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
+    pub(crate) const CA_BUNDLE: &str = "APCA_CA_BUNDLE";
+    pub(crate) const TLS_ROOTS: &str = "APCA_TLS_ROOTS";
     pub(crate) const API_KEY_ID: &str = "APCA_API_KEY_ID";
     pub(crate) const API_SECRET_KEY: &str = "APCA_API_SECRET_KEY";
     pub(crate) const API_KEY_STYLE: &str = "APCA_API_KEY_STYLE";
@@ -345,6 +349,13 @@ pub(crate) fn apply(
     }
     if let Some(url) = env.text(var::AUTH_URL)? {
         builder = builder.token_url(url);
+    }
+    if let Some(name) = env.text(var::TLS_ROOTS)? {
+        builder = builder.tls_roots(name.parse().map_err(about(var::TLS_ROOTS))?);
+    }
+    if let Some(path) = env.text(var::CA_BUNDLE)? {
+        let certs = read_ca_file(Path::new(&path)).map_err(about(var::CA_BUNDLE))?;
+        builder.add_ca_certificates(certs);
     }
     let mut values = Values::read(&env)?;
     let kind = select(&|name| values.is_set(name))?;
@@ -694,6 +705,49 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.message().contains("APCA_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn apca_ca_bundle_errors_name_the_variable_and_never_the_content() {
+        let dir = std::env::temp_dir().join(format!("alpaca-auth-env-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("not-a-bundle.pem");
+        std::fs::write(&secret, "CANARY-content, no certificate\n").unwrap();
+        let damaged = dir.join("damaged.pem");
+        std::fs::write(
+            &damaged,
+            "-----BEGIN CERTIFICATE-----\nCANARY!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let missing = dir.join("missing.pem");
+        for path in [&secret, &damaged, &missing, &dir] {
+            let path = path.display().to_string();
+            let e = with_api_key(&[(var::CA_BUNDLE, &path)])
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{path}: {e}");
+            assert!(e.message().starts_with("APCA_CA_BUNDLE: "), "{path}: {e}");
+            assert!(!format!("{e} {e:?}").contains("CANARY"), "{path}: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        // A file of certificates is taken.
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/certificate.pem");
+        with_api_key(&[(var::CA_BUNDLE, ca)])
+            .unwrap()
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn apca_tls_roots_takes_the_names_and_refuses_others() {
+        for name in ["env", "bundled", "BUNDLED", "platform"] {
+            with_api_key(&[(var::TLS_ROOTS, name)]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let e = with_api_key(&[(var::TLS_ROOTS, "system")])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.message().starts_with("APCA_TLS_ROOTS: "), "{e}");
+        assert!(e.message().contains("bundled"), "{e}");
     }
 
     /// A valid value for each variable of the table (a new variable needs

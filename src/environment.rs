@@ -25,6 +25,66 @@ pub enum Environment {
     BrokerSandbox,
 }
 
+/// The hosts of one environment: a row of [`HOSTS`].
+struct Hosts {
+    environment: Environment,
+    api_base: &'static str,
+    data_base: &'static str,
+    token: Option<&'static str>,
+    market_data_stream: &'static str,
+    trade_updates_stream: Option<&'static str>,
+}
+
+/// Every URL Alpaca publishes for each environment, in the order of
+/// [`Environment::ALL`]: the one place the hosts are spelled (the tables of
+/// docs/behaviour.md are checked against it). Credentials never cross rows.
+const HOSTS: [Hosts; 4] = [
+    Hosts {
+        environment: Environment::Live,
+        api_base: "https://api.alpaca.markets",
+        data_base: "https://data.alpaca.markets",
+        token: None,
+        market_data_stream: "wss://stream.data.alpaca.markets",
+        trade_updates_stream: Some("wss://api.alpaca.markets/stream"),
+    },
+    Hosts {
+        environment: Environment::Paper,
+        api_base: "https://paper-api.alpaca.markets",
+        data_base: "https://data.alpaca.markets",
+        token: None,
+        market_data_stream: "wss://stream.data.alpaca.markets",
+        trade_updates_stream: Some("wss://paper-api.alpaca.markets/stream"),
+    },
+    Hosts {
+        environment: Environment::Broker,
+        api_base: "https://broker-api.alpaca.markets",
+        data_base: "https://data.alpaca.markets",
+        token: Some("https://authx.alpaca.markets/v1/oauth2/token"),
+        market_data_stream: "wss://stream.data.alpaca.markets",
+        trade_updates_stream: None,
+    },
+    Hosts {
+        environment: Environment::BrokerSandbox,
+        api_base: "https://broker-api.sandbox.alpaca.markets",
+        data_base: "https://data.sandbox.alpaca.markets",
+        token: Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token"),
+        market_data_stream: "wss://stream.data.sandbox.alpaca.markets",
+        trade_updates_stream: None,
+    },
+];
+
+// A row out of place would give one environment another's hosts.
+const _: () = {
+    let mut i = 0;
+    while i < HOSTS.len() {
+        assert!(
+            HOSTS[i].environment as usize == i,
+            "HOSTS is not in the order of the enum"
+        );
+        i += 1;
+    }
+};
+
 impl Environment {
     /// Every environment, in a stable order.
     pub const ALL: [Environment; 4] = [
@@ -44,48 +104,38 @@ impl Environment {
         }
     }
 
+    /// The row of [`HOSTS`] of this environment.
+    const fn hosts(self) -> &'static Hosts {
+        &HOSTS[self as usize]
+    }
+
     /// The Trading API (live, paper) or Broker API base URL.
     pub const fn api_base_url(self) -> &'static str {
-        match self {
-            Environment::Live => "https://api.alpaca.markets",
-            Environment::Paper => "https://paper-api.alpaca.markets",
-            Environment::Broker => "https://broker-api.alpaca.markets",
-            Environment::BrokerSandbox => "https://broker-api.sandbox.alpaca.markets",
-        }
+        self.hosts().api_base
     }
 
     /// The Market Data API base URL.
     pub const fn data_base_url(self) -> &'static str {
-        match self {
-            Environment::BrokerSandbox => "https://data.sandbox.alpaca.markets",
-            _ => "https://data.alpaca.markets",
-        }
+        self.hosts().data_base
     }
 
     /// The OAuth2 token endpoint for client credentials, where Alpaca offers
     /// one (not yet for the Trading API: `live` and `paper` have none).
     pub const fn token_url(self) -> Option<&'static str> {
-        match self {
-            Environment::Broker => Some("https://authx.alpaca.markets/v1/oauth2/token"),
-            Environment::BrokerSandbox => {
-                Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token")
-            }
-            Environment::Live | Environment::Paper => None,
-        }
+        self.hosts().token
     }
 
     /// The base of the Market Data WebSocket streams, without a trailing
     /// slash: `wss://stream.data.sandbox.alpaca.markets` for
-    /// `broker-sandbox`, `wss://stream.data.alpaca.markets` otherwise.
-    /// Stocks stream at `/v2/{feed}` (`iex`, `sip`) below it. Authenticated
-    /// by a first message `{"action":"auth","key":..,"secret":..}` with an
-    /// API key pair ([`Client::stream_auth_message`](crate::Client::stream_auth_message));
+    /// `broker-sandbox`, `wss://stream.data.alpaca.markets` for the others
+    /// (`broker` included: Alpaca gives broker partners the production
+    /// market-data streams). Stocks stream at `/v2/{feed}` (`iex`, `sip`)
+    /// below it. Authenticated by a first message
+    /// `{"action":"auth","key":..,"secret":..}` with an API key pair
+    /// ([`Client::stream_auth_message`](crate::Client::stream_auth_message));
     /// these streams are reported not to accept OAuth access tokens.
     pub const fn market_data_stream_base(self) -> &'static str {
-        match self {
-            Environment::BrokerSandbox => "wss://stream.data.sandbox.alpaca.markets",
-            _ => "wss://stream.data.alpaca.markets",
-        }
+        self.hosts().market_data_stream
     }
 
     /// The trade-updates WebSocket stream of the Trading API:
@@ -96,11 +146,7 @@ impl Environment {
     /// crate relies on (it publishes events over server-sent events, which
     /// this crate does not cover).
     pub const fn trade_updates_stream_url(self) -> Option<&'static str> {
-        match self {
-            Environment::Live => Some("wss://api.alpaca.markets/stream"),
-            Environment::Paper => Some("wss://paper-api.alpaca.markets/stream"),
-            Environment::Broker | Environment::BrokerSandbox => None,
-        }
+        self.hosts().trade_updates_stream
     }
 
     /// Whether this is a Trading API environment (`live`, `paper`), whose
@@ -281,56 +327,118 @@ mod tests {
         assert!(!Environment::default().is_production());
     }
 
+    /// Every URL of every environment, as resolved with no override:
+    /// (environment, API base, data base, token endpoint, market-data
+    /// stream base, trade-updates stream).
+    type Row = (
+        Environment,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        Option<&'static str>,
+    );
+    const EXPECTED: [Row; 4] = [
+        (
+            Environment::Live,
+            "https://api.alpaca.markets",
+            "https://data.alpaca.markets",
+            None,
+            "wss://stream.data.alpaca.markets",
+            Some("wss://api.alpaca.markets/stream"),
+        ),
+        (
+            Environment::Paper,
+            "https://paper-api.alpaca.markets",
+            "https://data.alpaca.markets",
+            None,
+            "wss://stream.data.alpaca.markets",
+            Some("wss://paper-api.alpaca.markets/stream"),
+        ),
+        (
+            Environment::Broker,
+            "https://broker-api.alpaca.markets",
+            "https://data.alpaca.markets",
+            Some("https://authx.alpaca.markets/v1/oauth2/token"),
+            "wss://stream.data.alpaca.markets",
+            None,
+        ),
+        (
+            Environment::BrokerSandbox,
+            "https://broker-api.sandbox.alpaca.markets",
+            "https://data.sandbox.alpaca.markets",
+            Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token"),
+            "wss://stream.data.sandbox.alpaca.markets",
+            None,
+        ),
+    ];
+
     #[test]
-    fn each_environment_resolves_the_documented_hosts() {
-        let e = Endpoints::resolve(Environment::BrokerSandbox, None, None, None).unwrap();
-        assert_eq!(e.api_base(), "https://broker-api.sandbox.alpaca.markets");
-        assert_eq!(e.data_base(), "https://data.sandbox.alpaca.markets");
-        assert_eq!(
-            e.token_url(),
-            Some("https://authx.sandbox.alpaca.markets/v1/oauth2/token")
-        );
-        let e = Endpoints::resolve(Environment::Broker, None, None, None).unwrap();
-        assert_eq!(e.api_base(), "https://broker-api.alpaca.markets");
-        assert_eq!(e.data_base(), "https://data.alpaca.markets");
-        assert_eq!(
-            e.token_url(),
-            Some("https://authx.alpaca.markets/v1/oauth2/token")
-        );
-        let e = Endpoints::resolve(Environment::Live, None, None, None).unwrap();
-        assert_eq!(e.api_base(), "https://api.alpaca.markets");
-        assert_eq!(e.token_url(), None);
-        let e = Endpoints::resolve(Environment::Paper, None, None, None).unwrap();
-        assert_eq!(e.api_base(), "https://paper-api.alpaca.markets");
-        assert_eq!(e.data_base(), "https://data.alpaca.markets");
+    fn every_environment_resolves_every_published_url() {
+        for (environment, api, data, token, stream, trade_updates) in EXPECTED {
+            let e = Endpoints::resolve(environment, None, None, None).unwrap();
+            assert_eq!(e.environment(), environment);
+            assert_eq!(e.api_base(), api, "{environment}");
+            assert_eq!(e.data_base(), data, "{environment}");
+            assert_eq!(e.token_url(), token, "{environment}");
+            assert_eq!(e.market_data_stream_base(), stream, "{environment}");
+            assert_eq!(
+                e.market_data_stream_url("sip"),
+                format!("{stream}/v2/sip"),
+                "{environment}"
+            );
+            assert_eq!(e.trade_updates_stream_url(), trade_updates, "{environment}");
+            // The base URL overrides move no stream.
+            let moved = Endpoints::resolve(
+                environment,
+                Some("http://127.0.0.1:9000"),
+                Some("http://127.0.0.1:9001"),
+                Some("http://127.0.0.1:9002/token"),
+            )
+            .unwrap();
+            assert_eq!(moved.market_data_stream_base(), stream, "{environment}");
+            assert_eq!(moved.trade_updates_stream_url(), trade_updates);
+        }
     }
 
     #[test]
-    fn stream_hosts_follow_the_environment() {
-        let stream = |env| Endpoints::resolve(env, None, None, None).unwrap();
-        let e = stream(Environment::BrokerSandbox);
-        assert_eq!(
-            e.market_data_stream_url("iex"),
-            "wss://stream.data.sandbox.alpaca.markets/v2/iex"
-        );
-        assert_eq!(e.trade_updates_stream_url(), None);
-        let e = stream(Environment::Live);
-        assert_eq!(
-            e.market_data_stream_base(),
-            "wss://stream.data.alpaca.markets"
-        );
-        assert_eq!(
-            e.trade_updates_stream_url(),
-            Some("wss://api.alpaca.markets/stream")
-        );
-        assert_eq!(
-            stream(Environment::Paper).trade_updates_stream_url(),
-            Some("wss://paper-api.alpaca.markets/stream")
-        );
-        assert_eq!(
-            stream(Environment::Broker).market_data_stream_base(),
-            "wss://stream.data.alpaca.markets"
-        );
+    fn the_rows_of_the_host_table_follow_environment_all() {
+        for (i, environment) in Environment::ALL.into_iter().enumerate() {
+            assert_eq!(HOSTS[i].environment, environment);
+            assert_eq!(environment as usize, i);
+        }
+    }
+
+    /// The URLs (`https://...`, `wss://...`) and `none`s of the rows of
+    /// docs/behaviour.md's tables that start with `name`.
+    fn documented(name: &str) -> Vec<String> {
+        let start = format!("| `{name}` ");
+        include_str!("../docs/behaviour.md")
+            .lines()
+            .filter(|line| line.starts_with(&start))
+            .flat_map(|line| line.split('|').skip(2))
+            .map(|cell| cell.trim().trim_matches('`').to_owned())
+            .filter(|cell| !cell.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_tables_give_every_environment_its_urls() {
+        for (environment, api, data, token, stream, trade_updates) in EXPECTED {
+            let cells = documented(environment.as_str());
+            let expected: Vec<String> = [
+                Some(api),
+                Some(data),
+                Some(token.unwrap_or("none")),
+                Some(stream),
+                Some(trade_updates.unwrap_or("none")),
+            ]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect();
+            assert_eq!(cells, expected, "docs/behaviour.md, rows of {environment}");
+        }
     }
 
     #[test]

@@ -102,6 +102,7 @@ mod secret;
 mod store;
 mod token;
 mod transport;
+mod trust;
 mod url;
 
 pub use assertion::CLIENT_AUTHENTICATION_JWT_TYP;
@@ -120,6 +121,7 @@ pub use secret::SecretString;
 pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore, TokenStoreStatus};
 pub use token::AccessToken;
 pub use transport::ProxySetting;
+pub use trust::TlsRoots;
 /// The `http` crate the header types come from (re-exported by ureq).
 pub use ureq::http;
 

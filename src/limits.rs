@@ -37,7 +37,8 @@
 //! | `scope` | 1–[`MAX_SCOPE_LEN`] bytes of RFC 6749 scope tokens separated by single spaces | `Config` |
 //! | API, data and token URLs | at most [`MAX_URL_LEN`] bytes; `https://` (`http://` only to loopback); no user info, fragment, spaces or control characters; port 0–65535; the scheme is kept in lowercase | `Config` |
 //! | proxy URL ([`ProxySetting::Url`](crate::ProxySetting::Url)) | at most [`MAX_URL_LEN`] bytes, no spaces or control characters | `Config` |
-//! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem)) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` |
+//! | CA bundle ([`add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem), [`add_ca_bundle_file`](crate::ClientBuilder::add_ca_bundle_file), the file of `APCA_CA_BUNDLE` or `SSL_CERT_FILE`) | at most [`MAX_CA_BUNDLE_LEN`] bytes, at least one certificate | `Config` (naming the variable) |
+//! | `SSL_CERT_DIR` | each file at most [`MAX_CA_BUNDLE_LEN`] bytes, at most [`MAX_CA_DIR_FILES`] files, at least one certificate in all | `Config` naming the variable |
 //! | each `APCA_*` environment variable | at most [`MAX_ENV_VALUE_LEN`] bytes, valid UTF-8 | `Config` naming the variable |
 //! | `APCA_ENVIRONMENT`, `APCA_API_KEY_STYLE` | one of the listed names | `Config` |
 //! | timeouts, budget and `max_wait` | more than 0, at most [`MAX_TIMEOUT`] | `Config` |
@@ -146,6 +147,10 @@ pub const MAX_RESPONSE_HEADER: usize = 16 * 1024;
 /// Largest PEM bundle of extra CA certificates accepted (the whole Mozilla
 /// bundle is about 220 KB).
 pub const MAX_CA_BUNDLE_LEN: usize = 1024 * 1024;
+/// Most certificate files read from the directories of `SSL_CERT_DIR` (a
+/// system directory holds a few hundred; each file at most
+/// [`MAX_CA_BUNDLE_LEN`] bytes).
+pub const MAX_CA_DIR_FILES: usize = 4096;
 /// Buffer sizes of a connection: a token request (form of at most ~17 KiB
 /// with the longest assertion) and its response fit; larger bodies stream.
 /// ureq's defaults (128 KiB each) would cost 256 KiB per idle connection.

@@ -26,6 +26,7 @@ use crate::resolver::{CachingResolver, DnsCache};
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
 use crate::token::{parse_token_response, AccessToken};
+use crate::trust::{resolve_roots, TlsRoots};
 use crate::url::{is_loopback_host, HttpUrl};
 
 /// The `User-Agent` of token requests.
@@ -58,6 +59,7 @@ pub(crate) struct TransportConfig {
     pub(crate) budget: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) proxy: ProxySetting,
+    pub(crate) roots: TlsRoots,
     pub(crate) extra_roots: Vec<Certificate<'static>>,
 }
 
@@ -69,6 +71,7 @@ impl Default for TransportConfig {
             budget: DEFAULT_TOKEN_BUDGET,
             retry: RetryPolicy::default(),
             proxy: ProxySetting::FromEnv,
+            roots: TlsRoots::FromEnv,
             extra_roots: Vec::new(),
         }
     }
@@ -76,6 +79,18 @@ impl Default for TransportConfig {
 
 /// Parses a PEM bundle of CA certificates to trust besides the webpki roots.
 pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
+    let certs = parse_certificates(pem)?;
+    if certs.is_empty() {
+        return Err(Error::config(
+            "CA bundle holds no certificate (no PEM certificate: expected -----BEGIN CERTIFICATE----- blocks)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// The certificates of a PEM text of at most [`MAX_CA_BUNDLE_LEN`] bytes
+/// (none if it holds none; other PEM blocks are skipped).
+pub(crate) fn parse_certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
     if pem.len() > MAX_CA_BUNDLE_LEN {
         return Err(Error::config(format!(
             "CA bundle is {} bytes, more than the limit of {MAX_CA_BUNDLE_LEN}",
@@ -89,11 +104,6 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
             Ok(_) => {}
             Err(_) => return Err(Error::config("CA bundle is not valid PEM")),
         }
-    }
-    if certs.is_empty() {
-        return Err(Error::config(
-            "CA bundle holds no certificate (no PEM certificate: expected -----BEGIN CERTIFICATE----- blocks)",
-        ));
     }
     Ok(certs)
 }
@@ -217,6 +227,8 @@ pub(crate) struct Transport {
     dns: Arc<DnsCache>,
     /// The proxy resolved at build.
     proxy: Option<Proxy>,
+    /// The roots of trust resolved at build.
+    roots: RootCerts,
     config: TransportConfig,
     rng: SystemRandom,
     http_requests: AtomicU64,
@@ -225,28 +237,25 @@ pub(crate) struct Transport {
 impl Transport {
     pub(crate) fn new(config: TransportConfig, token_url: &HttpUrl) -> Result<Self> {
         let proxy = resolve_proxy(&config, token_url)?;
-        Self::with_proxy(config, proxy)
+        let roots = resolve_roots(
+            config.roots,
+            &config.extra_roots,
+            &crate::env_config::process_env,
+        )?;
+        Self::with_parts(config, proxy, roots)
     }
 
-    /// A transport with the same settings and proxy and nothing else in
-    /// common (a new agent, connection pool and resolver cache), for a child
-    /// process after `fork()`. It does not read the environment again: the
-    /// proxy is the one resolved at build (and a parent thread may hold the
-    /// environment's lock at the fork).
+    /// A transport with the same settings, proxy and roots and nothing else
+    /// in common (a new agent, connection pool and resolver cache), for a
+    /// child process after `fork()`. It does not read the environment
+    /// again: the proxy and the roots are the ones resolved at build (and a
+    /// parent thread may hold the environment's lock at the fork).
     pub(crate) fn for_child(&self) -> Result<Self> {
-        Self::with_proxy(self.config.clone(), self.proxy.clone())
+        Self::with_parts(self.config.clone(), self.proxy.clone(), self.roots.clone())
     }
 
-    fn with_proxy(config: TransportConfig, proxy: Option<Proxy>) -> Result<Self> {
-        let mut tls = TlsConfig::builder();
-        if !config.extra_roots.is_empty() {
-            let roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|der| Certificate::from_der(der.as_ref()))
-                .chain(config.extra_roots.iter().cloned())
-                .collect();
-            tls = tls.root_certs(RootCerts::from(roots));
-        }
+    fn with_parts(config: TransportConfig, proxy: Option<Proxy>, roots: RootCerts) -> Result<Self> {
+        let tls = TlsConfig::builder().root_certs(roots.clone());
         let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -270,6 +279,7 @@ impl Transport {
             agent,
             dns,
             proxy,
+            roots,
             config,
             rng: SystemRandom::new(),
             http_requests: AtomicU64::new(0),

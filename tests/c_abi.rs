@@ -355,6 +355,32 @@ fn curl_example_gets_the_account_where_libcurl_exists() {
     assert_eq!(mock.token_requests(), 1);
 }
 
+/// Each example, started without credentials, exits 1 and prints the
+/// library's last error (what to set), not just that it failed.
+#[test]
+fn examples_print_the_last_error_when_they_fail() {
+    let built = built();
+    for (name, reason) in [
+        ("quickstart", "no credentials in the environment: set"),
+        ("curl_example", "no credentials in the environment: set"),
+        ("hammer", "no credentials in the environment: set"),
+        // Configured setting by setting: the empty client ID is refused.
+        ("cpp_example", "client ID must be 20 to 32 characters"),
+    ] {
+        let program = built.program(name);
+        if !program.exists() {
+            eprintln!("note: {name} was not built (libcurl headers missing?)");
+            continue;
+        }
+        let mut command = std::process::Command::new(&program);
+        clear_apca(&mut command);
+        let run = run(command, name);
+        assert_eq!(run.status, Some(1), "{name}: {}{}", run.stdout, run.stderr);
+        // The last error says what to set.
+        assert!(run.stderr.contains(reason), "{name}: {}", run.stderr);
+    }
+}
+
 #[test]
 fn python_ctypes_script_uses_the_same_library() {
     let built = built();
@@ -519,6 +545,9 @@ fn abuse_from_c_gets_documented_codes_and_reasons() {
         .env("ABUSE_JWT_CLIENT", MOCK_JWT_CLIENT_ID)
         .env("ABUSE_API_KEY_ID", MOCK_API_KEY_ID)
         .env("ABUSE_API_SECRET", MOCK_API_SECRET_KEY);
+    if cfg!(feature = "platform-verifier") {
+        command.env("ABUSE_PLATFORM_VERIFIER", "1");
+    }
     let run = run_under_valgrind(command, "tests/c/abuse.c");
     let _ = fs::remove_file(&pem_path);
 

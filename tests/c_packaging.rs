@@ -521,6 +521,91 @@ fn staged_build_tree_links_and_runs_without_make_install() {
     let _ = fs::remove_dir_all(&stage);
 }
 
+/// The code block of `language` in the README's section `heading`.
+fn readme_block(heading: &str, language: &str) -> String {
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|section| section.starts_with(heading))
+        .unwrap_or_else(|| panic!("no section {heading:?} in README.md"));
+    let fence = format!("```{language}\n");
+    let start = section
+        .find(&fence)
+        .unwrap_or_else(|| panic!("no {language} block in {heading:?}"))
+        + fence.len();
+    let len = section[start..].find("```").expect("closing fence");
+    section[start..start + len].to_owned()
+}
+
+/// The README's C and C++ quick start, as a newcomer follows it: the
+/// programs built against the staged build tree with the flags pkg-config
+/// gives through `PKG_CONFIG_PATH`, found at run time through their rpath
+/// (no `LD_LIBRARY_PATH`), print the headers with credentials and the last
+/// error without.
+#[test]
+fn readme_quick_start_programs_build_against_the_stage_and_run() {
+    require_tool(
+        "pkg-config",
+        "apt-get install pkg-config (.ci/run installs it)",
+    );
+    let built = built();
+    let stage = scratch().join(format!("readme-stage-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&stage);
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(root().join("examples-c"))
+        .arg("stage")
+        .arg(format!("STAGE_DIR={}", stage.display()))
+        .arg(format!("CARGO_LIBDIR={}", built.libdir.display()));
+    run(make, "make-stage").assert_success("make stage");
+    let mut pkg_config = Command::new("pkg-config");
+    pkg_config
+        .env("PKG_CONFIG_PATH", stage.join("lib/pkgconfig"))
+        .args(["--cflags", "--libs", "alpaca_auth"]);
+    let flags = run(pkg_config, "pkg-config-stage");
+    flags.assert_success("pkg-config with PKG_CONFIG_PATH on the stage");
+    let rpath = format!("-Wl,-rpath,{}", stage.join("lib").display());
+
+    let mock = mock();
+    for (language, compiler, standard) in [("c", "cc", "-std=c11"), ("cpp", "c++", "-std=c++11")] {
+        let source = stage.join(format!("app.{language}"));
+        fs::write(&source, readme_block("C quick start", language)).expect("source");
+        let exe = stage.join(format!("app-{language}"));
+        let mut cc = Command::new(compiler);
+        cc.arg(standard)
+            .args(STRICT)
+            .arg(&source)
+            .arg("-o")
+            .arg(&exe)
+            .args(flags.stdout.split_whitespace())
+            .arg(&rpath);
+        run(cc, "readme-compile").assert_success(&format!("the README's {language} program"));
+
+        let mut app = secret_client_command(&exe, &mock);
+        app.env_remove("LD_LIBRARY_PATH");
+        let ran = run(app, "readme-app");
+        ran.assert_success(&format!("the README's {language} program"));
+        let line = ran.value("Authorization: ");
+        assert!(
+            mock.is_token_valid(bearer_token(&format!("Authorization: {line}"))),
+            "{language}: {line}"
+        );
+
+        let mut app = Command::new(&exe);
+        clear_apca(&mut app);
+        app.env_remove("LD_LIBRARY_PATH");
+        let ran = run(app, "readme-app-fails");
+        assert_eq!(ran.status, Some(1), "{language}: {ran:?}");
+        assert!(
+            ran.stderr.starts_with("alpaca-auth: ")
+                && ran.stderr.contains("no credentials in the environment"),
+            "{language}: {}",
+            ran.stderr
+        );
+    }
+    let _ = fs::remove_dir_all(&stage);
+}
+
 #[test]
 fn cmake_find_package_links_shared_and_static_targets() {
     if !on_path("cmake") {

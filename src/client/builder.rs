@@ -1,7 +1,7 @@
 //! [`ClientBuilder`]: the configuration of a [`Client`] and its checks.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +22,7 @@ use crate::refresher::{Refresher, TokenSource};
 use crate::retry::RetryPolicy;
 use crate::store::{SharedStore, StoreKey, TokenStore, TokenStoreStatus};
 use crate::transport::{parse_ca_bundle, ProxySetting, Transport, TransportConfig};
+use crate::trust::{read_ca_file, TlsRoots};
 use crate::url::HttpUrl;
 
 /// Configuration of a [`Client`]. Every setting has a documented default;
@@ -140,10 +141,36 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the CA certificates of a PEM bundle in addition to the
-    /// built-in webpki roots (for TLS-inspecting corporate proxies).
+    /// The roots of trust of token requests (default [`TlsRoots::FromEnv`]:
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else the bundled
+    /// Mozilla roots); `APCA_TLS_ROOTS`.
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.transport.roots = roots;
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM bundle in addition to the roots
+    /// of [`tls_roots`](Self::tls_roots) (for TLS-inspecting corporate
+    /// proxies); `APCA_CA_BUNDLE` names such a file. May be called more
+    /// than once. Refused by [`build`](Self::build) with
+    /// [`TlsRoots::Platform`].
     pub fn add_ca_bundle_pem(mut self, pem: &[u8]) -> Self {
         match parse_ca_bundle(pem) {
+            Ok(certs) => self.transport.extra_roots.extend(certs),
+            Err(e) => {
+                self.deferred.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// [`add_ca_bundle_pem`](Self::add_ca_bundle_pem) with the content of a
+    /// PEM file (what `APCA_CA_BUNDLE` names), read now, at most
+    /// [`MAX_CA_BUNDLE_LEN`](crate::limits::MAX_CA_BUNDLE_LEN) bytes. A
+    /// file that cannot be read or holds no certificate is reported by
+    /// [`build`](Self::build), with its path and never its content.
+    pub fn add_ca_bundle_file(mut self, path: impl AsRef<Path>) -> Self {
+        match read_ca_file(path.as_ref()) {
             Ok(certs) => self.transport.extra_roots.extend(certs),
             Err(e) => {
                 self.deferred.get_or_insert(e);
@@ -515,8 +542,13 @@ impl ClientBuilder {
     /// [`add_ca_bundle_pem`](Self::add_ca_bundle_pem), with a bundle that
     /// does not parse refused here (it is parsed once).
     pub(crate) fn add_ca_bundle_pem_checked(&mut self, pem: &[u8]) -> Result<()> {
-        self.transport.extra_roots.extend(parse_ca_bundle(pem)?);
+        self.add_ca_certificates(parse_ca_bundle(pem)?);
         Ok(())
+    }
+
+    /// Trusts these CA certificates too (already parsed: `APCA_CA_BUNDLE`).
+    pub(crate) fn add_ca_certificates(&mut self, certs: Vec<ureq::tls::Certificate<'static>>) {
+        self.transport.extra_roots.extend(certs);
     }
 }
 

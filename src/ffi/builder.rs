@@ -15,7 +15,7 @@ use crate::client::Timeout;
 use crate::env_config::var;
 use crate::{
     Algorithm, ApiKeyStyle, AssertionOptions, ClientAuth, ClientBuilder, Credentials, Endpoints,
-    Environment, PrivateKey, ProxySetting, SecretString,
+    Environment, PrivateKey, ProxySetting, SecretString, TlsRoots,
 };
 
 /// The configuration of a client (opaque). Create it with
@@ -840,6 +840,69 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
             with_builder(builder, |b| {
                 let pem = bytes_arg(pem, pem_len, "pem")?;
                 Ok(b.base.add_ca_bundle_pem_checked(pem)?)
+            })
+        }
+    })
+}
+
+/// Trusts the CA certificates of a PEM file, read now (at most the
+/// library's `MAX_CA_BUNDLE_LEN` bytes), as
+/// `alpaca_auth_builder_add_ca_bundle_pem` trusts a bundle in memory; the
+/// file `APCA_CA_BUNDLE` names is read the same way. May be called more
+/// than once.
+///
+/// A file that cannot be read, is not a regular file, or holds no
+/// certificate: `ALPACA_AUTH_RESULT_CONFIG` (the last error shows the
+/// path, never the content), builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `path` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_file(
+    builder: *mut alpaca_auth_builder,
+    path: *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and non_empty_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let path = non_empty_arg(path, "path")?;
+                let certs = crate::trust::read_ca_file(std::path::Path::new(&path))?;
+                b.base.add_ca_certificates(certs);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Chooses the roots of trust of token requests by name: `env` (the
+/// default: the certificates of `SSL_CERT_FILE` and `SSL_CERT_DIR` when
+/// either is set, else the Mozilla roots bundled in the library), `bundled`
+/// (the bundled roots, whatever the environment says) or `platform` (the
+/// operating system's verifier; only in a library built with the
+/// `platform-verifier` feature, and without an added CA bundle, both
+/// checked by `alpaca_auth_builder_build`). CA bundles added with
+/// `alpaca_auth_builder_add_ca_bundle_pem` are trusted too. An unknown
+/// name: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `name` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_tls_roots(
+    builder: *mut alpaca_auth_builder,
+    name: *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let roots: TlsRoots = str_arg(name, "name")?.parse()?;
+                b.update(|base| base.tls_roots(roots));
+                Ok(())
             })
         }
     })

@@ -450,7 +450,7 @@ fn printable(bytes: &[u8], max: usize) -> String {
 /// come from the environment and must not drive the terminal), bounded to
 /// [`MAX_SHOWN_PATH_CHARS`] characters (the end kept, where the file name
 /// is).
-fn shown_path(path: &Path) -> String {
+pub(crate) fn shown_path(path: &Path) -> String {
     let text = path.to_string_lossy();
     let escaped: String = text
         .chars()
@@ -476,7 +476,7 @@ fn shown_path(path: &Path) -> String {
 /// Opens `path` for reading without blocking on a FIFO (Linux: with
 /// `O_NONBLOCK`, which has no effect on reads of a regular file; elsewhere
 /// the type is checked before opening).
-fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt as _;

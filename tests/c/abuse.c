@@ -12,6 +12,7 @@
  *   ABUSE_JWT_CLIENT  the client ID that key is registered under
  *   ABUSE_CLIENT_ID, ABUSE_CLIENT_SECRET   a client_secret_post client of the mock
  *   ABUSE_API_KEY_ID, ABUSE_API_SECRET     an API key pair
+ *   ABUSE_PLATFORM_VERIFIER   set when the library has the platform-verifier feature
  * Prints "abuse: N checks, 0 failed" and exits 0 when all pass; with
  * CHECK_VERBOSE set, also each call with its result and last error.
  */
@@ -101,6 +102,8 @@ static void null_handles(void) {
     EXPECT(alpaca_auth_builder_set_proxy(NULL, "http://127.0.0.1:3128"), NUL_ARG,
            "builder is NULL");
     EXPECT(alpaca_auth_builder_disable_proxy(NULL), NUL_ARG, "builder is NULL");
+    EXPECT(alpaca_auth_builder_set_tls_roots(NULL, "bundled"), NUL_ARG, "builder is NULL");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(NULL, "ca.pem"), NUL_ARG, "builder is NULL");
     EXPECT(alpaca_auth_builder_build(NULL, &client), NUL_ARG, "builder is NULL");
     CHECK(client == NULL);
 
@@ -164,6 +167,11 @@ static void builder_arguments(void) {
     EXPECT(alpaca_auth_builder_add_ca_bundle_pem(b, NULL, 5), NUL_ARG, "pem is NULL");
     EXPECT(alpaca_auth_builder_set_proxy(b, NULL), NUL_ARG, "url is NULL");
     EXPECT(alpaca_auth_builder_set_proxy(b, NOT_UTF8), BAD_UTF8, "url");
+    EXPECT(alpaca_auth_builder_set_tls_roots(b, NULL), NUL_ARG, "name is NULL");
+    EXPECT(alpaca_auth_builder_set_tls_roots(b, NOT_UTF8), BAD_UTF8, "name");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, NULL), NUL_ARG, "path is NULL");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, NOT_UTF8), BAD_UTF8, "path");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, ""), BAD_ARG, "path is empty");
 
     /* Values that parse but are refused, each with its reason. */
     EXPECT(alpaca_auth_builder_set_environment(b, "nowhere"), CONFIG, "unknown environment");
@@ -194,6 +202,14 @@ static void builder_arguments(void) {
            CONFIG, "CA bundle");
     EXPECT(alpaca_auth_builder_set_proxy(b, ""), BAD_ARG, "empty");
     EXPECT(alpaca_auth_builder_disable_proxy(b), OK, NULL);
+    EXPECT(alpaca_auth_builder_set_tls_roots(b, "system"), CONFIG, "unknown TLS roots");
+    EXPECT(alpaca_auth_builder_set_tls_roots(b, "Bundled"), OK, NULL);
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, "/nonexistent/ca.pem"), CONFIG,
+           "cannot read \"/nonexistent/ca.pem\"");
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, "/"), CONFIG, "not a regular file");
+    /* A key file is no bundle: the message names the file, not its bytes. */
+    EXPECT(alpaca_auth_builder_add_ca_bundle_file(b, getenv("ABUSE_KEY_PEM")), CONFIG,
+           "holds no certificate");
     alpaca_auth_builder_free(b);
 
     /* Build failures consume the builder (valgrind checks nothing leaks). */
@@ -230,6 +246,17 @@ static void builder_arguments(void) {
     EXPECT(alpaca_auth_builder_set_proxy(b, "not a proxy url"), OK, NULL);
     EXPECT(alpaca_auth_builder_build(b, &client), CONFIG, "proxy");
     CHECK(client == NULL);
+
+    /* A library built without the platform-verifier feature refuses the
+     * platform's verifier by name, at build. */
+    if (getenv("ABUSE_PLATFORM_VERIFIER") == NULL) {
+        b = fresh();
+        EXPECT(alpaca_auth_builder_set_environment(b, "broker-sandbox"), OK, NULL);
+        EXPECT(alpaca_auth_builder_set_client_secret(b, "ABCDEFGHIJ0123456789", "s"), OK, NULL);
+        EXPECT(alpaca_auth_builder_set_tls_roots(b, "platform"), OK, NULL);
+        EXPECT(alpaca_auth_builder_build(b, &client), CONFIG, "platform-verifier feature");
+        CHECK(client == NULL);
+    }
 }
 
 static void copy_out_buffers(alpaca_auth_client *client) {

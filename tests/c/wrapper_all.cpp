@@ -46,7 +46,8 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += b.assertion_alg(std::nothrow, "ES256") + b.scope(std::nothrow, "s") + b.token_cache_dir(std::nothrow, "d");
     failures += b.token_url(std::nothrow, "u") + b.connect_timeout(std::nothrow, ms) + b.request_timeout(std::nothrow, ms);
     failures += b.token_budget(std::nothrow, ms) + b.add_ca_bundle_pem(std::nothrow, "pem") + b.proxy(std::nothrow, "u");
-    failures += b.token_store(std::nothrow, std::make_shared<null_store>());
+    failures += b.token_store(std::nothrow, std::make_shared<null_store>()) + b.tls_roots(std::nothrow, "env");
+    failures += b.add_ca_bundle_file(std::nothrow, "ca.pem");
     failures += b.disable_proxy(std::nothrow) + b.background_refresh(std::nothrow, true) + b.build(std::nothrow, c);
     failures += alpaca_auth::client::from_env(std::nothrow, c);
     failures += c.access_token(std::nothrow, s) + c.auth_header_lines(std::nothrow, lines);
@@ -88,6 +89,7 @@ static int throwing() {
         b.token_store(std::make_shared<null_store>());
         b.event_callback([](const alpaca_auth::event &e) { (void)e.kind; });
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
+        b.tls_roots("bundled").add_ca_bundle_file("ca.pem");
         alpaca_auth::client c = b.build();
         alpaca_auth::client d = alpaca_auth::client::from_env();
         int n = static_cast<int>(c.access_token().size() + c.auth_header_lines().size() +
