@@ -213,6 +213,8 @@ int main(void) {
     CLEARS(alpaca_auth_builder_set_token_budget_ms, (b, 20000));
     CLEARS(alpaca_auth_builder_set_max_wait_ms, (b, 20000));
     CLEARS(alpaca_auth_builder_add_ca_bundle_pem, (b, ca, ca_len));
+    CLEARS(alpaca_auth_builder_add_ca_bundle_file, (b, env("LAST_ERROR_CA")));
+    CLEARS(alpaca_auth_builder_set_tls_roots, (b, "bundled"));
     CLEARS(alpaca_auth_builder_set_proxy, (b, "http://127.0.0.1:9"));
     CLEARS(alpaca_auth_builder_disable_proxy, (b));
     CLEARS(alpaca_auth_builder_set_background_refresh, (b, false));
