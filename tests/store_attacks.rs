@@ -50,7 +50,12 @@ fn scene(name: &str) -> Option<Scene> {
         .map(PathBuf::from)
         .find(|p| p.is_file())
         .expect("setpriv (util-linux) is installed");
-    let base = common::util::scratch_dir(&format!("store-attacks-{name}"));
+    let base = trusted_parent().join(format!(
+        "alpaca-auth-store-attacks-{name}-{}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir(&base).expect("the scene's directory");
     chmod(&base, 0o755);
     // Copied into a directory every user can reach, whatever the modes
     // above the build directory.
@@ -65,6 +70,30 @@ fn scene(name: &str) -> Option<Scene> {
         cli,
         setpriv,
     })
+}
+
+/// A directory for the scene that the victim can trust, wherever the
+/// checkout is (a checkout under `/tmp` has a root-owned directory in a
+/// sticky one above it, which the store rightly refuses): the scratch
+/// directory if every directory above it is root's and writable by root
+/// alone, else the first such of `/run`, `/var/lib`, `/srv`.
+fn trusted_parent() -> PathBuf {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    [
+        scratch,
+        Path::new("/run"),
+        Path::new("/var/lib"),
+        Path::new("/srv"),
+    ]
+    .into_iter()
+    .find(|dir| {
+        dir.ancestors().all(|d| {
+            fs::symlink_metadata(d)
+                .is_ok_and(|m| m.is_dir() && m.uid() == 0 && m.mode() & 0o022 == 0)
+        })
+    })
+    .expect("a directory whose every ancestor is root's and not writable by others")
+    .to_owned()
 }
 
 fn chmod(path: &Path, mode: u32) {
