@@ -551,6 +551,62 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
                                                        const char *name);
 
 /**
+ * Turns the background refresher on (`true`) or off (`false`, the
+ * default). When on, the client owns a thread that fetches the first token
+ * at once and refreshes it ahead of expiry, so no caller ever waits for a
+ * refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
+ * the library's `REFRESHER_SHUTDOWN_WAIT` for a token request in
+ * progress). See
+ * `alpaca_auth_client_refresher_status`. No effect for API keys.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth_builder *builder,
+                                                              bool on);
+
+/**
+ * Sets a callback for the events of the token lifecycle (token fetched,
+ * fetch failed with its kind and HTTP status, hold started and ended,
+ * background refresher overdue, fork detected), called with `user_data`
+ * (default: none; the library logs nothing). `callback = NULL` removes
+ * it. The callback runs on whichever thread the event happens, never while
+ * a lock of the library is held: `user_data` must be usable from any
+ * thread, and stay valid until the client is freed. No callback runs after
+ * `alpaca_auth_client_free` returns (it waits for one that is running), so
+ * the callback must not free the client itself.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `callback`
+ * is NULL or a function that may be called from any thread with
+ * `user_data`.
+ */
+alpaca_auth_result alpaca_auth_builder_set_event_callback(struct alpaca_auth_builder *builder,
+                                                          alpaca_auth_event_callback callback,
+                                                          void *user_data);
+
+/**
+ * Validates the configuration and creates the client (no network request
+ * is made). **The builder is always consumed**, on failure too: do not use
+ * or free it afterwards (unless it was NULL).
+ *
+ * On success `*client_out` owns a client: free it with
+ * `alpaca_auth_client_free`. Failures: `ALPACA_AUTH_RESULT_CONFIG` (no or
+ * malformed credentials, client credentials without a token endpoint, a
+ * `kid` without a private key, ...), `ALPACA_AUTH_RESULT_INVALID_KEY`, with
+ * the detail in the last error.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder that no other thread is using;
+ * `client_out` is NULL or valid for a write of a pointer.
+ */
+alpaca_auth_result alpaca_auth_builder_build(struct alpaca_auth_builder *builder,
+                                             struct alpaca_auth_client **client_out);
+
+/**
  * Authenticates with an API key pair in the environment's form: HTTP Basic
  * (`Authorization: Basic`) in `broker` and `broker-sandbox`, the
  * `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` headers in `live` and
@@ -916,62 +972,6 @@ alpaca_auth_result alpaca_auth_builder_set_proxy(struct alpaca_auth_builder *bui
  * `builder` is NULL or a live builder not used concurrently.
  */
 alpaca_auth_result alpaca_auth_builder_disable_proxy(struct alpaca_auth_builder *builder);
-
-/**
- * Turns the background refresher on (`true`) or off (`false`, the
- * default). When on, the client owns a thread that fetches the first token
- * at once and refreshes it ahead of expiry, so no caller ever waits for a
- * refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
- * the library's `REFRESHER_SHUTDOWN_WAIT` for a token request in
- * progress). See
- * `alpaca_auth_client_refresher_status`. No effect for API keys.
- *
- * # Safety
- *
- * `builder` is NULL or a live builder not used concurrently.
- */
-alpaca_auth_result alpaca_auth_builder_set_background_refresh(struct alpaca_auth_builder *builder,
-                                                              bool on);
-
-/**
- * Sets a callback for the events of the token lifecycle (token fetched,
- * fetch failed with its kind and HTTP status, hold started and ended,
- * background refresher overdue, fork detected), called with `user_data`
- * (default: none; the library logs nothing). `callback = NULL` removes
- * it. The callback runs on whichever thread the event happens, never while
- * a lock of the library is held: `user_data` must be usable from any
- * thread, and stay valid until the client is freed. No callback runs after
- * `alpaca_auth_client_free` returns (it waits for one that is running), so
- * the callback must not free the client itself.
- *
- * # Safety
- *
- * `builder` is NULL or a live builder not used concurrently; `callback`
- * is NULL or a function that may be called from any thread with
- * `user_data`.
- */
-alpaca_auth_result alpaca_auth_builder_set_event_callback(struct alpaca_auth_builder *builder,
-                                                          alpaca_auth_event_callback callback,
-                                                          void *user_data);
-
-/**
- * Validates the configuration and creates the client (no network request
- * is made). **The builder is always consumed**, on failure too: do not use
- * or free it afterwards (unless it was NULL).
- *
- * On success `*client_out` owns a client: free it with
- * `alpaca_auth_client_free`. Failures: `ALPACA_AUTH_RESULT_CONFIG` (no or
- * malformed credentials, client credentials without a token endpoint, a
- * `kid` without a private key, ...), `ALPACA_AUTH_RESULT_INVALID_KEY`, with
- * the detail in the last error.
- *
- * # Safety
- *
- * `builder` is NULL or a live builder that no other thread is using;
- * `client_out` is NULL or valid for a write of a pointer.
- */
-alpaca_auth_result alpaca_auth_builder_build(struct alpaca_auth_builder *builder,
-                                             struct alpaca_auth_client **client_out);
 
 /**
  * Creates a client from the `APCA_*` environment variables: the same as

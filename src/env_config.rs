@@ -11,8 +11,9 @@
 //! An empty variable counts as unset.
 
 use crate::assertion::AssertionOptions;
-use crate::client::ClientBuilder;
+use crate::config::{Config, StoreChoice, UrlSetting};
 use crate::credentials::Credentials;
+use crate::env_vars::var;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::key::{Algorithm, PrivateKey};
@@ -20,31 +21,6 @@ use crate::limits::MAX_ENV_VALUE_LEN;
 use crate::secret::SecretString;
 use crate::trust::read_ca_file;
 use std::path::Path;
-
-/// The names of the variables read (their meaning: README.md, section
-/// "Environment variables").
-pub(crate) mod var {
-    pub(crate) const ENVIRONMENT: &str = "APCA_ENVIRONMENT";
-    pub(crate) const API_BASE_URL: &str = "APCA_API_BASE_URL";
-    pub(crate) const API_DATA_URL: &str = "APCA_API_DATA_URL";
-    pub(crate) const AUTH_URL: &str = "APCA_AUTH_URL";
-    pub(crate) const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
-    pub(crate) const CA_BUNDLE: &str = "APCA_CA_BUNDLE";
-    pub(crate) const TLS_ROOTS: &str = "APCA_TLS_ROOTS";
-    pub(crate) const API_KEY_ID: &str = "APCA_API_KEY_ID";
-    pub(crate) const API_SECRET_KEY: &str = "APCA_API_SECRET_KEY";
-    pub(crate) const API_KEY_STYLE: &str = "APCA_API_KEY_STYLE";
-    pub(crate) const CLIENT_ID: &str = "APCA_CLIENT_ID";
-    pub(crate) const CLIENT_SECRET: &str = "APCA_CLIENT_SECRET";
-    pub(crate) const PRIVATE_KEY_PATH: &str = "APCA_PRIVATE_KEY_PATH";
-    pub(crate) const PRIVATE_KEY: &str = "APCA_PRIVATE_KEY";
-    pub(crate) const SCOPE: &str = "APCA_SCOPE";
-    pub(crate) const ASSERTION_AUDIENCE: &str = "APCA_ASSERTION_AUDIENCE";
-    pub(crate) const ASSERTION_TYP: &str = "APCA_ASSERTION_TYP";
-    pub(crate) const ASSERTION_LIFETIME: &str = "APCA_ASSERTION_LIFETIME";
-    pub(crate) const ASSERTION_ALG: &str = "APCA_ASSERTION_ALG";
-    pub(crate) const ASSERTION_KID: &str = "APCA_ASSERTION_KID";
-}
 
 /// A kind of credential: the variables that make it up.
 struct Kind {
@@ -98,17 +74,6 @@ static KINDS: &[Kind] = &[
         build: private_key_text,
     },
 ];
-
-/// Reads a variable of the process environment.
-pub(crate) fn process_env(name: &str) -> Result<Option<String>> {
-    match std::env::var(name) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(Error::config(format!("{name} is not valid UTF-8")))
-        }
-    }
-}
 
 struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Result<Option<String>>,
@@ -327,11 +292,13 @@ fn ambiguous(sides: impl IntoIterator<Item = (Vec<&'static str>, String)>) -> Er
     ))
 }
 
-/// Applies the variables over `builder`.
+/// Writes the settings the variables make into `config` (the fields of
+/// variables that are unset stay as they are). On an error `config` may be
+/// partly written: the callers drop it.
 pub(crate) fn apply(
-    mut builder: ClientBuilder,
+    config: &mut Config,
     lookup: &dyn Fn(&str) -> Result<Option<String>>,
-) -> Result<ClientBuilder> {
+) -> Result<()> {
     let env = Env { lookup };
     let named = match env.text(var::ENVIRONMENT)? {
         Some(name) => Some(name.parse().map_err(about(var::ENVIRONMENT))?),
@@ -339,37 +306,38 @@ pub(crate) fn apply(
     };
     let api_base = env.text(var::API_BASE_URL)?;
     if let Some(environment) = environment(named, api_base.as_deref())? {
-        builder = builder.environment(environment);
+        config.environment = environment;
     }
-    if let Some(url) = api_base {
-        builder = builder.api_base_url(url);
-    }
-    if let Some(url) = env.text(var::API_DATA_URL)? {
-        builder = builder.data_base_url(url);
-    }
-    if let Some(url) = env.text(var::AUTH_URL)? {
-        builder = builder.token_url(url);
+    for (name, which) in [
+        (var::API_BASE_URL, UrlSetting::ApiBase),
+        (var::API_DATA_URL, UrlSetting::DataBase),
+        (var::AUTH_URL, UrlSetting::Token),
+    ] {
+        if let Some(url) = env.text(name)? {
+            // Checked by `Config::validate`, with the environment.
+            *config.urls.get_mut(which) = Some(url);
+        }
     }
     if let Some(name) = env.text(var::TLS_ROOTS)? {
-        builder = builder.tls_roots(name.parse().map_err(about(var::TLS_ROOTS))?);
+        config.transport.roots = name.parse().map_err(about(var::TLS_ROOTS))?;
     }
     if let Some(path) = env.text(var::CA_BUNDLE)? {
         let certs = read_ca_file(Path::new(&path)).map_err(about(var::CA_BUNDLE))?;
-        builder.add_ca_certificates(certs);
+        config.add_ca_certificates(certs);
     }
     let mut values = Values::read(&env)?;
     let kind = select(&|name| values.is_set(name))?;
     let credentials = (kind.build)(&mut values)?;
     if let Some(scope) = values.text(var::SCOPE) {
-        crate::client::validate_scope(&scope).map_err(about(var::SCOPE))?;
-        builder = builder.scope(scope);
+        config.set_scope(&scope).map_err(about(var::SCOPE))?;
     }
     if let Some(dir) = env.text(var::TOKEN_CACHE_DIR)? {
         // Shared tokens concern client credentials; a fleet may set the
         // variable for processes with API keys too, where it does nothing.
-        builder = builder.token_cache_dir(dir);
+        config.token_store = Some(StoreChoice::Dir(dir.into()));
     }
-    Ok(builder.credentials(credentials))
+    config.credentials = Some(credentials);
+    Ok(())
 }
 
 /// The environment the variables configure: `APCA_ENVIRONMENT` if set,
@@ -481,7 +449,7 @@ fn assertion_settings(values: &mut Values) -> Result<(AssertionOptions, Option<A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::{ClientBuilder, ErrorKind};
     use std::collections::HashMap;
 
     fn build(vars: &[(&str, &str)]) -> Result<ClientBuilder> {

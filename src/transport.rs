@@ -240,7 +240,7 @@ impl Transport {
         let roots = resolve_roots(
             config.roots,
             &config.extra_roots,
-            &crate::env_config::process_env,
+            &crate::env_vars::process_env,
         )?;
         Self::with_parts(config, proxy, roots)
     }

@@ -243,7 +243,7 @@ fn bundled() -> impl Iterator<Item = Certificate<'static>> {
 }
 
 /// How the environment is read: a variable's value, `None` when unset, an
-/// error when it is not UTF-8 ([`process_env`](crate::env_config::process_env)).
+/// error when it is not UTF-8 ([`process_env`](crate::env_vars::process_env)).
 pub(crate) type Lookup<'a> = dyn Fn(&str) -> Result<Option<String>> + 'a;
 
 /// The roots of a client's agent: `roots` as the environment (read through

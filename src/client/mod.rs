@@ -1,5 +1,6 @@
 //! [`Client`]: the one object a program keeps; its [`ClientBuilder`]
-//! (`builder.rs`) and the OAuth token source behind it (`source.rs`).
+//! (`builder.rs`), its assembly from a [`Config`](crate::config::Config)
+//! (`assemble.rs`) and the OAuth token source behind it (`source.rs`).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,12 +16,11 @@ use crate::secret::SecretString;
 use crate::store::TokenStoreStatus;
 use crate::token::AccessToken;
 
+mod assemble;
 mod builder;
 mod source;
 
-pub(crate) use builder::validate_scope;
 pub use builder::ClientBuilder;
-pub(crate) use builder::Timeout;
 use source::OAuthSource;
 
 /// The `client_assertion_type` of RFC 7523.
