@@ -50,6 +50,27 @@
 /** A buffer of this many bytes holds any last-error message, NUL included. */
 #define ALPACA_AUTH_MAX_ERROR_LEN 4097
 
+/*
+ * Defaults and bounds of the builder's settings, in the units of their
+ * setters (the library's limits; a test checks each against them).
+ */
+/** alpaca_auth_builder_set_connect_timeout_ms. */
+#define ALPACA_AUTH_DEFAULT_CONNECT_TIMEOUT_MS 5000
+/** alpaca_auth_builder_set_request_timeout_ms. */
+#define ALPACA_AUTH_DEFAULT_REQUEST_TIMEOUT_MS 10000
+/** alpaca_auth_builder_set_token_budget_ms (and the default longest wait). */
+#define ALPACA_AUTH_DEFAULT_TOKEN_BUDGET_MS 30000
+/** The longest timeout, budget or wait any *_ms setter takes. */
+#define ALPACA_AUTH_MAX_TIMEOUT_MS 600000
+/** alpaca_auth_builder_set_assertion_lifetime_s: default, least, most. */
+#define ALPACA_AUTH_DEFAULT_ASSERTION_LIFETIME_S 120
+#define ALPACA_AUTH_MIN_ASSERTION_LIFETIME_S 1
+#define ALPACA_AUTH_MAX_ASSERTION_LIFETIME_S 300
+/** The largest CA bundle (memory or file) a builder reads, in bytes. */
+#define ALPACA_AUTH_MAX_CA_BUNDLE_LEN 1048576
+/** How long alpaca_auth_client_free waits for the refresher's request. */
+#define ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS 2000
+
 /**
  * The result of a fallible function. `ALPACA_AUTH_RESULT_OK` is 0; every
  * other value is a failure whose detail `alpaca_auth_last_error` gives.
@@ -494,8 +515,8 @@ extern "C" {
 
 /**
  * Creates a builder with the documented defaults: environment `paper`, no
- * credentials, the environment's URLs, the default timeouts (the
- * `DEFAULT_*` values of the library's `limits` module; see
+ * credentials, the environment's URLs, the default timeouts
+ * (`ALPACA_AUTH_DEFAULT_*_MS`), refresh and retry policies (see
  * docs/c-api.md), the proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/
  * `NO_PROXY`, the webpki roots.
  *
@@ -553,11 +574,14 @@ alpaca_auth_result alpaca_auth_builder_set_environment(struct alpaca_auth_builde
 /**
  * Turns the background refresher on (`true`) or off (`false`, the
  * default). When on, the client owns a thread that fetches the first token
- * at once and refreshes it ahead of expiry, so no caller ever waits for a
- * refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
- * the library's `REFRESHER_SHUTDOWN_WAIT` for a token request in
- * progress). See
- * `alpaca_auth_client_refresher_status`. No effect for API keys.
+ * at once and refreshes it ahead of expiry, so callers find a valid token;
+ * if it falls behind (no new token once half the refresh window is gone),
+ * callers start the refresh themselves, as without it (which thread sends
+ * each request: "Which thread sends a token request" in the crate docs).
+ * `alpaca_auth_client_free` stops and joins it (waiting at most
+ * `ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS` for a token request in
+ * progress). See `alpaca_auth_client_refresher_status`. No effect for API
+ * keys.
  *
  * # Safety
  *
@@ -735,8 +759,9 @@ alpaca_auth_result alpaca_auth_builder_set_assertion_typ(struct alpaca_auth_buil
 
 /**
  * Sets the lifetime of client assertions (`exp - iat`) in seconds, within
- * the library's `MIN_ASSERTION_LIFETIME` and `MAX_ASSERTION_LIFETIME`
- * (default `DEFAULT_ASSERTION_LIFETIME`). Applies to the private key as
+ * `ALPACA_AUTH_MIN_ASSERTION_LIFETIME_S` and
+ * `ALPACA_AUTH_MAX_ASSERTION_LIFETIME_S` (default
+ * `ALPACA_AUTH_DEFAULT_ASSERTION_LIFETIME_S`). Applies to the private key as
  * `alpaca_auth_builder_set_assertion_kid` does. Out of range:
  * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
  *
@@ -839,8 +864,10 @@ alpaca_auth_result alpaca_auth_builder_set_token_url(struct alpaca_auth_builder 
                                                      const char *url);
 
 /**
- * Sets the connect timeout, in milliseconds (default 5000). Zero or more
- * than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ * Sets the connect timeout, in milliseconds (default
+ * `ALPACA_AUTH_DEFAULT_CONNECT_TIMEOUT_MS`). Zero or more than
+ * `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
  *
  * # Safety
  *
@@ -851,7 +878,8 @@ alpaca_auth_result alpaca_auth_builder_set_connect_timeout_ms(struct alpaca_auth
 
 /**
  * Sets the timeout of one token request attempt, in milliseconds (default
- * 10000). Zero or more than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * `ALPACA_AUTH_DEFAULT_REQUEST_TIMEOUT_MS`). Zero or more than
+ * `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
  * unchanged.
  *
  * # Safety
@@ -863,7 +891,8 @@ alpaca_auth_result alpaca_auth_builder_set_request_timeout_ms(struct alpaca_auth
 
 /**
  * Sets the time budget of one token acquisition, every attempt and wait
- * together, in milliseconds (default 30000). Zero or more than 600000:
+ * together, in milliseconds (default `ALPACA_AUTH_DEFAULT_TOKEN_BUDGET_MS`).
+ * Zero or more than `ALPACA_AUTH_MAX_TIMEOUT_MS`:
  * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
  *
  * # Safety
@@ -882,7 +911,8 @@ alpaca_auth_result alpaca_auth_builder_set_token_budget_ms(struct alpaca_auth_bu
  * token request on its own thread; below the budget, a library thread
  * sends it. Every mode: "Which thread sends a token request" in the crate
  * docs (`cargo doc --open`, then `alpaca_auth`). Zero or more than
- * 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ * `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
  *
  * # Safety
  *
@@ -909,8 +939,8 @@ alpaca_auth_result alpaca_auth_builder_add_ca_bundle_pem(struct alpaca_auth_buil
                                                          size_t pem_len);
 
 /**
- * Trusts the CA certificates of a PEM file, read now (at most the
- * library's `MAX_CA_BUNDLE_LEN` bytes), as
+ * Trusts the CA certificates of a PEM file, read now (at most
+ * `ALPACA_AUTH_MAX_CA_BUNDLE_LEN` bytes), as
  * `alpaca_auth_builder_add_ca_bundle_pem` trusts a bundle in memory; the
  * file `APCA_CA_BUNDLE` names is read the same way. May be called more
  * than once.

@@ -189,10 +189,61 @@ fn header_limit_macros_match_the_library_limits() {
         alpaca_auth::limits::MAX_LAST_ERROR_LEN + 1,
         "{fix}"
     );
-    // No doc comment names a buffer size by number: they use the macros.
+    use alpaca_auth::limits as l;
+    let ms = |d: std::time::Duration| d.as_millis() as usize;
+    let s = |d: std::time::Duration| d.as_secs() as usize;
+    let defaults = [
+        (
+            "ALPACA_AUTH_DEFAULT_CONNECT_TIMEOUT_MS",
+            ms(l::DEFAULT_CONNECT_TIMEOUT),
+        ),
+        (
+            "ALPACA_AUTH_DEFAULT_REQUEST_TIMEOUT_MS",
+            ms(l::DEFAULT_REQUEST_TIMEOUT),
+        ),
+        (
+            "ALPACA_AUTH_DEFAULT_TOKEN_BUDGET_MS",
+            ms(l::DEFAULT_TOKEN_BUDGET),
+        ),
+        ("ALPACA_AUTH_MAX_TIMEOUT_MS", ms(l::MAX_TIMEOUT)),
+        (
+            "ALPACA_AUTH_DEFAULT_ASSERTION_LIFETIME_S",
+            s(l::DEFAULT_ASSERTION_LIFETIME),
+        ),
+        (
+            "ALPACA_AUTH_MIN_ASSERTION_LIFETIME_S",
+            s(l::MIN_ASSERTION_LIFETIME),
+        ),
+        (
+            "ALPACA_AUTH_MAX_ASSERTION_LIFETIME_S",
+            s(l::MAX_ASSERTION_LIFETIME),
+        ),
+        ("ALPACA_AUTH_MAX_CA_BUNDLE_LEN", l::MAX_CA_BUNDLE_LEN),
+        (
+            "ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS",
+            ms(l::REFRESHER_SHUTDOWN_WAIT),
+        ),
+    ];
+    for (name, value) in defaults {
+        assert_eq!(define(name), value, "{name}: {fix}");
+    }
+    // No doc comment states a number a macro gives, or names a Rust
+    // constant a C programmer cannot see: they use the macros.
     let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the header");
-    for stale in ["2048 bytes", "4097 bytes", "8192 bytes"] {
-        assert!(!header.contains(stale), "the header still says {stale:?}");
+    let prose: String = header
+        .lines()
+        .filter(|line| !line.starts_with("#define"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for stale in ["2048 bytes", "4097 bytes", "8192 bytes", "library's `"] {
+        assert!(!prose.contains(stale), "the header still says {stale:?}");
+    }
+    for (name, value) in defaults {
+        let number = value.to_string();
+        let stated = prose
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|word| word == number && number.len() > 2);
+        assert!(!stated, "the header states {number} in prose: use {name}");
     }
 }
 

@@ -249,8 +249,9 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_assertion_typ(
 }
 
 /// Sets the lifetime of client assertions (`exp - iat`) in seconds, within
-/// the library's `MIN_ASSERTION_LIFETIME` and `MAX_ASSERTION_LIFETIME`
-/// (default `DEFAULT_ASSERTION_LIFETIME`). Applies to the private key as
+/// `ALPACA_AUTH_MIN_ASSERTION_LIFETIME_S` and
+/// `ALPACA_AUTH_MAX_ASSERTION_LIFETIME_S` (default
+/// `ALPACA_AUTH_DEFAULT_ASSERTION_LIFETIME_S`). Applies to the private key as
 /// `alpaca_auth_builder_set_assertion_kid` does. Out of range:
 /// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
 ///

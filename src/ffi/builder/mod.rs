@@ -100,8 +100,8 @@ pub(crate) unsafe fn with_builder(
 }
 
 /// Creates a builder with the documented defaults: environment `paper`, no
-/// credentials, the environment's URLs, the default timeouts (the
-/// `DEFAULT_*` values of the library's `limits` module; see
+/// credentials, the environment's URLs, the default timeouts
+/// (`ALPACA_AUTH_DEFAULT_*_MS`), refresh and retry policies (see
 /// docs/c-api.md), the proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/
 /// `NO_PROXY`, the webpki roots.
 ///
@@ -200,11 +200,14 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_environment(
 
 /// Turns the background refresher on (`true`) or off (`false`, the
 /// default). When on, the client owns a thread that fetches the first token
-/// at once and refreshes it ahead of expiry, so no caller ever waits for a
-/// refresh; `alpaca_auth_client_free` stops and joins it (waiting at most
-/// the library's `REFRESHER_SHUTDOWN_WAIT` for a token request in
-/// progress). See
-/// `alpaca_auth_client_refresher_status`. No effect for API keys.
+/// at once and refreshes it ahead of expiry, so callers find a valid token;
+/// if it falls behind (no new token once half the refresh window is gone),
+/// callers start the refresh themselves, as without it (which thread sends
+/// each request: "Which thread sends a token request" in the crate docs).
+/// `alpaca_auth_client_free` stops and joins it (waiting at most
+/// `ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS` for a token request in
+/// progress). See `alpaca_auth_client_refresher_status`. No effect for API
+/// keys.
 ///
 /// # Safety
 ///

@@ -134,8 +134,10 @@ unsafe fn set_timeout(
     }
 }
 
-/// Sets the connect timeout, in milliseconds (default 5000). Zero or more
-/// than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+/// Sets the connect timeout, in milliseconds (default
+/// `ALPACA_AUTH_DEFAULT_CONNECT_TIMEOUT_MS`). Zero or more than
+/// `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// unchanged.
 ///
 /// # Safety
 ///
@@ -152,7 +154,8 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_connect_timeout_ms(
 }
 
 /// Sets the timeout of one token request attempt, in milliseconds (default
-/// 10000). Zero or more than 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// `ALPACA_AUTH_DEFAULT_REQUEST_TIMEOUT_MS`). Zero or more than
+/// `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
 /// unchanged.
 ///
 /// # Safety
@@ -170,7 +173,8 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_request_timeout_ms(
 }
 
 /// Sets the time budget of one token acquisition, every attempt and wait
-/// together, in milliseconds (default 30000). Zero or more than 600000:
+/// together, in milliseconds (default `ALPACA_AUTH_DEFAULT_TOKEN_BUDGET_MS`).
+/// Zero or more than `ALPACA_AUTH_MAX_TIMEOUT_MS`:
 /// `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
 ///
 /// # Safety
@@ -195,7 +199,8 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_budget_ms(
 /// token request on its own thread; below the budget, a library thread
 /// sends it. Every mode: "Which thread sends a token request" in the crate
 /// docs (`cargo doc --open`, then `alpaca_auth`). Zero or more than
-/// 600000: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+/// `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+/// unchanged.
 ///
 /// # Safety
 ///
@@ -239,8 +244,8 @@ pub unsafe extern "C" fn alpaca_auth_builder_add_ca_bundle_pem(
     })
 }
 
-/// Trusts the CA certificates of a PEM file, read now (at most the
-/// library's `MAX_CA_BUNDLE_LEN` bytes), as
+/// Trusts the CA certificates of a PEM file, read now (at most
+/// `ALPACA_AUTH_MAX_CA_BUNDLE_LEN` bytes), as
 /// `alpaca_auth_builder_add_ca_bundle_pem` trusts a bundle in memory; the
 /// file `APCA_CA_BUNDLE` names is read the same way. May be called more
 /// than once.
