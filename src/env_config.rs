@@ -11,7 +11,7 @@
 //! An empty variable counts as unset.
 
 use crate::assertion::AssertionOptions;
-use crate::config::{Config, StoreChoice, UrlSetting};
+use crate::config::{Config, StoreChoice, Timeout, UrlSetting};
 use crate::credentials::Credentials;
 use crate::env_vars::var;
 use crate::environment::Environment;
@@ -21,6 +21,7 @@ use crate::limits::MAX_ENV_VALUE_LEN;
 use crate::secret::SecretString;
 use crate::trust::read_ca_file;
 use std::path::Path;
+use std::time::Duration;
 
 /// A kind of credential: the variables that make it up.
 struct Kind {
@@ -95,6 +96,17 @@ impl Env<'_> {
     /// A non-secret value, trimmed.
     fn text(&self, name: &str) -> Result<Option<String>> {
         Ok(self.get(name)?.map(|v| v.trim().to_owned()))
+    }
+
+    /// A number (`what` says which kind, for the error).
+    fn parsed<T: std::str::FromStr>(&self, name: &str, what: &str) -> Result<Option<T>> {
+        match self.text(name)? {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::config(format!("{name} must be {what}"))),
+        }
     }
 }
 
@@ -331,12 +343,42 @@ pub(crate) fn apply(
     if let Some(scope) = values.text(var::SCOPE) {
         config.set_scope(&scope).map_err(about(var::SCOPE))?;
     }
+    timing(&env, config)?;
     if let Some(dir) = env.text(var::TOKEN_CACHE_DIR)? {
         // Shared tokens concern client credentials; a fleet may set the
         // variable for processes with API keys too, where it does nothing.
         config.token_store = Some(StoreChoice::Dir(dir.into()));
     }
     config.credentials = Some(credentials);
+    Ok(())
+}
+
+/// The timeouts, the longest wait and the background refresher.
+fn timing(env: &Env<'_>, config: &mut Config) -> Result<()> {
+    for (name, which) in [
+        (var::CONNECT_TIMEOUT_MS, Timeout::Connect),
+        (var::REQUEST_TIMEOUT_MS, Timeout::Request),
+        (var::TOKEN_BUDGET_MS, Timeout::Budget),
+        (var::MAX_WAIT_MS, Timeout::MaxWait),
+    ] {
+        if let Some(ms) = env.parsed::<u64>(name, "a whole number of milliseconds")? {
+            config
+                .set_timeout(which, Duration::from_millis(ms))
+                .map_err(about(name))?;
+        }
+    }
+    if let Some(on) = env.text(var::BACKGROUND_REFRESH)? {
+        config.background_refresh = match on.to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => true,
+            "0" | "false" | "off" | "no" => false,
+            _ => {
+                return Err(Error::config(format!(
+                    "{} must be true or false (or 1, 0, on, off, yes, no)",
+                    var::BACKGROUND_REFRESH
+                )))
+            }
+        };
+    }
     Ok(())
 }
 
@@ -462,6 +504,55 @@ mod tests {
 
     fn err(vars: &[(&str, &str)]) -> Error {
         build(vars).unwrap_err()
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut config = Config::default();
+        apply(&mut config, &move |name| Ok(map.get(name).cloned()))?;
+        Ok(config)
+    }
+
+    #[test]
+    fn timeouts_wait_and_the_refresher_come_from_the_environment() {
+        let key = [("APCA_API_KEY_ID", "PKTEST"), ("APCA_API_SECRET_KEY", "s")];
+        let defaults = config(&key).unwrap();
+        assert!(!defaults.background_refresh);
+        assert_eq!(defaults.max_wait, None);
+        let set = config(
+            &[
+                &key[..],
+                &[
+                    ("APCA_CONNECT_TIMEOUT_MS", "1500"),
+                    ("APCA_REQUEST_TIMEOUT_MS", " 2500 "),
+                    ("APCA_TOKEN_BUDGET_MS", "7000"),
+                    ("APCA_MAX_WAIT_MS", "40"),
+                    ("APCA_BACKGROUND_REFRESH", "TRUE"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(set.transport.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(set.transport.request_timeout, Duration::from_millis(2500));
+        assert_eq!(set.transport.budget, Duration::from_millis(7000));
+        assert_eq!(set.max_wait, Some(Duration::from_millis(40)));
+        assert!(set.background_refresh);
+        for (name, value, says) in [
+            ("APCA_CONNECT_TIMEOUT_MS", "5s", "whole number of milliseconds"),
+            ("APCA_MAX_WAIT_MS", "0", "more than zero"),
+            ("APCA_TOKEN_BUDGET_MS", "600001", "at most 600 s"),
+            ("APCA_BACKGROUND_REFRESH", "maybe", "true or false"),
+        ] {
+            let error = config(&[&key[..], &[(name, value)]].concat()).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Config);
+            let message = error.to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains(says), "{message}");
+        }
     }
 
     #[test]

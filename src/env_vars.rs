@@ -28,6 +28,11 @@ pub(crate) mod var {
     pub(crate) const ASSERTION_LIFETIME: &str = "APCA_ASSERTION_LIFETIME";
     pub(crate) const ASSERTION_ALG: &str = "APCA_ASSERTION_ALG";
     pub(crate) const ASSERTION_KID: &str = "APCA_ASSERTION_KID";
+    pub(crate) const CONNECT_TIMEOUT_MS: &str = "APCA_CONNECT_TIMEOUT_MS";
+    pub(crate) const REQUEST_TIMEOUT_MS: &str = "APCA_REQUEST_TIMEOUT_MS";
+    pub(crate) const TOKEN_BUDGET_MS: &str = "APCA_TOKEN_BUDGET_MS";
+    pub(crate) const MAX_WAIT_MS: &str = "APCA_MAX_WAIT_MS";
+    pub(crate) const BACKGROUND_REFRESH: &str = "APCA_BACKGROUND_REFRESH";
 }
 
 /// Reads a variable of the process environment.
