@@ -70,6 +70,16 @@
 #define ALPACA_AUTH_MAX_CA_BUNDLE_LEN 1048576
 /** How long alpaca_auth_client_free waits for the refresher's request. */
 #define ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS 2000
+/** alpaca_auth_builder_set_refresh_ahead_min_ms. */
+#define ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_MIN_MS 60000
+/** alpaca_auth_builder_set_refresh_ahead_fraction. */
+#define ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_FRACTION 0.2
+/** alpaca_auth_builder_set_retry_max_attempts. */
+#define ALPACA_AUTH_DEFAULT_RETRY_MAX_ATTEMPTS 4
+/** alpaca_auth_builder_set_retry_initial_backoff_ms. */
+#define ALPACA_AUTH_DEFAULT_RETRY_INITIAL_BACKOFF_MS 250
+/** alpaca_auth_builder_set_retry_max_backoff_ms. */
+#define ALPACA_AUTH_DEFAULT_RETRY_MAX_BACKOFF_MS 8000
 
 /**
  * The result of a fallible function. `ALPACA_AUTH_RESULT_OK` is 0; every
@@ -1002,6 +1012,74 @@ alpaca_auth_result alpaca_auth_builder_set_proxy(struct alpaca_auth_builder *bui
  * `builder` is NULL or a live builder not used concurrently.
  */
 alpaca_auth_result alpaca_auth_builder_disable_proxy(struct alpaca_auth_builder *builder);
+
+/**
+ * Sets the least time before expiry a token is refreshed, in milliseconds
+ * (default `ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_MIN_MS`). The refresh starts
+ * at the larger of this and `alpaca_auth_builder_set_refresh_ahead_fraction`
+ * of the lifetime, at most half the lifetime. More than the longest token
+ * lifetime (a day): `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_refresh_ahead_min_ms(struct alpaca_auth_builder *builder,
+                                                                uint64_t ms);
+
+/**
+ * Sets the least fraction of a token's lifetime before its expiry that it
+ * is refreshed (default `ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_FRACTION`; for
+ * example 0.25 refreshes at 75 % of the lifetime). Not a number from 0 to
+ * 1: `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_refresh_ahead_fraction(struct alpaca_auth_builder *builder,
+                                                                  double fraction);
+
+/**
+ * Sets the most HTTP requests of one token acquisition, the first
+ * included (default `ALPACA_AUTH_DEFAULT_RETRY_MAX_ATTEMPTS`); all of them
+ * fit in the token budget. Zero: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_retry_max_attempts(struct alpaca_auth_builder *builder,
+                                                              uint32_t attempts);
+
+/**
+ * Sets the backoff before the first retry, in milliseconds (default
+ * `ALPACA_AUTH_DEFAULT_RETRY_INITIAL_BACKOFF_MS`); it doubles with each
+ * retry up to `alpaca_auth_builder_set_retry_max_backoff_ms`, with jitter,
+ * and a server's `Retry-After` is honoured when longer. More than
+ * `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_retry_initial_backoff_ms(struct alpaca_auth_builder *builder,
+                                                                    uint64_t ms);
+
+/**
+ * Sets the longest backoff between retries, in milliseconds (default
+ * `ALPACA_AUTH_DEFAULT_RETRY_MAX_BACKOFF_MS`). More than
+ * `ALPACA_AUTH_MAX_TIMEOUT_MS`: `ALPACA_AUTH_RESULT_CONFIG`, builder
+ * unchanged.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently.
+ */
+alpaca_auth_result alpaca_auth_builder_set_retry_max_backoff_ms(struct alpaca_auth_builder *builder,
+                                                                uint64_t ms);
 
 /**
  * Creates a client from the `APCA_*` environment variables: the same as

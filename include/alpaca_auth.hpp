@@ -872,6 +872,26 @@ class builder {
     result max_wait(std::nothrow_t, std::chrono::milliseconds wait) noexcept {
         return set_ms(alpaca_auth_builder_set_max_wait_ms, wait);
     }
+    /// Refresh at least this long before expiry (alpaca_auth_builder_set_refresh_ahead_min_ms).
+    result refresh_ahead_min(std::nothrow_t, std::chrono::milliseconds ahead) noexcept {
+        return set_ms(alpaca_auth_builder_set_refresh_ahead_min_ms, ahead);
+    }
+    /// Refresh at least this fraction of the lifetime before expiry, 0 to 1.
+    result refresh_ahead_fraction(std::nothrow_t, double fraction) noexcept {
+        return alpaca_auth_builder_set_refresh_ahead_fraction(raw_, fraction);
+    }
+    /// Most HTTP requests of one token acquisition, the first included.
+    result retry_max_attempts(std::nothrow_t, std::uint32_t attempts) noexcept {
+        return alpaca_auth_builder_set_retry_max_attempts(raw_, attempts);
+    }
+    /// Backoff before the first retry; it doubles up to retry_max_backoff.
+    result retry_initial_backoff(std::nothrow_t, std::chrono::milliseconds backoff) noexcept {
+        return set_ms(alpaca_auth_builder_set_retry_initial_backoff_ms, backoff);
+    }
+    /// Longest backoff between retries.
+    result retry_max_backoff(std::nothrow_t, std::chrono::milliseconds backoff) noexcept {
+        return set_ms(alpaca_auth_builder_set_retry_max_backoff_ms, backoff);
+    }
 
     /// Validates and creates the client; the builder is empty afterwards.
     result build(std::nothrow_t, client &out) noexcept {
@@ -955,6 +975,21 @@ class builder {
     builder &background_refresh(bool on) { return chain(background_refresh(std::nothrow, on)); }
     builder &max_wait(std::chrono::milliseconds wait) {
         return chain(max_wait(std::nothrow, wait));
+    }
+    builder &refresh_ahead_min(std::chrono::milliseconds ahead) {
+        return chain(refresh_ahead_min(std::nothrow, ahead));
+    }
+    builder &refresh_ahead_fraction(double fraction) {
+        return chain(refresh_ahead_fraction(std::nothrow, fraction));
+    }
+    builder &retry_max_attempts(std::uint32_t attempts) {
+        return chain(retry_max_attempts(std::nothrow, attempts));
+    }
+    builder &retry_initial_backoff(std::chrono::milliseconds backoff) {
+        return chain(retry_initial_backoff(std::nothrow, backoff));
+    }
+    builder &retry_max_backoff(std::chrono::milliseconds backoff) {
+        return chain(retry_max_backoff(std::nothrow, backoff));
     }
     builder &add_ca_bundle_file(const std::string &path) {
         return chain(add_ca_bundle_file(std::nothrow, path));

@@ -28,6 +28,7 @@ use crate::events::EventSink;
 use crate::key::Algorithm;
 use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
 use crate::policy::RefreshPolicy;
+use crate::retry::RetryPolicy;
 use crate::store::TokenStore;
 use crate::transport::{parse_ca_bundle, TransportConfig};
 
@@ -178,6 +179,55 @@ impl Config {
         self.transport.extra_roots.extend(certs);
     }
 
+    /// Sets the least time before expiry a token is refreshed, refused
+    /// unless the refresh policy accepts it.
+    pub(crate) fn set_refresh_ahead_min(&mut self, ahead: Duration) -> Result<()> {
+        let mut policy = self.refresh;
+        policy.ahead_min = ahead;
+        policy.validate()?;
+        self.refresh = policy;
+        Ok(())
+    }
+
+    /// Sets the least fraction of a token's lifetime before expiry it is
+    /// refreshed, refused unless the refresh policy accepts it.
+    pub(crate) fn set_refresh_ahead_fraction(&mut self, fraction: f64) -> Result<()> {
+        let mut policy = self.refresh;
+        policy.ahead_fraction = fraction;
+        policy.validate()?;
+        self.refresh = policy;
+        Ok(())
+    }
+
+    /// Sets the most attempts of one token acquisition, refused below 1.
+    pub(crate) fn set_retry_max_attempts(&mut self, attempts: u32) -> Result<()> {
+        let mut policy = self.transport.retry;
+        policy.max_attempts = attempts;
+        check_retry(&policy)?;
+        self.transport.retry = policy;
+        Ok(())
+    }
+
+    /// Sets the backoff before the first retry, refused above
+    /// [`MAX_TIMEOUT`].
+    pub(crate) fn set_retry_initial_backoff(&mut self, backoff: Duration) -> Result<()> {
+        let mut policy = self.transport.retry;
+        policy.initial_backoff = backoff;
+        check_retry(&policy)?;
+        self.transport.retry = policy;
+        Ok(())
+    }
+
+    /// Sets the longest backoff between retries, refused above
+    /// [`MAX_TIMEOUT`].
+    pub(crate) fn set_retry_max_backoff(&mut self, backoff: Duration) -> Result<()> {
+        let mut policy = self.transport.retry;
+        policy.max_backoff = backoff;
+        check_retry(&policy)?;
+        self.transport.retry = policy;
+        Ok(())
+    }
+
     /// The longest any call waits for a token: [`Config::max_wait`] if set,
     /// else the budget.
     pub(crate) fn max_wait(&self) -> Duration {
@@ -208,11 +258,7 @@ impl Config {
             check_duration(Timeout::MaxWait, wait)?;
         }
         self.refresh.validate()?;
-        if self.transport.retry.max_attempts == 0 {
-            return Err(Error::config(
-                "retry policy must allow at least one attempt",
-            ));
-        }
+        check_retry(&self.transport.retry)?;
         if let Some(url) = &self.urls.api_base {
             self.environment.check_api_base_url(url)?;
         }
@@ -333,6 +379,27 @@ pub(crate) fn check_scope(scope: &str) -> Result<()> {
         return Err(Error::config(
             "scope must be scope tokens separated by single spaces, each of printable ASCII other than '\"' and '\\' (RFC 6749 section 3.3)",
         ));
+    }
+    Ok(())
+}
+
+/// The retry policy: at least one attempt, backoffs within [`MAX_TIMEOUT`].
+fn check_retry(policy: &RetryPolicy) -> Result<()> {
+    if policy.max_attempts == 0 {
+        return Err(Error::config(
+            "retry policy must allow at least one attempt",
+        ));
+    }
+    for (what, backoff) in [
+        ("initial retry backoff", policy.initial_backoff),
+        ("longest retry backoff", policy.max_backoff),
+    ] {
+        if backoff > MAX_TIMEOUT {
+            return Err(Error::config(format!(
+                "{what} must be at most {} s",
+                MAX_TIMEOUT.as_secs()
+            )));
+        }
     }
     Ok(())
 }

@@ -344,6 +344,7 @@ pub(crate) fn apply(
         config.set_scope(&scope).map_err(about(var::SCOPE))?;
     }
     timing(&env, config)?;
+    policies(&env, config)?;
     if let Some(dir) = env.text(var::TOKEN_CACHE_DIR)? {
         // Shared tokens concern client credentials; a fleet may set the
         // variable for processes with API keys too, where it does nothing.
@@ -378,6 +379,39 @@ fn timing(env: &Env<'_>, config: &mut Config) -> Result<()> {
                 )))
             }
         };
+    }
+    Ok(())
+}
+
+/// The refresh and retry policies.
+fn policies(env: &Env<'_>, config: &mut Config) -> Result<()> {
+    const MS: &str = "a whole number of milliseconds";
+    if let Some(ms) = env.parsed::<u64>(var::REFRESH_AHEAD_MIN_MS, MS)? {
+        config
+            .set_refresh_ahead_min(Duration::from_millis(ms))
+            .map_err(about(var::REFRESH_AHEAD_MIN_MS))?;
+    }
+    if let Some(fraction) =
+        env.parsed::<f64>(var::REFRESH_AHEAD_FRACTION, "a number from 0 to 1")?
+    {
+        config
+            .set_refresh_ahead_fraction(fraction)
+            .map_err(about(var::REFRESH_AHEAD_FRACTION))?;
+    }
+    if let Some(attempts) = env.parsed::<u32>(var::RETRY_MAX_ATTEMPTS, "a whole number")? {
+        config
+            .set_retry_max_attempts(attempts)
+            .map_err(about(var::RETRY_MAX_ATTEMPTS))?;
+    }
+    if let Some(ms) = env.parsed::<u64>(var::RETRY_INITIAL_BACKOFF_MS, MS)? {
+        config
+            .set_retry_initial_backoff(Duration::from_millis(ms))
+            .map_err(about(var::RETRY_INITIAL_BACKOFF_MS))?;
+    }
+    if let Some(ms) = env.parsed::<u64>(var::RETRY_MAX_BACKOFF_MS, MS)? {
+        config
+            .set_retry_max_backoff(Duration::from_millis(ms))
+            .map_err(about(var::RETRY_MAX_BACKOFF_MS))?;
     }
     Ok(())
 }
@@ -542,10 +576,51 @@ mod tests {
         assert_eq!(set.max_wait, Some(Duration::from_millis(40)));
         assert!(set.background_refresh);
         for (name, value, says) in [
-            ("APCA_CONNECT_TIMEOUT_MS", "5s", "whole number of milliseconds"),
+            (
+                "APCA_CONNECT_TIMEOUT_MS",
+                "5s",
+                "whole number of milliseconds",
+            ),
             ("APCA_MAX_WAIT_MS", "0", "more than zero"),
             ("APCA_TOKEN_BUDGET_MS", "600001", "at most 600 s"),
             ("APCA_BACKGROUND_REFRESH", "maybe", "true or false"),
+        ] {
+            let error = config(&[&key[..], &[(name, value)]].concat()).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Config);
+            let message = error.to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains(says), "{message}");
+        }
+    }
+
+    #[test]
+    fn refresh_and_retry_policies_come_from_the_environment() {
+        let key = [("APCA_API_KEY_ID", "PKTEST"), ("APCA_API_SECRET_KEY", "s")];
+        let set = config(
+            &[
+                &key[..],
+                &[
+                    ("APCA_REFRESH_AHEAD_MIN_MS", "1000"),
+                    ("APCA_REFRESH_AHEAD_FRACTION", "0.25"),
+                    ("APCA_RETRY_MAX_ATTEMPTS", "2"),
+                    ("APCA_RETRY_INITIAL_BACKOFF_MS", "10"),
+                    ("APCA_RETRY_MAX_BACKOFF_MS", "20"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(set.refresh.ahead_min, Duration::from_secs(1));
+        assert_eq!(set.refresh.ahead_fraction, 0.25);
+        assert_eq!(set.transport.retry.max_attempts, 2);
+        assert_eq!(set.transport.retry.initial_backoff, Duration::from_millis(10));
+        assert_eq!(set.transport.retry.max_backoff, Duration::from_millis(20));
+        for (name, value, says) in [
+            ("APCA_REFRESH_AHEAD_FRACTION", "1.5", "from 0 to 1"),
+            ("APCA_REFRESH_AHEAD_FRACTION", "NaN", "from 0 to 1"),
+            ("APCA_REFRESH_AHEAD_MIN_MS", "-1", "whole number of milliseconds"),
+            ("APCA_RETRY_MAX_ATTEMPTS", "0", "at least one attempt"),
+            ("APCA_RETRY_MAX_BACKOFF_MS", "600001", "at most 600 s"),
         ] {
             let error = config(&[&key[..], &[(name, value)]].concat()).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::Config);

@@ -33,6 +33,11 @@ pub(crate) mod var {
     pub(crate) const TOKEN_BUDGET_MS: &str = "APCA_TOKEN_BUDGET_MS";
     pub(crate) const MAX_WAIT_MS: &str = "APCA_MAX_WAIT_MS";
     pub(crate) const BACKGROUND_REFRESH: &str = "APCA_BACKGROUND_REFRESH";
+    pub(crate) const REFRESH_AHEAD_MIN_MS: &str = "APCA_REFRESH_AHEAD_MIN_MS";
+    pub(crate) const REFRESH_AHEAD_FRACTION: &str = "APCA_REFRESH_AHEAD_FRACTION";
+    pub(crate) const RETRY_MAX_ATTEMPTS: &str = "APCA_RETRY_MAX_ATTEMPTS";
+    pub(crate) const RETRY_INITIAL_BACKOFF_MS: &str = "APCA_RETRY_INITIAL_BACKOFF_MS";
+    pub(crate) const RETRY_MAX_BACKOFF_MS: &str = "APCA_RETRY_MAX_BACKOFF_MS";
 }
 
 /// Reads a variable of the process environment.

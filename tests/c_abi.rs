@@ -531,6 +531,45 @@ fn a_c_store_that_hangs_never_holds_a_caller_past_its_longest_wait() {
     assert_eq!(mock.token_requests(), 4);
 }
 
+/// The refresh and retry policies set from C: each changes what the client
+/// does (the request counts), and a refused value leaves the builder as it
+/// was.
+#[test]
+fn refresh_and_retry_policies_set_from_c_take_effect() {
+    let built = built();
+    let mock = mock();
+    mock.set_expires_in(4);
+    let mut command = program_for(&built.program("policies"), "POLICY", &mock);
+    command.env("POLICY_MODE", "refresh");
+    let ran = run_under_valgrind(command, "tests/c/policies.c");
+    assert!(
+        ran.value("policies: ").ends_with(", 0 failed"),
+        "{}",
+        ran.stderr
+    );
+    // The default policy refreshes a 4-second token after 2 s; the late
+    // one only 0.4 s before its expiry.
+    assert_eq!(ran.value("refresh requests: "), "default 2, late 1");
+
+    let mock = common::mock();
+    mock.inject_n(Fault::Status(503), 100);
+    let mut command = program_for(&built.program("policies"), "POLICY", &mock);
+    command.env("POLICY_MODE", "retry");
+    let ran = run_under_valgrind(command, "tests/c/policies.c");
+    assert!(
+        ran.value("policies: ").ends_with(", 0 failed"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        ran.value("retry requests: "),
+        format!(
+            "default {}, two 2",
+            alpaca_auth::limits::DEFAULT_MAX_ATTEMPTS
+        )
+    );
+}
+
 #[test]
 fn abuse_from_c_gets_documented_codes_and_reasons() {
     let built = built();

@@ -223,7 +223,27 @@ fn header_limit_macros_match_the_library_limits() {
             "ALPACA_AUTH_REFRESHER_SHUTDOWN_WAIT_MS",
             ms(l::REFRESHER_SHUTDOWN_WAIT),
         ),
+        (
+            "ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_MIN_MS",
+            ms(l::DEFAULT_REFRESH_AHEAD_MIN),
+        ),
+        (
+            "ALPACA_AUTH_DEFAULT_RETRY_MAX_ATTEMPTS",
+            l::DEFAULT_MAX_ATTEMPTS as usize,
+        ),
+        (
+            "ALPACA_AUTH_DEFAULT_RETRY_INITIAL_BACKOFF_MS",
+            ms(l::DEFAULT_INITIAL_BACKOFF),
+        ),
+        (
+            "ALPACA_AUTH_DEFAULT_RETRY_MAX_BACKOFF_MS",
+            ms(l::DEFAULT_MAX_BACKOFF),
+        ),
     ];
+    let fraction: f64 = header_define("ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_FRACTION")
+        .parse()
+        .expect("a number");
+    assert_eq!(fraction, l::DEFAULT_REFRESH_AHEAD_FRACTION, "{fix}");
     for (name, value) in defaults {
         assert_eq!(define(name), value, "{name}: {fix}");
     }

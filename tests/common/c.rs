@@ -199,6 +199,7 @@ pub fn build_programs() -> Result<Built, String> {
         "fork_storm",
         "incidents",
         "last_error",
+        "policies",
         "prefork",
         "refresher",
         "soak",

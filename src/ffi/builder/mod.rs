@@ -10,6 +10,7 @@
 //! | this one        | lifetime of the builder, environment, events, refresher |
 //! | [`credentials`] | API keys, client credentials, assertion options, scope  |
 //! | [`network`]     | URLs, timeouts, trust, proxy, the token store directory |
+//! | [`policy`]      | the refresh and retry policies                          |
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -27,9 +28,11 @@ use crate::{Client, Environment};
 
 pub mod credentials;
 pub mod network;
+pub mod policy;
 
 pub use credentials::*;
 pub use network::*;
+pub use policy::*;
 
 /// The configuration of a client (opaque). Create it with
 /// `alpaca_auth_builder_new` or `alpaca_auth_builder_new_from_env`, adjust it
