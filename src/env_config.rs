@@ -613,12 +613,19 @@ mod tests {
         assert_eq!(set.refresh.ahead_min, Duration::from_secs(1));
         assert_eq!(set.refresh.ahead_fraction, 0.25);
         assert_eq!(set.transport.retry.max_attempts, 2);
-        assert_eq!(set.transport.retry.initial_backoff, Duration::from_millis(10));
+        assert_eq!(
+            set.transport.retry.initial_backoff,
+            Duration::from_millis(10)
+        );
         assert_eq!(set.transport.retry.max_backoff, Duration::from_millis(20));
         for (name, value, says) in [
             ("APCA_REFRESH_AHEAD_FRACTION", "1.5", "from 0 to 1"),
             ("APCA_REFRESH_AHEAD_FRACTION", "NaN", "from 0 to 1"),
-            ("APCA_REFRESH_AHEAD_MIN_MS", "-1", "whole number of milliseconds"),
+            (
+                "APCA_REFRESH_AHEAD_MIN_MS",
+                "-1",
+                "whole number of milliseconds",
+            ),
             ("APCA_RETRY_MAX_ATTEMPTS", "0", "at least one attempt"),
             ("APCA_RETRY_MAX_BACKOFF_MS", "600001", "at most 600 s"),
         ] {

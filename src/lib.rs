@@ -53,6 +53,16 @@
 //! request on the caller's thread. (The C++ wrapper's forms that return a
 //! result code instead of throwing take a `std::nothrow` first argument.)
 //!
+//! # Configuration
+//!
+//! Every setting can be made in three ways, all writing one configuration
+//! with one set of defaults ([`limits`]) and one set of checks: the
+//! [`ClientBuilder`], the `APCA_*` environment variables
+//! ([`ClientBuilder::from_env`]; the README lists them) and the C builder
+//! (`alpaca_auth_builder_set_*`, each refusing a bad value at once). The
+//! settings without a variable are the event callback and a token store of
+//! the application's, which are code.
+//!
 //! Secrets ([`SecretString`]), tokens ([`AccessToken`]), private keys
 //! ([`PrivateKey`]) and header values are redacted from every `Debug`
 //! output and error message, and zeroized when dropped.

@@ -1,8 +1,8 @@
-//! `alpaca_auth_builder`: a client's [`Config`] behind a pointer, one thin
+//! `alpaca_auth_builder`: a client's `Config` behind a pointer, one thin
 //! setter per field, consumed by `alpaca_auth_builder_build`. Each setter
-//! runs the field's check of [`Config`] (so a refused value is reported by
+//! runs the field's check of `Config` (so a refused value is reported by
 //! the setter that took it, and leaves the builder unchanged);
-//! `alpaca_auth_builder_build` runs [`Config::validate`] as
+//! `alpaca_auth_builder_build` runs `Config::validate` as
 //! [`ClientBuilder::build`](crate::ClientBuilder::build) does.
 //!
 //! | Module          | Setters of                                              |
