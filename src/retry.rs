@@ -1,14 +1,18 @@
-//! Retry policy of token requests: which failures are retried, exponential
-//! backoff with jitter, and `Retry-After` (delta-seconds or HTTP-date).
+//! What follows a failure: the retry policy of token requests (which
+//! failures are retried, exponential backoff with jitter), how a backoff
+//! grows ([`doubling`]) and meets a server's `Retry-After`
+//! ([`honour_retry_after`]; the header is parsed here too, delta-seconds or
+//! HTTP-date), and the holds after failed fetches that the cache and the
+//! background refresher share ([`failure_hold`], [`server_hold`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::limits::{
-    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, MAX_RETRY_AFTER,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, FAILURE_HOLD_MAX,
+    FAILURE_HOLD_MIN, MAX_RETRY_AFTER, RETRY_AFTER_HOLD_MAX,
 };
-use crate::policy::doubling;
 
 /// How token requests are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +47,43 @@ impl RetryPolicy {
         };
         exp / 2 + (exp / 2).mul_f64(unit)
     }
+}
+
+/// `base` doubled for each `step` after the first (`step` 1 is `base`), at
+/// most `cap`.
+pub(crate) fn doubling(base: Duration, step: u32, cap: Duration) -> Duration {
+    base.saturating_mul(1u32 << step.saturating_sub(1).min(20))
+        .min(cap)
+}
+
+/// The wait after a failure: our own `backoff`, or the server's
+/// `Retry-After` (at most `cap`) when it asks for longer. A `Retry-After`
+/// of zero or in the past never makes the wait shorter than the backoff.
+pub(crate) fn honour_retry_after(
+    backoff: Duration,
+    retry_after: Option<Duration>,
+    cap: Duration,
+) -> Duration {
+    retry_after.map_or(backoff, |asked| asked.min(cap).max(backoff))
+}
+
+/// The part of a hold the server imposed: its `Retry-After`, when it is
+/// more than zero, at most [`RETRY_AFTER_HOLD_MAX`]. Kept when a token is
+/// invalidated (our own backoff is not).
+pub(crate) fn server_hold(retry_after: Option<Duration>) -> Option<Duration> {
+    retry_after
+        .filter(|wait| !wait.is_zero())
+        .map(|wait| wait.min(RETRY_AFTER_HOLD_MAX))
+}
+
+/// How long to hold off after `failures` failed fetches in a row (at least
+/// 1), the last of which carried `retry_after`: the longer of our own
+/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
+/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). The one rule for the
+/// cache and the background refresher.
+pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff = doubling(FAILURE_HOLD_MIN, failures, FAILURE_HOLD_MAX);
+    honour_retry_after(backoff, retry_after, RETRY_AFTER_HOLD_MAX)
 }
 
 /// Whether an HTTP status of a token response is worth retrying.
@@ -303,6 +344,63 @@ mod tests {
         for secs in [0u64, 951_782_400, 1_700_000_000, 4_102_444_800] {
             assert_eq!(parse_imf_fixdate(&format_imf_fixdate(secs)), Some(secs));
         }
+    }
+
+    #[test]
+    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
+        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(86_400))),
+            RETRY_AFTER_HOLD_MAX
+        );
+        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
+    }
+
+    #[test]
+    fn only_a_positive_retry_after_is_a_server_hold() {
+        assert_eq!(server_hold(None), None);
+        assert_eq!(server_hold(Some(Duration::ZERO)), None);
+        assert_eq!(
+            server_hold(Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            server_hold(Some(Duration::from_secs(86_400))),
+            Some(RETRY_AFTER_HOLD_MAX)
+        );
+    }
+
+    #[test]
+    fn doubling_starts_at_the_base_and_stops_at_the_cap() {
+        let base = Duration::from_millis(250);
+        let cap = Duration::from_secs(8);
+        assert_eq!(doubling(base, 0, cap), base);
+        assert_eq!(doubling(base, 1, cap), base);
+        assert_eq!(doubling(base, 2, cap), base * 2);
+        assert_eq!(doubling(base, 6, cap), cap);
+        assert_eq!(doubling(base, u32::MAX, cap), cap);
+    }
+
+    #[test]
+    fn a_retry_after_never_shortens_the_backoff() {
+        let backoff = Duration::from_secs(2);
+        let cap = Duration::from_secs(60);
+        assert_eq!(honour_retry_after(backoff, None, cap), backoff);
+        assert_eq!(
+            honour_retry_after(backoff, Some(Duration::ZERO), cap),
+            backoff
+        );
+        assert_eq!(
+            honour_retry_after(backoff, Some(Duration::from_secs(9)), cap),
+            Duration::from_secs(9)
+        );
+        assert_eq!(honour_retry_after(backoff, Some(Duration::MAX), cap), cap);
     }
 
     #[test]

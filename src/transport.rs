@@ -20,12 +20,11 @@ use crate::limits::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_BUDGET, MAX_CA_BUNDLE_LEN,
     MAX_RESPONSE_BODY, MAX_RESPONSE_HEADER,
 };
-use crate::policy::honour_retry_after;
 use crate::redact::quote_or_withheld;
 use crate::resolver::{CachingResolver, DnsCache};
-use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
+use crate::retry::{honour_retry_after, is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
-use crate::token::{parse_token_response, AccessToken};
+use crate::token::{parse_token_response, Grant};
 use crate::trust::{resolve_roots, TlsRoots};
 use crate::url::{is_loopback_host, HttpUrl};
 
@@ -215,7 +214,7 @@ pub(crate) fn push_form_pair(body: &mut String, key: &str, value: &str) {
 
 /// What one attempt came to.
 enum Attempt {
-    Done(AccessToken),
+    Done(Grant),
     Retry(Error, Option<Duration>),
     Fail(Error),
 }
@@ -297,7 +296,7 @@ impl Transport {
         &self,
         url: &str,
         make_form: &mut dyn FnMut() -> Result<TokenForm>,
-    ) -> Result<AccessToken> {
+    ) -> Result<Grant> {
         let started = Instant::now();
         let deadline = started + self.config.budget;
         let max_attempts = self.config.retry.max_attempts.max(1);
