@@ -645,10 +645,9 @@ mod tests {
 
     #[test]
     fn a_token_is_installed_with_the_schedule_of_its_cache_policy() {
-        let policy = RefreshPolicy {
-            ahead_min: Duration::from_secs(200),
-            ahead_fraction: 0.0,
-        };
+        let policy = RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(200))
+            .ahead_fraction(0.0);
         let custom = TokenCache::new(Duration::from_secs(5), true, policy);
         let granted = grant(600, 30);
         let (sent, lifetime) = (granted.sent_at(), granted.lifetime());

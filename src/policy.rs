@@ -22,26 +22,112 @@ use crate::limits::{
 use crate::token::Schedule;
 
 /// When a token should be refreshed ahead of its expiry
-/// ([`ClientBuilder::refresh_policy`](crate::ClientBuilder::refresh_policy)).
+/// ([`ClientBuilder::refresh_policy`](crate::ClientBuilder::refresh_policy)):
+/// `max(ahead_min, ahead_fraction × lifetime)` before expiry, never more
+/// than [`REFRESH_AHEAD_MAX_FRACTION`] of the lifetime.
+///
+/// Built from the defaults with one method per setting, read back with the
+/// `get_` methods (as [`std::process::Command`] does). The settings are
+/// checked when the client is built: a fraction from 0 to 1, a minimum of
+/// at most [`MAX_TOKEN_LIFETIME`].
+///
+/// ```
+/// use std::time::Duration;
+/// use alpaca_auth::RefreshPolicy;
+///
+/// let policy = RefreshPolicy::default()
+///     .ahead_min(Duration::from_secs(90))
+///     .ahead_fraction(0.25);
+/// assert_eq!(policy.get_ahead_min(), Duration::from_secs(90));
+/// // A 15-minute token is refreshed 225 s (a quarter) before it expires.
+/// assert_eq!(policy.margin(Duration::from_secs(900)), Duration::from_secs(225));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefreshPolicy {
-    /// Refresh at least this long before expiry.
-    pub ahead_min: Duration,
-    /// Refresh at least this fraction of the lifetime before expiry.
-    pub ahead_fraction: f64,
+    ahead_min: Duration,
+    ahead_fraction: f64,
 }
 
 impl Default for RefreshPolicy {
     /// `max(`[`DEFAULT_REFRESH_AHEAD_MIN`]`, `[`DEFAULT_REFRESH_AHEAD_FRACTION`]` × lifetime)`.
     fn default() -> Self {
+        RefreshPolicy::new()
+    }
+}
+
+impl RefreshPolicy {
+    /// The default policy ([`RefreshPolicy::default`]), usable in a `const`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// const EARLY: RefreshPolicy = RefreshPolicy::new().ahead_min(Duration::from_secs(120));
+    /// assert_eq!(EARLY.get_ahead_fraction(), RefreshPolicy::default().get_ahead_fraction());
+    /// ```
+    pub const fn new() -> Self {
         RefreshPolicy {
             ahead_min: DEFAULT_REFRESH_AHEAD_MIN,
             ahead_fraction: DEFAULT_REFRESH_AHEAD_FRACTION,
         }
     }
-}
 
-impl RefreshPolicy {
+    /// Refresh at least this long before expiry (default
+    /// [`DEFAULT_REFRESH_AHEAD_MIN`]; at most [`MAX_TOKEN_LIFETIME`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// let policy = RefreshPolicy::default().ahead_min(Duration::from_secs(30));
+    /// assert_eq!(policy.get_ahead_min(), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub const fn ahead_min(mut self, ahead_min: Duration) -> Self {
+        self.ahead_min = ahead_min;
+        self
+    }
+
+    /// Refresh at least this fraction of the lifetime before expiry
+    /// (default [`DEFAULT_REFRESH_AHEAD_FRACTION`]; a number from 0 to 1).
+    ///
+    /// ```
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// let policy = RefreshPolicy::default().ahead_fraction(0.3);
+    /// assert_eq!(policy.get_ahead_fraction(), 0.3);
+    /// ```
+    #[must_use]
+    pub const fn ahead_fraction(mut self, ahead_fraction: f64) -> Self {
+        self.ahead_fraction = ahead_fraction;
+        self
+    }
+
+    /// The minimum set by [`ahead_min`](Self::ahead_min).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RefreshPolicy};
+    ///
+    /// assert_eq!(RefreshPolicy::default().get_ahead_min(), limits::DEFAULT_REFRESH_AHEAD_MIN);
+    /// ```
+    pub const fn get_ahead_min(&self) -> Duration {
+        self.ahead_min
+    }
+
+    /// The fraction set by [`ahead_fraction`](Self::ahead_fraction).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RefreshPolicy};
+    ///
+    /// assert_eq!(
+    ///     RefreshPolicy::default().get_ahead_fraction(),
+    ///     limits::DEFAULT_REFRESH_AHEAD_FRACTION
+    /// );
+    /// ```
+    pub const fn get_ahead_fraction(&self) -> f64 {
+        self.ahead_fraction
+    }
+
     /// How long before expiry a token of `lifetime` is refreshed:
     /// `max(ahead_min, ahead_fraction * lifetime)`, capped at
     /// [`REFRESH_AHEAD_MAX_FRACTION`] of the lifetime.
@@ -96,14 +182,27 @@ impl RefreshPolicy {
         remaining <= self.lead(lifetime)
     }
 
-    /// Refuses a policy the builder cannot honour.
+    /// Refuses a policy the builder cannot honour (each setting by its
+    /// check below).
     pub(crate) fn validate(&self) -> Result<()> {
-        if !(self.ahead_fraction.is_finite() && (0.0..=1.0).contains(&self.ahead_fraction)) {
-            return Err(Error::config(
+        Self::check_ahead_fraction(self.ahead_fraction)?;
+        Self::check_ahead_min(self.ahead_min)
+    }
+
+    /// Refuses a refresh-ahead fraction outside 0 to 1 (or not a number).
+    pub(crate) fn check_ahead_fraction(fraction: f64) -> Result<()> {
+        if fraction.is_finite() && (0.0..=1.0).contains(&fraction) {
+            Ok(())
+        } else {
+            Err(Error::config(
                 "refresh-ahead fraction must be a number from 0 to 1",
-            ));
+            ))
         }
-        if self.ahead_min > MAX_TOKEN_LIFETIME {
+    }
+
+    /// Refuses a refresh-ahead minimum longer than the longest lifetime.
+    pub(crate) fn check_ahead_min(ahead_min: Duration) -> Result<()> {
+        if ahead_min > MAX_TOKEN_LIFETIME {
             return Err(Error::config(format!(
                 "refresh-ahead minimum must be at most the longest token lifetime ({} s)",
                 MAX_TOKEN_LIFETIME.as_secs()
@@ -143,10 +242,9 @@ mod tests {
             let lifetime = Duration::from_secs(lifetime);
             for policy in [
                 RefreshPolicy::default(),
-                RefreshPolicy {
-                    ahead_min: Duration::ZERO,
-                    ahead_fraction: 0.0,
-                },
+                RefreshPolicy::new()
+                    .ahead_min(Duration::ZERO)
+                    .ahead_fraction(0.0),
             ] {
                 let schedule = policy.schedule(sent, lifetime);
                 assert_eq!(
@@ -173,23 +271,18 @@ mod tests {
             s.refresh_at + Duration::from_secs(55)
         );
         // A minimum above the fraction wins; half the lifetime caps both.
-        let s = RefreshPolicy {
-            ahead_min: Duration::from_secs(200),
-            ..RefreshPolicy::default()
-        }
-        .schedule(sent, lifetime);
+        let s = RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(200))
+            .schedule(sent, lifetime);
         assert_eq!(s.refresh_at, expires_at - Duration::from_secs(200));
-        let s = RefreshPolicy {
-            ahead_fraction: 0.9,
-            ..RefreshPolicy::default()
-        }
-        .schedule(sent, lifetime);
+        let s = RefreshPolicy::new()
+            .ahead_fraction(0.9)
+            .schedule(sent, lifetime);
         assert_eq!(s.refresh_at, expires_at - Duration::from_secs(300));
         // No refresh ahead: due when it stops being handed out.
-        let none = RefreshPolicy {
-            ahead_min: Duration::ZERO,
-            ahead_fraction: 0.0,
-        };
+        let none = RefreshPolicy::new()
+            .ahead_min(Duration::ZERO)
+            .ahead_fraction(0.0);
         let s = none.schedule(sent, lifetime);
         assert_eq!(
             (s.refresh_at, s.refresher_overdue_at),
@@ -201,10 +294,9 @@ mod tests {
     fn a_token_is_due_exactly_at_its_refresh_time() {
         for policy in [
             RefreshPolicy::default(),
-            RefreshPolicy {
-                ahead_min: Duration::ZERO,
-                ahead_fraction: 0.0,
-            },
+            RefreshPolicy::new()
+                .ahead_min(Duration::ZERO)
+                .ahead_fraction(0.0),
         ] {
             let sent = Instant::now();
             let lifetime = Duration::from_secs(600);
@@ -219,16 +311,29 @@ mod tests {
     fn invalid_policies_are_refused() {
         assert!(RefreshPolicy::default().validate().is_ok());
         for fraction in [f64::NAN, -0.1, 1.5, f64::INFINITY] {
-            let p = RefreshPolicy {
-                ahead_fraction: fraction,
-                ..RefreshPolicy::default()
-            };
+            let p = RefreshPolicy::default().ahead_fraction(fraction);
             assert!(p.validate().is_err(), "{fraction}");
+            assert!(RefreshPolicy::check_ahead_fraction(fraction).is_err());
         }
-        let p = RefreshPolicy {
-            ahead_min: MAX_TOKEN_LIFETIME + Duration::from_secs(1),
-            ..RefreshPolicy::default()
-        };
-        assert!(p.validate().is_err());
+        for fraction in [0.0, 0.5, 1.0] {
+            assert!(RefreshPolicy::check_ahead_fraction(fraction).is_ok());
+        }
+        let too_long = MAX_TOKEN_LIFETIME + Duration::from_secs(1);
+        assert!(RefreshPolicy::default()
+            .ahead_min(too_long)
+            .validate()
+            .is_err());
+        assert!(RefreshPolicy::check_ahead_min(too_long).is_err());
+        assert!(RefreshPolicy::check_ahead_min(MAX_TOKEN_LIFETIME).is_ok());
+    }
+
+    #[test]
+    fn setters_and_getters_agree_and_new_is_the_default() {
+        assert_eq!(RefreshPolicy::new(), RefreshPolicy::default());
+        let p = RefreshPolicy::default()
+            .ahead_min(Duration::from_secs(5))
+            .ahead_fraction(0.4);
+        assert_eq!(p.get_ahead_min(), Duration::from_secs(5));
+        assert_eq!(p.get_ahead_fraction(), 0.4);
     }
 }

@@ -9,33 +9,158 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::error::{Error, Result};
 use crate::limits::{
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, FAILURE_HOLD_MAX,
     FAILURE_HOLD_MIN, MAX_RETRY_AFTER, RETRY_AFTER_HOLD_MAX,
 };
 
-/// How token requests are retried.
+/// How token requests are retried
+/// ([`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy)):
+/// at most `max_attempts` attempts in all, the waits between them doubling
+/// from `initial_backoff` up to `max_backoff`, each jittered between half
+/// and all of it, never shorter than a server's `Retry-After`.
+///
+/// Built from the defaults with one method per setting, read back with the
+/// `get_` methods (as [`std::process::Command`] does). The settings are
+/// checked when the client is built: at least one attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// use alpaca_auth::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .max_attempts(3)
+///     .initial_backoff(Duration::from_millis(100))
+///     .max_backoff(Duration::from_secs(2));
+/// assert_eq!(policy.get_max_attempts(), 3);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Most attempts, first try included (at least 1).
-    pub max_attempts: u32,
-    /// Backoff before the first retry.
-    pub initial_backoff: Duration,
-    /// Longest backoff.
-    pub max_backoff: Duration,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// [`DEFAULT_MAX_ATTEMPTS`] attempts, backoff from
+    /// [`DEFAULT_INITIAL_BACKOFF`] up to [`DEFAULT_MAX_BACKOFF`].
     fn default() -> Self {
+        RetryPolicy::new()
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy ([`RetryPolicy::default`]), usable in a `const`.
+    ///
+    /// ```
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// const ONE_TRY: RetryPolicy = RetryPolicy::new().max_attempts(1);
+    /// assert_eq!(ONE_TRY.get_max_attempts(), 1);
+    /// ```
+    pub const fn new() -> Self {
         RetryPolicy {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
         }
     }
-}
 
-impl RetryPolicy {
+    /// Most attempts, first try included (default [`DEFAULT_MAX_ATTEMPTS`];
+    /// at least 1).
+    ///
+    /// ```
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// assert_eq!(RetryPolicy::default().max_attempts(2).get_max_attempts(), 2);
+    /// ```
+    #[must_use]
+    pub const fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Backoff before the first retry (default [`DEFAULT_INITIAL_BACKOFF`]);
+    /// it doubles with each further retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().initial_backoff(Duration::from_millis(50));
+    /// assert_eq!(policy.get_initial_backoff(), Duration::from_millis(50));
+    /// ```
+    #[must_use]
+    pub const fn initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Longest backoff (default [`DEFAULT_MAX_BACKOFF`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().max_backoff(Duration::from_secs(1));
+    /// assert_eq!(policy.get_max_backoff(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub const fn max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// The attempts set by [`max_attempts`](Self::max_attempts).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_max_attempts(), limits::DEFAULT_MAX_ATTEMPTS);
+    /// ```
+    pub const fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff set by [`initial_backoff`](Self::initial_backoff).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_initial_backoff(), limits::DEFAULT_INITIAL_BACKOFF);
+    /// ```
+    pub const fn get_initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// The longest backoff set by [`max_backoff`](Self::max_backoff).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_max_backoff(), limits::DEFAULT_MAX_BACKOFF);
+    /// ```
+    pub const fn get_max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// Refuses a policy the builder cannot honour (each setting by its
+    /// check below).
+    pub(crate) fn validate(&self) -> Result<()> {
+        Self::check_max_attempts(self.max_attempts)
+    }
+
+    /// Refuses a policy of no attempt at all.
+    pub(crate) fn check_max_attempts(max_attempts: u32) -> Result<()> {
+        if max_attempts == 0 {
+            return Err(Error::config(
+                "retry policy must allow at least one attempt",
+            ));
+        }
+        Ok(())
+    }
+
     /// The wait before retry number `retry` (1 for the first retry): "equal
     /// jitter", uniformly between half and all of the exponential backoff.
     pub(crate) fn backoff(&self, retry: u32, rng: &SystemRandom) -> Duration {
@@ -401,6 +526,22 @@ mod tests {
             Duration::from_secs(9)
         );
         assert_eq!(honour_retry_after(backoff, Some(Duration::MAX), cap), cap);
+    }
+
+    #[test]
+    fn setters_and_getters_agree_and_zero_attempts_are_refused() {
+        assert_eq!(RetryPolicy::new(), RetryPolicy::default());
+        let p = RetryPolicy::default()
+            .max_attempts(7)
+            .initial_backoff(Duration::from_millis(5))
+            .max_backoff(Duration::from_millis(9));
+        assert_eq!(p.get_max_attempts(), 7);
+        assert_eq!(p.get_initial_backoff(), Duration::from_millis(5));
+        assert_eq!(p.get_max_backoff(), Duration::from_millis(9));
+        assert!(p.validate().is_ok());
+        assert!(p.max_attempts(0).validate().is_err());
+        assert!(RetryPolicy::check_max_attempts(0).is_err());
+        assert!(RetryPolicy::check_max_attempts(1).is_ok());
     }
 
     #[test]

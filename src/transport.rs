@@ -299,7 +299,7 @@ impl Transport {
     ) -> Result<Grant> {
         let started = Instant::now();
         let deadline = started + self.config.budget;
-        let max_attempts = self.config.retry.max_attempts.max(1);
+        let max_attempts = self.config.retry.get_max_attempts().max(1);
         let mut attempt = 1;
         loop {
             let form = make_form()?;

@@ -297,11 +297,7 @@ impl ClientBuilder {
             check_duration(Timeout::MaxWait.name(), wait)?;
         }
         self.refresh.validate()?;
-        if self.transport.retry.max_attempts == 0 {
-            return Err(Error::config(
-                "retry policy must allow at least one attempt",
-            ));
-        }
+        self.transport.retry.validate()?;
         if let Some(url) = &self.api_base_url {
             self.environment.check_api_base_url(url)?;
         }
