@@ -555,33 +555,7 @@ fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
             ErrorKind::Tls,
             format!("TLS failure: {}", quoted(e.to_string())),
         )),
-        U::Io(io) => {
-            let text = io.to_string();
-            let dropped = matches!(
-                io.kind(),
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-            );
-            if !dropped && looks_like_tls(&text) {
-                Attempt::Fail(Error::new(
-                    ErrorKind::Tls,
-                    format!(
-                        "TLS handshake with the token endpoint failed: {}",
-                        quoted(text)
-                    ),
-                ))
-            } else {
-                Attempt::Retry(
-                    Error::new(
-                        ErrorKind::Transport,
-                        format!("connection to the token endpoint failed: {}", quoted(text)),
-                    ),
-                    None,
-                )
-            }
-        }
+        U::Io(io) => classify_io_error(&io, &quoted),
         U::Protocol(p) => Attempt::Retry(
             Error::new(
                 ErrorKind::Transport,
@@ -600,6 +574,36 @@ fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
             ErrorKind::Transport,
             format!("token request failed: {}", quoted(other.to_string())),
         )),
+    }
+}
+
+/// An I/O failure of a token request: a TLS handshake refused (final),
+/// or a connection that failed or dropped (retried).
+fn classify_io_error(io: &std::io::Error, quoted: &dyn Fn(String) -> String) -> Attempt {
+    let text = io.to_string();
+    let dropped = matches!(
+        io.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe
+    );
+    if !dropped && looks_like_tls(&text) {
+        Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "TLS handshake with the token endpoint failed: {}",
+                quoted(text)
+            ),
+        ))
+    } else {
+        Attempt::Retry(
+            Error::new(
+                ErrorKind::Transport,
+                format!("connection to the token endpoint failed: {}", quoted(text)),
+            ),
+            None,
+        )
     }
 }
 
