@@ -37,9 +37,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventSink};
-use crate::policy::{failure_hold, refresher_overdue_at, server_hold, RefreshPolicy};
+use crate::policy::RefreshPolicy;
 use crate::replica::{self, Epoch};
-use crate::token::AccessToken;
+use crate::retry::{failure_hold, server_hold};
+use crate::token::{AccessToken, Grant};
 
 #[derive(Default)]
 struct Flight {
@@ -182,10 +183,10 @@ impl TokenCache {
     }
 
     /// Whether refresh-ahead of `token` is the background refresher's job
-    /// at `now`: it is on, and not overdue ([`refresher_overdue_at`]:
-    /// callers then start one).
+    /// at `now`: it is on, and not overdue (half the refresh window gone,
+    /// in the token's schedule: callers then start one).
     fn refresher_owns(&self, token: &AccessToken, now: Instant) -> bool {
-        self.background.load(Ordering::Acquire) && now < refresher_overdue_at(token)
+        self.background.load(Ordering::Acquire) && now < token.refresher_overdue_at()
     }
 
     /// From now on, fetches run on threads spawned for them, calling
@@ -240,7 +241,7 @@ impl TokenCache {
     /// Returns a valid token, fetching with `fetch` when needed (see the
     /// module documentation for who fetches and who waits).
     #[inline]
-    pub(crate) fn get(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+    pub(crate) fn get(&self, fetch: impl FnOnce() -> Result<Grant>) -> Result<AccessToken> {
         self.with_token(fetch, AccessToken::clone)
     }
 
@@ -249,7 +250,7 @@ impl TokenCache {
     #[inline]
     pub(crate) fn with_token<R>(
         &self,
-        fetch: impl FnOnce() -> Result<AccessToken>,
+        fetch: impl FnOnce() -> Result<Grant>,
         mut f: impl FnMut(&AccessToken) -> R,
     ) -> Result<R> {
         if let Some(out) = replica::with_replica(&self.epoch, &mut f) {
@@ -320,7 +321,7 @@ impl TokenCache {
     /// the token it returns is fresh.
     #[cold]
     #[inline(never)]
-    fn get_shared(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+    fn get_shared(&self, fetch: impl FnOnce() -> Result<Grant>) -> Result<AccessToken> {
         replica::prune_closed();
         let epoch = self.epoch.load();
         let token = self.get_uncached(fetch)?;
@@ -338,7 +339,7 @@ impl TokenCache {
     /// already under way (then `Ok(None)`).
     pub(crate) fn refresh_now(
         &self,
-        fetch: impl FnOnce() -> Result<AccessToken>,
+        fetch: impl FnOnce() -> Result<Grant>,
     ) -> Result<Option<AccessToken>> {
         {
             let mut flight = self.flight();
@@ -351,7 +352,7 @@ impl TokenCache {
         self.run_fetch(fetch, true).map(Some)
     }
 
-    fn get_uncached(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+    fn get_uncached(&self, fetch: impl FnOnce() -> Result<Grant>) -> Result<AccessToken> {
         let now = Instant::now();
         if let Some(token) = self.current() {
             if now < token.refresh_at() {
@@ -369,7 +370,7 @@ impl TokenCache {
         &self,
         token: AccessToken,
         now: Instant,
-        fetch: impl FnOnce() -> Result<AccessToken>,
+        fetch: impl FnOnce() -> Result<Grant>,
     ) -> Result<AccessToken> {
         if self.refresher_owns(&token, now) {
             return Ok(token);
@@ -406,7 +407,7 @@ impl TokenCache {
 
     /// No valid token: start the fetch on a library thread (or, without a
     /// fetcher, become the fetching thread), or wait for the one under way.
-    fn fetch_or_wait(&self, fetch: impl FnOnce() -> Result<AccessToken>) -> Result<AccessToken> {
+    fn fetch_or_wait(&self, fetch: impl FnOnce() -> Result<Grant>) -> Result<AccessToken> {
         let deadline = Instant::now() + self.wait_limit;
         let mut fetch = Some(fetch);
         let mut flight = self.flight();
@@ -472,7 +473,7 @@ impl TokenCache {
     /// claimed) and publishes its outcome.
     pub(crate) fn run_fetch(
         &self,
-        fetch: impl FnOnce() -> Result<AccessToken>,
+        fetch: impl FnOnce() -> Result<Grant>,
         background: bool,
     ) -> Result<AccessToken> {
         self.stats
@@ -490,13 +491,13 @@ impl TokenCache {
 
     fn finish(
         &self,
-        outcome: Result<AccessToken>,
+        outcome: Result<Grant>,
         now: Instant,
         background: bool,
     ) -> Result<AccessToken> {
-        // Installed with this cache's refresh policy: the one place it is
-        // applied.
-        let outcome = outcome.map(|token| self.policy.apply(token));
+        // Installed with its schedule under this cache's refresh policy:
+        // the one place the policy is asked.
+        let outcome = outcome.map(|grant| install_grant(&self.policy, grant));
         if let Ok(token) = &outcome {
             *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
             self.epoch.advance();
@@ -618,18 +619,24 @@ impl TokenCache {
     }
 }
 
+/// `grant` installed under `policy`: its schedule, asked for once, here,
+/// and kept with the token from then on.
+pub(crate) fn install_grant(policy: &RefreshPolicy, grant: Grant) -> AccessToken {
+    let schedule = policy.schedule(grant.sent_at(), grant.lifetime());
+    AccessToken::new(grant, schedule)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::token::parse_token_response;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
-    /// A token of `life` seconds obtained `age` seconds ago.
-    fn token(life: u64, age: u64) -> AccessToken {
+    /// A grant of `life` seconds obtained `age` seconds ago.
+    fn grant(life: u64, age: u64) -> Grant {
         let body = format!(r#"{{"access_token":"cache-test-{life}-{age}","expires_in":{life}}}"#);
         let sent = Instant::now() - Duration::from_secs(age);
-        let token = parse_token_response(body.as_bytes(), sent, &[]).unwrap();
-        RefreshPolicy::default().apply(token)
+        parse_token_response(body.as_bytes(), sent, &[]).unwrap()
     }
 
     fn cache() -> TokenCache {
@@ -637,11 +644,46 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_installed_with_the_schedule_of_its_cache_policy() {
+        let policy = RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(200))
+            .ahead_fraction(0.0);
+        let custom = TokenCache::new(Duration::from_secs(5), true, policy);
+        let granted = grant(600, 30);
+        let (sent, lifetime) = (granted.sent_at(), granted.lifetime());
+        let token = custom.get(|| Ok(granted)).unwrap();
+        // Lifetime 600 s from the instant the request was sent: refreshed
+        // 200 s before expiry, handed out until its last 10 s.
+        assert_eq!(token.expires_at(), sent + lifetime);
+        assert_eq!(token.refresh_at(), sent + Duration::from_secs(400));
+        assert_eq!(token.usable_until(), sent + Duration::from_secs(590));
+        assert_eq!(
+            token.refresher_overdue_at(),
+            sent + Duration::from_secs(400 + 95)
+        );
+        // Kept with the token: every later handle has the same schedule.
+        for later in [
+            custom.current().unwrap(),
+            custom.peek().unwrap(),
+            custom.get(|| panic!("fresh")).unwrap(),
+        ] {
+            assert!(later.same_token(&token));
+            assert_eq!(later.refresh_at(), token.refresh_at());
+            assert_eq!(later.usable_until(), token.usable_until());
+        }
+        // Another cache's policy gives the same grant another schedule.
+        let other = cache().get(|| Ok(grant(600, 30))).unwrap();
+        assert_eq!(
+            other.expires_at() - other.refresh_at(),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
     fn a_panic_during_a_refresh_ahead_releases_the_claim_and_keeps_the_token() {
         let cache = cache();
         // 600 s token, 500 s old: in its refresh window, still usable.
-        let old = token(600, 500);
-        cache.get(|| Ok(old.clone())).unwrap();
+        let old = cache.get(|| Ok(grant(600, 500))).unwrap();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             cache.get(|| panic!("injected panic in a refresh-ahead"))
         }));
@@ -657,20 +699,18 @@ mod tests {
     #[test]
     fn an_invalidation_during_a_refresh_ahead_is_superseded_by_the_new_token() {
         let cache = cache();
-        let old = token(600, 500);
-        let new = token(600, 0);
-        cache.get(|| Ok(old.clone())).unwrap();
+        let old = cache.get(|| Ok(grant(600, 500))).unwrap();
         let got = cache
             .get(|| {
                 // A thread reports a 401 for the old token meanwhile.
                 assert!(cache.invalidate_token(&old));
-                Ok(new.clone())
+                Ok(grant(600, 0))
             })
             .unwrap();
-        assert!(got.same_token(&new));
-        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+        assert!(!got.same_token(&old));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&got)));
         // A late report about the old token changes nothing.
         assert!(!cache.invalidate_token(&old));
-        assert!(cache.peek().is_some_and(|t| t.same_token(&new)));
+        assert!(cache.peek().is_some_and(|t| t.same_token(&got)));
     }
 }

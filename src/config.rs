@@ -182,49 +182,39 @@ impl Config {
     /// Sets the least time before expiry a token is refreshed, refused
     /// unless the refresh policy accepts it.
     pub(crate) fn set_refresh_ahead_min(&mut self, ahead: Duration) -> Result<()> {
-        let mut policy = self.refresh;
-        policy.ahead_min = ahead;
-        policy.validate()?;
-        self.refresh = policy;
+        RefreshPolicy::check_ahead_min(ahead)?;
+        self.refresh = self.refresh.ahead_min(ahead);
         Ok(())
     }
 
     /// Sets the least fraction of a token's lifetime before expiry it is
     /// refreshed, refused unless the refresh policy accepts it.
     pub(crate) fn set_refresh_ahead_fraction(&mut self, fraction: f64) -> Result<()> {
-        let mut policy = self.refresh;
-        policy.ahead_fraction = fraction;
-        policy.validate()?;
-        self.refresh = policy;
+        RefreshPolicy::check_ahead_fraction(fraction)?;
+        self.refresh = self.refresh.ahead_fraction(fraction);
         Ok(())
     }
 
     /// Sets the most attempts of one token acquisition, refused below 1.
     pub(crate) fn set_retry_max_attempts(&mut self, attempts: u32) -> Result<()> {
-        let mut policy = self.transport.retry;
-        policy.max_attempts = attempts;
-        check_retry(&policy)?;
-        self.transport.retry = policy;
+        RetryPolicy::check_max_attempts(attempts)?;
+        self.transport.retry = self.transport.retry.max_attempts(attempts);
         Ok(())
     }
 
     /// Sets the backoff before the first retry, refused above
     /// [`MAX_TIMEOUT`].
     pub(crate) fn set_retry_initial_backoff(&mut self, backoff: Duration) -> Result<()> {
-        let mut policy = self.transport.retry;
-        policy.initial_backoff = backoff;
-        check_retry(&policy)?;
-        self.transport.retry = policy;
+        RetryPolicy::check_backoff("initial retry backoff", backoff)?;
+        self.transport.retry = self.transport.retry.initial_backoff(backoff);
         Ok(())
     }
 
     /// Sets the longest backoff between retries, refused above
     /// [`MAX_TIMEOUT`].
     pub(crate) fn set_retry_max_backoff(&mut self, backoff: Duration) -> Result<()> {
-        let mut policy = self.transport.retry;
-        policy.max_backoff = backoff;
-        check_retry(&policy)?;
-        self.transport.retry = policy;
+        RetryPolicy::check_backoff("longest retry backoff", backoff)?;
+        self.transport.retry = self.transport.retry.max_backoff(backoff);
         Ok(())
     }
 
@@ -258,7 +248,7 @@ impl Config {
             check_duration(Timeout::MaxWait, wait)?;
         }
         self.refresh.validate()?;
-        check_retry(&self.transport.retry)?;
+        self.transport.retry.validate()?;
         if let Some(url) = &self.urls.api_base {
             self.environment.check_api_base_url(url)?;
         }
@@ -379,27 +369,6 @@ pub(crate) fn check_scope(scope: &str) -> Result<()> {
         return Err(Error::config(
             "scope must be scope tokens separated by single spaces, each of printable ASCII other than '\"' and '\\' (RFC 6749 section 3.3)",
         ));
-    }
-    Ok(())
-}
-
-/// The retry policy: at least one attempt, backoffs within [`MAX_TIMEOUT`].
-fn check_retry(policy: &RetryPolicy) -> Result<()> {
-    if policy.max_attempts == 0 {
-        return Err(Error::config(
-            "retry policy must allow at least one attempt",
-        ));
-    }
-    for (what, backoff) in [
-        ("initial retry backoff", policy.initial_backoff),
-        ("longest retry backoff", policy.max_backoff),
-    ] {
-        if backoff > MAX_TIMEOUT {
-            return Err(Error::config(format!(
-                "{what} must be at most {} s",
-                MAX_TIMEOUT.as_secs()
-            )));
-        }
     }
     Ok(())
 }

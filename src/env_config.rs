@@ -610,14 +610,17 @@ mod tests {
             .concat(),
         )
         .unwrap();
-        assert_eq!(set.refresh.ahead_min, Duration::from_secs(1));
-        assert_eq!(set.refresh.ahead_fraction, 0.25);
-        assert_eq!(set.transport.retry.max_attempts, 2);
+        assert_eq!(set.refresh.get_ahead_min(), Duration::from_secs(1));
+        assert_eq!(set.refresh.get_ahead_fraction(), 0.25);
+        assert_eq!(set.transport.retry.get_max_attempts(), 2);
         assert_eq!(
-            set.transport.retry.initial_backoff,
+            set.transport.retry.get_initial_backoff(),
             Duration::from_millis(10)
         );
-        assert_eq!(set.transport.retry.max_backoff, Duration::from_millis(20));
+        assert_eq!(
+            set.transport.retry.get_max_backoff(),
+            Duration::from_millis(20)
+        );
         for (name, value, says) in [
             ("APCA_REFRESH_AHEAD_FRACTION", "1.5", "from 0 to 1"),
             ("APCA_REFRESH_AHEAD_FRACTION", "NaN", "from 0 to 1"),

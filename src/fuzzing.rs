@@ -9,6 +9,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::cache::install_grant;
 use crate::client::ClientBuilder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::error_body::parse_error_body;
@@ -66,8 +67,8 @@ pub fn private_key(data: &[u8]) -> Result<()> {
 /// or a `MalformedResponse` error.
 pub fn token_response(data: &[u8]) -> Result<()> {
     match parse_token_response(data, Instant::now(), &[FUZZ_SECRET]) {
-        Ok(token) => {
-            let token = RefreshPolicy::default().apply(token);
+        Ok(grant) => {
+            let token = install_grant(&RefreshPolicy::default(), grant);
             let value = token.expose_secret();
             assert!(!value.is_empty() && value.len() <= MAX_ACCESS_TOKEN_LEN);
             assert!(value.bytes().all(|b| b.is_ascii_graphic()));

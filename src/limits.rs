@@ -11,10 +11,10 @@
 //! a backoff is computed) each have one home too:
 //! [`RefreshPolicy`](crate::RefreshPolicy) for refresh-ahead,
 //! [`RetryPolicy`](crate::RetryPolicy) for retries within one token
-//! request, and one function for the failure hold that follows failed
-//! fetches (the longer of our backoff, from [`FAILURE_HOLD_MIN`] doubling
-//! up to [`FAILURE_HOLD_MAX`], and the server's `Retry-After`, up to
-//! [`RETRY_AFTER_HOLD_MAX`]).
+//! request and, beside it, one function for the failure hold that follows
+//! failed fetches (the longer of our backoff, from [`FAILURE_HOLD_MIN`]
+//! doubling up to [`FAILURE_HOLD_MAX`], and the server's `Retry-After`, up
+//! to [`RETRY_AFTER_HOLD_MAX`]).
 //!
 //! # Input limits
 //!

@@ -1,55 +1,147 @@
-//! The timing rules of the token cache, each in one function:
+//! The schedule of a token: the timing rules the cache applies, once, when
+//! it installs a token ([`RefreshPolicy::schedule`]), from the token's
+//! lifetime and the instant its request was sent:
 //!
-//! * when a token is refreshed ahead of its expiry: [`RefreshPolicy`],
-//!   applied by the cache when it installs a token
-//!   ([`RefreshPolicy::refresh_at`]);
+//! * when a token is refreshed ahead of its expiry: [`RefreshPolicy`];
 //! * when a token stops being handed out: [`expiry_margin`];
 //! * when callers step in for a background refresher that has not
-//!   refreshed: [`refresher_overdue_at`];
-//! * how long failed fetches hold callers and the background refresher off:
-//!   [`failure_hold`];
-//! * how a backoff grows ([`doubling`]) and meets a server's `Retry-After`
-//!   ([`honour_retry_after`]), shared by that hold and the retries of one
-//!   token request ([`RetryPolicy`](crate::RetryPolicy)).
+//!   refreshed: half the refresh window.
 //!
-//! Parsing a token response knows nothing of these rules, and the
-//! transport uses only the `Retry-After` rule, between the attempts of one
-//! request. The numbers are in [`crate::limits`].
+//! These rules know nothing of a token's value or of the token response;
+//! parsing knows nothing of them. What follows a failure (the backoff, the
+//! `Retry-After` rule and the holds after failed fetches) is in
+//! `crate::retry`. The numbers are in [`crate::limits`].
 
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::limits::{
     DEFAULT_REFRESH_AHEAD_FRACTION, DEFAULT_REFRESH_AHEAD_MIN, EXPIRY_MARGIN_FRACTION,
-    EXPIRY_MARGIN_MAX, FAILURE_HOLD_MAX, FAILURE_HOLD_MIN, MAX_TOKEN_LIFETIME,
-    REFRESH_AHEAD_MAX_FRACTION, RETRY_AFTER_HOLD_MAX,
+    EXPIRY_MARGIN_MAX, MAX_TOKEN_LIFETIME, REFRESH_AHEAD_MAX_FRACTION,
 };
-use crate::token::AccessToken;
+use crate::token::Schedule;
 
 /// When a token should be refreshed ahead of its expiry
-/// ([`ClientBuilder::refresh_policy`](crate::ClientBuilder::refresh_policy)).
+/// ([`ClientBuilder::refresh_policy`](crate::ClientBuilder::refresh_policy)):
+/// `max(ahead_min, ahead_fraction × lifetime)` before expiry, never more
+/// than [`REFRESH_AHEAD_MAX_FRACTION`] of the lifetime.
+///
+/// Built from the defaults with one method per setting, read back with the
+/// `get_` methods (as [`std::process::Command`] does). The settings are
+/// checked when the client is built: a fraction from 0 to 1, a minimum of
+/// at most [`MAX_TOKEN_LIFETIME`].
+///
+/// ```
+/// use std::time::Duration;
+/// use alpaca_auth::RefreshPolicy;
+///
+/// let policy = RefreshPolicy::default()
+///     .ahead_min(Duration::from_secs(90))
+///     .ahead_fraction(0.25);
+/// assert_eq!(policy.get_ahead_min(), Duration::from_secs(90));
+/// // A 15-minute token is refreshed 225 s (a quarter) before it expires.
+/// assert_eq!(policy.margin(Duration::from_secs(900)), Duration::from_secs(225));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefreshPolicy {
-    /// Refresh at least this long before expiry.
-    pub ahead_min: Duration,
-    /// Refresh at least this fraction of the lifetime before expiry.
-    pub ahead_fraction: f64,
+    ahead_min: Duration,
+    ahead_fraction: f64,
 }
 
 impl Default for RefreshPolicy {
     /// `max(`[`DEFAULT_REFRESH_AHEAD_MIN`]`, `[`DEFAULT_REFRESH_AHEAD_FRACTION`]` × lifetime)`.
     fn default() -> Self {
+        RefreshPolicy::new()
+    }
+}
+
+impl RefreshPolicy {
+    /// The default policy ([`RefreshPolicy::default`]), usable in a `const`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// const EARLY: RefreshPolicy = RefreshPolicy::new().ahead_min(Duration::from_secs(120));
+    /// assert_eq!(EARLY.get_ahead_fraction(), RefreshPolicy::default().get_ahead_fraction());
+    /// ```
+    pub const fn new() -> Self {
         RefreshPolicy {
             ahead_min: DEFAULT_REFRESH_AHEAD_MIN,
             ahead_fraction: DEFAULT_REFRESH_AHEAD_FRACTION,
         }
     }
-}
 
-impl RefreshPolicy {
+    /// Refresh at least this long before expiry (default
+    /// [`DEFAULT_REFRESH_AHEAD_MIN`]; at most [`MAX_TOKEN_LIFETIME`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// let policy = RefreshPolicy::default().ahead_min(Duration::from_secs(30));
+    /// assert_eq!(policy.get_ahead_min(), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub const fn ahead_min(mut self, ahead_min: Duration) -> Self {
+        self.ahead_min = ahead_min;
+        self
+    }
+
+    /// Refresh at least this fraction of the lifetime before expiry
+    /// (default [`DEFAULT_REFRESH_AHEAD_FRACTION`]; a number from 0 to 1).
+    ///
+    /// ```
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// let policy = RefreshPolicy::default().ahead_fraction(0.3);
+    /// assert_eq!(policy.get_ahead_fraction(), 0.3);
+    /// ```
+    #[must_use]
+    pub const fn ahead_fraction(mut self, ahead_fraction: f64) -> Self {
+        self.ahead_fraction = ahead_fraction;
+        self
+    }
+
+    /// The minimum set by [`ahead_min`](Self::ahead_min).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RefreshPolicy};
+    ///
+    /// assert_eq!(RefreshPolicy::default().get_ahead_min(), limits::DEFAULT_REFRESH_AHEAD_MIN);
+    /// ```
+    pub const fn get_ahead_min(&self) -> Duration {
+        self.ahead_min
+    }
+
+    /// The fraction set by [`ahead_fraction`](Self::ahead_fraction).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RefreshPolicy};
+    ///
+    /// assert_eq!(
+    ///     RefreshPolicy::default().get_ahead_fraction(),
+    ///     limits::DEFAULT_REFRESH_AHEAD_FRACTION
+    /// );
+    /// ```
+    pub const fn get_ahead_fraction(&self) -> f64 {
+        self.ahead_fraction
+    }
+
     /// How long before expiry a token of `lifetime` is refreshed:
     /// `max(ahead_min, ahead_fraction * lifetime)`, capped at
     /// [`REFRESH_AHEAD_MAX_FRACTION`] of the lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RefreshPolicy;
+    ///
+    /// let policy = RefreshPolicy::default();
+    /// // 20 % of 899 s is more than the 60 s minimum.
+    /// assert_eq!(policy.margin(Duration::from_secs(899)), Duration::from_secs(899).mul_f64(0.2));
+    /// // Never more than half the lifetime.
+    /// assert_eq!(policy.margin(Duration::from_secs(100)), Duration::from_secs(50));
+    /// ```
     pub fn margin(&self, lifetime: Duration) -> Duration {
         let fraction = if self.ahead_fraction.is_nan() {
             DEFAULT_REFRESH_AHEAD_FRACTION
@@ -67,32 +159,50 @@ impl RefreshPolicy {
         self.margin(lifetime).max(expiry_margin(lifetime))
     }
 
-    /// When the cache starts refreshing `token`.
-    pub(crate) fn refresh_at(&self, token: &AccessToken) -> Instant {
-        token.expires_at() - self.lead(token.lifetime())
+    /// The schedule of a token granted for `lifetime` by a request sent at
+    /// `sent_at` (so expiring at `sent_at + lifetime`): refreshed from its
+    /// [`lead`](Self::lead) before expiry, handed out until its expiry
+    /// margin, and left to a background refresher until half the window
+    /// between the two is gone.
+    pub(crate) fn schedule(&self, sent_at: Instant, lifetime: Duration) -> Schedule {
+        let expires_at = sent_at + lifetime;
+        let refresh_at = expires_at - self.lead(lifetime);
+        let usable_until = expires_at - expiry_margin(lifetime);
+        let window = usable_until.saturating_duration_since(refresh_at);
+        Schedule {
+            refresh_at,
+            refresher_overdue_at: refresh_at + window / 2,
+            usable_until,
+        }
     }
 
     /// Whether a token granted for `lifetime` with `remaining` left is due
-    /// for refresh (the moment of [`refresh_at`](Self::refresh_at)).
+    /// for refresh (the moment of its schedule's `refresh_at`).
     pub(crate) fn is_due(&self, lifetime: Duration, remaining: Duration) -> bool {
         remaining <= self.lead(lifetime)
     }
 
-    /// `token` with its refresh time set by this policy: what the cache
-    /// installs and hands out.
-    pub(crate) fn apply(&self, token: AccessToken) -> AccessToken {
-        let at = self.refresh_at(&token);
-        token.with_refresh_at(at)
+    /// Refuses a policy the builder cannot honour (each setting by its
+    /// check below).
+    pub(crate) fn validate(&self) -> Result<()> {
+        Self::check_ahead_fraction(self.ahead_fraction)?;
+        Self::check_ahead_min(self.ahead_min)
     }
 
-    /// Refuses a policy the builder cannot honour.
-    pub(crate) fn validate(&self) -> Result<()> {
-        if !(self.ahead_fraction.is_finite() && (0.0..=1.0).contains(&self.ahead_fraction)) {
-            return Err(Error::config(
+    /// Refuses a refresh-ahead fraction outside 0 to 1 (or not a number).
+    pub(crate) fn check_ahead_fraction(fraction: f64) -> Result<()> {
+        if fraction.is_finite() && (0.0..=1.0).contains(&fraction) {
+            Ok(())
+        } else {
+            Err(Error::config(
                 "refresh-ahead fraction must be a number from 0 to 1",
-            ));
+            ))
         }
-        if self.ahead_min > MAX_TOKEN_LIFETIME {
+    }
+
+    /// Refuses a refresh-ahead minimum longer than the longest lifetime.
+    pub(crate) fn check_ahead_min(ahead_min: Duration) -> Result<()> {
+        if ahead_min > MAX_TOKEN_LIFETIME {
             return Err(Error::config(format!(
                 "refresh-ahead minimum must be at most the longest token lifetime ({} s)",
                 MAX_TOKEN_LIFETIME.as_secs()
@@ -102,91 +212,17 @@ impl RefreshPolicy {
     }
 }
 
-/// When callers stop leaving the refresh of `token` to a background
-/// refresher and start one themselves: half its refresh window gone
-/// without a new token.
-pub(crate) fn refresher_overdue_at(token: &AccessToken) -> Instant {
-    let window = token
-        .usable_until()
-        .saturating_duration_since(token.refresh_at());
-    token.refresh_at() + window / 2
-}
-
 /// The expiry margin of a token of `lifetime`: `min(`[`EXPIRY_MARGIN_MAX`]`,
 /// `[`EXPIRY_MARGIN_FRACTION`]` × lifetime)`. A token is not handed out in
 /// its last margin, so that a request made with it does not arrive at the
 /// API expired.
-pub(crate) fn expiry_margin(lifetime: Duration) -> Duration {
+fn expiry_margin(lifetime: Duration) -> Duration {
     EXPIRY_MARGIN_MAX.min(lifetime.mul_f64(EXPIRY_MARGIN_FRACTION))
-}
-
-/// `base` doubled for each `step` after the first (`step` 1 is `base`), at
-/// most `cap`.
-pub(crate) fn doubling(base: Duration, step: u32, cap: Duration) -> Duration {
-    base.saturating_mul(1u32 << step.saturating_sub(1).min(20))
-        .min(cap)
-}
-
-/// The wait after a failure: our own `backoff`, or the server's
-/// `Retry-After` (at most `cap`) when it asks for longer. A `Retry-After`
-/// of zero or in the past never makes the wait shorter than the backoff.
-pub(crate) fn honour_retry_after(
-    backoff: Duration,
-    retry_after: Option<Duration>,
-    cap: Duration,
-) -> Duration {
-    retry_after.map_or(backoff, |asked| asked.min(cap).max(backoff))
-}
-
-/// The part of a hold the server imposed: its `Retry-After`, when it is
-/// more than zero, at most [`RETRY_AFTER_HOLD_MAX`]. Kept when a token is
-/// invalidated (our own backoff is not).
-pub(crate) fn server_hold(retry_after: Option<Duration>) -> Option<Duration> {
-    retry_after
-        .filter(|wait| !wait.is_zero())
-        .map(|wait| wait.min(RETRY_AFTER_HOLD_MAX))
-}
-
-/// How long to hold off after `failures` failed fetches in a row (at least
-/// 1), the last of which carried `retry_after`: the longer of our own
-/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
-/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). The one rule for the
-/// cache and the background refresher.
-pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
-    let backoff = doubling(FAILURE_HOLD_MIN, failures, FAILURE_HOLD_MAX);
-    honour_retry_after(backoff, retry_after, RETRY_AFTER_HOLD_MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
-        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
-        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
-        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
-        assert_eq!(
-            failure_hold(1, Some(Duration::from_secs(30))),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            failure_hold(1, Some(Duration::from_secs(86_400))),
-            RETRY_AFTER_HOLD_MAX
-        );
-        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
-    }
-
-    #[test]
-    fn doubling_starts_at_the_base_and_stops_at_the_cap() {
-        let base = Duration::from_millis(250);
-        let cap = Duration::from_secs(8);
-        assert_eq!(doubling(base, 0, cap), base);
-        assert_eq!(doubling(base, 1, cap), base);
-        assert_eq!(doubling(base, 2, cap), base * 2);
-        assert_eq!(doubling(base, 6, cap), cap);
-        assert_eq!(doubling(base, u32::MAX, cap), cap);
-    }
 
     #[test]
     fn refresh_margin_is_the_larger_rule_capped_at_half_the_lifetime() {
@@ -200,20 +236,72 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_not_handed_out_in_their_last_seconds() {
+        let sent = Instant::now();
+        for (lifetime, margin) in [(899u64, 10u64), (100, 10), (20, 2)] {
+            let lifetime = Duration::from_secs(lifetime);
+            for policy in [
+                RefreshPolicy::default(),
+                RefreshPolicy::new()
+                    .ahead_min(Duration::ZERO)
+                    .ahead_fraction(0.0),
+            ] {
+                let schedule = policy.schedule(sent, lifetime);
+                assert_eq!(
+                    sent + lifetime - schedule.usable_until,
+                    Duration::from_secs(margin)
+                );
+                assert!(schedule.refresh_at <= schedule.usable_until);
+            }
+        }
+    }
+
+    #[test]
+    fn the_schedule_follows_the_policy_from_the_instant_the_request_was_sent() {
+        let sent = Instant::now() - Duration::from_secs(7);
+        let lifetime = Duration::from_secs(600);
+        let expires_at = sent + lifetime;
+        // Default: 20 % of 600 s = 120 s ahead; margin 10 s.
+        let s = RefreshPolicy::default().schedule(sent, lifetime);
+        assert_eq!(s.refresh_at, expires_at - Duration::from_secs(120));
+        assert_eq!(s.usable_until, expires_at - Duration::from_secs(10));
+        // Half the window of 110 s after the refresh time.
+        assert_eq!(
+            s.refresher_overdue_at,
+            s.refresh_at + Duration::from_secs(55)
+        );
+        // A minimum above the fraction wins; half the lifetime caps both.
+        let s = RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(200))
+            .schedule(sent, lifetime);
+        assert_eq!(s.refresh_at, expires_at - Duration::from_secs(200));
+        let s = RefreshPolicy::new()
+            .ahead_fraction(0.9)
+            .schedule(sent, lifetime);
+        assert_eq!(s.refresh_at, expires_at - Duration::from_secs(300));
+        // No refresh ahead: due when it stops being handed out.
+        let none = RefreshPolicy::new()
+            .ahead_min(Duration::ZERO)
+            .ahead_fraction(0.0);
+        let s = none.schedule(sent, lifetime);
+        assert_eq!(
+            (s.refresh_at, s.refresher_overdue_at),
+            (s.usable_until, s.usable_until)
+        );
+    }
+
+    #[test]
     fn a_token_is_due_exactly_at_its_refresh_time() {
-        use crate::token::parse_token_response;
         for policy in [
             RefreshPolicy::default(),
-            RefreshPolicy {
-                ahead_min: Duration::ZERO,
-                ahead_fraction: 0.0,
-            },
+            RefreshPolicy::new()
+                .ahead_min(Duration::ZERO)
+                .ahead_fraction(0.0),
         ] {
             let sent = Instant::now();
-            let body = br#"{"access_token":"t","expires_in":600}"#;
-            let token = policy.apply(parse_token_response(body, sent, &[]).unwrap());
-            let lifetime = token.lifetime();
-            let left_at_refresh = token.expires_at() - token.refresh_at();
+            let lifetime = Duration::from_secs(600);
+            let schedule = policy.schedule(sent, lifetime);
+            let left_at_refresh = sent + lifetime - schedule.refresh_at;
             assert!(policy.is_due(lifetime, left_at_refresh));
             assert!(!policy.is_due(lifetime, left_at_refresh + Duration::from_millis(1)));
         }
@@ -223,16 +311,29 @@ mod tests {
     fn invalid_policies_are_refused() {
         assert!(RefreshPolicy::default().validate().is_ok());
         for fraction in [f64::NAN, -0.1, 1.5, f64::INFINITY] {
-            let p = RefreshPolicy {
-                ahead_fraction: fraction,
-                ..RefreshPolicy::default()
-            };
+            let p = RefreshPolicy::default().ahead_fraction(fraction);
             assert!(p.validate().is_err(), "{fraction}");
+            assert!(RefreshPolicy::check_ahead_fraction(fraction).is_err());
         }
-        let p = RefreshPolicy {
-            ahead_min: MAX_TOKEN_LIFETIME + Duration::from_secs(1),
-            ..RefreshPolicy::default()
-        };
-        assert!(p.validate().is_err());
+        for fraction in [0.0, 0.5, 1.0] {
+            assert!(RefreshPolicy::check_ahead_fraction(fraction).is_ok());
+        }
+        let too_long = MAX_TOKEN_LIFETIME + Duration::from_secs(1);
+        assert!(RefreshPolicy::default()
+            .ahead_min(too_long)
+            .validate()
+            .is_err());
+        assert!(RefreshPolicy::check_ahead_min(too_long).is_err());
+        assert!(RefreshPolicy::check_ahead_min(MAX_TOKEN_LIFETIME).is_ok());
+    }
+
+    #[test]
+    fn setters_and_getters_agree_and_new_is_the_default() {
+        assert_eq!(RefreshPolicy::new(), RefreshPolicy::default());
+        let p = RefreshPolicy::default()
+            .ahead_min(Duration::from_secs(5))
+            .ahead_fraction(0.4);
+        assert_eq!(p.get_ahead_min(), Duration::from_secs(5));
+        assert_eq!(p.get_ahead_fraction(), 0.4);
     }
 }

@@ -7,11 +7,11 @@
 //! cache wakes it whenever the token changes (a caller's fetch, an
 //! invalidation) or a fetch fails, and dropping the client wakes it to
 //! stop. After a failure it sleeps for the hold, but never past the cached
-//! token's usable life; if it falls behind
-//! ([`crate::policy::refresher_overdue_at`]), callers start the refresh
-//! themselves, on a library thread. A failure is retried after a
-//! backoff ([`crate::policy::failure_hold`]: the longer of our own backoff
-//! and the server's `Retry-After`) while callers keep the still-valid token; the
+//! token's usable life; if it falls behind (half the refresh window gone,
+//! by the token's schedule), callers start the refresh themselves, on a
+//! library thread. A failure is retried after a backoff
+//! ([`crate::retry::failure_hold`]: the longer of our own backoff and the
+//! server's `Retry-After`) while callers keep the still-valid token; the
 //! failures are visible through [`RefresherStatus`]. When the last clone of
 //! the client is dropped, the thread is told to stop and is joined; a thread
 //! in the middle of a token request is waited for at most
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::limits::REFRESHER_SHUTDOWN_WAIT;
-use crate::policy::failure_hold;
+use crate::retry::failure_hold;
 use crate::token::AccessToken;
 
 /// Shortest sleep between two passes, so a clock edge cannot make it spin.

@@ -193,7 +193,7 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
         return;
     }
     let fresh_until = coarse_deadline(token.refresh_at());
-    let overdue_at = coarse_deadline(crate::policy::refresher_overdue_at(token));
+    let overdue_at = coarse_deadline(token.refresher_overdue_at());
     let Some(copy) = token.replicate() else {
         return;
     };
@@ -220,6 +220,7 @@ pub(crate) fn install(cell: &Arc<Epoch>, epoch: u64, token: &AccessToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::install_grant;
     use crate::policy::RefreshPolicy;
     use crate::token::parse_token_response;
     use std::time::Instant;
@@ -241,7 +242,7 @@ mod tests {
             sent,
             &[],
         )
-        .map(|token| RefreshPolicy::default().apply(token))
+        .map(|grant| install_grant(&RefreshPolicy::default(), grant))
         .unwrap()
     }
 
@@ -270,7 +271,7 @@ mod tests {
             Instant::now(),
             &[],
         )
-        .map(|token| RefreshPolicy::default().apply(token))
+        .map(|grant| install_grant(&RefreshPolicy::default(), grant))
         .unwrap();
         let cells: Vec<_> = (0..64).map(|_| Arc::new(Epoch::default())).collect();
         for cell in &cells {
@@ -294,7 +295,7 @@ mod tests {
             Instant::now(),
             &[],
         )
-        .map(|token| RefreshPolicy::default().apply(token))
+        .map(|grant| install_grant(&RefreshPolicy::default(), grant))
         .unwrap();
         let cell = Arc::new(Epoch::default());
         let before = replicas_here();

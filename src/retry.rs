@@ -1,37 +1,180 @@
-//! Retry policy of token requests: which failures are retried, exponential
-//! backoff with jitter, and `Retry-After` (delta-seconds or HTTP-date).
+//! What follows a failure: the retry policy of token requests (which
+//! failures are retried, exponential backoff with jitter), how a backoff
+//! grows ([`doubling`]) and meets a server's `Retry-After`
+//! ([`honour_retry_after`]; the header is parsed here too, delta-seconds or
+//! HTTP-date), and the holds after failed fetches that the cache and the
+//! background refresher share ([`failure_hold`], [`server_hold`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::error::{Error, Result};
+use crate::limits::MAX_TIMEOUT;
 use crate::limits::{
-    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, MAX_RETRY_AFTER,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, FAILURE_HOLD_MAX,
+    FAILURE_HOLD_MIN, MAX_RETRY_AFTER, RETRY_AFTER_HOLD_MAX,
 };
-use crate::policy::doubling;
 
-/// How token requests are retried.
+/// How token requests are retried
+/// ([`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy)):
+/// at most `max_attempts` attempts in all, the waits between them doubling
+/// from `initial_backoff` up to `max_backoff`, each jittered between half
+/// and all of it, never shorter than a server's `Retry-After`.
+///
+/// Built from the defaults with one method per setting, read back with the
+/// `get_` methods (as [`std::process::Command`] does). The settings are
+/// checked when the client is built: at least one attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// use alpaca_auth::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .max_attempts(3)
+///     .initial_backoff(Duration::from_millis(100))
+///     .max_backoff(Duration::from_secs(2));
+/// assert_eq!(policy.get_max_attempts(), 3);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Most attempts, first try included (at least 1).
-    pub max_attempts: u32,
-    /// Backoff before the first retry.
-    pub initial_backoff: Duration,
-    /// Longest backoff.
-    pub max_backoff: Duration,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// [`DEFAULT_MAX_ATTEMPTS`] attempts, backoff from
+    /// [`DEFAULT_INITIAL_BACKOFF`] up to [`DEFAULT_MAX_BACKOFF`].
     fn default() -> Self {
+        RetryPolicy::new()
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy ([`RetryPolicy::default`]), usable in a `const`.
+    ///
+    /// ```
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// const ONE_TRY: RetryPolicy = RetryPolicy::new().max_attempts(1);
+    /// assert_eq!(ONE_TRY.get_max_attempts(), 1);
+    /// ```
+    pub const fn new() -> Self {
         RetryPolicy {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
         }
     }
-}
 
-impl RetryPolicy {
+    /// Most attempts, first try included (default [`DEFAULT_MAX_ATTEMPTS`];
+    /// at least 1).
+    ///
+    /// ```
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// assert_eq!(RetryPolicy::default().max_attempts(2).get_max_attempts(), 2);
+    /// ```
+    #[must_use]
+    pub const fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Backoff before the first retry (default [`DEFAULT_INITIAL_BACKOFF`]);
+    /// it doubles with each further retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().initial_backoff(Duration::from_millis(50));
+    /// assert_eq!(policy.get_initial_backoff(), Duration::from_millis(50));
+    /// ```
+    #[must_use]
+    pub const fn initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Longest backoff (default [`DEFAULT_MAX_BACKOFF`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alpaca_auth::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().max_backoff(Duration::from_secs(1));
+    /// assert_eq!(policy.get_max_backoff(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub const fn max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// The attempts set by [`max_attempts`](Self::max_attempts).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_max_attempts(), limits::DEFAULT_MAX_ATTEMPTS);
+    /// ```
+    pub const fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff set by [`initial_backoff`](Self::initial_backoff).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_initial_backoff(), limits::DEFAULT_INITIAL_BACKOFF);
+    /// ```
+    pub const fn get_initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// The longest backoff set by [`max_backoff`](Self::max_backoff).
+    ///
+    /// ```
+    /// use alpaca_auth::{limits, RetryPolicy};
+    ///
+    /// assert_eq!(RetryPolicy::default().get_max_backoff(), limits::DEFAULT_MAX_BACKOFF);
+    /// ```
+    pub const fn get_max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// Refuses a policy the builder cannot honour (each setting by its
+    /// check below).
+    pub(crate) fn validate(&self) -> Result<()> {
+        Self::check_max_attempts(self.max_attempts)?;
+        Self::check_backoff("initial retry backoff", self.initial_backoff)?;
+        Self::check_backoff("longest retry backoff", self.max_backoff)
+    }
+
+    /// Refuses a backoff longer than any timeout ([`MAX_TIMEOUT`]).
+    pub(crate) fn check_backoff(what: &str, backoff: Duration) -> Result<()> {
+        if backoff > MAX_TIMEOUT {
+            return Err(Error::config(format!(
+                "{what} must be at most {} s",
+                MAX_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a policy of no attempt at all.
+    pub(crate) fn check_max_attempts(max_attempts: u32) -> Result<()> {
+        if max_attempts == 0 {
+            return Err(Error::config(
+                "retry policy must allow at least one attempt",
+            ));
+        }
+        Ok(())
+    }
+
     /// The wait before retry number `retry` (1 for the first retry): "equal
     /// jitter", uniformly between half and all of the exponential backoff.
     pub(crate) fn backoff(&self, retry: u32, rng: &SystemRandom) -> Duration {
@@ -43,6 +186,43 @@ impl RetryPolicy {
         };
         exp / 2 + (exp / 2).mul_f64(unit)
     }
+}
+
+/// `base` doubled for each `step` after the first (`step` 1 is `base`), at
+/// most `cap`.
+pub(crate) fn doubling(base: Duration, step: u32, cap: Duration) -> Duration {
+    base.saturating_mul(1u32 << step.saturating_sub(1).min(20))
+        .min(cap)
+}
+
+/// The wait after a failure: our own `backoff`, or the server's
+/// `Retry-After` (at most `cap`) when it asks for longer. A `Retry-After`
+/// of zero or in the past never makes the wait shorter than the backoff.
+pub(crate) fn honour_retry_after(
+    backoff: Duration,
+    retry_after: Option<Duration>,
+    cap: Duration,
+) -> Duration {
+    retry_after.map_or(backoff, |asked| asked.min(cap).max(backoff))
+}
+
+/// The part of a hold the server imposed: its `Retry-After`, when it is
+/// more than zero, at most [`RETRY_AFTER_HOLD_MAX`]. Kept when a token is
+/// invalidated (our own backoff is not).
+pub(crate) fn server_hold(retry_after: Option<Duration>) -> Option<Duration> {
+    retry_after
+        .filter(|wait| !wait.is_zero())
+        .map(|wait| wait.min(RETRY_AFTER_HOLD_MAX))
+}
+
+/// How long to hold off after `failures` failed fetches in a row (at least
+/// 1), the last of which carried `retry_after`: the longer of our own
+/// backoff ([`FAILURE_HOLD_MIN`] doubling up to [`FAILURE_HOLD_MAX`]) and the
+/// server's wait (capped at [`RETRY_AFTER_HOLD_MAX`]). The one rule for the
+/// cache and the background refresher.
+pub(crate) fn failure_hold(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff = doubling(FAILURE_HOLD_MIN, failures, FAILURE_HOLD_MAX);
+    honour_retry_after(backoff, retry_after, RETRY_AFTER_HOLD_MAX)
 }
 
 /// Whether an HTTP status of a token response is worth retrying.
@@ -303,6 +483,79 @@ mod tests {
         for secs in [0u64, 951_782_400, 1_700_000_000, 4_102_444_800] {
             assert_eq!(parse_imf_fixdate(&format_imf_fixdate(secs)), Some(secs));
         }
+    }
+
+    #[test]
+    fn the_hold_is_the_longer_of_backoff_and_retry_after() {
+        assert_eq!(failure_hold(1, None), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(1, Some(Duration::ZERO)), FAILURE_HOLD_MIN);
+        assert_eq!(failure_hold(3, Some(Duration::ZERO)), FAILURE_HOLD_MIN * 4);
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            failure_hold(1, Some(Duration::from_secs(86_400))),
+            RETRY_AFTER_HOLD_MAX
+        );
+        assert_eq!(failure_hold(40, None), FAILURE_HOLD_MAX);
+    }
+
+    #[test]
+    fn only_a_positive_retry_after_is_a_server_hold() {
+        assert_eq!(server_hold(None), None);
+        assert_eq!(server_hold(Some(Duration::ZERO)), None);
+        assert_eq!(
+            server_hold(Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            server_hold(Some(Duration::from_secs(86_400))),
+            Some(RETRY_AFTER_HOLD_MAX)
+        );
+    }
+
+    #[test]
+    fn doubling_starts_at_the_base_and_stops_at_the_cap() {
+        let base = Duration::from_millis(250);
+        let cap = Duration::from_secs(8);
+        assert_eq!(doubling(base, 0, cap), base);
+        assert_eq!(doubling(base, 1, cap), base);
+        assert_eq!(doubling(base, 2, cap), base * 2);
+        assert_eq!(doubling(base, 6, cap), cap);
+        assert_eq!(doubling(base, u32::MAX, cap), cap);
+    }
+
+    #[test]
+    fn a_retry_after_never_shortens_the_backoff() {
+        let backoff = Duration::from_secs(2);
+        let cap = Duration::from_secs(60);
+        assert_eq!(honour_retry_after(backoff, None, cap), backoff);
+        assert_eq!(
+            honour_retry_after(backoff, Some(Duration::ZERO), cap),
+            backoff
+        );
+        assert_eq!(
+            honour_retry_after(backoff, Some(Duration::from_secs(9)), cap),
+            Duration::from_secs(9)
+        );
+        assert_eq!(honour_retry_after(backoff, Some(Duration::MAX), cap), cap);
+    }
+
+    #[test]
+    fn setters_and_getters_agree_and_zero_attempts_are_refused() {
+        assert_eq!(RetryPolicy::new(), RetryPolicy::default());
+        let p = RetryPolicy::default()
+            .max_attempts(7)
+            .initial_backoff(Duration::from_millis(5))
+            .max_backoff(Duration::from_millis(9));
+        assert_eq!(p.get_max_attempts(), 7);
+        assert_eq!(p.get_initial_backoff(), Duration::from_millis(5));
+        assert_eq!(p.get_max_backoff(), Duration::from_millis(9));
+        assert!(p.validate().is_ok());
+        assert!(p.max_attempts(0).validate().is_err());
+        assert!(RetryPolicy::check_max_attempts(0).is_err());
+        assert!(RetryPolicy::check_max_attempts(1).is_ok());
     }
 
     #[test]

@@ -1,5 +1,11 @@
-//! [`AccessToken`]: a bearer token, its expiry, and the parsing of the token
-//! endpoint's success response.
+//! What the token endpoint grants, and the token the cache hands out.
+//!
+//! * [`Grant`]: what the server said, parsed from its success response
+//!   ([`parse_token_response`]): the token, its lifetime (the `expires_in`
+//!   rule below), its type and scope, and when the request was sent. No
+//!   timing policy: parsing knows nothing of refresh-ahead or margins.
+//! * [`AccessToken`]: a grant installed by a cache, with the [`Schedule`]
+//!   its refresh policy gave it then (`crate::policy`), once.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +20,6 @@ use zeroize::Zeroize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::TOKEN_TYPE_ECHO_CHARS;
 use crate::limits::{ASSUMED_LIFETIME, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_LIFETIME};
-use crate::policy::expiry_margin;
 use crate::secret::SecretString;
 
 /// The longest `expires_in` string read as a number (a number written out
@@ -24,7 +29,8 @@ const MAX_EXPIRES_IN_STRING_LEN: usize = 64;
 const BEARER_PREFIX: &[u8] = b"Bearer ";
 const AUTHORIZATION_PREFIX: &[u8] = b"Authorization: ";
 
-/// An OAuth2 access token with its expiry. Cheap to clone (shared).
+/// An OAuth2 access token with its expiry and its schedule. Cheap to clone
+/// (shared).
 ///
 /// `Debug` never shows the token; the value is reachable only through
 /// [`expose_secret`](AccessToken::expose_secret). The memory holding it is
@@ -48,18 +54,43 @@ pub struct AccessToken {
     inner: Arc<TokenInner>,
 }
 
+/// The grant and, next to it, the schedule it was installed with.
 struct TokenInner {
+    grant: Grant,
+    schedule: Schedule,
+}
+
+/// What the token endpoint granted, as it said it (after the `expires_in`
+/// rule): a value, no timing policy. A cache installs it as an
+/// [`AccessToken`] with a [`Schedule`].
+#[derive(Clone)]
+pub(crate) struct Grant {
+    /// Tells one grant from another (see [`AccessToken::same_token`]).
     serial: u64,
     value: SecretString,
     /// `Authorization: Bearer <token>`; `header` shares its bytes.
     line: Bytes,
     header: HeaderValue,
     lifetime: Duration,
-    refresh_at: Instant,
-    /// `expires_at` less the expiry margin: handed out until then.
-    usable_until: Instant,
-    expires_at: Instant,
+    /// When the request that obtained it was sent.
+    sent_at: Instant,
+    /// `token_type` as the server wrote it (a Bearer type, in some case).
+    token_type: Option<String>,
     scope: Option<String>,
+}
+
+/// When the holder of a token refreshes it and stops handing it out: what
+/// a cache's refresh policy decides when it installs a [`Grant`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    /// From then on, the token is due for refresh.
+    pub(crate) refresh_at: Instant,
+    /// From then on, callers stop leaving the refresh to a background
+    /// refresher and start one themselves.
+    pub(crate) refresher_overdue_at: Instant,
+    /// The token is handed out until then: its expiry less the expiry
+    /// margin.
+    pub(crate) usable_until: Instant,
 }
 
 /// A buffer that zeroizes itself when the last `Bytes` sharing it drops.
@@ -102,106 +133,156 @@ pub(crate) fn sensitive_header(bytes: Vec<u8>) -> Result<HeaderValue> {
     Ok(value)
 }
 
-impl AccessToken {
-    /// Wraps a token value obtained at `sent_at` with the given lifetime.
-    /// Its refresh time is its usable end until a cache installs it.
+impl Grant {
+    /// A grant of `value` for `lifetime`, by a request sent at `sent_at`.
+    /// Refuses a value that is not a usable bearer token.
     pub(crate) fn new(
         value: String,
         lifetime: Duration,
-        scope: Option<String>,
         sent_at: Instant,
+        token_type: Option<String>,
+        scope: Option<String>,
     ) -> Result<Self> {
         let value = SecretString::new(value);
         validate_token_value(value.expose_secret())?;
         let (line, header) = bearer_line(value.expose_secret().as_bytes())
             .ok_or_else(|| Error::malformed("access_token is not a valid header value"))?;
-        let expires_at = sent_at + lifetime;
-        let usable_until = expires_at - expiry_margin(lifetime);
         static SERIAL: AtomicU64 = AtomicU64::new(1);
-        Ok(AccessToken {
-            inner: Arc::new(TokenInner {
-                serial: SERIAL.fetch_add(1, Ordering::Relaxed),
-                value,
-                line,
-                header,
-                lifetime,
-                // No refresh ahead until the cache installs the token with
-                // its refresh policy (`RefreshPolicy::apply`).
-                refresh_at: usable_until,
-                usable_until,
-                expires_at,
-                scope,
-            }),
+        Ok(Grant {
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            value,
+            line,
+            header,
+            lifetime,
+            sent_at,
+            token_type,
+            scope,
         })
+    }
+
+    /// The token itself.
+    pub(crate) fn expose_secret(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    /// The lifetime granted (after the `expires_in` rule).
+    pub(crate) fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// When the request that obtained the grant was sent.
+    pub(crate) fn sent_at(&self) -> Instant {
+        self.sent_at
+    }
+
+    /// When the token expires: `sent_at + lifetime`.
+    pub(crate) fn expires_at(&self) -> Instant {
+        self.sent_at + self.lifetime
+    }
+
+    /// Time left before expiry (zero once expired).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.expires_at().saturating_duration_since(Instant::now())
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant")
+            .field("value", &"[redacted]")
+            .field("lifetime", &self.lifetime)
+            .field("scope_len", &self.scope.as_ref().map(String::len))
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessToken {
+    /// `grant` as installed by a cache with `schedule`, which its refresh
+    /// policy gave it (the refresh time never after the usable end, that
+    /// never after the expiry).
+    pub(crate) fn new(grant: Grant, schedule: Schedule) -> AccessToken {
+        debug_assert!(schedule.refresh_at <= schedule.usable_until);
+        debug_assert!(schedule.usable_until <= grant.expires_at());
+        AccessToken {
+            inner: Arc::new(TokenInner { grant, schedule }),
+        }
     }
 
     /// The token itself. Every use of it is a place to review.
     pub fn expose_secret(&self) -> &str {
-        self.inner.value.expose_secret()
+        self.inner.grant.value.expose_secret()
     }
 
     /// The `Authorization` header value, `Bearer <token>`, marked sensitive.
     pub fn authorization(&self) -> &HeaderValue {
-        &self.inner.header
+        &self.inner.grant.header
     }
 
     /// The whole header line, `Authorization: Bearer <token>`.
     pub(crate) fn authorization_line(&self) -> &[u8] {
-        &self.inner.line
+        &self.inner.grant.line
     }
 
     /// The lifetime the server granted (after the `expires_in` rule).
     pub fn lifetime(&self) -> Duration {
-        self.inner.lifetime
+        self.inner.grant.lifetime
     }
 
     /// When the token expires, on the monotonic clock.
     pub fn expires_at(&self) -> Instant {
-        self.inner.expires_at
+        self.inner.grant.expires_at()
     }
 
     /// When the cache starts refreshing it ahead of expiry.
     pub fn refresh_at(&self) -> Instant {
-        self.inner.refresh_at
+        self.inner.schedule.refresh_at
+    }
+
+    /// When callers stop leaving the refresh to a background refresher.
+    pub(crate) fn refresher_overdue_at(&self) -> Instant {
+        self.inner.schedule.refresher_overdue_at
     }
 
     /// Time left before expiry (zero once expired).
     pub fn remaining(&self) -> Duration {
-        self.inner
-            .expires_at
-            .saturating_duration_since(Instant::now())
+        self.inner.grant.remaining()
     }
 
     /// Until when the token is handed out: its expiry less the expiry
     /// margin, `min(`[`EXPIRY_MARGIN_MAX`](crate::limits::EXPIRY_MARGIN_MAX)`, `[`EXPIRY_MARGIN_FRACTION`](crate::limits::EXPIRY_MARGIN_FRACTION)` ×
     /// lifetime)`.
     pub fn usable_until(&self) -> Instant {
-        self.inner.usable_until
+        self.inner.schedule.usable_until
     }
 
     /// Usable time left: until [`usable_until`](Self::usable_until), zero
     /// after.
     pub fn usable_remaining(&self) -> Duration {
-        self.inner
-            .usable_until
+        self.usable_until()
             .saturating_duration_since(Instant::now())
     }
 
     /// Whether the token may still be used at `now`: before its expiry less
     /// the expiry margin (see [`usable_until`](Self::usable_until)).
     pub fn is_valid_at(&self, now: Instant) -> bool {
-        now < self.inner.usable_until
+        now < self.inner.schedule.usable_until
     }
 
     /// The scope the server granted, if it said.
     pub fn scope(&self) -> Option<&str> {
-        self.inner.scope.as_deref()
+        self.inner.grant.scope.as_deref()
+    }
+
+    /// The token type the server named, as it wrote it, if it named one:
+    /// always `Bearer` in some letter case (other types are refused).
+    pub fn token_type(&self) -> Option<&str> {
+        self.inner.grant.token_type.as_deref()
     }
 
     /// Whether two handles hold the same token (the same grant from the
     /// token endpoint, whichever thread's copy each is).
     pub fn same_token(&self, other: &AccessToken) -> bool {
-        self.inner.serial == other.inner.serial
+        self.inner.grant.serial == other.inner.grant.serial
     }
 
     /// Whether `presented` is this token: the bare token, `Bearer <token>`,
@@ -219,46 +300,19 @@ impl AccessToken {
             ) == 0
     }
 
-    /// The same token, refreshed from `refresh_at` on (never later than its
-    /// usable end). In place when this is the only handle to it.
-    pub(crate) fn with_refresh_at(mut self, refresh_at: Instant) -> AccessToken {
-        let refresh_at = refresh_at.min(self.inner.usable_until);
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.refresh_at = refresh_at,
-            None => {
-                let inner = &self.inner;
-                self.inner = Arc::new(TokenInner {
-                    serial: inner.serial,
-                    value: inner.value.clone(),
-                    line: inner.line.clone(),
-                    header: inner.header.clone(),
-                    lifetime: inner.lifetime,
-                    refresh_at,
-                    usable_until: inner.usable_until,
-                    expires_at: inner.expires_at,
-                    scope: inner.scope.clone(),
-                });
-            }
-        }
-        self
-    }
-
     /// A copy with its own memory (reference count and header bytes), for
     /// a thread-local replica. `None` only if the header cannot be rebuilt.
     pub(crate) fn replicate(&self) -> Option<AccessToken> {
-        let inner = &self.inner;
-        let (line, header) = bearer_line(inner.value.expose_secret().as_bytes())?;
+        let grant = &self.inner.grant;
+        let (line, header) = bearer_line(grant.value.expose_secret().as_bytes())?;
         Some(AccessToken {
             inner: Arc::new(TokenInner {
-                serial: inner.serial,
-                value: inner.value.clone(),
-                line,
-                header,
-                lifetime: inner.lifetime,
-                refresh_at: inner.refresh_at,
-                usable_until: inner.usable_until,
-                expires_at: inner.expires_at,
-                scope: inner.scope.clone(),
+                grant: Grant {
+                    line,
+                    header,
+                    ..grant.clone()
+                },
+                schedule: self.inner.schedule,
             }),
         })
     }
@@ -268,13 +322,10 @@ impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
             .field("value", &"[redacted]")
-            .field("lifetime", &self.inner.lifetime)
+            .field("lifetime", &self.lifetime())
             .field("remaining", &self.remaining())
             // The server chose the scope: only its length is shown.
-            .field(
-                "scope_len",
-                &self.inner.scope.as_ref().map(|scope| scope.len()),
-            )
+            .field("scope_len", &self.scope().map(str::len))
             .finish()
     }
 }
@@ -323,14 +374,15 @@ pub(crate) fn bare_token(presented: &str) -> &str {
     s
 }
 
-/// Parses a token endpoint success body. Error messages never quote the
-/// body; the one server value they name (`token_type`) passes through
+/// Parses a token endpoint success body to what the server granted, for
+/// a request sent at `sent_at`. Error messages never quote the body; the
+/// one server value they name (`token_type`) passes through
 /// [`crate::redact::quote`] with the request's `secrets`.
 pub(crate) fn parse_token_response(
     body: &[u8],
     sent_at: Instant,
     secrets: &[&str],
-) -> Result<AccessToken> {
+) -> Result<Grant> {
     let parsed: TokenResponseBody = serde_json::from_slice(body).map_err(|e| {
         // serde_json's message can quote the input: report only the position.
         Error::malformed(format!(
@@ -348,11 +400,11 @@ pub(crate) fn parse_token_response(
         }
         None => return Err(Error::malformed("token response has no access_token")),
     };
-    match &parsed.token_type {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+    let token_type = match parsed.token_type {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => Some(t),
         Some(serde_json::Value::String(t)) => {
-            let shown = match crate::redact::quote(t, TOKEN_TYPE_ECHO_CHARS, secrets) {
+            let shown = match crate::redact::quote(&t, TOKEN_TYPE_ECHO_CHARS, secrets) {
                 Some(t) => format!("{t:?}"),
                 None => crate::redact::WITHHELD.to_owned(),
             };
@@ -365,13 +417,13 @@ pub(crate) fn parse_token_response(
                 "token_type in the token response is not a string",
             ))
         }
-    }
+    };
     let lifetime = lifetime_from(parsed.expires_in.as_ref())?;
     let scope = match parsed.scope {
         Some(serde_json::Value::String(s)) => Some(s),
         _ => None,
     };
-    AccessToken::new(token, lifetime, scope, sent_at)
+    Grant::new(token, lifetime, sent_at, token_type, scope)
 }
 
 /// Applies the `expires_in` rule of this module's documentation.
@@ -420,47 +472,68 @@ pub(crate) fn lifetime_from(expires_in: Option<&serde_json::Value>) -> Result<Du
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::RefreshPolicy;
+
+    /// `grant` installed with a schedule of no refresh ahead and no margin.
+    fn installed(grant: Grant) -> AccessToken {
+        let end = grant.expires_at();
+        let schedule = Schedule {
+            refresh_at: end,
+            refresher_overdue_at: end,
+            usable_until: end,
+        };
+        AccessToken::new(grant, schedule)
+    }
 
     #[test]
-    fn tokens_are_not_handed_out_in_their_last_seconds() {
-        for (expires_in, margin) in [(899u64, 10u64), (100, 10), (20, 2)] {
-            let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
-            let token = parse_token_response(body.as_bytes(), Instant::now(), &[]).unwrap();
-            let margin = Duration::from_secs(margin);
-            assert_eq!(token.expires_at() - token.usable_until(), margin);
-            assert!(token.is_valid_at(token.usable_until() - Duration::from_millis(1)));
-            assert!(!token.is_valid_at(token.usable_until()));
-            assert!(token.refresh_at() <= token.usable_until());
-        }
-        // Parsed and not yet installed: no refresh ahead.
-        let token = parse_token_response(
-            br#"{"access_token":"t","expires_in":60}"#,
+    fn a_grant_is_what_the_server_said_and_nothing_more() {
+        let sent = Instant::now() - Duration::from_secs(5);
+        let body = br#"{"access_token":"t","expires_in":899,"token_type":"bearer","scope":"a b"}"#;
+        let grant = parse_token_response(body, sent, &[]).unwrap();
+        assert_eq!(grant.lifetime(), Duration::from_secs(899));
+        assert_eq!(grant.sent_at(), sent);
+        assert_eq!(grant.expires_at(), sent + Duration::from_secs(899));
+        let token = installed(grant);
+        assert_eq!(token.token_type(), Some("bearer"));
+        assert_eq!(token.scope(), Some("a b"));
+        // Installed, it keeps the schedule it was given, whatever it is.
+        assert_eq!(token.refresh_at(), token.expires_at());
+        assert_eq!(token.usable_until(), token.expires_at());
+        let bare = parse_token_response(br#"{"access_token":"t"}"#, sent, &[]).unwrap();
+        assert_eq!(bare.lifetime(), ASSUMED_LIFETIME);
+        let bare = installed(bare);
+        assert_eq!((bare.token_type(), bare.scope()), (None, None));
+    }
+
+    #[test]
+    fn a_replica_is_the_same_token_with_the_same_schedule() {
+        let grant = parse_token_response(
+            br#"{"access_token":"r","expires_in":60}"#,
             Instant::now(),
             &[],
         )
         .unwrap();
-        assert_eq!(token.refresh_at(), token.usable_until());
-        // Installed with a policy: in place for the only handle, and the
-        // same token (serial) when other handles exist.
-        let policy = RefreshPolicy::default();
-        let other = token.clone();
-        let installed = policy.apply(token);
-        assert!(installed.refresh_at() < installed.usable_until());
-        assert_eq!(other.refresh_at(), other.usable_until());
-        assert!(installed.same_token(&other));
-        let refreshed = policy.apply(other);
-        assert_eq!(refreshed.refresh_at(), installed.refresh_at());
+        let token = installed(grant);
+        let copy = token.replicate().unwrap();
+        assert!(copy.same_token(&token));
+        assert_eq!(copy.refresh_at(), token.refresh_at());
+        assert_eq!(copy.usable_until(), token.usable_until());
+        assert_eq!(copy.authorization_line(), token.authorization_line());
+        assert_ne!(
+            copy.authorization_line().as_ptr(),
+            token.authorization_line().as_ptr()
+        );
     }
 
     #[test]
     fn a_presented_token_matches_in_every_form_it_is_sent() {
-        let token = parse_token_response(
-            br#"{"access_token":"abc.DEF-123","expires_in":600}"#,
-            Instant::now(),
-            &[],
-        )
-        .unwrap();
+        let token = installed(
+            parse_token_response(
+                br#"{"access_token":"abc.DEF-123","expires_in":600}"#,
+                Instant::now(),
+                &[],
+            )
+            .unwrap(),
+        );
         for form in [
             "abc.DEF-123",
             "Bearer abc.DEF-123",
@@ -483,7 +556,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &str) -> Result<AccessToken> {
-        parse_token_response(body.as_bytes(), Instant::now(), &[])
+        parse_token_response(body.as_bytes(), Instant::now(), &[]).map(installed)
     }
 
     #[test]
@@ -567,8 +640,11 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let t = parse(r#"{"access_token":"tok-VISIBLE-123","expires_in":60}"#).unwrap();
-        let debug = format!("{t:?} {:?}", t.authorization());
+        let body = br#"{"access_token":"tok-VISIBLE-123","expires_in":60}"#;
+        let grant = parse_token_response(body, Instant::now(), &[]).unwrap();
+        let grant_debug = format!("{grant:?}");
+        let t = installed(grant);
+        let debug = format!("{grant_debug} {t:?} {:?}", t.authorization());
         assert!(!debug.contains("VISIBLE"), "{debug}");
     }
 }

@@ -20,12 +20,11 @@ use crate::limits::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_BUDGET, MAX_CA_BUNDLE_LEN,
     MAX_RESPONSE_BODY, MAX_RESPONSE_HEADER,
 };
-use crate::policy::honour_retry_after;
 use crate::redact::quote_or_withheld;
 use crate::resolver::{CachingResolver, DnsCache};
-use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
+use crate::retry::{honour_retry_after, is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::SecretString;
-use crate::token::{parse_token_response, AccessToken};
+use crate::token::{parse_token_response, Grant};
 use crate::trust::{resolve_roots, TlsRoots};
 use crate::url::{is_loopback_host, HttpUrl};
 
@@ -215,7 +214,7 @@ pub(crate) fn push_form_pair(body: &mut String, key: &str, value: &str) {
 
 /// What one attempt came to.
 enum Attempt {
-    Done(AccessToken),
+    Done(Grant),
     Retry(Error, Option<Duration>),
     Fail(Error),
 }
@@ -297,10 +296,10 @@ impl Transport {
         &self,
         url: &str,
         make_form: &mut dyn FnMut() -> Result<TokenForm>,
-    ) -> Result<AccessToken> {
+    ) -> Result<Grant> {
         let started = Instant::now();
         let deadline = started + self.config.budget;
-        let max_attempts = self.config.retry.max_attempts.max(1);
+        let max_attempts = self.config.retry.get_max_attempts().max(1);
         let mut attempt = 1;
         loop {
             let form = make_form()?;
@@ -556,33 +555,7 @@ fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
             ErrorKind::Tls,
             format!("TLS failure: {}", quoted(e.to_string())),
         )),
-        U::Io(io) => {
-            let text = io.to_string();
-            let dropped = matches!(
-                io.kind(),
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-            );
-            if !dropped && looks_like_tls(&text) {
-                Attempt::Fail(Error::new(
-                    ErrorKind::Tls,
-                    format!(
-                        "TLS handshake with the token endpoint failed: {}",
-                        quoted(text)
-                    ),
-                ))
-            } else {
-                Attempt::Retry(
-                    Error::new(
-                        ErrorKind::Transport,
-                        format!("connection to the token endpoint failed: {}", quoted(text)),
-                    ),
-                    None,
-                )
-            }
-        }
+        U::Io(io) => classify_io_error(&io, &quoted),
         U::Protocol(p) => Attempt::Retry(
             Error::new(
                 ErrorKind::Transport,
@@ -601,6 +574,36 @@ fn classify_ureq_error(e: ureq::Error, secrets: &[&str]) -> Attempt {
             ErrorKind::Transport,
             format!("token request failed: {}", quoted(other.to_string())),
         )),
+    }
+}
+
+/// An I/O failure of a token request: a TLS handshake refused (final),
+/// or a connection that failed or dropped (retried).
+fn classify_io_error(io: &std::io::Error, quoted: &dyn Fn(String) -> String) -> Attempt {
+    let text = io.to_string();
+    let dropped = matches!(
+        io.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe
+    );
+    if !dropped && looks_like_tls(&text) {
+        Attempt::Fail(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "TLS handshake with the token endpoint failed: {}",
+                quoted(text)
+            ),
+        ))
+    } else {
+        Attempt::Retry(
+            Error::new(
+                ErrorKind::Transport,
+                format!("connection to the token endpoint failed: {}", quoted(text)),
+            ),
+            None,
+        )
     }
 }
 

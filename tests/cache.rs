@@ -107,7 +107,7 @@ fn failed_refresh_keeps_serving_the_valid_token() {
     let client = secret_client(&mock);
     let old = client.access_token().unwrap();
     thread::sleep(Duration::from_millis(2100));
-    let attempts = u64::from(FAST_RETRY.max_attempts);
+    let attempts = u64::from(FAST_RETRY.get_max_attempts());
     mock.inject_n(Fault::Status(503), attempts as usize);
     let during = client.access_token().expect("old token still valid");
     assert!(during.same_token(&old));
@@ -134,7 +134,7 @@ fn error_reaches_callers_only_without_a_valid_token() {
     let client = secret_client(&mock);
     client.access_token().unwrap();
     thread::sleep(Duration::from_millis(1100));
-    mock.inject_n(Fault::Status(500), FAST_RETRY.max_attempts as usize);
+    mock.inject_n(Fault::Status(500), FAST_RETRY.get_max_attempts() as usize);
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HttpStatus);
     assert_eq!(err.status(), Some(500));
@@ -266,23 +266,20 @@ fn the_builders_refresh_policy_decides_when_the_cache_refreshes() {
         token.expires_at() - token.refresh_at()
     };
     // 200 s ahead, whatever the fraction says.
-    let ahead = alpaca_auth::RefreshPolicy {
-        ahead_min: Duration::from_secs(200),
-        ahead_fraction: 0.0,
-    };
+    let ahead = alpaca_auth::RefreshPolicy::default()
+        .ahead_min(Duration::from_secs(200))
+        .ahead_fraction(0.0);
     assert_eq!(margin_of(ahead), Duration::from_secs(200));
     // 30 % of 600 s.
-    let fraction = alpaca_auth::RefreshPolicy {
-        ahead_min: Duration::ZERO,
-        ahead_fraction: 0.3,
-    };
+    let fraction = alpaca_auth::RefreshPolicy::default()
+        .ahead_min(Duration::ZERO)
+        .ahead_fraction(0.3);
     assert_eq!(margin_of(fraction), Duration::from_secs(180));
     // No refresh ahead: refreshed when the token stops being handed out,
     // its expiry margin before it expires.
-    let none = alpaca_auth::RefreshPolicy {
-        ahead_min: Duration::ZERO,
-        ahead_fraction: 0.0,
-    };
+    let none = alpaca_auth::RefreshPolicy::default()
+        .ahead_min(Duration::ZERO)
+        .ahead_fraction(0.0);
     let token_margin = margin_of(none);
     assert!(
         token_margin > Duration::ZERO && token_margin <= alpaca_auth::limits::EXPIRY_MARGIN_MAX,

@@ -131,11 +131,10 @@ const CANARY_SECRET_2: &str = "CANARY-client-secret-0099";
 /// An API secret key.
 const CANARY_API_SECRET: &str = "CANARY-api-secret-key-0077";
 
-const QUICK_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 2,
-    initial_backoff: Duration::from_millis(10),
-    max_backoff: Duration::from_millis(20),
-};
+const QUICK_RETRY: RetryPolicy = RetryPolicy::new()
+    .max_attempts(2)
+    .initial_backoff(Duration::from_millis(10))
+    .max_backoff(Duration::from_millis(20));
 
 /// A fresh P-256 key: its DER, its PEM, and the needles that would show a
 /// leak of either (every 16-character window of the PEM body, hex and
@@ -769,10 +768,7 @@ fn hostile_echoes_of_secrets_of_every_length_are_never_shown() {
     for secret in secrets_of_every_length() {
         for index in 0..count {
             let client = builder_for(&format!("{url}/{index}"))
-                .retry_policy(RetryPolicy {
-                    max_attempts: 1,
-                    ..QUICK_RETRY
-                })
+                .retry_policy(QUICK_RETRY.max_attempts(1))
                 .credentials(Credentials::client_secret(MOCK_CLIENT_ID, secret.as_str()))
                 .build()
                 .unwrap();

@@ -16,11 +16,10 @@ use common::{attempts, mock, secret_builder};
 /// The library's default retry policy when the incident was written up,
 /// stated so that the test keeps checking those figures: 4 attempts spaced
 /// by 250 ms, 500 ms, 1 s (up to 8 s).
-const INCIDENT_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 4,
-    initial_backoff: Duration::from_millis(250),
-    max_backoff: Duration::from_secs(8),
-};
+const INCIDENT_RETRY: RetryPolicy = RetryPolicy::new()
+    .max_attempts(4)
+    .initial_backoff(Duration::from_millis(250))
+    .max_backoff(Duration::from_secs(8));
 
 /// 40 calls spread over one second against an endpoint answering 503 with
 /// `Retry-After: 0`: one token acquisition (its 4 attempts spaced by our
@@ -54,7 +53,7 @@ fn retry_after_zero_never_shortens_the_backoff_or_the_hold() {
     assert!(start.elapsed() < Duration::from_secs(4));
     assert_eq!(
         mock.token_requests(),
-        u64::from(INCIDENT_RETRY.max_attempts),
+        u64::from(INCIDENT_RETRY.get_max_attempts()),
         "one acquisition, then the hold"
     );
 }

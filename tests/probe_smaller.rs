@@ -11,11 +11,12 @@ use alpaca_auth::{Client, Credentials, ErrorKind, RetryPolicy};
 fn status_suffixes_are_never_repeated() {
     let mock = common::mock();
     let client = common::secret_builder(&mock)
-        .retry_policy(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(20)),
+        )
         .token_budget(Duration::from_millis(300))
         .build()
         .unwrap();

@@ -29,7 +29,7 @@ fn attempts_are_capped() {
     mock.inject_n(Fault::Status(503), 10);
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HttpStatus);
-    let attempts = FAST_RETRY.max_attempts;
+    let attempts = FAST_RETRY.get_max_attempts();
     assert_eq!(
         mock.token_requests(),
         u64::from(attempts),
@@ -138,7 +138,7 @@ fn connection_refused_is_a_transport_error_after_retries() {
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert_eq!(
         client.stats().token_http_requests,
-        u64::from(FAST_RETRY.max_attempts)
+        u64::from(FAST_RETRY.get_max_attempts())
     );
 }
 
@@ -216,10 +216,7 @@ fn oversized_error_page_is_judged_by_its_status() {
 fn nan_refresh_policy_is_a_config_error() {
     let mock = mock();
     let err = secret_builder(&mock)
-        .refresh_policy(alpaca_auth::RefreshPolicy {
-            ahead_fraction: f64::NAN,
-            ..Default::default()
-        })
+        .refresh_policy(alpaca_auth::RefreshPolicy::default().ahead_fraction(f64::NAN))
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);

@@ -457,10 +457,9 @@ fn a_stored_token_inside_its_expiry_margin_is_not_taken() {
             .build()
             .expect("client builds")
     };
-    let no_refresh_ahead = alpaca_auth::RefreshPolicy {
-        ahead_min: Duration::ZERO,
-        ahead_fraction: 0.0,
-    };
+    let no_refresh_ahead = alpaca_auth::RefreshPolicy::default()
+        .ahead_min(Duration::ZERO)
+        .ahead_fraction(0.0);
     let first = late(no_refresh_ahead);
     first.access_token().expect("token");
     // Rewrite the entry so that 1.5 s are left: inside the expiry margin

@@ -13,7 +13,7 @@ use crate::events::EventSink;
 use crate::refresher::TokenSource;
 use crate::secret::SecretString;
 use crate::store::{SharedStore, TokenStoreStatus};
-use crate::token::AccessToken;
+use crate::token::{AccessToken, Grant};
 use crate::transport::{push_form_pair, TokenForm, Transport};
 
 pub(super) struct OAuthSource {
@@ -78,7 +78,7 @@ impl OAuthSource {
 
     /// A new token: through the token store when there is one, so that one
     /// process of a fleet fetches for all.
-    pub(super) fn fetch(&self) -> Result<AccessToken> {
+    pub(super) fn fetch(&self) -> Result<Grant> {
         match &self.store {
             Some(store) => store.fetch(
                 &|lifetime, remaining| self.cache.would_serve(lifetime, remaining),
@@ -89,7 +89,7 @@ impl OAuthSource {
     }
 
     /// A token request to the token endpoint.
-    pub(super) fn request(&self) -> Result<AccessToken> {
+    pub(super) fn request(&self) -> Result<Grant> {
         self.transport
             .request_token(&self.token_url, &mut || self.form())
     }

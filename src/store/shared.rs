@@ -17,7 +17,7 @@ use crate::limits::{
     ENTRY_CLOCK_SLACK, MAX_STORE_CALLS_IN_FLIGHT, MAX_TOKEN_LIFETIME, STORE_POLL_INTERVAL,
 };
 use crate::secret::SecretString;
-use crate::token::AccessToken;
+use crate::token::Grant;
 
 /// A client's view of its store: the store, the credential's key, how long
 /// the store part of a fetch may take, and this process's own state (never
@@ -98,8 +98,8 @@ impl SharedStore {
     pub(crate) fn fetch(
         &self,
         wanted: &dyn Fn(Duration, Duration) -> bool,
-        fetch: &dyn Fn() -> Result<AccessToken>,
-    ) -> Result<AccessToken> {
+        fetch: &dyn Fn() -> Result<Grant>,
+    ) -> Result<Grant> {
         let deadline = Instant::now() + self.wait;
         if let Some(token) = self.fresh(wanted, deadline) {
             return Ok(token);
@@ -245,7 +245,7 @@ impl SharedStore {
     /// store that hangs costs the caller that wait and no more. The lock
     /// goes only after the entry is written, so that a process that takes
     /// it next finds the new token.
-    fn publish_and_release(&self, token: Option<&AccessToken>, lock: Option<Box<dyn StoreLock>>) {
+    fn publish_and_release(&self, token: Option<&Grant>, lock: Option<Box<dyn StoreLock>>) {
         let stored = token.map(|token| StoredToken {
             access_token: SecretString::new(token.expose_secret().to_owned()),
             expires_at: SystemTime::now() + token.remaining(),
@@ -282,7 +282,7 @@ impl SharedStore {
         &self,
         wanted: &dyn Fn(Duration, Duration) -> bool,
         deadline: Instant,
-    ) -> Option<AccessToken> {
+    ) -> Option<Grant> {
         let stored = self.call(deadline, |store, key| store.load(key)).ok()??;
         if self.is_rejected(stored.access_token.expose_secret()) {
             return None;
@@ -305,16 +305,17 @@ impl SharedStore {
             Some(issued) => (issued, lifetime),
             None => (now, remaining),
         };
-        AccessToken::new(
+        Grant::new(
             stored.access_token.expose_secret().to_owned(),
             lifetime,
-            None,
             issued,
+            None,
+            None,
         )
         .ok()
     }
 
-    fn publish(&self, token: &AccessToken, lock: Option<Box<dyn StoreLock>>) {
+    fn publish(&self, token: &Grant, lock: Option<Box<dyn StoreLock>>) {
         self.publish_and_release(Some(token), lock);
     }
 }

@@ -24,18 +24,14 @@ use alpaca_auth::{
 };
 
 /// Retries fast enough for tests, same shape as the defaults.
-pub const FAST_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 4,
-    initial_backoff: Duration::from_millis(20),
-    max_backoff: Duration::from_millis(100),
-};
+pub const FAST_RETRY: RetryPolicy = RetryPolicy::new()
+    .max_attempts(4)
+    .initial_backoff(Duration::from_millis(20))
+    .max_backoff(Duration::from_millis(100));
 
 /// `FAST_RETRY` with `attempts` attempts at most.
 pub const fn attempts(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        ..FAST_RETRY
-    }
+    FAST_RETRY.max_attempts(max_attempts)
 }
 
 /// The refresh policy of the tests, stated rather than defaulted: refresh
@@ -43,10 +39,9 @@ pub const fn attempts(max_attempts: u32) -> RetryPolicy {
 /// margin at half the lifetime, so the tokens of a few seconds the timing
 /// tests ask the mock for are refreshed at half-life, and the mock's
 /// 899-second tokens 180 s before they expire.
-pub const REFRESH: RefreshPolicy = RefreshPolicy {
-    ahead_min: Duration::from_secs(60),
-    ahead_fraction: 0.20,
-};
+pub const REFRESH: RefreshPolicy = RefreshPolicy::new()
+    .ahead_min(Duration::from_secs(60))
+    .ahead_fraction(0.20);
 
 /// Connect timeout of the tests' clients.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
