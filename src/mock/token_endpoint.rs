@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::access_token::{self, Claims};
 use super::http::{parse_form, Request, Response};
-use super::state::{constant_time_eq, Shared, State};
+use super::state::{Shared, State};
 use super::{jwt, DEFAULT_EXPIRES_IN};
 // Alpaca's published limits, which the library's own are.
 use crate::client::JWT_BEARER_ASSERTION_TYPE;
@@ -21,6 +21,7 @@ use crate::credentials::validate_client_id;
 use crate::limits::{
     CLIENT_SECRET_MAX_LEN as MAX_CLIENT_SECRET_LEN, MAX_ASSERTION_LEN as MAX_CLIENT_ASSERTION_LEN,
 };
+use crate::secret::constant_time_eq;
 
 /// The response to a token request: a new token, or why not.
 pub(super) fn respond(request: &Request, shared: &Shared) -> Response {
