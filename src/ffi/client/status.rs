@@ -38,6 +38,7 @@ const STATS_V1_SIZE: usize =
 /// reused.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum alpaca_auth_store_status {
     /// No token store was configured (or the client uses API keys).
     None = 0,
