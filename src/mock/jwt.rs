@@ -24,51 +24,98 @@ pub const CLOCK_SKEW_SECS: u64 = 60;
 /// What a registered client's key is.
 #[derive(Clone, Debug)]
 pub struct RegisteredKey {
-    /// The algorithm the client must sign with.
-    pub algorithm: Algorithm,
-    /// The public key as ring reads it: the uncompressed point for ES256,
-    /// the PKCS#1 `RSAPublicKey` DER for RS256/PS256, 32 bytes for EdDSA.
-    pub public_key: Vec<u8>,
+    algorithm: Algorithm,
+    public_key: Vec<u8>,
 }
 
 impl RegisteredKey {
+    /// A registration of `public_key` for `algorithm`: the key as ring reads
+    /// it, the uncompressed point for ES256, the PKCS#1 `RSAPublicKey` DER
+    /// for RS256/PS256, 32 bytes for EdDSA.
+    pub fn new(algorithm: Algorithm, public_key: impl Into<Vec<u8>>) -> Self {
+        RegisteredKey {
+            algorithm,
+            public_key: public_key.into(),
+        }
+    }
+
     /// The registration of the public half of `key`, with its algorithm.
     pub fn from_private_key(key: &PrivateKey) -> Self {
-        RegisteredKey {
-            algorithm: key.algorithm(),
-            public_key: key.public_key().to_vec(),
-        }
+        Self::new(key.algorithm(), key.public_key())
+    }
+
+    /// The algorithm the client must sign with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The public key, as given to [`new`](Self::new).
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
     }
 }
 
 /// What the mock expects of an assertion.
 #[derive(Clone, Copy, Debug)]
 pub struct Expectation<'a> {
-    /// The client ID, which `iss` and `sub` must equal.
-    pub client_id: &'a str,
-    /// The audience (the token endpoint URL), which `aud` must name.
-    pub audience: &'a str,
-    /// The current time, in seconds since the Unix epoch.
-    pub now_unix: u64,
-    /// The only `kid` header accepted; with `None` any `kid` is refused.
-    pub allowed_kid: Option<&'a str>,
+    client_id: &'a str,
+    audience: &'a str,
+    now_unix: u64,
+    allowed_kid: Option<&'a str>,
+    required_typ: Option<&'a str>,
+}
+
+impl<'a> Expectation<'a> {
+    /// An assertion from `client_id` (which `iss` and `sub` must equal) for
+    /// `audience` (the token endpoint URL, which `aud` must name), checked
+    /// at `now_unix` (seconds since the Unix epoch); no `kid` accepted, any
+    /// `typ`.
+    pub fn new(client_id: &'a str, audience: &'a str, now_unix: u64) -> Self {
+        Expectation {
+            client_id,
+            audience,
+            now_unix,
+            allowed_kid: None,
+            required_typ: None,
+        }
+    }
+
+    /// The only `kid` header accepted; with `None` (the default) any `kid`
+    /// is refused.
+    pub fn allowed_kid(mut self, kid: Option<&'a str>) -> Self {
+        self.allowed_kid = kid;
+        self
+    }
+
     /// The `typ` header required (compared as a media type: ASCII case
-    /// ignored, an `application/` prefix allowed); `None` accepts any.
-    pub required_typ: Option<&'a str>,
+    /// ignored, an `application/` prefix allowed); `None` (the default)
+    /// accepts any.
+    pub fn required_typ(mut self, typ: Option<&'a str>) -> Self {
+        self.required_typ = typ;
+        self
+    }
 }
 
 /// Why the mock refused an assertion: the OAuth error code and a
 /// description, as Alpaca would answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// The OAuth error code (`invalid_request`, `invalid_client`,
-    /// `invalid_grant`, `token_signature_mismatch`, `jti_known`).
-    pub code: &'static str,
-    /// A human-readable description (never the assertion itself).
-    pub description: String,
+    code: &'static str,
+    description: String,
 }
 
 impl Rejection {
+    /// The OAuth error code (`invalid_request`, `invalid_client`,
+    /// `invalid_grant`, `token_signature_mismatch`, `jti_known`).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A human-readable description (never the assertion itself).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     fn new(code: &'static str, description: impl Into<String>) -> Self {
         Rejection {
             code,

@@ -196,21 +196,18 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<String, Res
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
                 .saturating_add_signed(*clock_offset_secs);
-            let expect = jwt::Expectation {
-                client_id,
-                audience: required_audience.as_deref().unwrap_or(&shared.token_url),
-                now_unix,
-                allowed_kid: allowed_kid.as_deref(),
-                required_typ: required_typ.as_deref(),
-            };
+            let audience = required_audience.as_deref().unwrap_or(&shared.token_url);
+            let expect = jwt::Expectation::new(client_id, audience, now_unix)
+                .allowed_kid(allowed_kid.as_deref())
+                .required_typ(required_typ.as_deref());
             jwt::verify_assertion(assertion, key, &expect, seen_jti)
                 .map(|()| client_id.to_owned())
                 .map_err(|rejection| {
-                    let status = match rejection.code {
+                    let status = match rejection.code() {
                         "invalid_client" | "token_signature_mismatch" => 401,
                         _ => 400,
                     };
-                    oauth_error(status, rejection.code, &rejection.description, &[])
+                    oauth_error(status, rejection.code(), rejection.description(), &[])
                 })
         }
         (None, None) => Err(oauth_error(
