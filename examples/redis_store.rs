@@ -62,7 +62,7 @@ fn run() -> Result<(), String> {
         "access token: {} bytes, {} s left; token requests sent: {}",
         token.expose_secret().len(),
         token.remaining().as_secs(),
-        client.stats().token_http_requests
+        client.stats().token_http_requests()
     );
     Ok(())
 }

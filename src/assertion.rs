@@ -220,31 +220,8 @@ pub(crate) fn create_assertion(
     now: SystemTime,
 ) -> Result<SecretString> {
     let lifetime = options.lifetime_secs()?;
-    if client_id.is_empty() {
-        return Err(Error::config("the client ID of the assertion is empty"));
-    }
     let audience = options.audience.as_deref().unwrap_or(token_url);
-    if audience.is_empty() {
-        return Err(Error::config(
-            "the audience of the assertion (the token endpoint URL) is empty",
-        ));
-    }
-    if options.kid.as_deref() == Some("") {
-        return Err(Error::config("the kid of the assertion is empty"));
-    }
-    if let Some(kid) = options.kid.as_deref() {
-        if kid.len() > MAX_KID_LEN {
-            return Err(Error::config(format!(
-                "the kid of the assertion is {} bytes long, more than the limit of {MAX_KID_LEN}",
-                kid.len()
-            )));
-        }
-    }
-    if options.typ.as_deref() == Some("") {
-        return Err(Error::config(
-            "the typ of the assertion is empty; use None to omit it",
-        ));
-    }
+    check_identifiers(client_id, audience, options)?;
     let iat = now
         .duration_since(UNIX_EPOCH)
         .map_err(|_| Error::config("the system clock is set before 1970"))?
@@ -252,17 +229,8 @@ pub(crate) fn create_assertion(
     let exp = iat
         .checked_add(lifetime)
         .ok_or_else(|| Error::config("the system clock is out of range"))?;
-
-    let mut jti_raw = [0u8; JTI_BYTES];
-    key.rng()
-        .fill(&mut jti_raw)
-        .map_err(|_| Error::config("the system random number generator failed"))?;
     let mut jti_buf = [0u8; 24];
-    let jti_len = URL_SAFE_NO_PAD
-        .encode_slice(jti_raw, &mut jti_buf)
-        .map_err(|_| Error::config("cannot encode the jti"))?;
-    let jti = std::str::from_utf8(jti_buf.get(..jti_len).unwrap_or_default())
-        .map_err(|_| Error::config("cannot encode the jti"))?;
+    let jti = fresh_jti(key, &mut jti_buf)?;
 
     // Header and claims JSON, one after the other in one buffer.
     let header = Header {
@@ -290,7 +258,59 @@ pub(crate) fn create_assertion(
     serde_json::to_writer(&mut json, &claims)
         .map_err(|_| Error::config("cannot serialize the assertion claims"))?;
     let (header_json, claims_json) = json.split_at(header_len);
+    encode_and_sign(key, header_json, claims_json)
+}
 
+/// The identifiers of an assertion: a client ID, an audience, and a `kid`
+/// and `typ` if set, none of them empty, the `kid` within its limit.
+fn check_identifiers(client_id: &str, audience: &str, options: &AssertionOptions) -> Result<()> {
+    if client_id.is_empty() {
+        return Err(Error::config("the client ID of the assertion is empty"));
+    }
+    if audience.is_empty() {
+        return Err(Error::config(
+            "the audience of the assertion (the token endpoint URL) is empty",
+        ));
+    }
+    if options.kid.as_deref() == Some("") {
+        return Err(Error::config("the kid of the assertion is empty"));
+    }
+    if let Some(kid) = options.kid.as_deref() {
+        if kid.len() > MAX_KID_LEN {
+            return Err(Error::config(format!(
+                "the kid of the assertion is {} bytes long, more than the limit of {MAX_KID_LEN}",
+                kid.len()
+            )));
+        }
+    }
+    if options.typ.as_deref() == Some("") {
+        return Err(Error::config(
+            "the typ of the assertion is empty; use None to omit it",
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh random `jti`, base64url-encoded into `buf`.
+fn fresh_jti<'b>(key: &PrivateKey, buf: &'b mut [u8; 24]) -> Result<&'b str> {
+    let mut jti_raw = [0u8; JTI_BYTES];
+    key.rng()
+        .fill(&mut jti_raw)
+        .map_err(|_| Error::config("the system random number generator failed"))?;
+    let jti_len = URL_SAFE_NO_PAD
+        .encode_slice(jti_raw, &mut buf[..])
+        .map_err(|_| Error::config("cannot encode the jti"))?;
+    std::str::from_utf8(buf.get(..jti_len).unwrap_or_default())
+        .map_err(|_| Error::config("cannot encode the jti"))
+}
+
+/// The compact JWS `header.claims.signature` of the two JSON texts, signed
+/// by `key`, refused if longer than [`MAX_ASSERTION_LEN`].
+fn encode_and_sign(
+    key: &PrivateKey,
+    header_json: &[u8],
+    claims_json: &[u8],
+) -> Result<SecretString> {
     let header_b64 = encoded_len(header_json.len());
     let claims_b64 = encoded_len(claims_json.len());
     let signing_input_len = header_b64 + 1 + claims_b64;

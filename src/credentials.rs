@@ -46,8 +46,10 @@ impl ApiKeyStyle {
     }
 }
 
-/// How an OAuth2 client proves its identity at the token endpoint.
+/// How an OAuth2 client proves its identity at the token endpoint. Later
+/// versions may add methods (such as mutual TLS).
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum ClientAuth {
     /// `client_secret_post`: the secret in the form body (Alpaca does not
     /// accept it in an `Authorization` header).

@@ -100,12 +100,26 @@ impl fmt::Display for ErrorKind {
 /// (`{"error", "fields"}`) or RFC 6749's (`{"error", "error_description"}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
+    pub(crate) code: String,
+    pub(crate) description: Option<String>,
+    pub(crate) fields: Vec<String>,
+}
+
+impl OAuthError {
     /// The error code, such as `invalid_client` or `jti_known`.
-    pub code: String,
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
     /// The server's human-readable description, if it sent one.
-    pub description: Option<String>,
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
     /// The names of the request fields the server found fault with.
-    pub fields: Vec<String>,
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
 }
 
 /// The error of every fallible operation in this crate.

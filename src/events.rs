@@ -12,15 +12,20 @@ use crate::error::ErrorKind;
 ///
 /// Nothing is reported (and nothing logged) unless a callback is set. An
 /// event never carries a secret.
+///
+/// Later versions may add events, and fields to the events that have some:
+/// match with a wildcard arm and `..`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A new token arrived; `lifetime` as granted.
+    #[non_exhaustive]
     TokenFetched {
         /// The token's lifetime.
         lifetime: Duration,
     },
     /// A token acquisition failed (all its attempts).
+    #[non_exhaustive]
     FetchFailed {
         /// What went wrong.
         kind: ErrorKind,
@@ -29,6 +34,7 @@ pub enum Event {
     },
     /// Token requests are held off for `duration` after a failure (the
     /// longer of our backoff and the server's `Retry-After`).
+    #[non_exhaustive]
     HoldStarted {
         /// How long.
         duration: Duration,

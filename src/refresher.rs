@@ -36,14 +36,32 @@ const BUSY_POLL: Duration = Duration::from_millis(50);
 /// What the background refresher has done so far.
 #[derive(Clone, Debug, Default)]
 pub struct RefresherStatus {
+    pub(crate) running: bool,
+    pub(crate) refreshes: u64,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) last_error: Option<Error>,
+}
+
+impl RefresherStatus {
     /// The thread is running (false once stopped).
-    pub running: bool,
+    pub fn running(&self) -> bool {
+        self.running
+    }
+
     /// New tokens it obtained or saw arrive.
-    pub refreshes: u64,
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes
+    }
+
     /// Failed attempts since the last success.
-    pub consecutive_failures: u32,
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
     /// The error of the last failed attempt, cleared by a success.
-    pub last_error: Option<Error>,
+    pub fn last_error(&self) -> Option<&Error> {
+        self.last_error.as_ref()
+    }
 }
 
 /// What the refresher needs of its client's token source.

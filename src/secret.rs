@@ -1,6 +1,8 @@
-//! [`SecretString`]: text that must never be printed.
+//! [`SecretString`]: text that must never be printed, and
+//! [`constant_time_eq`], the one comparison of secrets.
 
 use std::fmt;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 /// A secret (API secret key, client secret, access token, assertion).
@@ -73,6 +75,14 @@ impl Drop for SecretBytes {
     }
 }
 
+/// Whether two secrets (tokens, client secrets, API secret keys, their
+/// digests) are equal, in time that does not depend on where they differ:
+/// the one comparison of secrets in the crate (`subtle`). Only the lengths
+/// may leak, as they do on the wire anyway.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +94,14 @@ mod tests {
         assert_eq!(s.expose_secret(), "hunter2-very-secret");
         let b = SecretBytes(b"-----BEGIN PRIVATE KEY-----".to_vec());
         assert_eq!(format!("{b:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_contents_and_lengths() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"token", b"token"));
+        assert!(!constant_time_eq(b"token", b"tokem"));
+        assert!(!constant_time_eq(b"token", b"token "));
+        assert!(!constant_time_eq(b"token", b""));
     }
 }

@@ -69,7 +69,7 @@ fn waiters_share_the_error_of_the_one_failed_request() {
     assert_eq!(mock.token_requests(), 1);
     for (result, _) in results {
         let err = result.unwrap_err();
-        assert_eq!(err.oauth().unwrap().code, "invalid_client");
+        assert_eq!(err.oauth().unwrap().code(), "invalid_client");
     }
 }
 

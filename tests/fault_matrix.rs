@@ -291,7 +291,7 @@ fn run_cold(case: &Case) {
     let result = client.access_token();
     let elapsed = start.elapsed();
     check_elapsed(case, elapsed, "cold");
-    let requests = client.stats().token_http_requests;
+    let requests = client.stats().token_http_requests();
     assert!(
         case.requests.contains(&requests),
         "{} (cold): {requests} requests, expected {:?}",
@@ -314,7 +314,7 @@ fn run_cold(case: &Case) {
             let again = client.access_token().unwrap_err();
             assert_eq!(again.kind(), kind, "{} (cold, again)", case.name);
             assert_eq!(
-                client.stats().token_http_requests,
+                client.stats().token_http_requests(),
                 requests,
                 "{} (cold, again)",
                 case.name
@@ -340,7 +340,7 @@ fn run_warm(case: &Case) {
     let client = client_for(case, &mock.token_url());
     let old = client.access_token().expect("first token");
     assert_eq!(old.lifetime().as_secs(), WARM_LIFETIME);
-    let before = client.stats().token_http_requests;
+    let before = client.stats().token_http_requests();
     mock.set_expires_in(alpaca_auth::mock::DEFAULT_EXPIRES_IN);
     let wait = old.refresh_at().saturating_duration_since(Instant::now());
     thread::sleep(wait + MS(50));
@@ -355,7 +355,7 @@ fn run_warm(case: &Case) {
 
     // The call in the refresh window returns the cached token at once; the
     // refresh runs on a library thread, and is timed until it lands.
-    let failures_before = client.stats().token_fetch_failures;
+    let failures_before = client.stats().token_fetch_failures();
     let start = Instant::now();
     let during = client.access_token().unwrap_or_else(|e| {
         panic!(
@@ -371,7 +371,7 @@ fn run_warm(case: &Case) {
     );
     let elapsed = loop {
         let refreshed = client.cached_token().is_some_and(|t| !t.same_token(&old));
-        if refreshed || client.stats().token_fetch_failures > failures_before {
+        if refreshed || client.stats().token_fetch_failures() > failures_before {
             break start.elapsed();
         }
         assert!(
@@ -383,7 +383,7 @@ fn run_warm(case: &Case) {
     };
     check_elapsed(case, elapsed, "warm");
     let got = client.access_token().expect("a valid token");
-    let requests = client.stats().token_http_requests - before;
+    let requests = client.stats().token_http_requests() - before;
     assert!(
         case.requests.contains(&requests),
         "{} (warm): {requests} requests, expected {:?}",
@@ -417,7 +417,7 @@ fn run_warm(case: &Case) {
             assert!(again.same_token(&old), "{} (warm, again)", case.name);
             assert!(start.elapsed() < MS(200), "{} (warm, again)", case.name);
             assert_eq!(
-                client.stats().token_http_requests - before,
+                client.stats().token_http_requests() - before,
                 requests,
                 "{} (warm, again)",
                 case.name

@@ -83,7 +83,7 @@ fn two_calls_make_one_token_request() {
     assert!(first.same_token(&second));
     assert!(headers.access_token().unwrap().same_token(&first));
     assert_eq!(mock.token_requests(), 1);
-    assert_eq!(client.stats().token_http_requests, 1);
+    assert_eq!(client.stats().token_http_requests(), 1);
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn wrong_client_secret_is_invalid_client_and_not_retried() {
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OAuth);
     assert_eq!(err.status(), Some(401));
-    assert_eq!(err.oauth().unwrap().code, "invalid_client");
+    assert_eq!(err.oauth().unwrap().code(), "invalid_client");
     assert_eq!(
         mock.token_requests(),
         1,
@@ -169,8 +169,8 @@ fn oauth_error_shapes_are_both_parsed() {
     ));
     let err = client.access_token().unwrap_err();
     let oauth = err.oauth().unwrap();
-    assert_eq!(oauth.code, "invalid_request");
-    assert_eq!(oauth.fields, ["client_id"]);
+    assert_eq!(oauth.code(), "invalid_request");
+    assert_eq!(oauth.fields(), ["client_id"]);
     assert!(err.to_string().contains("[fields: client_id]"), "{err}");
 
     client.invalidate();
@@ -179,9 +179,9 @@ fn oauth_error_shapes_are_both_parsed() {
         r#"{"error":"invalid_client","error_description":"client is disabled"}"#.into(),
     ));
     let err = client.access_token().unwrap_err();
-    assert_eq!(err.oauth().unwrap().code, "invalid_client");
+    assert_eq!(err.oauth().unwrap().code(), "invalid_client");
     assert_eq!(
-        err.oauth().unwrap().description.as_deref(),
+        err.oauth().unwrap().description(),
         Some("client is disabled")
     );
 }

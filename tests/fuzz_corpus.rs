@@ -75,7 +75,7 @@ fn token_response_corpus_replays() {
 fn error_body_corpus_replays() {
     replay("error_body", |data| {
         if let Some(oauth) = fuzzing::error_body(data) {
-            assert!(!oauth.code.is_empty());
+            assert!(!oauth.code().is_empty());
         }
     });
 }

@@ -322,7 +322,7 @@ fn server_input_is_bounded_too() {
         ),
     ));
     let err = client.access_token().unwrap_err();
-    let description = err.oauth().unwrap().description.clone().unwrap();
+    let description = err.oauth().unwrap().description().unwrap().to_owned();
     assert!(
         description.chars().count() <= 256 + 3,
         "{}",

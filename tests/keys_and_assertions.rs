@@ -774,20 +774,11 @@ mod mock_verifier {
     use std::collections::HashSet;
 
     fn expectation(now_unix: u64) -> Expectation<'static> {
-        Expectation {
-            client_id: CLIENT_ID,
-            audience: TOKEN_URL,
-            now_unix,
-            allowed_kid: None,
-            required_typ: None,
-        }
+        Expectation::new(CLIENT_ID, TOKEN_URL, now_unix)
     }
 
     fn registered(key: &PrivateKey) -> RegisteredKey {
-        RegisteredKey {
-            algorithm: key.algorithm(),
-            public_key: key.public_key().to_vec(),
-        }
+        RegisteredKey::new(key.algorithm(), key.public_key())
     }
 
     /// Verifies `a` against `key` as registered, with a fresh replay set.
@@ -807,8 +798,8 @@ mod mock_verifier {
     /// a description containing `needle`.
     fn assert_refused(a: &SecretString, key: &PrivateKey, now_unix: u64, code: &str, needle: &str) {
         let err = verify(a, key, now_unix).unwrap_err();
-        assert_eq!(err.code, code, "{}", err.description);
-        assert!(err.description.contains(needle), "{}", err.description);
+        assert_eq!(err.code(), code, "{}", err.description());
+        assert!(err.description().contains(needle), "{}", err.description());
     }
 
     #[test]
@@ -857,7 +848,7 @@ mod mock_verifier {
             &mut seen,
         )
         .unwrap_err();
-        assert_eq!(err.code, "jti_known");
+        assert_eq!(err.code(), "jti_known");
         // A new assertion from the same key is fine.
         let b = sign(&key, &AssertionOptions::new());
         verify_assertion(
@@ -877,16 +868,17 @@ mod mock_verifier {
         let first = if sig.starts_with('A') { 'B' } else { 'A' };
         let tampered = SecretString::new(format!("{input}.{first}{}", &sig[1..]));
         assert_eq!(
-            verify(&tampered, &key, unix_now()).unwrap_err().code,
+            verify(&tampered, &key, unix_now()).unwrap_err().code(),
             "token_signature_mismatch"
         );
         // A signature by another key of the same kind.
         let other = load("ed25519-pkcs8.pem");
-        let mut other_pub = registered(&other);
-        other_pub.public_key[0] ^= 1;
+        let mut flipped = other.public_key().to_vec();
+        flipped[0] ^= 1;
+        let other_pub = RegisteredKey::new(other.algorithm(), flipped);
         let b = sign(&other, &AssertionOptions::new());
         let err = verify_as(&b, &other_pub, &expectation(unix_now())).unwrap_err();
-        assert_eq!(err.code, "token_signature_mismatch");
+        assert_eq!(err.code(), "token_signature_mismatch");
     }
 
     #[test]
@@ -939,8 +931,7 @@ mod mock_verifier {
         let key = load("p256-pkcs8.pem");
         let a = sign(&key, &AssertionOptions::new().kid("key-1"));
         assert_refused(&a, &key, unix_now(), "invalid_request", "kid");
-        let mut expect = expectation(unix_now());
-        expect.allowed_kid = Some("key-1");
+        let expect = expectation(unix_now()).allowed_kid(Some("key-1"));
         verify_as(&a, &registered(&key), &expect).unwrap();
     }
 
@@ -948,10 +939,9 @@ mod mock_verifier {
     fn key_of_another_algorithm_is_refused() {
         let key = load("rsa2048-pkcs8.pem");
         let a = sign(&key, &AssertionOptions::new());
-        let mut reg = registered(&key);
-        reg.algorithm = Algorithm::PS256;
+        let reg = RegisteredKey::new(Algorithm::PS256, key.public_key());
         let err = verify_as(&a, &reg, &expectation(unix_now())).unwrap_err();
-        assert_eq!(err.code, "invalid_client");
-        assert!(err.description.contains("RS256"));
+        assert_eq!(err.code(), "invalid_client");
+        assert!(err.description().contains("RS256"));
     }
 }

@@ -86,7 +86,7 @@ fn replayed_assertion_is_refused_with_jti_known() {
     let mock = mock();
     let client = jwt_client(&mock, "ed25519-pkcs8.pem", AssertionOptions::new());
     client.access_token().unwrap();
-    let form = mock.token_request_log()[0].form.clone();
+    let form = mock.token_request_log()[0].form().to_vec();
     let body: String = form
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A")))
@@ -112,7 +112,7 @@ fn kid_is_sent_only_when_set_and_refused_unless_configured() {
     );
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OAuth);
-    assert_eq!(err.oauth().unwrap().code, "invalid_request", "{err}");
+    assert_eq!(err.oauth().unwrap().code(), "invalid_request", "{err}");
     mock.allow_kid(Some("key-1"));
     client.invalidate();
     client.access_token().unwrap();
@@ -124,7 +124,7 @@ fn wrong_key_is_token_signature_mismatch() {
     let client = jwt_client(&mock, "p256-pkcs8.pem", AssertionOptions::new());
     common::fresh_registered_key(&mock);
     let err = client.access_token().unwrap_err();
-    assert_eq!(err.oauth().unwrap().code, "token_signature_mismatch");
+    assert_eq!(err.oauth().unwrap().code(), "token_signature_mismatch");
     assert_eq!(mock.token_requests(), 1, "not retried");
 }
 
@@ -377,7 +377,7 @@ fn private_key_jwt_survives_20_s_of_clock_skew_either_way() {
     );
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OAuth);
-    assert_eq!(err.oauth().map(|o| o.code.as_str()), Some("invalid_grant"));
+    assert_eq!(err.oauth().map(|o| o.code()), Some("invalid_grant"));
 }
 
 #[test]

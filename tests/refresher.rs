@@ -79,10 +79,10 @@ fn callers_never_wait_for_a_refresh() {
         );
     }
     let status = client.refresher_status().unwrap();
-    assert!(status.running);
-    assert!(status.refreshes >= 3, "{status:?}");
-    assert_eq!(status.consecutive_failures, 0);
-    assert_eq!(client.stats().token_fetch_failures, 0);
+    assert!(status.running());
+    assert!(status.refreshes() >= 3, "{status:?}");
+    assert_eq!(status.consecutive_failures(), 0);
+    assert_eq!(client.stats().token_fetch_failures(), 0);
     assert!(
         mock.token_requests() >= 3 && mock.token_requests() <= 5,
         "{}",
@@ -102,13 +102,10 @@ fn failures_are_visible_while_callers_keep_the_valid_token() {
     let first = client.access_token().unwrap();
     mock.inject_n(Fault::Status(500), 4); // one whole refresh attempt fails
     wait_until("a failed refresh", Duration::from_secs(5), || {
-        client.refresher_status().unwrap().consecutive_failures > 0
+        client.refresher_status().unwrap().consecutive_failures() > 0
     });
     let status = client.refresher_status().unwrap();
-    assert_eq!(
-        status.last_error.as_ref().and_then(|e| e.status()),
-        Some(500)
-    );
+    assert_eq!(status.last_error().and_then(|e| e.status()), Some(500));
     assert!(
         client.access_token().unwrap().same_token(&first),
         "old token served"
@@ -119,8 +116,8 @@ fn failures_are_visible_while_callers_keep_the_valid_token() {
         || !client.access_token().unwrap().same_token(&first),
     );
     let status = client.refresher_status().unwrap();
-    assert_eq!(status.consecutive_failures, 0);
-    assert!(status.last_error.is_none());
+    assert_eq!(status.consecutive_failures(), 0);
+    assert!(status.last_error().is_none());
 }
 
 #[test]
@@ -195,7 +192,7 @@ fn callers_get_the_held_error_during_a_server_hold() {
     mock.inject(Fault::RetryAfter(429, "30".into()));
     let client = refreshing_client(&mock);
     wait_until("the refresher's failure", Duration::from_secs(3), || {
-        client.refresher_status().unwrap().consecutive_failures > 0
+        client.refresher_status().unwrap().consecutive_failures() > 0
     });
     let asked = Instant::now();
     let err = client.access_token().unwrap_err();
@@ -218,13 +215,13 @@ fn a_long_retry_after_never_outlasts_the_token() {
     });
     mock.inject(Fault::RetryAfter(429, "600".into()));
     wait_until("the failed refresh", Duration::from_secs(4), || {
-        client.refresher_status().unwrap().consecutive_failures == 1
+        client.refresher_status().unwrap().consecutive_failures() == 1
     });
     let failed_at = Instant::now();
     wait_until(
         "the refresher waking at the end of the token's life",
         Duration::from_secs(4),
-        || client.refresher_status().unwrap().consecutive_failures >= 2,
+        || client.refresher_status().unwrap().consecutive_failures() >= 2,
     );
     assert!(failed_at.elapsed() < Duration::from_secs(3));
     assert_eq!(mock.token_requests(), 2, "the server's hold is kept");

@@ -106,7 +106,7 @@ fn client_errors_are_not_retried() {
         let client = secret_client(&mock);
         mock.inject(Fault::OAuthError(status, code.into()));
         let err = client.access_token().unwrap_err();
-        assert_eq!(err.oauth().unwrap().code, code);
+        assert_eq!(err.oauth().unwrap().code(), code);
         assert_eq!(mock.token_requests(), 1, "{code}");
     }
     let mock = mock();
@@ -137,7 +137,7 @@ fn connection_refused_is_a_transport_error_after_retries() {
     let err = client.access_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert_eq!(
-        client.stats().token_http_requests,
+        client.stats().token_http_requests(),
         u64::from(FAST_RETRY.get_max_attempts())
     );
 }

@@ -157,18 +157,16 @@ impl TokenStore for RecordingStore {
     fn load(&self, _: &StoreKey) -> io::Result<Option<StoredToken>> {
         self.called("load");
         let entry = self.entry.lock().unwrap().clone();
-        Ok(entry.map(|(token, expires_at, lifetime)| StoredToken {
-            access_token: SecretString::new(token),
-            expires_at,
-            lifetime,
+        Ok(entry.map(|(token, expires_at, lifetime)| {
+            StoredToken::new(SecretString::new(token), expires_at, lifetime)
         }))
     }
     fn publish(&self, _: &StoreKey, token: &StoredToken) -> io::Result<()> {
         self.called("publish");
         *self.entry.lock().unwrap() = Some((
-            token.access_token.expose_secret().to_owned(),
-            token.expires_at,
-            token.lifetime,
+            token.access_token().expose_secret().to_owned(),
+            token.expires_at(),
+            token.lifetime(),
         ));
         Ok(())
     }

@@ -38,7 +38,7 @@ fn token_over_https_with_the_test_ca_trusted() {
         assert!(mock.is_token_valid(token.expose_secret()), "{host}");
         // Served from the cache: no second handshake or request.
         client.access_token().unwrap();
-        assert_eq!(client.stats().token_http_requests, 1, "{host}");
+        assert_eq!(client.stats().token_http_requests(), 1, "{host}");
     }
     assert_eq!(mock.token_requests(), 2);
     assert!(front.handshakes_ok() >= 2, "{}", front.handshakes_ok());
@@ -60,7 +60,7 @@ fn untrusted_certificate_is_a_tls_error_naming_the_problem() {
         "{err}"
     );
     // A certificate problem is not retried, and no request got through.
-    assert_eq!(client.stats().token_http_requests, 1);
+    assert_eq!(client.stats().token_http_requests(), 1);
     assert_eq!(mock.token_requests(), 0);
     assert_eq!(front.handshakes_ok(), 0);
 }
@@ -91,7 +91,7 @@ fn certificate_for_another_host_name_is_refused() {
             text.contains("notvalidforname") || text.contains("not valid for name"),
             "{host}: {err}"
         );
-        assert_eq!(client.stats().token_http_requests, 1, "{host}");
+        assert_eq!(client.stats().token_http_requests(), 1, "{host}");
     }
     assert_eq!(mock.token_requests(), 0);
 }

@@ -296,7 +296,7 @@ impl TokenStore for RedisStore {
     fn publish(&self, key: &StoreKey, token: &StoredToken) -> io::Result<()> {
         // The key expires with the token.
         let remaining = token
-            .expires_at
+            .expires_at()
             .duration_since(SystemTime::now())
             .unwrap_or_default();
         let px = millis(remaining);

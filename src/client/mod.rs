@@ -30,12 +30,26 @@ pub const JWT_BEARER_ASSERTION_TYPE: &str =
 /// Counters of a client, for monitoring and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
+    pub(crate) token_fetches: u64,
+    pub(crate) token_fetch_failures: u64,
+    pub(crate) token_http_requests: u64,
+}
+
+impl ClientStats {
     /// Token acquisitions started (each one or more HTTP requests).
-    pub token_fetches: u64,
+    pub fn token_fetches(&self) -> u64 {
+        self.token_fetches
+    }
+
     /// Token acquisitions that failed.
-    pub token_fetch_failures: u64,
+    pub fn token_fetch_failures(&self) -> u64 {
+        self.token_fetch_failures
+    }
+
     /// HTTP requests sent to the token endpoint, retries included.
-    pub token_http_requests: u64,
+    pub fn token_http_requests(&self) -> u64 {
+        self.token_http_requests
+    }
 }
 
 /// An authenticated handle on Alpaca. Cheap to clone; `Send + Sync`: share

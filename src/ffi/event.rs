@@ -13,6 +13,7 @@ use crate::fork::{self, ForkSlot};
 /// reused; later versions may add some: ignore unknown values.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum alpaca_auth_event_kind {
     /// A new token arrived; `duration_ms` is its lifetime.
     TokenFetched = 1,

@@ -9,7 +9,7 @@
 //! | [`error`]     | the thread-local last error, `alpaca_auth_last_error`         |
 //! | [`panic`](mod@panic) | the panic boundary every export goes through                  |
 //! | [`builder`]   | `alpaca_auth_builder`: configuration, consumed by `_build`    |
-//! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats; `alpaca_auth_stats` |
+//! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats (one module per job)  |
 //! | [`event`]     | `alpaca_auth_event`, its kinds and callback type               |
 //! | [`headers`]   | `alpaca_auth_headers`: a snapshot of `"Name: value"` lines     |
 //! | [`store`]     | `alpaca_auth_token_store`: a token store in callbacks          |

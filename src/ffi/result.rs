@@ -13,6 +13,7 @@ use crate::error::ErrorKind;
 /// versions may add values.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum alpaca_auth_result {
     /// Success.
     Ok = 0,

@@ -24,8 +24,9 @@ use crate::limits::{MAX_KEY_INPUT_LEN, MAX_RSA_BITS, MAX_SHOWN_PATH_CHARS, MIN_R
 pub(crate) const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
 
 /// Signing algorithm of a client assertion, named as in JOSE (RFC 7518,
-/// RFC 8037).
+/// RFC 8037). Later versions may support more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// ECDSA on P-256 with SHA-256; the signature is the 64-byte `R || S`.
     ES256,

@@ -56,6 +56,12 @@ pub(super) fn private_key(input: &[u8]) -> Result<PemKey> {
              or -----BEGIN RSA PRIVATE KEY-----",
         ));
     }
+    decode_key_block(only_private_key_block(input)?)
+}
+
+/// The one private key block of PEM text that has a `-----BEGIN` line; an
+/// error naming what was found instead when there is none, or more than one.
+fn only_private_key_block(input: &[u8]) -> Result<PemBlock<'_>> {
     let mut found = Found::default();
     let mut pos = 0;
     // The first private key block, decoded once the whole input has
@@ -111,24 +117,29 @@ pub(super) fn private_key(input: &[u8]) -> Result<PemKey> {
             }
         }
     }
-    if let Some((block, _)) = key {
-        let kind = match block.label {
-            "EC PRIVATE KEY" => {
-                block.refuse_legacy_encryption("ec")?;
-                DerKind::Sec1
-            }
-            "RSA PRIVATE KEY" => {
-                block.refuse_legacy_encryption("rsa")?;
-                DerKind::Pkcs1
-            }
-            _ => DerKind::Pkcs8,
-        };
-        return Ok(PemKey {
-            der: block.decode()?,
-            kind: Some(kind),
-        });
+    match key {
+        Some((block, _)) => Ok(block),
+        None => Err(found.into_error()),
     }
-    Err(found.into_error())
+}
+
+/// The DER of a private key block, with the structure its label names.
+fn decode_key_block(block: PemBlock<'_>) -> Result<PemKey> {
+    let kind = match block.label {
+        "EC PRIVATE KEY" => {
+            block.refuse_legacy_encryption("ec")?;
+            DerKind::Sec1
+        }
+        "RSA PRIVATE KEY" => {
+            block.refuse_legacy_encryption("rsa")?;
+            DerKind::Pkcs1
+        }
+        _ => DerKind::Pkcs8,
+    };
+    Ok(PemKey {
+        der: block.decode()?,
+        kind: Some(kind),
+    })
 }
 
 /// What the text held instead of a private key, for the error that says

@@ -474,7 +474,16 @@ fn sec1_to_pkcs8(
         Sec1Error::Der(e) => corrupt("EC private key (SEC1)", e),
         Sec1Error::ExplicitCurve => explicit_curve(),
     })?;
-    let curve = match (outer_curve, sec1.curve) {
+    check_p256(outer_curve, sec1.curve)?;
+    let public = p256_public_point(sec1.public_key.or(outer_public))?;
+    let digits = p256_scalar_digits(sec1.private_key)?;
+    Ok(p256_pkcs8(digits, public))
+}
+
+/// The curve named by the SEC1 structure or its enclosing PKCS#8 (they must
+/// agree) is P-256, or none is named.
+fn check_p256(outer_curve: Option<&[u8]>, sec1_curve: Option<&[u8]>) -> Result<()> {
+    let curve = match (outer_curve, sec1_curve) {
         (Some(a), Some(b)) if a != b => {
             return Err(Error::invalid_key(
                 "the EC private key is corrupt: it names two different curves",
@@ -492,7 +501,12 @@ fn sec1_to_pkcs8(
             oid_name(curve)
         )));
     }
-    let Some(public) = sec1.public_key.or(outer_public) else {
+    Ok(())
+}
+
+/// The public point, which must be present and an uncompressed P-256 point.
+fn p256_public_point(public: Option<&[u8]>) -> Result<&[u8]> {
+    let Some(public) = public else {
         return Err(Error::invalid_key(
             "the EC private key does not include its public key, which is needed to load it: \
              add it with `openssl ec -in key.pem -out key-with-public.pem`",
@@ -512,18 +526,28 @@ fn sec1_to_pkcs8(
             ))
         }
     }
-    let digits = sec1
-        .private_key
+    Ok(public)
+}
+
+/// The private scalar without its leading zeros: 1 to 32 bytes.
+fn p256_scalar_digits(private_key: &[u8]) -> Result<&[u8]> {
+    let digits = private_key
         .iter()
         .position(|&b| b != 0)
         .map_or(&[][..], |start| {
-            sec1.private_key.get(start..).unwrap_or_default()
+            private_key.get(start..).unwrap_or_default()
         });
     if digits.is_empty() || digits.len() > 32 {
         return Err(Error::invalid_key(
             "the EC private key is corrupt: its private scalar does not fit P-256",
         ));
     }
+    Ok(digits)
+}
+
+/// The canonical PKCS#8 v1 DER of a P-256 key: `digits` (1 to 32 bytes,
+/// padded to 32) and the uncompressed `public` point.
+fn p256_pkcs8(digits: &[u8], public: &[u8]) -> SecretBytes {
     let padding = 32 - digits.len();
 
     // ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING (32),
@@ -556,7 +580,7 @@ fn sec1_to_pkcs8(
     v.push(0);
     v.extend_from_slice(public);
     debug_assert_eq!(v.len(), total);
-    Ok(out)
+    out
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::http::{Request, Response};
-use super::state::{constant_time_eq, Shared};
+use super::state::Shared;
+use crate::secret::constant_time_eq;
 
 /// The response to one account request.
 pub(super) fn respond(request: &Request, shared: &Shared) -> Response {

@@ -16,7 +16,9 @@ use super::state::Shared;
 use super::{token_endpoint, RecordedRequest};
 
 /// A misbehaviour of the token endpoint, applied to the next token request.
+/// Later versions may add more.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// Answer with this status and an empty body.
     Status(u16),

@@ -24,51 +24,98 @@ pub const CLOCK_SKEW_SECS: u64 = 60;
 /// What a registered client's key is.
 #[derive(Clone, Debug)]
 pub struct RegisteredKey {
-    /// The algorithm the client must sign with.
-    pub algorithm: Algorithm,
-    /// The public key as ring reads it: the uncompressed point for ES256,
-    /// the PKCS#1 `RSAPublicKey` DER for RS256/PS256, 32 bytes for EdDSA.
-    pub public_key: Vec<u8>,
+    algorithm: Algorithm,
+    public_key: Vec<u8>,
 }
 
 impl RegisteredKey {
+    /// A registration of `public_key` for `algorithm`: the key as ring reads
+    /// it, the uncompressed point for ES256, the PKCS#1 `RSAPublicKey` DER
+    /// for RS256/PS256, 32 bytes for EdDSA.
+    pub fn new(algorithm: Algorithm, public_key: impl Into<Vec<u8>>) -> Self {
+        RegisteredKey {
+            algorithm,
+            public_key: public_key.into(),
+        }
+    }
+
     /// The registration of the public half of `key`, with its algorithm.
     pub fn from_private_key(key: &PrivateKey) -> Self {
-        RegisteredKey {
-            algorithm: key.algorithm(),
-            public_key: key.public_key().to_vec(),
-        }
+        Self::new(key.algorithm(), key.public_key())
+    }
+
+    /// The algorithm the client must sign with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The public key, as given to [`new`](Self::new).
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
     }
 }
 
 /// What the mock expects of an assertion.
 #[derive(Clone, Copy, Debug)]
 pub struct Expectation<'a> {
-    /// The client ID, which `iss` and `sub` must equal.
-    pub client_id: &'a str,
-    /// The audience (the token endpoint URL), which `aud` must name.
-    pub audience: &'a str,
-    /// The current time, in seconds since the Unix epoch.
-    pub now_unix: u64,
-    /// The only `kid` header accepted; with `None` any `kid` is refused.
-    pub allowed_kid: Option<&'a str>,
+    client_id: &'a str,
+    audience: &'a str,
+    now_unix: u64,
+    allowed_kid: Option<&'a str>,
+    required_typ: Option<&'a str>,
+}
+
+impl<'a> Expectation<'a> {
+    /// An assertion from `client_id` (which `iss` and `sub` must equal) for
+    /// `audience` (the token endpoint URL, which `aud` must name), checked
+    /// at `now_unix` (seconds since the Unix epoch); no `kid` accepted, any
+    /// `typ`.
+    pub fn new(client_id: &'a str, audience: &'a str, now_unix: u64) -> Self {
+        Expectation {
+            client_id,
+            audience,
+            now_unix,
+            allowed_kid: None,
+            required_typ: None,
+        }
+    }
+
+    /// The only `kid` header accepted; with `None` (the default) any `kid`
+    /// is refused.
+    pub fn allowed_kid(mut self, kid: Option<&'a str>) -> Self {
+        self.allowed_kid = kid;
+        self
+    }
+
     /// The `typ` header required (compared as a media type: ASCII case
-    /// ignored, an `application/` prefix allowed); `None` accepts any.
-    pub required_typ: Option<&'a str>,
+    /// ignored, an `application/` prefix allowed); `None` (the default)
+    /// accepts any.
+    pub fn required_typ(mut self, typ: Option<&'a str>) -> Self {
+        self.required_typ = typ;
+        self
+    }
 }
 
 /// Why the mock refused an assertion: the OAuth error code and a
 /// description, as Alpaca would answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// The OAuth error code (`invalid_request`, `invalid_client`,
-    /// `invalid_grant`, `token_signature_mismatch`, `jti_known`).
-    pub code: &'static str,
-    /// A human-readable description (never the assertion itself).
-    pub description: String,
+    code: &'static str,
+    description: String,
 }
 
 impl Rejection {
+    /// The OAuth error code (`invalid_request`, `invalid_client`,
+    /// `invalid_grant`, `token_signature_mismatch`, `jti_known`).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A human-readable description (never the assertion itself).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     fn new(code: &'static str, description: impl Into<String>) -> Self {
         Rejection {
             code,
@@ -99,13 +146,35 @@ impl std::error::Error for Rejection {}
 
 /// Verifies the signature and claims of a client assertion; `seen_jti` is
 /// the replay cache, to which the `jti` is added when the assertion is
-/// accepted.
+/// accepted. The checks run in the order of the module documentation; the
+/// first that fails gives the rejection.
 pub fn verify_assertion(
     assertion: &str,
     key: &RegisteredKey,
     expect: &Expectation<'_>,
     seen_jti: &mut HashSet<String>,
 ) -> Result<(), Rejection> {
+    let jws = split_compact(assertion)?;
+    check_header(&decode_object(jws.header, "header")?, key, expect)?;
+    // The signature before trusting any claim.
+    check_signature(jws.signing_input, jws.signature, key)?;
+    let claims = decode_object(jws.claims, "claims")?;
+    check_identity(&claims, expect)?;
+    check_times(&claims, expect.now_unix)?;
+    check_jti(&claims, seen_jti)
+}
+
+/// A JWS in compact form: its three base64url parts, and the signed part.
+struct Compact<'a> {
+    header: &'a str,
+    claims: &'a str,
+    signature: &'a str,
+    /// `header.claims`, what the signature covers.
+    signing_input: &'a [u8],
+}
+
+/// The parts of a JWS in compact form.
+fn split_compact(assertion: &str) -> Result<Compact<'_>, Rejection> {
     if assertion.is_empty() {
         return Err(Rejection::request("client_assertion is empty"));
     }
@@ -115,16 +184,32 @@ pub fn verify_assertion(
         )));
     }
     let mut parts = assertion.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+    let (Some(header), Some(claims), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Rejection::request(
             "client_assertion is not a JWT: expected three base64url parts separated by '.'",
         ));
     };
+    let signing_input = assertion
+        .as_bytes()
+        .get(..header.len() + 1 + claims.len())
+        .ok_or_else(|| Rejection::request("client_assertion is malformed"))?;
+    Ok(Compact {
+        header,
+        claims,
+        signature,
+        signing_input,
+    })
+}
 
-    // Header.
-    let header = decode_object(header_b64, "header")?;
+/// The header: `alg` that of the registered key, no `kid` unless allowed,
+/// the required `typ` if any, no `crit`.
+fn check_header(
+    header: &Map<String, Value>,
+    key: &RegisteredKey,
+    expect: &Expectation<'_>,
+) -> Result<(), Rejection> {
     let alg = match header.get("alg") {
         Some(Value::String(alg)) => alg.as_str(),
         Some(_) => return Err(Rejection::request("the JWT header's alg is not a string")),
@@ -177,16 +262,18 @@ pub fn verify_assertion(
             "the JWT header has a crit parameter, which this server does not support",
         ));
     }
+    Ok(())
+}
 
-    // Signature, before trusting any claim.
+/// The signature over `signing_input` by the registered key.
+fn check_signature(
+    signing_input: &[u8],
+    signature_b64: &str,
+    key: &RegisteredKey,
+) -> Result<(), Rejection> {
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| Rejection::request("the JWT signature is not base64url"))?;
-    let signing_input_len = header_b64.len() + 1 + claims_b64.len();
-    let signing_input = assertion
-        .as_bytes()
-        .get(..signing_input_len)
-        .ok_or_else(|| Rejection::request("client_assertion is malformed"))?;
     UnparsedPublicKey::new(verification_algorithm(key.algorithm), &key.public_key)
         .verify(signing_input, &signature)
         .map_err(|_| {
@@ -194,10 +281,11 @@ pub fn verify_assertion(
                 "token_signature_mismatch",
                 "the client_assertion signature does not verify with the client's registered key",
             )
-        })?;
+        })
+}
 
-    // Claims.
-    let claims = decode_object(claims_b64, "claims")?;
+/// `iss` = `sub` = the client ID, and exactly one `aud`, the expected one.
+fn check_identity(claims: &Map<String, Value>, expect: &Expectation<'_>) -> Result<(), Rejection> {
     for name in ["iss", "sub"] {
         match claims.get(name) {
             Some(Value::String(v)) if v == expect.client_id => {}
@@ -235,12 +323,16 @@ pub fn verify_assertion(
             quote(expect.audience)
         )));
     }
-    let exp = integer_claim(&claims, "exp")?
+    Ok(())
+}
+
+/// `exp`, `iat`, `nbf` and the lifetime, against the server's clock `now`.
+fn check_times(claims: &Map<String, Value>, now: u64) -> Result<(), Rejection> {
+    let exp = integer_claim(claims, "exp")?
         .ok_or_else(|| Rejection::request("the JWT has no exp claim"))?;
-    let iat = integer_claim(&claims, "iat")?
+    let iat = integer_claim(claims, "iat")?
         .ok_or_else(|| Rejection::request("the JWT has no iat claim"))?;
-    let nbf = integer_claim(&claims, "nbf")?;
-    let now = expect.now_unix;
+    let nbf = integer_claim(claims, "nbf")?;
     let max = MAX_ASSERTION_LIFETIME.as_secs();
     if exp <= now {
         return Err(Rejection::grant(format!(
@@ -276,6 +368,11 @@ pub fn verify_assertion(
             "the JWT lives {lifetime} s (exp - iat), more than the {max} s allowed"
         )));
     }
+    Ok(())
+}
+
+/// A `jti`, not seen before; recorded in `seen_jti`.
+fn check_jti(claims: &Map<String, Value>, seen_jti: &mut HashSet<String>) -> Result<(), Rejection> {
     let jti = match claims.get("jti") {
         Some(Value::String(jti)) if !jti.is_empty() => jti,
         _ => return Err(Rejection::request("the JWT has no jti claim")),

@@ -83,13 +83,21 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// shows names only.
 #[derive(Clone)]
 pub struct RecordedRequest {
-    /// Request headers (lowercase names).
-    pub headers: Vec<(String, String)>,
-    /// Decoded form fields, in order.
-    pub form: Vec<(String, String)>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) form: Vec<(String, String)>,
 }
 
 impl RecordedRequest {
+    /// Request headers (lowercase names), in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Decoded form fields, in order.
+    pub fn form(&self) -> &[(String, String)] {
+        &self.form
+    }
+
     /// The first form field of that name.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.form

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::access_token::{self, Claims};
 use super::http::{parse_form, Request, Response};
-use super::state::{constant_time_eq, Shared, State};
+use super::state::{Shared, State};
 use super::{jwt, DEFAULT_EXPIRES_IN};
 // Alpaca's published limits, which the library's own are.
 use crate::client::JWT_BEARER_ASSERTION_TYPE;
@@ -21,6 +21,7 @@ use crate::credentials::validate_client_id;
 use crate::limits::{
     CLIENT_SECRET_MAX_LEN as MAX_CLIENT_SECRET_LEN, MAX_ASSERTION_LEN as MAX_CLIENT_ASSERTION_LEN,
 };
+use crate::secret::constant_time_eq;
 
 /// The response to a token request: a new token, or why not.
 pub(super) fn respond(request: &Request, shared: &Shared) -> Response {
@@ -40,6 +41,33 @@ fn oauth_error(status: u16, code: &str, description: &str, fields: &[&str]) -> R
 
 /// The client ID of a request that passes every check, or the refusal.
 fn check_token_request(request: &Request, shared: &Shared) -> Result<String, Response> {
+    let form = read_form(request)?;
+    let field = |name: &str| form_field(&form, name);
+    check_grant_type(field("grant_type"))?;
+    let client_id = check_client_id(field("client_id"))?;
+    match (field("client_secret"), field("client_assertion")) {
+        (Some(_), Some(_)) => Err(oauth_error(
+            400,
+            "invalid_request",
+            "client_secret and client_assertion are mutually exclusive",
+            &["client_secret", "client_assertion"],
+        )),
+        (Some(secret), None) => check_client_secret(shared, client_id, secret),
+        (None, Some(assertion)) => {
+            check_client_assertion(shared, client_id, assertion, field("client_assertion_type"))
+        }
+        (None, None) => Err(oauth_error(
+            401,
+            "invalid_client",
+            "no client authentication: send client_secret or client_assertion",
+            &[],
+        )),
+    }
+}
+
+/// The form of a token request: a POST with a form body, no
+/// `Authorization` header, no parameter repeated.
+fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
     if request.method != "POST" {
         return Err(oauth_error(
             405,
@@ -87,31 +115,38 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<String, Res
             ));
         }
     }
-    let field = |name: &str| {
-        form.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    match field("grant_type") {
-        None => {
-            return Err(oauth_error(
-                400,
-                "invalid_request",
-                "grant_type is required",
-                &["grant_type"],
-            ))
-        }
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(oauth_error(
-                400,
-                "unsupported_grant_type",
-                "only client_credentials is supported",
-                &["grant_type"],
-            ))
-        }
+    Ok(form)
+}
+
+/// The first form field of that name.
+fn form_field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `grant_type=client_credentials`, the only grant.
+fn check_grant_type(grant_type: Option<&str>) -> Result<(), Response> {
+    match grant_type {
+        None => Err(oauth_error(
+            400,
+            "invalid_request",
+            "grant_type is required",
+            &["grant_type"],
+        )),
+        Some("client_credentials") => Ok(()),
+        Some(_) => Err(oauth_error(
+            400,
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+            &["grant_type"],
+        )),
     }
-    let client_id = field("client_id").ok_or_else(|| {
+}
+
+/// A client ID of the form Alpaca issues.
+fn check_client_id(client_id: Option<&str>) -> Result<&str, Response> {
+    let client_id = client_id.ok_or_else(|| {
         oauth_error(
             400,
             "invalid_request",
@@ -127,98 +162,92 @@ fn check_token_request(request: &Request, shared: &Shared) -> Result<String, Res
             &["client_id"],
         ));
     }
-    match (field("client_secret"), field("client_assertion")) {
-        (Some(_), Some(_)) => Err(oauth_error(
+    Ok(client_id)
+}
+
+/// `client_secret_post`: the registered secret of `client_id`.
+fn check_client_secret(shared: &Shared, client_id: &str, secret: &str) -> Result<String, Response> {
+    if secret.len() > MAX_CLIENT_SECRET_LEN {
+        return Err(oauth_error(
             400,
             "invalid_request",
-            "client_secret and client_assertion are mutually exclusive",
-            &["client_secret", "client_assertion"],
-        )),
-        (Some(secret), None) => {
-            if secret.len() > MAX_CLIENT_SECRET_LEN {
-                return Err(oauth_error(
-                    400,
-                    "invalid_request",
-                    "client_secret is too long",
-                    &["client_secret"],
-                ));
-            }
-            let state = shared.state();
-            match state.client_secrets.get(client_id) {
-                Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
-                    Ok(client_id.to_owned())
-                }
-                _ => Err(oauth_error(
-                    401,
-                    "invalid_client",
-                    "client authentication failed",
-                    &[],
-                )),
-            }
+            "client_secret is too long",
+            &["client_secret"],
+        ));
+    }
+    let state = shared.state();
+    match state.client_secrets.get(client_id) {
+        Some(expected) if constant_time_eq(expected.as_bytes(), secret.as_bytes()) => {
+            Ok(client_id.to_owned())
         }
-        (None, Some(assertion)) => {
-            if field("client_assertion_type") != Some(JWT_BEARER_ASSERTION_TYPE) {
-                return Err(oauth_error(
-                    400,
-                    "invalid_request",
-                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    &["client_assertion_type"],
-                ));
-            }
-            if assertion.len() > MAX_CLIENT_ASSERTION_LEN {
-                return Err(oauth_error(
-                    400,
-                    "invalid_request",
-                    "client_assertion is too long",
-                    &["client_assertion"],
-                ));
-            }
-            let mut state = shared.state();
-            let State {
-                client_keys,
-                seen_jti,
-                allowed_kid,
-                required_audience,
-                required_typ,
-                clock_offset_secs,
-                ..
-            } = &mut *state;
-            let Some(key) = client_keys.get(client_id) else {
-                return Err(oauth_error(
-                    401,
-                    "invalid_client",
-                    "client authentication failed",
-                    &[],
-                ));
-            };
-            let now_unix = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-                .saturating_add_signed(*clock_offset_secs);
-            let expect = jwt::Expectation {
-                client_id,
-                audience: required_audience.as_deref().unwrap_or(&shared.token_url),
-                now_unix,
-                allowed_kid: allowed_kid.as_deref(),
-                required_typ: required_typ.as_deref(),
-            };
-            jwt::verify_assertion(assertion, key, &expect, seen_jti)
-                .map(|()| client_id.to_owned())
-                .map_err(|rejection| {
-                    let status = match rejection.code {
-                        "invalid_client" | "token_signature_mismatch" => 401,
-                        _ => 400,
-                    };
-                    oauth_error(status, rejection.code, &rejection.description, &[])
-                })
-        }
-        (None, None) => Err(oauth_error(
+        _ => Err(oauth_error(
             401,
             "invalid_client",
-            "no client authentication: send client_secret or client_assertion",
+            "client authentication failed",
             &[],
         )),
     }
+}
+
+/// `private_key_jwt`: a client assertion signed with the registered key of
+/// `client_id` (see [`jwt::verify_assertion`]).
+fn check_client_assertion(
+    shared: &Shared,
+    client_id: &str,
+    assertion: &str,
+    assertion_type: Option<&str>,
+) -> Result<String, Response> {
+    if assertion_type != Some(JWT_BEARER_ASSERTION_TYPE) {
+        return Err(oauth_error(
+            400,
+            "invalid_request",
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            &["client_assertion_type"],
+        ));
+    }
+    if assertion.len() > MAX_CLIENT_ASSERTION_LEN {
+        return Err(oauth_error(
+            400,
+            "invalid_request",
+            "client_assertion is too long",
+            &["client_assertion"],
+        ));
+    }
+    let mut state = shared.state();
+    let State {
+        client_keys,
+        seen_jti,
+        allowed_kid,
+        required_audience,
+        required_typ,
+        clock_offset_secs,
+        ..
+    } = &mut *state;
+    let Some(key) = client_keys.get(client_id) else {
+        return Err(oauth_error(
+            401,
+            "invalid_client",
+            "client authentication failed",
+            &[],
+        ));
+    };
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_add_signed(*clock_offset_secs);
+    let audience = required_audience.as_deref().unwrap_or(&shared.token_url);
+    let expect = jwt::Expectation::new(client_id, audience, now_unix)
+        .allowed_kid(allowed_kid.as_deref())
+        .required_typ(required_typ.as_deref());
+    jwt::verify_assertion(assertion, key, &expect, seen_jti)
+        .map(|()| client_id.to_owned())
+        .map_err(|rejection| {
+            let status = match rejection.code() {
+                "invalid_client" | "token_signature_mismatch" => 401,
+                _ => 400,
+            };
+            oauth_error(status, rejection.code(), rejection.description(), &[])
+        })
 }
 
 /// A new token for `client_id`, remembered as valid for its lifetime.

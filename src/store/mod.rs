@@ -31,16 +31,12 @@ use zeroize::Zeroizing;
 /// Version 2 added the store key, binding an entry to its name.
 const ENTRY_VERSION: u32 = 2;
 
-/// A token as a store keeps it.
+/// A token as a store keeps it: made with [`new`](Self::new) or
+/// [`from_entry`](Self::from_entry), read with its accessors.
 pub struct StoredToken {
-    /// The access token (a secret: the store must be private to the user).
-    pub access_token: SecretString,
-    /// When it expires, in wall-clock time (monotonic clocks do not cross
-    /// processes).
-    pub expires_at: SystemTime,
-    /// The lifetime it was granted with, from which a loading process works
-    /// out its refresh margin.
-    pub lifetime: Duration,
+    pub(crate) access_token: SecretString,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) lifetime: Duration,
 }
 
 /// The serialized form of a [`StoredToken`].
@@ -58,6 +54,34 @@ struct Entry<'a> {
 }
 
 impl StoredToken {
+    /// A token to hand back from [`TokenStore::load`]: the access token,
+    /// when it expires (wall-clock time) and the lifetime it was granted
+    /// with.
+    pub fn new(access_token: SecretString, expires_at: SystemTime, lifetime: Duration) -> Self {
+        StoredToken {
+            access_token,
+            expires_at,
+            lifetime,
+        }
+    }
+
+    /// The access token (a secret: the store must be private to the user).
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// When it expires, in wall-clock time (monotonic clocks do not cross
+    /// processes).
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// The lifetime it was granted with, from which a loading process works
+    /// out its refresh margin.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
     /// The entry as stores keep it under `key`, the same for every store:
     /// `{"version":2,"key":..,"access_token":..,"expires_at_unix_ms":..,"lifetime_ms":..}`.
     /// It holds the token, so it comes as a [`SecretString`]. The key inside

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::limits::{
     ENTRY_CLOCK_SLACK, MAX_STORE_CALLS_IN_FLIGHT, MAX_TOKEN_LIFETIME, STORE_POLL_INTERVAL,
 };
-use crate::secret::SecretString;
+use crate::secret::{constant_time_eq, SecretString};
 use crate::token::Grant;
 
 /// A client's view of its store: the store, the credential's key, how long
@@ -270,10 +270,7 @@ impl SharedStore {
         let rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
         rejected.as_ref().is_some_and(|hash| {
             let candidate = digest::digest(&digest::SHA256, token.as_bytes());
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                hash.as_ref(),
-                candidate.as_ref(),
-            ))
+            constant_time_eq(hash.as_ref(), candidate.as_ref())
         })
     }
 

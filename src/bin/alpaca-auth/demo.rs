@@ -149,28 +149,50 @@ pub fn run() -> Result<(), String> {
     );
 
     step("1. API key, APCA headers (Trading API)");
-    let client = builder(&mock)
-        .environment(Environment::Paper)
-        .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
-        .build()
-        .map_err(|e| e.to_string())?;
-    for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
-        println!("   {line}");
-    }
-    println!("   {}", get_account(&mock, &client)?);
+    api_key(&mock, builder(&mock).environment(Environment::Paper))?;
 
     step("2. API key in broker-sandbox: HTTP Basic, the broker environments' default");
-    let client = builder(&mock)
+    api_key(&mock, builder(&mock))?;
+
+    step("3. OAuth2 client credentials, client_secret_post");
+    client_secret(&mock)?;
+
+    step("4. OAuth2 client credentials, private_key_jwt (ES256 assertion signed locally)");
+    let client = private_key_jwt(&mock)?;
+
+    step(&format!(
+        "5. {DEMO_THREADS} threads ask at once after invalidate(): one token request"
+    ));
+    one_request_for_many_threads(&mock, client);
+
+    step("6. A failure, and its error");
+    failures(&mock)?;
+
+    println!(
+        "\ndone: {} token requests, {} account requests served by the mock",
+        mock.token_requests(),
+        mock.account_requests()
+    );
+    Ok(())
+}
+
+/// The mock's API key pair, in the form `builder`'s environment takes: its
+/// header lines (masked) and an account request.
+fn api_key(mock: &MockServer, builder: alpaca_auth::ClientBuilder) -> Result<(), String> {
+    let client = builder
         .credentials(Credentials::api_key(MOCK_API_KEY_ID, MOCK_API_SECRET_KEY))
         .build()
         .map_err(|e| e.to_string())?;
     for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
         println!("   {line}");
     }
-    println!("   {}", get_account(&mock, &client)?);
+    println!("   {}", get_account(mock, &client)?);
+    Ok(())
+}
 
-    step("3. OAuth2 client credentials, client_secret_post");
-    let client = builder(&mock)
+/// A token fetched with the client secret, then served from the cache.
+fn client_secret(mock: &MockServer) -> Result<(), String> {
+    let client = builder(mock)
         .credentials(Credentials::client_secret(
             MOCK_CLIENT_ID,
             MOCK_CLIENT_SECRET,
@@ -189,25 +211,30 @@ pub fn run() -> Result<(), String> {
     for line in masked(&client.auth_headers().map_err(|e| e.to_string())?) {
         println!("   {line}");
     }
-    println!("   {}", get_account(&mock, &client)?);
+    println!("   {}", get_account(mock, &client)?);
+    Ok(())
+}
 
-    step("4. OAuth2 client credentials, private_key_jwt (ES256 assertion signed locally)");
-    let key_path = register_jwt_client(&mock, None)?;
+/// A client of a freshly registered ES256 key, with its first token.
+fn private_key_jwt(mock: &MockServer) -> Result<Client, String> {
+    let key_path = register_jwt_client(mock, None)?;
     let key = PrivateKey::from_file(&key_path).map_err(|e| e.to_string());
     remove_key_file(&key_path);
     let key = key?;
     println!("   key: {key:?}");
-    let client = builder(&mock)
+    let client = builder(mock)
         .credentials(Credentials::private_key_jwt(MOCK_JWT_CLIENT_ID, key))
         .build()
         .map_err(|e| e.to_string())?;
     let token = client.access_token().map_err(|e| e.to_string())?;
     println!("   token fetched: {token:?}");
-    println!("   {}", get_account(&mock, &client)?);
+    println!("   {}", get_account(mock, &client)?);
+    Ok(client)
+}
 
-    step(&format!(
-        "5. {DEMO_THREADS} threads ask at once after invalidate(): one token request"
-    ));
+/// [`DEMO_THREADS`] threads ask `client` for headers at once, after an
+/// invalidation: one token request in all.
+fn one_request_for_many_threads(mock: &MockServer, client: Client) {
     client.invalidate();
     let before = mock.token_requests();
     let client = Arc::new(client);
@@ -226,9 +253,12 @@ pub fn run() -> Result<(), String> {
         "   {ok}/{DEMO_THREADS} threads got headers; token requests = {}",
         mock.token_requests() - before
     );
+}
 
-    step("6. A failure, and its error");
-    let client = builder(&mock)
+/// A wrong secret refused by the server, and a configuration refused at
+/// build: each error with its kind.
+fn failures(mock: &MockServer) -> Result<(), String> {
+    let client = builder(mock)
         .credentials(Credentials::client_secret(MOCK_CLIENT_ID, "wrong-secret"))
         .build()
         .map_err(|e| e.to_string())?;
@@ -246,11 +276,5 @@ pub fn run() -> Result<(), String> {
         .map(|_| ())
         .unwrap_err();
     println!("   error ({}): {err}", err.kind());
-
-    println!(
-        "\ndone: {} token requests, {} account requests served by the mock",
-        mock.token_requests(),
-        mock.account_requests()
-    );
     Ok(())
 }

@@ -46,6 +46,7 @@ use zeroize::Zeroizing;
 use super::{StoreKey, StoreLock, StoredToken, TokenStore, MAX_ENTRY_LEN};
 use crate::error::{Error, Result};
 use crate::limits::{LOCK_FD_SCAN_LIMIT, MAX_HELD_FILE_LOCKS};
+use crate::secret::constant_time_eq;
 
 mod dir;
 mod locks;
@@ -218,7 +219,7 @@ impl TokenStore for FileStore {
         };
         if let Some(stored) = self.load(key)? {
             let held = stored.access_token.expose_secret().as_bytes();
-            if bool::from(subtle::ConstantTimeEq::ct_eq(held, token.as_bytes())) {
+            if constant_time_eq(held, token.as_bytes()) {
                 unlinkat(self.dirfd(), &file_name(key, ".token")?)?;
             }
         }
