@@ -2,11 +2,12 @@
 //!
 //! What each variable means is documented once, for users, in the README
 //! (section "Environment variables"); this module does not restate it. The
-//! names themselves are spelled only here, in [`var`], and the kinds of
-//! credential they make up in one table, [`KINDS`]: which kind is configured
-//! and every error about a partial or ambiguous setting derive from that
-//! table ([`select`]), so a new kind of credential is one row and one
-//! function that builds it.
+//! names themselves are spelled once, in [`var`], and the kinds of
+//! credential they make up in one table, [`kinds::KINDS`]: which kind is
+//! configured and every error about a partial or ambiguous setting derive
+//! from that table ([`select`]), so a new kind of credential is one row and
+//! one function that builds it. The settings are written into a
+//! [`Config`], checked by its own checks.
 //!
 //! An empty variable counts as unset.
 //!
