@@ -212,6 +212,11 @@ int main(void) {
     CLEARS(alpaca_auth_builder_set_request_timeout_ms, (b, 10000));
     CLEARS(alpaca_auth_builder_set_token_budget_ms, (b, 20000));
     CLEARS(alpaca_auth_builder_set_max_wait_ms, (b, 20000));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_min_ms, (b, ALPACA_AUTH_DEFAULT_REFRESH_AHEAD_MIN_MS));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_fraction, (b, 0.25));
+    CLEARS(alpaca_auth_builder_set_retry_max_attempts, (b, 3));
+    CLEARS(alpaca_auth_builder_set_retry_initial_backoff_ms, (b, 100));
+    CLEARS(alpaca_auth_builder_set_retry_max_backoff_ms, (b, 1000));
     CLEARS(alpaca_auth_builder_add_ca_bundle_pem, (b, ca, ca_len));
     CLEARS(alpaca_auth_builder_add_ca_bundle_file, (b, env("LAST_ERROR_CA")));
     CLEARS(alpaca_auth_builder_set_tls_roots, (b, "bundled"));
