@@ -366,14 +366,16 @@ fn a_lock_left_by_a_dead_holder_expires_and_unlock_spares_the_next_holder() {
         .command(&[b"DEL", store.entry_key(&key).as_bytes()])
         .expect("DEL");
 
-    // A holder takes the lock and dies without releasing it.
+    // A holder takes the lock and dies without releasing it. The wait is
+    // measured from here: building b below takes time of its own on a
+    // loaded machine.
+    let started = Instant::now();
     std::mem::forget(store.try_lock(&key).expect("lock").expect("free"));
     let lock_ttl = pttl(&store, &lock_key);
     assert!(0 < lock_ttl && lock_ttl <= 1_000, "lock PTTL {lock_ttl} ms");
     // b waits for the dead holder's token (its budget is the default 30 s)
     // until the lock expires, then fetches.
     let b = client_with(&mock, &store, MOCK_CLIENT_SECRET);
-    let started = Instant::now();
     b.access_token().expect("a token once the lock expired");
     let waited = started.elapsed();
     eprintln!("waited {waited:?} for a dead holder's {ttl:?} lock");
