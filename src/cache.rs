@@ -672,7 +672,12 @@ mod tests {
             assert_eq!(later.usable_until(), token.usable_until());
         }
         // Another cache's policy gives the same grant another schedule.
-        let other = cache().get(|| Ok(grant(600, 30))).unwrap();
+        let fifth = RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(60))
+            .ahead_fraction(0.2);
+        let other = TokenCache::new(Duration::from_secs(5), true, fifth)
+            .get(|| Ok(grant(600, 30)))
+            .unwrap();
         assert_eq!(
             other.expires_at() - other.refresh_at(),
             Duration::from_secs(120)

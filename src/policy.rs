@@ -136,7 +136,9 @@ impl RefreshPolicy {
     /// use std::time::Duration;
     /// use alpaca_auth::RefreshPolicy;
     ///
-    /// let policy = RefreshPolicy::default();
+    /// let policy = RefreshPolicy::new()
+    ///     .ahead_min(Duration::from_secs(60))
+    ///     .ahead_fraction(0.2);
     /// // 20 % of 899 s is more than the 60 s minimum.
     /// assert_eq!(policy.margin(Duration::from_secs(899)), Duration::from_secs(899).mul_f64(0.2));
     /// // Never more than half the lifetime.
@@ -224,9 +226,25 @@ fn expiry_margin(lifetime: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    /// A policy stated here, so that these tests follow the rules, not the
+    /// defaults (which `defaults_come_from_limits` pins).
+    fn sixty_seconds_or_a_fifth() -> RefreshPolicy {
+        RefreshPolicy::new()
+            .ahead_min(Duration::from_secs(60))
+            .ahead_fraction(0.2)
+    }
+
+    #[test]
+    fn defaults_come_from_limits() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.get_ahead_min(), DEFAULT_REFRESH_AHEAD_MIN);
+        assert_eq!(p.get_ahead_fraction(), DEFAULT_REFRESH_AHEAD_FRACTION);
+        assert_eq!(p, RefreshPolicy::new());
+    }
+
     #[test]
     fn refresh_margin_is_the_larger_rule_capped_at_half_the_lifetime() {
-        let p = RefreshPolicy::default();
+        let p = sixty_seconds_or_a_fifth();
         assert_eq!(
             p.margin(Duration::from_secs(899)),
             Duration::from_secs(899).mul_f64(0.2)
@@ -261,8 +279,8 @@ mod tests {
         let sent = Instant::now() - Duration::from_secs(7);
         let lifetime = Duration::from_secs(600);
         let expires_at = sent + lifetime;
-        // Default: 20 % of 600 s = 120 s ahead; margin 10 s.
-        let s = RefreshPolicy::default().schedule(sent, lifetime);
+        // 20 % of 600 s = 120 s ahead; margin 10 s.
+        let s = sixty_seconds_or_a_fifth().schedule(sent, lifetime);
         assert_eq!(s.refresh_at, expires_at - Duration::from_secs(120));
         assert_eq!(s.usable_until, expires_at - Duration::from_secs(10));
         // Half the window of 110 s after the refresh time.
