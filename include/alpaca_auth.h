@@ -1158,8 +1158,8 @@ alpaca_auth_result alpaca_auth_client_auth_headers(const struct alpaca_auth_clie
  * call fetches a new one (still at most one request for all threads). No
  * effect for API keys. A failure hold the server imposed (`Retry-After`)
  * is kept. When several threads may report the same 401, use
- * `alpaca_auth_client_invalidate_token`, which drops only the token that
- * was rejected.
+ * `alpaca_auth_client_invalidate_presented`, which drops only the token
+ * that was rejected.
  *
  * # Safety
  *
@@ -1182,6 +1182,18 @@ alpaca_auth_result alpaca_auth_client_invalidate(const struct alpaca_auth_client
  *
  * `client` is NULL or a live client; `token_or_header_line` is NULL or a
  * NUL-terminated string.
+ */
+alpaca_auth_result alpaca_auth_client_invalidate_presented(const struct alpaca_auth_client *client,
+                                                           const char *token_or_header_line);
+
+/**
+ * The former name of `alpaca_auth_client_invalidate_presented` (the Rust
+ * name of the operation is `Client::invalidate_presented`), kept for
+ * programs built against 0.1.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_invalidate_presented`.
  */
 alpaca_auth_result alpaca_auth_client_invalidate_token(const struct alpaca_auth_client *client,
                                                        const char *token_or_header_line);
@@ -1230,6 +1242,18 @@ alpaca_auth_result alpaca_auth_client_token_url(const struct alpaca_auth_client 
  * overrides. These streams authenticate with an API key pair
  * (`alpaca_auth_client_stream_auth_message`) and are reported not to accept
  * OAuth access tokens. Valid until `alpaca_auth_client_free`.
+ *
+ * # Safety
+ *
+ * As `alpaca_auth_client_api_base_url`.
+ */
+alpaca_auth_result alpaca_auth_client_market_data_stream_base(const struct alpaca_auth_client *client,
+                                                              const char **url_out);
+
+/**
+ * The former name of `alpaca_auth_client_market_data_stream_base` (what
+ * it gives is a base: the feed's path goes below it), kept for programs
+ * built against 0.1.
  *
  * # Safety
  *

@@ -442,12 +442,12 @@ class client {
     /// Forgets the cached token only if it is `token_or_header_line` (the
     /// bare token or the "Authorization: Bearer ..." line the API rejected):
     /// many threads reporting the same 401 cause one new token request.
-    result invalidate_token(std::nothrow_t,
+    result invalidate_presented(std::nothrow_t,
                             const std::string &token_or_header_line) const noexcept {
         if (!detail::c_safe(token_or_header_line)) {
             return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
         }
-        return alpaca_auth_client_invalidate_token(raw_, token_or_header_line.c_str());
+        return alpaca_auth_client_invalidate_presented(raw_, token_or_header_line.c_str());
     }
 
     /// The background refresher's status (ALPACA_AUTH_RESULT_CONFIG if the
@@ -503,8 +503,8 @@ class client {
     }
     /// The base of the environment's Market Data WebSocket streams
     /// ("wss://stream.data.alpaca.markets"; /v2/iex or /v2/sip below it).
-    result market_data_stream_url(std::nothrow_t, std::string &out) const {
-        return borrowed(alpaca_auth_client_market_data_stream_url, out);
+    result market_data_stream_base(std::nothrow_t, std::string &out) const {
+        return borrowed(alpaca_auth_client_market_data_stream_base, out);
     }
     /// The environment's trade-updates WebSocket, or "" (broker
     /// environments: none known).
@@ -575,8 +575,8 @@ class client {
         return ms;
     }
     void invalidate() const { detail::check(invalidate(std::nothrow)); }
-    void invalidate_token(const std::string &token_or_header_line) const {
-        detail::check(invalidate_token(std::nothrow, token_or_header_line));
+    void invalidate_presented(const std::string &token_or_header_line) const {
+        detail::check(invalidate_presented(std::nothrow, token_or_header_line));
     }
     /// After a failed refresh (`consecutive_failures > 0`), the reason is in
     /// alpaca_auth::last_error().
@@ -604,8 +604,8 @@ class client {
     std::string data_base_url() const { return checked(alpaca_auth_client_data_base_url); }
     std::string token_url() const { return checked(alpaca_auth_client_token_url); }
     std::string environment() const { return checked(alpaca_auth_client_environment); }
-    std::string market_data_stream_url() const {
-        return checked(alpaca_auth_client_market_data_stream_url);
+    std::string market_data_stream_base() const {
+        return checked(alpaca_auth_client_market_data_stream_base);
     }
     std::string trade_updates_stream_url() const {
         return checked(alpaca_auth_client_trade_updates_stream_url);

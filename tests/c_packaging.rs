@@ -324,9 +324,15 @@ fn cpp_wrapper_compiles_in_cpp11_to_cpp20_with_and_without_exceptions() {
 /// pointer) in the code of `include/alpaca_auth.hpp`; the `_free` functions
 /// count through the destructors that call them.
 const NOT_WRAPPED: &[(&str, &str)] = &[
-    // Empty: every export is wrapped. An entry is the export's name and why
-    // C++ has no use for it, e.g.
-    // ("alpaca_auth_version_number", "library_is_compatible() covers it").
+    // An entry is the export's name and why C++ has no use for it.
+    (
+        "alpaca_auth_client_invalidate_token",
+        "deprecated former name of alpaca_auth_client_invalidate_presented",
+    ),
+    (
+        "alpaca_auth_client_market_data_stream_url",
+        "deprecated former name of alpaca_auth_client_market_data_stream_base",
+    ),
 ];
 
 /// The code of a C++ source without its `//` comments.

@@ -283,12 +283,12 @@ static void *work(void *arg) {
         }
         w->calls++;
         if (r == ALPACA_AUTH_RESULT_OK && w->role == REJECTER) {
-            w->errors += alpaca_auth_client_invalidate_token(clients[c], line) !=
+            w->errors += alpaca_auth_client_invalidate_presented(clients[c], line) !=
                          ALPACA_AUTH_RESULT_OK;
         }
         if (r == ALPACA_AUTH_RESULT_OK && w->role == STALE_REJECTER) {
             if (stale[c][0] != '\0') {
-                w->errors += alpaca_auth_client_invalidate_token(clients[c], stale[c]) !=
+                w->errors += alpaca_auth_client_invalidate_presented(clients[c], stale[c]) !=
                              ALPACA_AUTH_RESULT_OK;
             }
             if (round % (STALE_ROUNDS * CLIENTS) < CLIENTS) {
@@ -316,7 +316,7 @@ static void start_workers(struct worker *workers) {
 enum step {
     STEP_FORKED,
     STEP_HEADER,                        /* + client: header_line */
-    STEP_REPORT = STEP_HEADER + CLIENTS, /* + client: invalidate_token */
+    STEP_REPORT = STEP_HEADER + CLIENTS, /* + client: invalidate_presented */
     STEP_FREE = STEP_REPORT + CLIENTS,   /* + client: client_free */
     STEP_LOCK_FDS = STEP_FREE + CLIENTS,
     STEP_DONE,
@@ -338,7 +338,7 @@ static void step_name(int step, char *out, size_t len) {
     } else if (step < STEP_REPORT) {
         snprintf(out, len, "header_line(%s)", CLIENT_NAMES[step - STEP_HEADER]);
     } else if (step < STEP_FREE) {
-        snprintf(out, len, "invalidate_token(%s)", CLIENT_NAMES[step - STEP_REPORT]);
+        snprintf(out, len, "invalidate_presented(%s)", CLIENT_NAMES[step - STEP_REPORT]);
     } else if (step < STEP_LOCK_FDS) {
         snprintf(out, len, "client_free(%s)", CLIENT_NAMES[step - STEP_FREE]);
     } else if (step == STEP_LOCK_FDS) {
@@ -404,7 +404,7 @@ static void child(_Atomic int *step) {
             child_exit(EXIT_FAILED_AT + STEP_HEADER + c, STEP_HEADER + c);
         }
         atomic_store(step, STEP_REPORT + c);
-        if (alpaca_auth_client_invalidate_token(clients[c], line) != ALPACA_AUTH_RESULT_OK) {
+        if (alpaca_auth_client_invalidate_presented(clients[c], line) != ALPACA_AUTH_RESULT_OK) {
             child_exit(EXIT_FAILED_AT + STEP_REPORT + c, STEP_REPORT + c);
         }
     }

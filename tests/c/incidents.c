@@ -3,7 +3,7 @@
  * that C users meet, one per mode:
  *
  *   incidents storm   32 threads got a 401 for the same token and each
- *                     reports it within 0.5 s (alpaca_auth_client_invalidate_token,
+ *                     reports it within 0.5 s (alpaca_auth_client_invalidate_presented,
  *                     half with the bare token, half with the header line).
  *
  * Prints "key: value" lines for tests/c_abi.rs; exit status 0 when every
@@ -74,7 +74,7 @@ static void *report_401(void *arg) {
         presented += strlen(BEARER); /* the bare token */
     }
     double asked = now_s();
-    if (alpaca_auth_client_invalidate_token(w->client, presented) != ALPACA_AUTH_RESULT_OK) {
+    if (alpaca_auth_client_invalidate_presented(w->client, presented) != ALPACA_AUTH_RESULT_OK) {
         w->failures++;
     }
     if (header_line(w->client, w->fresh) != ALPACA_AUTH_RESULT_OK) {
@@ -91,8 +91,8 @@ static int storm(const alpaca_auth_client *client) {
         return fail("first header line", r);
     }
     /* A report about some other token changes nothing. */
-    if ((r = alpaca_auth_client_invalidate_token(client, "not-the-token")) != ALPACA_AUTH_RESULT_OK) {
-        return fail("invalidate_token of another token", r);
+    if ((r = alpaca_auth_client_invalidate_presented(client, "not-the-token")) != ALPACA_AUTH_RESULT_OK) {
+        return fail("invalidate_presented of another token", r);
     }
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, THREADS);

@@ -242,13 +242,20 @@ int main(void) {
     CLEARS(alpaca_auth_client_try_header_line, (c, 0, buf, sizeof buf, &len));
     uint64_t remaining = 0;
     CLEARS(alpaca_auth_client_token_remaining_ms, (c, &remaining));
+    const char *text0 = NULL;
+    CLEARS(alpaca_auth_client_invalidate_presented, (c, "not-the-cached-token"));
+    /* The former names, deprecated: still exported, still keeping the rule. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     CLEARS(alpaca_auth_client_invalidate_token, (c, "not-the-cached-token"));
+    CLEARS(alpaca_auth_client_market_data_stream_url, (c, &text0));
+#pragma GCC diagnostic pop
     CLEARS(alpaca_auth_client_invalidate, (c));
     const char *text = NULL;
     CLEARS(alpaca_auth_client_api_base_url, (c, &text));
     CLEARS(alpaca_auth_client_data_base_url, (c, &text));
     CLEARS(alpaca_auth_client_token_url, (c, &text));
-    CLEARS(alpaca_auth_client_market_data_stream_url, (c, &text));
+    CLEARS(alpaca_auth_client_market_data_stream_base, (c, &text));
     CLEARS(alpaca_auth_client_trade_updates_stream_url, (c, &text));
     CLEARS(alpaca_auth_client_environment, (c, &text));
     bool uses_tokens = false;

@@ -150,7 +150,7 @@ int main() {
     std::printf("token events: %d\n", fetched->load());
 
     std::string url;
-    r = client.market_data_stream_url(std::nothrow, url);
+    r = client.market_data_stream_base(std::nothrow, url);
     std::printf("market data stream: %s\n", r == ALPACA_AUTH_RESULT_OK ? url.c_str() : "?");
     r = client.trade_updates_stream_url(std::nothrow, url);
     std::printf("trade updates stream: %s\n", r == ALPACA_AUTH_RESULT_OK ? url.c_str() : "?");

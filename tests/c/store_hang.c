@@ -110,7 +110,7 @@ int main(void) {
         CHECK(got == ALPACA_AUTH_RESULT_OK);
         CHECK(took < (double)wait_ms);
         if (got == ALPACA_AUTH_RESULT_OK) {
-            CHECK(alpaca_auth_client_invalidate_token(client, line) == ALPACA_AUTH_RESULT_OK);
+            CHECK(alpaca_auth_client_invalidate_presented(client, line) == ALPACA_AUTH_RESULT_OK);
         }
     }
     /* The store was used, not skipped from the start. */

@@ -54,11 +54,11 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += c.header_line(std::nothrow, 0, buf, sizeof buf, length) + c.invalidate(std::nothrow);
     std::uint64_t remaining = 0;
     failures += c.try_header_line(std::nothrow, 0, buf, sizeof buf, length);
-    failures += c.token_remaining_ms(std::nothrow, remaining) + c.invalidate_token(std::nothrow, "t");
+    failures += c.token_remaining_ms(std::nothrow, remaining) + c.invalidate_presented(std::nothrow, "t");
     failures += b.max_wait(std::nothrow, ms);
     failures += b.event_callback(std::nothrow, [](const alpaca_auth::event &) {});
     failures += b.event_callback(std::nothrow, alpaca_auth::event_handler());
-    failures += c.market_data_stream_url(std::nothrow, s) + c.trade_updates_stream_url(std::nothrow, s);
+    failures += c.market_data_stream_base(std::nothrow, s) + c.trade_updates_stream_url(std::nothrow, s);
     failures += c.stream_auth_message(std::nothrow, buf, sizeof buf, length);
     failures += c.refresher_status(std::nothrow, status) + c.stats(std::nothrow, counters) + c.uses_tokens(std::nothrow, flag);
     alpaca_auth_store_status store_status = ALPACA_AUTH_STORE_STATUS_NONE;
@@ -95,13 +95,13 @@ static int throwing() {
         int n = static_cast<int>(c.access_token().size() + c.auth_header_lines().size() +
                                  c.header_line(0, buf, sizeof buf));
         c.invalidate();
-        c.invalidate_token("t");
+        c.invalidate_presented("t");
         n += static_cast<int>(c.token_remaining_ms()) + c.try_header_line(0, buf, sizeof buf, length);
         n += static_cast<int>(c.refresher_status().refreshes + c.stats().token_fetches);
         n += static_cast<int>(c.token_store_status());
         n += c.uses_tokens() + static_cast<int>(c.api_base_url().size() + c.data_base_url().size() +
                                                 c.token_url().size() + c.environment().size());
-        n += static_cast<int>(c.market_data_stream_url().size() + c.trade_updates_stream_url().size() +
+        n += static_cast<int>(c.market_data_stream_base().size() + c.trade_updates_stream_url().size() +
                               c.stream_auth_message(buf, sizeof buf));
         d = std::move(c);
         return n;

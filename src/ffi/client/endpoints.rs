@@ -98,18 +98,48 @@ pub unsafe extern "C" fn alpaca_auth_client_token_url(
 ///
 /// As `alpaca_auth_client_api_base_url`.
 #[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_market_data_stream_base(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { market_data_stream_base(client, url_out) }
+    })
+}
+
+/// The former name of `alpaca_auth_client_market_data_stream_base` (what
+/// it gives is a base: the feed's path goes below it), kept for programs
+/// built against 0.1.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+#[no_mangle]
+#[deprecated(note = "use alpaca_auth_client_market_data_stream_base")]
 pub unsafe extern "C" fn alpaca_auth_client_market_data_stream_url(
     client: *const alpaca_auth_client,
     url_out: *mut *const c_char,
 ) -> alpaca_auth_result {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
-        unsafe {
-            borrowed_str(client, url_out, "url_out", |h| {
-                h.market_data_stream.as_ptr()
-            })
-        }
+        unsafe { market_data_stream_base(client, url_out) }
     })
+}
+
+/// # Safety
+///
+/// As `alpaca_auth_client_api_base_url`.
+unsafe fn market_data_stream_base(
+    client: *const alpaca_auth_client,
+    url_out: *mut *const c_char,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        borrowed_str(client, url_out, "url_out", |h| {
+            h.market_data_stream.as_ptr()
+        })
+    }
 }
 
 /// Stores in `*url_out` the environment's trade-updates WebSocket
@@ -270,7 +300,7 @@ mod tests {
             );
             let mut url = ptr::null();
             assert_eq!(
-                alpaca_auth_client_market_data_stream_url(client, &mut url),
+                alpaca_auth_client_market_data_stream_base(client, &mut url),
                 alpaca_auth_result::Ok
             );
             assert_eq!(CStr::from_ptr(url), c"wss://stream.data.alpaca.markets");

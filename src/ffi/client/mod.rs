@@ -38,7 +38,7 @@ use crate::Client;
 
 pub use self::endpoints::{
     alpaca_auth_client_api_base_url, alpaca_auth_client_data_base_url,
-    alpaca_auth_client_environment, alpaca_auth_client_market_data_stream_url,
+    alpaca_auth_client_environment, alpaca_auth_client_market_data_stream_base,
     alpaca_auth_client_stream_auth_message, alpaca_auth_client_token_url,
     alpaca_auth_client_trade_updates_stream_url, alpaca_auth_client_uses_tokens,
 };
@@ -53,8 +53,14 @@ pub use self::status::{
 };
 pub use self::token::{
     alpaca_auth_client_access_token, alpaca_auth_client_auth_headers,
-    alpaca_auth_client_invalidate, alpaca_auth_client_invalidate_token,
+    alpaca_auth_client_invalidate, alpaca_auth_client_invalidate_presented,
 };
+// The former names, deprecated (still exported for programs built against
+// 0.1).
+#[allow(deprecated)]
+pub use self::endpoints::alpaca_auth_client_market_data_stream_url;
+#[allow(deprecated)]
+pub use self::token::alpaca_auth_client_invalidate_token;
 
 /// An authenticated client (opaque). Create it with
 /// `alpaca_auth_builder_build` or `alpaca_auth_client_new_from_env`; free it
@@ -199,7 +205,7 @@ mod tests {
         // SAFETY: NULL handles and pointers are what is being tested.
         unsafe {
             assert_eq!(
-                alpaca_auth_client_invalidate_token(ptr::null(), c"token".as_ptr()),
+                alpaca_auth_client_invalidate_presented(ptr::null(), c"token".as_ptr()),
                 alpaca_auth_result::NullArgument
             );
             assert_eq!(
@@ -247,11 +253,11 @@ mod tests {
             );
             assert_eq!(CStr::from_ptr(url), c"");
             assert_eq!(
-                alpaca_auth_client_invalidate_token(client, ptr::null()),
+                alpaca_auth_client_invalidate_presented(client, ptr::null()),
                 alpaca_auth_result::NullArgument
             );
             assert_eq!(
-                alpaca_auth_client_invalidate_token(client, c"Authorization: Basic x".as_ptr()),
+                alpaca_auth_client_invalidate_presented(client, c"Authorization: Basic x".as_ptr()),
                 alpaca_auth_result::Ok
             );
             let mut line = [0 as c_char; 256];

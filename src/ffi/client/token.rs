@@ -103,8 +103,8 @@ pub unsafe extern "C" fn alpaca_auth_client_auth_headers(
 /// call fetches a new one (still at most one request for all threads). No
 /// effect for API keys. A failure hold the server imposed (`Retry-After`)
 /// is kept. When several threads may report the same 401, use
-/// `alpaca_auth_client_invalidate_token`, which drops only the token that
-/// was rejected.
+/// `alpaca_auth_client_invalidate_presented`, which drops only the token
+/// that was rejected.
 ///
 /// # Safety
 ///
@@ -135,16 +135,46 @@ pub unsafe extern "C" fn alpaca_auth_client_invalidate(
 /// `client` is NULL or a live client; `token_or_header_line` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_client_invalidate_presented(
+    client: *const alpaca_auth_client,
+    token_or_header_line: *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: forwarded caller guarantees.
+        unsafe { invalidate_presented(client, token_or_header_line) }
+    })
+}
+
+/// The former name of `alpaca_auth_client_invalidate_presented` (the Rust
+/// name of the operation is `Client::invalidate_presented`), kept for
+/// programs built against 0.1.
+///
+/// # Safety
+///
+/// As `alpaca_auth_client_invalidate_presented`.
+#[no_mangle]
+#[deprecated(note = "use alpaca_auth_client_invalidate_presented")]
 pub unsafe extern "C" fn alpaca_auth_client_invalidate_token(
     client: *const alpaca_auth_client,
     token_or_header_line: *const c_char,
 ) -> alpaca_auth_result {
     ffi_boundary!({
-        // SAFETY: the caller guarantees NULL or a live client.
-        let handle = unsafe { client_ref(client) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let presented = unsafe { str_arg(token_or_header_line, "token_or_header_line") }?;
-        handle.client.invalidate_presented(presented);
-        Ok(())
+        // SAFETY: forwarded caller guarantees.
+        unsafe { invalidate_presented(client, token_or_header_line) }
     })
+}
+
+/// # Safety
+///
+/// As `alpaca_auth_client_invalidate_presented`.
+unsafe fn invalidate_presented(
+    client: *const alpaca_auth_client,
+    token_or_header_line: *const c_char,
+) -> Result<(), Failure> {
+    // SAFETY: the caller guarantees NULL or a live client.
+    let handle = unsafe { client_ref(client) }?;
+    // SAFETY: the caller guarantees NULL or a NUL-terminated string.
+    let presented = unsafe { str_arg(token_or_header_line, "token_or_header_line") }?;
+    handle.client.invalidate_presented(presented);
+    Ok(())
 }
