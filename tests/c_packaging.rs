@@ -81,6 +81,8 @@ fn only_the_header_functions_are_exported() {
         .lines()
         .filter_map(|line| line.split_whitespace().nth(2))
         .map(|name| name.split('@').next().unwrap_or(name).to_owned())
+        // The symbol of the version node itself (tests/abi.rs checks it).
+        .filter(|name| !name.starts_with("ALPACA_AUTH_"))
         .collect();
     let stray: Vec<&String> = exported
         .iter()
