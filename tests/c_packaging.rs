@@ -513,7 +513,7 @@ fn install(name: &str) -> PathBuf {
 }
 
 /// Library (file, SONAME link, dev link, archive), both headers, the .pc
-/// file and the CMake package.
+/// file, the CMake package and the licenses.
 fn assert_complete_prefix(prefix: &Path) {
     let version = env!("CARGO_PKG_VERSION");
     let lib = prefix.join("lib");
@@ -534,6 +534,16 @@ fn assert_complete_prefix(prefix: &Path) {
         );
     }
     assert!(lib.join("pkgconfig/alpaca_auth.pc").is_file());
+    // The licenses, the crates' generated from Cargo.lock (tests/licenses.rs).
+    let doc = prefix.join("share/doc/alpaca_auth");
+    for file in ["LICENSE-MIT", "LICENSE-APACHE", "licenses/THIRD-PARTY.md"] {
+        let name = Path::new(file).file_name().expect("a file name");
+        assert_eq!(
+            fs::read(doc.join(name)).expect("installed license file"),
+            fs::read(root().join(file)).expect("license file"),
+            "{file}"
+        );
+    }
     for file in ["alpaca_authConfig.cmake", "alpaca_authConfigVersion.cmake"] {
         assert!(lib.join("cmake/alpaca_auth").join(file).is_file(), "{file}");
     }
