@@ -13,7 +13,8 @@
 #   REPORT_OUT   the file written (default: benches/README.md)
 #
 # Needs cargo, git, awk and coreutils; `strip` and /usr/bin/time where present
-# (for the size and memory figures). The bench output is copied verbatim, one
+# (for the size and memory figures; benches/size.sh builds each optional
+# feature in target/size/<feature>). The bench output is copied verbatim, one
 # fenced block per blank-line-separated section, so a change to what a bench
 # prints needs no change here. Lines holding a ratio (`1.23x`) or a target
 # (`<=`, `≤`) are also gathered into a summary list.
@@ -48,6 +49,12 @@ cargo build --release --lib --bin alpaca-auth >&2
 lib_size=n/a
 if command -v strip >/dev/null && strip -o "$tmp/lib.so" target/release/libalpaca_auth.so; then
     lib_size=$(wc -c <"$tmp/lib.so" | awk '{ printf "%.2f MiB", $1 / 1048576 }')
+fi
+# The size of the default build and of each optional feature (builds each).
+printf '== benches/size.sh\n' >&2
+size_table=n/a
+if command -v strip >/dev/null; then
+    size_table=$(benches/size.sh)
 fi
 crates=$(cargo tree -e normal --prefix none 2>/dev/null | sed 's/ (\*)$//' | sort -u | awk 'NF { n++ } END { print n + 0 }')
 demo_rss=n/a
@@ -116,9 +123,11 @@ summary() {
         fenced "$tmp/$b.out"
     done
     printf '\n## Size and memory\n\n'
-    printf -- '- stripped release `libalpaca_auth.so`: %s\n' "$lib_size"
+    printf -- '- stripped release `libalpaca_auth.so`: %s (budget 3 MiB, `tests/size_budget.rs`)\n' "$lib_size"
     printf -- '- crates in the normal dependency tree (`cargo tree -e normal`, this one included): %s\n' "$crates"
     printf -- '- peak RSS of `alpaca-auth demo` (`/usr/bin/time -v`): %s\n' "$demo_rss"
+    printf '\nThe library per optional feature (`benches/size.sh`; crates added on this\n'
+    printf 'target, `cargo tree -e normal`):\n\n%s\n' "$size_table"
     printf '\n## Instructions of the cached C call (callgrind)\n\n'
     cat <<'EOF'
 `benches/callgrind.sh` counts with `valgrind --tool=callgrind` the

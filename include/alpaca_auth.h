@@ -27,6 +27,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * Marks a function kept under its old name for one minor release after a
+ * rename: the compiler warns at each use, with the message naming the new
+ * function (C23/C++14 [[deprecated]], GCC/Clang attribute, MSVC declspec).
+ * Define it empty before the #include to silence the warnings.
+ */
+#ifndef ALPACA_AUTH_DEPRECATED
+#if defined(__cplusplus) && __cplusplus >= 201402L
+#define ALPACA_AUTH_DEPRECATED(msg) [[deprecated(msg)]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ALPACA_AUTH_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#elif defined(_MSC_VER)
+#define ALPACA_AUTH_DEPRECATED(msg) __declspec(deprecated(msg))
+#else
+#define ALPACA_AUTH_DEPRECATED(msg)
+#endif
+#endif
+
 /** The version of the API this header describes (compare alpaca_auth_version()). */
 #define ALPACA_AUTH_VERSION "0.1.0"
 #define ALPACA_AUTH_VERSION_MAJOR 0

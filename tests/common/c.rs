@@ -162,9 +162,36 @@ pub fn built() -> &'static Built {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The ABI of this version, as the SONAME carries it (`0.1` while 0.1.x):
+/// `abi/<abi>/` keeps the headers of its first release and its baseline.
+pub fn abi() -> String {
+    soname().trim_start_matches("libalpaca_auth.so.").to_owned()
+}
+
+/// The programs compiled against the headers of the first release of this
+/// ABI (`abi/<abi>/`) and linked with this library: what a program built
+/// then does when given the new library.
+pub fn built_against_last_release() -> &'static Built {
+    static BUILT: OnceLock<Result<Built, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let headers = root().join("abi").join(abi());
+            let out = scratch().join(format!("build-abi-{}", abi()));
+            build_programs_against(&headers, &out)
+        })
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 pub fn build_programs() -> Result<Built, String> {
+    build_programs_against(&root().join("include"), &scratch().join("build"))
+}
+
+/// The programs of `examples-c/` (with its Makefile) and `tests/c/`,
+/// compiled against the headers in `include` into `out`.
+pub fn build_programs_against(include: &Path, out: &Path) -> Result<Built, String> {
     let libdir = cargo_libdir();
-    let out = scratch().join("build");
+    let out = out.to_path_buf();
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (tool, install) in [
         ("make", "apt-get install make"),
@@ -181,6 +208,7 @@ pub fn build_programs() -> Result<Built, String> {
     make.arg("-C")
         .arg(root().join("examples-c"))
         .arg(format!("OUT={}", out.display()))
+        .arg(format!("INCLUDE={}", include.display()))
         .arg(format!("CARGO_LIBDIR={}", libdir.display()));
     let made = run(make, "make");
     if made.status != Some(0) {
@@ -215,7 +243,7 @@ pub fn build_programs() -> Result<Built, String> {
             "-Werror",
             "-g",
         ])
-        .arg(format!("-I{}", root().join("include").display()))
+        .arg(format!("-I{}", include.display()))
         .arg("-pthread")
         .arg("-o")
         .arg(out.join(program))
@@ -331,6 +359,11 @@ pub fn soname() -> String {
 /// function pointer type's (`(*alpaca_auth_..._fn)(`), sorted.
 pub fn header_exports() -> Vec<String> {
     let header = fs::read_to_string(root().join("include/alpaca_auth.h")).expect("the C header");
+    declared_functions(&header)
+}
+
+/// The functions a header's text declares, by the rule of [`header_exports`].
+pub fn declared_functions(header: &str) -> Vec<String> {
     let mut names = Vec::new();
     for line in header.lines() {
         let code = line.trim_start();
