@@ -1213,6 +1213,7 @@ alpaca_auth_result alpaca_auth_client_invalidate_presented(const struct alpaca_a
  *
  * As `alpaca_auth_client_invalidate_presented`.
  */
+ALPACA_AUTH_DEPRECATED("use alpaca_auth_client_invalidate_presented")
 alpaca_auth_result alpaca_auth_client_invalidate_token(const struct alpaca_auth_client *client,
                                                        const char *token_or_header_line);
 
@@ -1277,6 +1278,7 @@ alpaca_auth_result alpaca_auth_client_market_data_stream_base(const struct alpac
  *
  * As `alpaca_auth_client_api_base_url`.
  */
+ALPACA_AUTH_DEPRECATED("use alpaca_auth_client_market_data_stream_base")
 alpaca_auth_result alpaca_auth_client_market_data_stream_url(const struct alpaca_auth_client *client,
                                                              const char **url_out);
 
