@@ -857,6 +857,37 @@ alpaca_auth_result alpaca_auth_builder_set_token_cache_dir(struct alpaca_auth_bu
                                                            const char *dir);
 
 /**
+ * Shares tokens through the built-in Redis store (the same as
+ * `APCA_TOKEN_STORE_URL` and `APCA_TOKEN_STORE_PREFIX`): processes on
+ * every host that use the same Redis and credential send one token request
+ * per rotation. `url` is `redis://[[user]:password@]host[:port][/db]`,
+ * `rediss://...` (TLS; the server's certificate verified against the
+ * operating system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) or
+ * `unix://[[user]:password@]/path[?db=N]`. `key_prefix` is NULL for the
+ * default (`alpaca-auth:`), or 1 to 128 bytes of printable ASCII without
+ * spaces or braces. A URL or prefix that does not parse, and any URL in a
+ * build of the library without the cargo feature `redis`:
+ * `ALPACA_AUTH_RESULT_CONFIG` (the last error names the feature; it never
+ * shows the password), builder unchanged. `alpaca_auth_builder_build`
+ * connects once: a server that refuses the user or password leaves the
+ * client running without sharing (`ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE`,
+ * `alpaca_auth_client_token_store_status` says why); a server that is
+ * down or does not answer is tried again at each fetch, which falls back
+ * to the client's own request meanwhile. Only the access token and its
+ * expiry are stored. Replaces `alpaca_auth_builder_set_token_cache_dir`
+ * and `alpaca_auth_builder_set_token_store`. No effect for API keys.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `url` is NULL
+ * or a NUL-terminated string; `key_prefix` is NULL or a NUL-terminated
+ * string.
+ */
+alpaca_auth_result alpaca_auth_builder_set_token_store_url(struct alpaca_auth_builder *builder,
+                                                           const char *url,
+                                                           const char *key_prefix);
+
+/**
  * Overrides the Trading/Broker API base URL. `https://`, or `http://` to a
  * loopback host only; no `user:password@`. A refused URL:
  * `ALPACA_AUTH_RESULT_CONFIG`, builder unchanged.

@@ -780,6 +780,18 @@ class builder {
     result token_cache_dir(std::nothrow_t, const std::string &dir) noexcept {
         return set(alpaca_auth_builder_set_token_cache_dir, dir);
     }
+    /// Shares tokens through the built-in Redis store at url (redis://,
+    /// rediss:// or unix://; see alpaca_auth_builder_set_token_store_url);
+    /// an empty key_prefix is the default. A library built without the
+    /// cargo feature "redis" refuses it with ALPACA_AUTH_RESULT_CONFIG.
+    result token_store_url(std::nothrow_t, const std::string &url,
+                           const std::string &key_prefix = std::string()) noexcept {
+        if (!detail::c_safe(url) || !detail::c_safe(key_prefix)) {
+            return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
+        }
+        return alpaca_auth_builder_set_token_store_url(
+            raw_, url.c_str(), key_prefix.empty() ? nullptr : key_prefix.c_str());
+    }
     /// Shares tokens through a store of the application's; the client keeps
     /// a reference to it for its life.
     result token_store(std::nothrow_t, std::shared_ptr<alpaca_auth::token_store> store) {
@@ -944,6 +956,10 @@ class builder {
     builder &scope(const std::string &value) { return chain(scope(std::nothrow, value)); }
     builder &token_cache_dir(const std::string &dir) {
         return chain(token_cache_dir(std::nothrow, dir));
+    }
+    builder &token_store_url(const std::string &url,
+                             const std::string &key_prefix = std::string()) {
+        return chain(token_store_url(std::nothrow, url, key_prefix));
     }
     builder &token_store(std::shared_ptr<alpaca_auth::token_store> store) {
         return chain(token_store(std::nothrow, std::move(store)));

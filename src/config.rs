@@ -29,7 +29,8 @@ use crate::key::Algorithm;
 use crate::limits::{MAX_SCOPE_LEN, MAX_TIMEOUT};
 use crate::policy::RefreshPolicy;
 use crate::retry::RetryPolicy;
-use crate::store::TokenStore;
+use crate::secret::SecretString;
+use crate::store::{check_key_prefix, RedisUrl, TokenStore, REDIS_FEATURE_OFF};
 use crate::transport::{parse_ca_bundle, TransportConfig};
 
 /// Every setting of a client.
@@ -104,6 +105,16 @@ pub(crate) enum StoreChoice {
     Dir(PathBuf),
     /// A store of the application's.
     Custom(Arc<dyn TokenStore>),
+    /// The built-in Redis store at this URL (checked by
+    /// [`RedisUrl::parse`]; a secret, as it may hold a password), with
+    /// its key prefix if not the default. A build without the cargo
+    /// feature `redis` refuses it.
+    Redis {
+        /// `redis://`, `rediss://` or `unix://`.
+        url: SecretString,
+        /// Prefix of its keys.
+        prefix: Option<String>,
+    },
 }
 
 /// One of the durations of a [`Config`], for [`Config::set_timeout`].
@@ -218,6 +229,37 @@ impl Config {
         Ok(())
     }
 
+    /// Shares tokens through the built-in Redis store at `url` (keeping a
+    /// key prefix set before), refused unless the URL parses and this build
+    /// has the cargo feature `redis`.
+    pub(crate) fn set_token_store_url(&mut self, url: &str) -> Result<()> {
+        check_redis_url(url)?;
+        let prefix = match self.token_store.take() {
+            Some(StoreChoice::Redis { prefix, .. }) => prefix,
+            _ => None,
+        };
+        self.token_store = Some(StoreChoice::Redis {
+            url: SecretString::new(url),
+            prefix,
+        });
+        Ok(())
+    }
+
+    /// Sets the key prefix of the Redis store, refused unless
+    /// [`check_key_prefix`] accepts it and a Redis store URL is set.
+    pub(crate) fn set_token_store_prefix(&mut self, value: &str) -> Result<()> {
+        check_key_prefix(value)?;
+        match &mut self.token_store {
+            Some(StoreChoice::Redis { prefix, .. }) => {
+                *prefix = Some(value.to_owned());
+                Ok(())
+            }
+            _ => Err(Error::config(
+                "a token store key prefix applies to a Redis token store: set its URL first",
+            )),
+        }
+    }
+
     /// The longest any call waits for a token: [`Config::max_wait`] if set,
     /// else the budget.
     pub(crate) fn max_wait(&self) -> Duration {
@@ -251,6 +293,10 @@ impl Config {
         self.transport.retry.validate()?;
         if let Some(url) = &self.urls.api_base {
             self.environment.check_api_base_url(url)?;
+        }
+        if let Some(StoreChoice::Redis { url, prefix }) = &self.token_store {
+            check_redis_url(url.expose_secret())?;
+            prefix.as_deref().map_or(Ok(()), check_key_prefix)?;
         }
         Ok(())
     }
@@ -373,6 +419,16 @@ pub(crate) fn check_scope(scope: &str) -> Result<()> {
     Ok(())
 }
 
+/// A Redis store URL that parses, in a build with the feature `redis`.
+fn check_redis_url(url: &str) -> Result<()> {
+    RedisUrl::parse(url)?;
+    if cfg!(feature = "redis") {
+        Ok(())
+    } else {
+        Err(Error::config(REDIS_FEATURE_OFF))
+    }
+}
+
 fn check_duration(which: Timeout, value: Duration) -> Result<()> {
     if value.is_zero() || value > MAX_TIMEOUT {
         return Err(Error::config(format!(
@@ -389,6 +445,11 @@ impl fmt::Debug for StoreChoice {
         match self {
             StoreChoice::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
             StoreChoice::Custom(_) => f.write_str("Custom"),
+            StoreChoice::Redis { url, prefix } => f
+                .debug_struct("Redis")
+                .field("url", &crate::url::redact_userinfo(url.expose_secret()))
+                .field("prefix", prefix)
+                .finish(),
         }
     }
 }

@@ -13,6 +13,8 @@ pub(crate) mod var {
     pub(crate) const API_DATA_URL: &str = "APCA_API_DATA_URL";
     pub(crate) const AUTH_URL: &str = "APCA_AUTH_URL";
     pub(crate) const TOKEN_CACHE_DIR: &str = "APCA_TOKEN_CACHE_DIR";
+    pub(crate) const TOKEN_STORE_URL: &str = "APCA_TOKEN_STORE_URL";
+    pub(crate) const TOKEN_STORE_PREFIX: &str = "APCA_TOKEN_STORE_PREFIX";
     pub(crate) const CA_BUNDLE: &str = "APCA_CA_BUNDLE";
     pub(crate) const TLS_ROOTS: &str = "APCA_TLS_ROOTS";
     pub(crate) const API_KEY_ID: &str = "APCA_API_KEY_ID";

@@ -237,6 +237,14 @@ pub const STORE_WAIT_DIVISOR: u32 = 4;
 /// this many threads per client can be stuck in a hung store. While that
 /// many are under way, the client fetches without the store.
 pub const MAX_STORE_CALLS_IN_FLIGHT: usize = 4;
+/// Prefix of the keys the built-in Redis store writes (see
+/// `ClientBuilder::token_store_url`).
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "alpaca-auth:";
+/// Longest Redis key prefix accepted, in bytes.
+pub const MAX_REDIS_KEY_PREFIX_LEN: usize = 128;
+/// Idle connections to Redis one client keeps for reuse (one per store
+/// call under way is enough).
+pub const MAX_REDIS_IDLE_CONNECTIONS: usize = MAX_STORE_CALLS_IN_FLIGHT;
 
 // ---------------------------------------------------------------------------
 // Errors and redaction

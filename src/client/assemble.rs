@@ -112,7 +112,8 @@ fn oauth_source(
         None => (None, TokenStoreStatus::None),
         Some(choice) => {
             let key = StoreKey::new(token_url, &client_id, config.scope.as_deref(), &auth);
-            shared_store(choice, key, store_wait(max_wait, budget), &config.events)?
+            let wait = store_wait(max_wait, budget);
+            shared_store(choice, key, (budget, wait), &config.events)?
         }
     };
     Ok(OAuthSource {
@@ -138,10 +139,10 @@ fn oauth_source(
 fn shared_store(
     choice: StoreChoice,
     key: StoreKey,
-    wait: Duration,
+    (budget, wait): (Duration, Duration),
     events: &Option<EventSink>,
 ) -> Result<(Option<SharedStore>, TokenStoreStatus)> {
-    match open_store(choice) {
+    match open_store(choice, budget, wait) {
         Ok(store) => Ok((
             Some(SharedStore::new(store, key, wait)),
             TokenStoreStatus::Shared,
@@ -168,12 +169,57 @@ enum StoreRefused {
     Unavailable(Error),
 }
 
-/// The store of `choice`, opened (the built-in [`FileStore`](crate::FileStore) at build).
-fn open_store(choice: StoreChoice) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+/// The store of `choice`, opened (the built-in [`FileStore`](crate::FileStore)
+/// and the Redis store at build). `budget`: the longest a fetch takes (a
+/// Redis fetch lock's lifetime); `wait`: the store part of a fetch (the
+/// deadline of each Redis command).
+fn open_store(
+    choice: StoreChoice,
+    budget: Duration,
+    wait: Duration,
+) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
     match choice {
         StoreChoice::Custom(store) => Ok(store),
         StoreChoice::Dir(dir) => open_file_store(dir),
+        StoreChoice::Redis { url, prefix } => {
+            open_redis_store(url.expose_secret(), prefix.as_deref(), budget, wait)
+        }
     }
+}
+
+/// The built-in Redis store ([`ClientBuilder::token_store_url`](crate::ClientBuilder::token_store_url)),
+/// checked with one `PING`: credentials the server refuses make it
+/// unavailable; a server that is down or slow is tried again at each fetch.
+#[cfg(feature = "redis")]
+fn open_redis_store(
+    url: &str,
+    prefix: Option<&str>,
+    budget: Duration,
+    wait: Duration,
+) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+    use crate::limits::DEFAULT_REDIS_KEY_PREFIX;
+    let url = crate::store::RedisUrl::parse(url).map_err(StoreRefused::Config)?;
+    let prefix = prefix.unwrap_or(DEFAULT_REDIS_KEY_PREFIX);
+    let store = crate::store::RedisStore::new(url, prefix, budget, wait)
+        .map_err(|e| StoreRefused::Config(Error::config(e.to_string())))?;
+    match store.ping() {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(
+            StoreRefused::Unavailable(Error::new(crate::ErrorKind::Config, e.to_string())),
+        ),
+        _ => Ok(Arc::new(store)),
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_redis_store(
+    _url: &str,
+    _prefix: Option<&str>,
+    _budget: Duration,
+    _wait: Duration,
+) -> std::result::Result<Arc<dyn TokenStore>, StoreRefused> {
+    Err(StoreRefused::Config(Error::config(
+        crate::store::REDIS_FEATURE_OFF,
+    )))
 }
 
 /// The built-in token store in `dir` ([`ClientBuilder::token_cache_dir`](crate::ClientBuilder::token_cache_dir)).

@@ -189,6 +189,45 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares tokens through the built-in Redis store (cargo feature
+    /// `redis`; `APCA_TOKEN_STORE_URL`): processes on every host that use
+    /// the same Redis and credential send one token request per rotation.
+    /// `url` is `redis://[[user]:password@]host[:port][/db]`, `rediss://`
+    /// the same over TLS (the server's certificate verified against the
+    /// operating system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), or
+    /// `unix://[[user]:password@]/path[?db=N]`; `%XX` escapes in the user
+    /// and password. A URL that does not parse, or a build without the
+    /// feature, is a [`Config`](crate::ErrorKind::Config) error at
+    /// [`build`](Self::build) that never shows the password. `build`
+    /// connects once: a server that refuses the user or password leaves
+    /// the client running without sharing ([`Event::StoreUnavailable`],
+    /// [`Client::token_store_status`] says why); a server that is down or
+    /// does not answer is tried again at each fetch, which falls back to a
+    /// request of the client's own meanwhile. What Redis holds is the
+    /// access token and its expiry (a bearer credential until it expires:
+    /// protect the instance with an ACL user and TLS), never the secret or
+    /// key. Replaces [`token_cache_dir`](Self::token_cache_dir) and
+    /// [`token_store`](Self::token_store).
+    pub fn token_store_url(mut self, url: &str) -> Self {
+        if let Err(error) = self.config.set_token_store_url(url) {
+            self.deferred.get_or_insert(error);
+        }
+        self
+    }
+
+    /// The prefix of the Redis store's keys (default
+    /// [`DEFAULT_REDIS_KEY_PREFIX`](crate::limits::DEFAULT_REDIS_KEY_PREFIX);
+    /// `APCA_TOKEN_STORE_PREFIX`), e.g. one per fleet sharing an instance:
+    /// 1 to [`MAX_REDIS_KEY_PREFIX_LEN`](crate::limits::MAX_REDIS_KEY_PREFIX_LEN)
+    /// bytes of printable ASCII without spaces or braces. Set after
+    /// [`token_store_url`](Self::token_store_url) (a build error otherwise).
+    pub fn token_store_key_prefix(mut self, prefix: &str) -> Self {
+        if let Err(error) = self.config.set_token_store_prefix(prefix) {
+            self.deferred.get_or_insert(error);
+        }
+        self
+    }
+
     /// The longest any call waits for a token (default: the token budget,
     /// [`token_budget`](Self::token_budget)). A call that finds no valid
     /// token waits for the request under way at most this long, then gets a

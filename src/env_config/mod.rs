@@ -111,12 +111,45 @@ pub(crate) fn apply(
     }
     timing(&env, config)?;
     policies(&env, config)?;
-    if let Some(dir) = env.text(var::TOKEN_CACHE_DIR)? {
-        // Shared tokens concern client credentials; a fleet may set the
-        // variable for processes with API keys too, where it does nothing.
-        config.token_store = Some(StoreChoice::Dir(dir.into()));
-    }
+    token_store(&env, config)?;
     config.credentials = Some(credentials);
+    Ok(())
+}
+
+/// The token store: a directory or a Redis URL (not both), and the Redis
+/// key prefix. Shared tokens concern client credentials; a fleet may set
+/// these for processes with API keys too, where they do nothing.
+fn token_store(env: &Env<'_>, config: &mut Config) -> Result<()> {
+    let dir = env.text(var::TOKEN_CACHE_DIR)?;
+    // A secret (it may hold a password): never quoted in an error.
+    let url = env.get(var::TOKEN_STORE_URL)?;
+    let prefix = env.text(var::TOKEN_STORE_PREFIX)?;
+    match (dir, url) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(format!(
+                "{} and {} are both set: choose one token store",
+                var::TOKEN_CACHE_DIR,
+                var::TOKEN_STORE_URL
+            )))
+        }
+        (Some(dir), None) => config.token_store = Some(StoreChoice::Dir(dir.into())),
+        (None, Some(url)) => config
+            .set_token_store_url(url.trim())
+            .map_err(about(var::TOKEN_STORE_URL))?,
+        (None, None) => {}
+    }
+    if let Some(prefix) = prefix {
+        if !matches!(config.token_store, Some(StoreChoice::Redis { .. })) {
+            return Err(Error::config(format!(
+                "{} applies to a Redis token store: set {} too",
+                var::TOKEN_STORE_PREFIX,
+                var::TOKEN_STORE_URL
+            )));
+        }
+        config
+            .set_token_store_prefix(&prefix)
+            .map_err(about(var::TOKEN_STORE_PREFIX))?;
+    }
     Ok(())
 }
 

@@ -505,3 +505,44 @@ fn every_combination_of_the_table_selects_one_kind_or_names_the_variables() {
         assert_eq!(count, 1 << kind.optional.len(), "{}", kind.name);
     }
 }
+
+#[test]
+fn apca_token_store_url_and_prefix_choose_the_redis_store() {
+    const ID: (&str, &str) = ("APCA_CLIENT_ID", "ABCDEFGHIJ0123456789");
+    const SECRET: (&str, &str) = ("APCA_CLIENT_SECRET", "secret");
+    let url = (
+        "APCA_TOKEN_STORE_URL",
+        "redis://app:pw-in-url@127.0.0.1:6390/2",
+    );
+    let prefix = ("APCA_TOKEN_STORE_PREFIX", "fleet-a:");
+    let both = config(&[ID, SECRET, url, ("APCA_TOKEN_CACHE_DIR", "/tmp/x")]).unwrap_err();
+    assert!(both.message().contains("APCA_TOKEN_CACHE_DIR"), "{both}");
+    let lone_prefix = config(&[ID, SECRET, prefix]).unwrap_err();
+    assert!(
+        lone_prefix.message().contains("APCA_TOKEN_STORE_URL"),
+        "{lone_prefix}"
+    );
+    let bad = config(&[
+        ID,
+        SECRET,
+        ("APCA_TOKEN_STORE_URL", "redis://u:pw-in-url@h:x"),
+    ])
+    .unwrap_err();
+    assert!(bad.message().starts_with("APCA_TOKEN_STORE_URL: "), "{bad}");
+    assert!(!bad.to_string().contains("pw-in-url"), "{bad}");
+    let chosen = config(&[ID, SECRET, url, prefix]);
+    if cfg!(feature = "redis") {
+        let chosen = chosen.unwrap();
+        let Some(StoreChoice::Redis { url: set, prefix }) = &chosen.token_store else {
+            panic!("{:?}", chosen.token_store);
+        };
+        assert_eq!(set.expose_secret(), url.1);
+        assert_eq!(prefix.as_deref(), Some("fleet-a:"));
+        let debug = format!("{chosen:?}");
+        assert!(!debug.contains("pw-in-url"), "{debug}");
+    } else {
+        let e = chosen.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().contains("cargo feature \"redis\""), "{e}");
+    }
+}

@@ -6,6 +6,9 @@
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod file;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod redis_url;
 mod shared;
 
 use std::fmt;
@@ -23,6 +26,9 @@ use crate::secret::SecretString;
 pub use self::file::FileStore;
 #[cfg(target_os = "linux")]
 pub(crate) use self::file::{check_dir_setting, close_inherited_locks};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis_store::RedisStore;
+pub(crate) use self::redis_url::{check_key_prefix, RedisUrl, REDIS_FEATURE_OFF};
 pub(crate) use self::shared::SharedStore;
 use crate::limits::{MAX_ENTRY_LEN, STORE_KEY_PBKDF2_ITERATIONS};
 use zeroize::Zeroizing;

@@ -181,7 +181,26 @@ int main(void) {
     CLEARS(alpaca_auth_builder_set_assertion_lifetime_s, (a, 60));
     CLEARS(alpaca_auth_builder_set_assertion_alg, (a, "ES256"));
     CLEARS(alpaca_auth_builder_set_scope, (a, "trading"));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_min_ms, (a, 60000));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_fraction, (a, 0.2));
+    CLEARS(alpaca_auth_builder_set_retry_max_attempts, (a, 3));
+    CLEARS(alpaca_auth_builder_set_retry_initial_backoff_ms, (a, 100));
+    CLEARS(alpaca_auth_builder_set_retry_max_backoff_ms, (a, 1000));
     CLEARS(alpaca_auth_builder_set_token_cache_dir, (a, env("LAST_ERROR_SHARED_DIR")));
+    /* The Redis store: set in a library built with the cargo feature
+     * "redis"; refused otherwise, with CONFIG and a last error naming the
+     * feature. */
+    fail_first();
+    alpaca_auth_result redis_r =
+        alpaca_auth_builder_set_token_store_url(a, "redis://127.0.0.1:6379", "fleet:");
+    if (redis_r == ALPACA_AUTH_RESULT_OK) {
+        cleared("alpaca_auth_builder_set_token_store_url", redis_r);
+    } else {
+        CHECK(redis_r == ALPACA_AUTH_RESULT_CONFIG);
+        CHECK(strstr(last_error(), "cargo feature \"redis\"") != NULL);
+        printf("refused (no redis feature): %s\n", last_error());
+        called("alpaca_auth_builder_set_token_store_url");
+    }
     alpaca_auth_token_store store;
     memset(&store, 0, sizeof store);
     store.struct_size = sizeof store;

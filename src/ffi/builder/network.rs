@@ -10,6 +10,7 @@ use crate::ffi::error::Failure;
 use crate::ffi::panic::ffi_boundary;
 use crate::ffi::result::alpaca_auth_result;
 use crate::ffi::{bytes_arg, non_empty_arg, str_arg};
+use crate::store::check_key_prefix;
 use crate::{ProxySetting, SecretString, TlsRoots};
 
 /// Shares tokens with the other processes of this user that use the same
@@ -42,6 +43,59 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_token_cache_dir(
             with_builder(builder, |b| {
                 let dir = non_empty_arg(dir, "dir")?;
                 b.config.token_store = Some(StoreChoice::Dir(dir.into()));
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Shares tokens through the built-in Redis store (the same as
+/// `APCA_TOKEN_STORE_URL` and `APCA_TOKEN_STORE_PREFIX`): processes on
+/// every host that use the same Redis and credential send one token request
+/// per rotation. `url` is `redis://[[user]:password@]host[:port][/db]`,
+/// `rediss://...` (TLS; the server's certificate verified against the
+/// operating system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) or
+/// `unix://[[user]:password@]/path[?db=N]`. `key_prefix` is NULL for the
+/// default (`alpaca-auth:`), or 1 to 128 bytes of printable ASCII without
+/// spaces or braces. A URL or prefix that does not parse, and any URL in a
+/// build of the library without the cargo feature `redis`:
+/// `ALPACA_AUTH_RESULT_CONFIG` (the last error names the feature; it never
+/// shows the password), builder unchanged. `alpaca_auth_builder_build`
+/// connects once: a server that refuses the user or password leaves the
+/// client running without sharing (`ALPACA_AUTH_EVENT_KIND_STORE_UNAVAILABLE`,
+/// `alpaca_auth_client_token_store_status` says why); a server that is
+/// down or does not answer is tried again at each fetch, which falls back
+/// to the client's own request meanwhile. Only the access token and its
+/// expiry are stored. Replaces `alpaca_auth_builder_set_token_cache_dir`
+/// and `alpaca_auth_builder_set_token_store`. No effect for API keys.
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `url` is NULL
+/// or a NUL-terminated string; `key_prefix` is NULL or a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_token_store_url(
+    builder: *mut alpaca_auth_builder,
+    url: *const c_char,
+    key_prefix: *const c_char,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder and str_arg need.
+        unsafe {
+            with_builder(builder, |b| {
+                let url = str_arg(url, "url")?;
+                let key_prefix = if key_prefix.is_null() {
+                    None
+                } else {
+                    let prefix = str_arg(key_prefix, "key_prefix")?;
+                    check_key_prefix(prefix)?;
+                    Some(prefix.to_owned())
+                };
+                b.config.set_token_store_url(url)?;
+                if let Some(StoreChoice::Redis { prefix, .. }) = &mut b.config.token_store {
+                    *prefix = key_prefix;
+                }
                 Ok(())
             })
         }
