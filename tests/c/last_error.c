@@ -181,6 +181,11 @@ int main(void) {
     CLEARS(alpaca_auth_builder_set_assertion_lifetime_s, (a, 60));
     CLEARS(alpaca_auth_builder_set_assertion_alg, (a, "ES256"));
     CLEARS(alpaca_auth_builder_set_scope, (a, "trading"));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_min_ms, (a, 30000));
+    CLEARS(alpaca_auth_builder_set_refresh_ahead_fraction, (a, 0.25));
+    CLEARS(alpaca_auth_builder_set_retry_max_attempts, (a, 2));
+    CLEARS(alpaca_auth_builder_set_retry_initial_backoff_ms, (a, 100));
+    CLEARS(alpaca_auth_builder_set_retry_max_backoff_ms, (a, 1000));
     CLEARS(alpaca_auth_builder_set_token_cache_dir, (a, env("LAST_ERROR_SHARED_DIR")));
     alpaca_auth_token_store store;
     memset(&store, 0, sizeof store);
