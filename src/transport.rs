@@ -285,6 +285,12 @@ impl Transport {
         })
     }
 
+    /// The agent: the proxy, roots and timeouts of token requests (the
+    /// doctor's requests go the same way).
+    pub(crate) fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
     /// HTTP requests sent to the token endpoint so far (retries included).
     pub(crate) fn http_requests(&self) -> u64 {
         self.http_requests.load(Ordering::Relaxed)
@@ -622,7 +628,10 @@ fn looks_like_tls(text: &str) -> bool {
 
 /// The proxy of token requests to `token_url` under `config`: read from the
 /// environment (once, at build) for [`ProxySetting::FromEnv`].
-fn resolve_proxy(config: &TransportConfig, token_url: &HttpUrl) -> Result<Option<Proxy>> {
+pub(crate) fn resolve_proxy(
+    config: &TransportConfig,
+    token_url: &HttpUrl,
+) -> Result<Option<Proxy>> {
     Ok(match &config.proxy {
         ProxySetting::FromEnv => {
             // Checked whatever the token URL, so a broken setting shows

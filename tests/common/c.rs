@@ -196,6 +196,7 @@ pub fn build_programs() -> Result<Built, String> {
         "abuse",
         "abi",
         "assertion_options",
+        "doctor",
         "fork_storm",
         "incidents",
         "last_error",
