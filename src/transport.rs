@@ -244,6 +244,17 @@ impl Transport {
         Self::with_parts(config, proxy, roots)
     }
 
+    /// A transport for `url` trusting `roots`, already resolved (the
+    /// doctor's requests, which resolve the roots once per run).
+    pub(crate) fn with_roots(
+        config: TransportConfig,
+        url: &HttpUrl,
+        roots: RootCerts,
+    ) -> Result<Self> {
+        let proxy = resolve_proxy(&config, url)?;
+        Self::with_parts(config, proxy, roots)
+    }
+
     /// A transport with the same settings, proxy and roots and nothing else
     /// in common (a new agent, connection pool and resolver cache), for a
     /// child process after `fork()`. It does not read the environment

@@ -127,9 +127,10 @@ fn checks(lookup: &Lookup<'_>, present: Option<&[String]>, report: &mut Report) 
         (_, _, Some(url), true) => Some((url, "API base")),
         _ => None,
     };
-    let skew = clock_check(&config, clock_target, report);
+    let skew = clock_check(&config, &roots, clock_target, report);
     authenticate(
         config,
+        &roots,
         &endpoints,
         api_url.as_ref(),
         settings.key_environment.as_deref(),
@@ -141,11 +142,12 @@ fn checks(lookup: &Lookup<'_>, present: Option<&[String]>, report: &mut Report) 
 /// The clock against `target`'s `Date` (`None`: no server answered).
 fn clock_check(
     config: &crate::config::Config,
+    roots: &ureq::tls::RootCerts,
     target: Option<(&HttpUrl, &str)>,
     report: &mut Report,
 ) -> Option<clock::Skew> {
     let reached = target.and_then(|(url, what)| {
-        Transport::new(config.transport.clone(), url)
+        Transport::with_roots(config.transport.clone(), url, roots.clone())
             .ok()
             .map(|t| (t, url, what))
     });
@@ -166,6 +168,7 @@ fn clock_check(
 /// The token request (client credentials) and the API request.
 fn authenticate(
     config: crate::config::Config,
+    roots: &ureq::tls::RootCerts,
     endpoints: &crate::Endpoints,
     api_url: Option<&HttpUrl>,
     key_environment: Option<&str>,
@@ -202,7 +205,7 @@ fn authenticate(
     let (Some(url), Ok(headers)) = (api_url, client.auth_headers()) else {
         return report.push(Check::new("api", Status::Skip, "no API base or no header"));
     };
-    let check = match Transport::new(kept.transport.clone(), url) {
+    let check = match Transport::with_roots(kept.transport.clone(), url, roots.clone()) {
         Ok(transport) => auth::api(
             transport.agent(),
             &headers,
