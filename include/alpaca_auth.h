@@ -12,7 +12,8 @@
  * - Structs the caller allocates start with size_t struct_size: set it to
  *   sizeof the struct before the call (the ABI can then grow).
  * - Buffer sizes that always suffice: ALPACA_AUTH_MAX_HEADER_LINE,
- *   ALPACA_AUTH_MAX_TOKEN_LEN + 1, ALPACA_AUTH_MAX_ERROR_LEN.
+ *   ALPACA_AUTH_MAX_TOKEN_LEN + 1, ALPACA_AUTH_MAX_ERROR_LEN,
+ *   ALPACA_AUTH_MAX_DOCTOR_REPORT.
  * - On failure, alpaca_auth_last_error() gives the detail (thread-local).
  * - Handles are opaque; each _new/_build has its _free, and _free(NULL) is a
  *   no-op. alpaca_auth_builder_build() always consumes the builder.
@@ -67,6 +68,8 @@
 #define ALPACA_AUTH_MAX_HEADER_LINE 8215
 /** A buffer of this many bytes holds any last-error message, NUL included. */
 #define ALPACA_AUTH_MAX_ERROR_LEN 4097
+/** A buffer of this many bytes holds any doctor report, text or JSON, NUL included. */
+#define ALPACA_AUTH_MAX_DOCTOR_REPORT 50176
 
 /*
  * Defaults and bounds of the builder's settings, in the units of their
@@ -1497,6 +1500,45 @@ alpaca_auth_result alpaca_auth_client_try_header_line(const struct alpaca_auth_c
  */
 alpaca_auth_result alpaca_auth_client_refresher_status(const struct alpaca_auth_client *client,
                                                        struct alpaca_auth_refresher_status *status_out);
+
+/**
+ * Runs the doctor's checks with the process environment (the `APCA_*`,
+ * proxy and `SSL_CERT_*` variables, as `alpaca_auth_client_new_from_env`
+ * reads them): the configuration, DNS, TCP and TLS of the token endpoint
+ * and the API base, the clock against their `Date` header, a token request
+ * and one authenticated read-only API request. It blocks for the network
+ * steps, each bounded by a few seconds. Then it copies the report,
+ * NUL-terminated, into `buf`: `format` `"text"` gives one line per check
+ * (`[ ok ]`, `[warn]`, `[FAIL]` or `[skip]`, the check's name, its finding
+ * and maybe a hint) and a summary line, `"json"` one JSON object (`ok`,
+ * counts, `elapsed_ms`, `checks`). A report never holds a secret, a token
+ * or a private key.
+ *
+ * `*len_out` receives the length needed, terminating NUL included, on
+ * `ALPACA_AUTH_RESULT_OK` and on `ALPACA_AUTH_RESULT_BUFFER_TOO_SMALL`;
+ * `buf` is written only on `ALPACA_AUTH_RESULT_OK`. Each call runs the
+ * checks again, and a second report may be a few bytes longer than the
+ * first (timings): a buffer of `ALPACA_AUTH_MAX_DOCTOR_REPORT` bytes holds
+ * any report. `*failures_out` (if not NULL) receives the number of failed
+ * checks on `ALPACA_AUTH_RESULT_OK`: 0 means authentication works on this
+ * host (warnings aside). A failed check is not a failure of this call.
+ *
+ * Returns `ALPACA_AUTH_RESULT_NULL_ARGUMENT` if `format` or `len_out` is
+ * NULL, or `buf` is NULL while `len` is not 0;
+ * `ALPACA_AUTH_RESULT_INVALID_ARGUMENT` for a `format` other than `"text"`
+ * and `"json"`.
+ *
+ * # Safety
+ *
+ * `format` is NULL or a NUL-terminated string; `buf` is NULL or valid for
+ * writes of `len` bytes; `len_out` and `failures_out` are NULL or valid
+ * for a write of a `size_t`.
+ */
+alpaca_auth_result alpaca_auth_doctor_report(const char *format,
+                                             char *buf,
+                                             size_t len,
+                                             size_t *len_out,
+                                             size_t *failures_out);
 
 /**
  * Copies the detail of the most recent failed call on the calling thread

@@ -175,6 +175,40 @@ inline void check(result r) {
 } // namespace detail
 #endif
 
+/// The doctor's report (alpaca_auth_doctor_report): runs every check with
+/// the process environment (the APCA_*, proxy and SSL_CERT_* variables) and
+/// returns the report as "text" (one line per check) or "json"; `failures`
+/// (if not null) receives the number of failed checks, 0 when
+/// authentication works on this host. Blocks for the network steps. A
+/// failed check is in the report, not an error; without exceptions, the
+/// form taking std::nothrow returns the result code instead.
+inline result doctor_report(std::nothrow_t, const std::string &format, std::string &out,
+                            std::size_t *failures = nullptr) {
+    if (!detail::c_safe(format)) {
+        return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
+    }
+    std::string report(ALPACA_AUTH_MAX_DOCTOR_REPORT, '\0');
+    std::size_t needed = 0;
+    result r = alpaca_auth_doctor_report(format.c_str(), &report[0], report.size(), &needed,
+                                         failures);
+    if (r == ALPACA_AUTH_RESULT_OK) {
+        report.resize(needed - 1);
+        out.swap(report);
+    }
+    return r;
+}
+
+#if ALPACA_AUTH_HPP_EXCEPTIONS
+/// The doctor's report (see the std::nothrow form); throws error for a bad
+/// format.
+inline std::string doctor_report(const std::string &format = "text",
+                                 std::size_t *failures = nullptr) {
+    std::string out;
+    detail::check(doctor_report(std::nothrow, format, out, failures));
+    return out;
+}
+#endif
+
 /// A client's counters (struct_size already set).
 struct stats : alpaca_auth_stats {
     stats() noexcept : alpaca_auth_stats() { struct_size = sizeof(alpaca_auth_stats); }

@@ -40,6 +40,41 @@ pub(crate) mod var {
     pub(crate) const RETRY_MAX_ATTEMPTS: &str = "APCA_RETRY_MAX_ATTEMPTS";
     pub(crate) const RETRY_INITIAL_BACKOFF_MS: &str = "APCA_RETRY_INITIAL_BACKOFF_MS";
     pub(crate) const RETRY_MAX_BACKOFF_MS: &str = "APCA_RETRY_MAX_BACKOFF_MS";
+
+    /// Every name above (the doctor lists those set, and calls any other
+    /// `APCA_*` name ignored).
+    pub(crate) const ALL: [&str; 30] = [
+        ENVIRONMENT,
+        API_BASE_URL,
+        API_DATA_URL,
+        AUTH_URL,
+        TOKEN_CACHE_DIR,
+        CA_BUNDLE,
+        TLS_ROOTS,
+        API_KEY_ID,
+        API_SECRET_KEY,
+        API_KEY_STYLE,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        PRIVATE_KEY_PATH,
+        PRIVATE_KEY,
+        SCOPE,
+        ASSERTION_AUDIENCE,
+        ASSERTION_TYP,
+        ASSERTION_LIFETIME,
+        ASSERTION_ALG,
+        ASSERTION_KID,
+        CONNECT_TIMEOUT_MS,
+        REQUEST_TIMEOUT_MS,
+        TOKEN_BUDGET_MS,
+        MAX_WAIT_MS,
+        BACKGROUND_REFRESH,
+        REFRESH_AHEAD_MIN_MS,
+        REFRESH_AHEAD_FRACTION,
+        RETRY_MAX_ATTEMPTS,
+        RETRY_INITIAL_BACKOFF_MS,
+        RETRY_MAX_BACKOFF_MS,
+    ];
 }
 
 /// Reads a variable of the process environment.

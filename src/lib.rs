@@ -87,6 +87,7 @@ mod client;
 mod clock;
 mod config;
 mod credentials;
+pub mod doctor;
 mod env_config;
 mod env_vars;
 mod environment;

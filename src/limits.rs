@@ -314,3 +314,31 @@ pub const MAX_HELD_FILE_LOCKS: usize = 64;
 /// included) that a `fork()` child examines for lock files still being
 /// opened by the parent.
 pub const LOCK_FD_SCAN_LIMIT: i32 = 65_536;
+
+// ---------------------------------------------------------------------------
+// The doctor (`alpaca-auth doctor`, `alpaca_auth::doctor`)
+// ---------------------------------------------------------------------------
+
+/// A clock this far (or farther) from a server's `Date` is a warning: the
+/// `Date` header counts whole seconds, and a host kept by NTP is within a
+/// fraction of one.
+pub const DOCTOR_CLOCK_SKEW_WARN: Duration = Duration::from_secs(5);
+/// A server certificate expiring within this time is a warning.
+pub const DOCTOR_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+/// The timeout of each of the doctor's network steps (a DNS answer aside,
+/// which the system resolver bounds): a TCP connection, a proxy's
+/// `CONNECT`, a TLS handshake, one HTTP request.
+pub const DOCTOR_STEP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most addresses of a DNS answer a finding lists.
+pub const DOCTOR_MAX_ADDRESSES: usize = 4;
+/// Most checks in a report.
+pub const DOCTOR_MAX_CHECKS: usize = 24;
+/// Longest finding and longest hint of a check, in bytes (a longer one is
+/// cut at a character boundary and marked with `...`).
+pub const DOCTOR_MAX_TEXT_LEN: usize = 480;
+/// The size of a buffer that holds any doctor report, text or JSON,
+/// terminating NUL included: [`DOCTOR_MAX_CHECKS`] checks of the longest
+/// name, finding and hint, every character of them escaped in JSON, and
+/// the summary. The C header's `ALPACA_AUTH_MAX_DOCTOR_REPORT`.
+pub const DOCTOR_REPORT_MAX_LEN: usize =
+    DOCTOR_MAX_CHECKS * (2 * (32 + 2 * DOCTOR_MAX_TEXT_LEN) + 96) + 256;

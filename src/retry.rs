@@ -260,7 +260,7 @@ const WEEKDAYS: [&str; 7] = [
 
 /// An HTTP-date (RFC 9110 §5.6.7) to seconds since the Unix epoch; `now`
 /// (seconds since the epoch) places the two-digit years of RFC 850 dates.
-fn parse_http_date(s: &str, now: u64) -> Option<u64> {
+pub(crate) fn parse_http_date(s: &str, now: u64) -> Option<u64> {
     parse_imf_fixdate(s)
         .or_else(|| parse_rfc850(s, now))
         .or_else(|| parse_asctime(s))
@@ -372,7 +372,7 @@ fn parse_asctime(s: &str) -> Option<u64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's method).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -244,6 +244,17 @@ impl Transport {
         Self::with_parts(config, proxy, roots)
     }
 
+    /// A transport for `url` trusting `roots`, already resolved (the
+    /// doctor's requests, which resolve the roots once per run).
+    pub(crate) fn with_roots(
+        config: TransportConfig,
+        url: &HttpUrl,
+        roots: RootCerts,
+    ) -> Result<Self> {
+        let proxy = resolve_proxy(&config, url)?;
+        Self::with_parts(config, proxy, roots)
+    }
+
     /// A transport with the same settings, proxy and roots and nothing else
     /// in common (a new agent, connection pool and resolver cache), for a
     /// child process after `fork()`. It does not read the environment
@@ -283,6 +294,12 @@ impl Transport {
             rng: SystemRandom::new(),
             http_requests: AtomicU64::new(0),
         })
+    }
+
+    /// The agent: the proxy, roots and timeouts of token requests (the
+    /// doctor's requests go the same way).
+    pub(crate) fn agent(&self) -> &Agent {
+        &self.agent
     }
 
     /// HTTP requests sent to the token endpoint so far (retries included).
@@ -622,7 +639,10 @@ fn looks_like_tls(text: &str) -> bool {
 
 /// The proxy of token requests to `token_url` under `config`: read from the
 /// environment (once, at build) for [`ProxySetting::FromEnv`].
-fn resolve_proxy(config: &TransportConfig, token_url: &HttpUrl) -> Result<Option<Proxy>> {
+pub(crate) fn resolve_proxy(
+    config: &TransportConfig,
+    token_url: &HttpUrl,
+) -> Result<Option<Proxy>> {
     Ok(match &config.proxy {
         ProxySetting::FromEnv => {
             // Checked whatever the token URL, so a broken setting shows

@@ -108,6 +108,15 @@ impl HttpUrl {
     pub(crate) fn host(&self) -> &str {
         &self.text[self.host_start..self.host_end]
     }
+
+    /// The port: as written, or the scheme's (443, 80).
+    pub(crate) fn port(&self) -> u16 {
+        let written = self.text[self.host_end..]
+            .strip_prefix(':')
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(rest))
+            .and_then(|port| port.parse().ok());
+        written.unwrap_or(if self.https { 443 } else { 80 })
+    }
 }
 
 /// Takes the host out of `host[:port]`, validating both.

@@ -603,6 +603,38 @@ fn abuse_from_c_gets_documented_codes_and_reasons() {
     assert!(mock.token_requests() >= 5, "{}", mock.token_requests());
 }
 
+/// `alpaca_auth_doctor_report` from C (`tests/c/doctor.c`): a buffer too
+/// small gives `BUFFER_TOO_SMALL` with the needed length; a buffer of
+/// `ALPACA_AUTH_MAX_DOCTOR_REPORT` bytes the report, whose checks pass
+/// against the mock.
+#[test]
+fn the_doctor_report_from_c_reports_the_needed_length() {
+    let built = built();
+    let mock = mock();
+    let mut command = secret_client_command(&built.program("doctor"), &mock);
+    // The bundled roots: reading a system's SSL_CERT_DIR under valgrind
+    // takes seconds per client, and this test is not about trust.
+    command
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    let ran = run_under_valgrind(command, "tests/c/doctor.c");
+    assert!(
+        ran.value("doctor: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    let report = ran.lines_starting("report: ").join("\n");
+    assert!(
+        report.contains("[ ok ] api.tcp: connected to 127.0.0.1:"),
+        "{report}"
+    );
+    assert!(
+        !report.contains(alpaca_auth::mock::MOCK_CLIENT_SECRET),
+        "{report}"
+    );
+}
+
 /// Writes key `bytes` to a fresh file `name` under the scratch space;
 /// returns its path.
 fn key_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -645,7 +677,9 @@ fn every_function_follows_the_last_error_rule() {
         .env("LAST_ERROR_KEY", root().join("tests/keys/p256-pkcs8.pem"))
         .env("LAST_ERROR_CA", root().join("tests/keys/certificate.pem"))
         .env("LAST_ERROR_SHARED_DIR", scratch.join("shared"))
-        .env("LAST_ERROR_OPEN_DIR", &open);
+        .env("LAST_ERROR_OPEN_DIR", &open)
+        // The doctor's API check goes to the mock, not to Alpaca.
+        .env("APCA_API_BASE_URL", mock.base_url());
     let ran = run_under_valgrind(command, "tests/c/last_error.c");
     let _ = fs::remove_dir_all(&scratch);
     assert!(

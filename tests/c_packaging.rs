@@ -191,6 +191,11 @@ fn header_limit_macros_match_the_library_limits() {
         alpaca_auth::limits::MAX_LAST_ERROR_LEN + 1,
         "{fix}"
     );
+    assert_eq!(
+        define("ALPACA_AUTH_MAX_DOCTOR_REPORT"),
+        alpaca_auth::limits::DOCTOR_REPORT_MAX_LEN,
+        "{fix}"
+    );
     use alpaca_auth::limits as l;
     let ms = |d: std::time::Duration| d.as_millis() as usize;
     let s = |d: std::time::Duration| d.as_secs() as usize;

@@ -11,7 +11,7 @@ use alpaca_auth::{Client, Credentials, Error, PrivateKey, RetryPolicy, SecretStr
 use base64::Engine as _;
 use common::http::serve;
 use common::util::{closed_port_url, scratch_dir};
-use common::{builder, builder_for, client_with, keys, mock};
+use common::{builder, builder_for, client_with, keys, mock, secrets_of_every_length};
 
 const CANARY_SECRET: &str = "CANARYsecretValue0042";
 
@@ -620,19 +620,6 @@ fn cli_failures_never_print_secrets_keys_or_assertions() {
 }
 
 // ---- hostile echoes, secrets of every length ----
-
-/// Client secrets of 1, 3, 4, 64 and 128 bytes, each with characters that
-/// change under form encoding (`&`, `+`, `%`, `/`, `=`, space).
-fn secrets_of_every_length() -> Vec<String> {
-    let long = |n: usize| {
-        "Echo+Me/If=You&Dare%20 zQ"
-            .chars()
-            .cycle()
-            .take(n)
-            .collect::<String>()
-    };
-    vec!["&".into(), "&+%".into(), "&+%/".into(), long(64), long(128)]
-}
 
 fn form_encode(value: &str, space_plus: bool) -> String {
     let mut out = String::new();

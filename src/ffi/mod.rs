@@ -10,6 +10,7 @@
 //! | [`panic`](mod@panic) | the panic boundary every export goes through                  |
 //! | [`builder`]   | `alpaca_auth_builder`: configuration, consumed by `_build`    |
 //! | [`client`]    | `alpaca_auth_client`: tokens, URLs, stats (one module per job)  |
+//! | [`doctor`]    | `alpaca_auth_doctor_report`: why authentication fails here    |
 //! | [`event`]     | `alpaca_auth_event`, its kinds and callback type               |
 //! | [`headers`]   | `alpaca_auth_headers`: a snapshot of `"Name: value"` lines     |
 //! | [`store`]     | `alpaca_auth_token_store`: a token store in callbacks          |
@@ -46,6 +47,7 @@
 
 pub mod builder;
 pub mod client;
+pub mod doctor;
 pub mod error;
 pub mod event;
 pub mod headers;

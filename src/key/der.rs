@@ -9,9 +9,9 @@ pub(super) const TAG_INTEGER: u8 = 0x02;
 pub(super) const TAG_BIT_STRING: u8 = 0x03;
 pub(super) const TAG_OCTET_STRING: u8 = 0x04;
 pub(super) const TAG_NULL: u8 = 0x05;
-pub(super) const TAG_OID: u8 = 0x06;
-pub(super) const TAG_SEQUENCE: u8 = 0x30;
-pub(super) const TAG_CONTEXT_0: u8 = 0xA0;
+pub(crate) const TAG_OID: u8 = 0x06;
+pub(crate) const TAG_SEQUENCE: u8 = 0x30;
+pub(crate) const TAG_CONTEXT_0: u8 = 0xA0;
 pub(super) const TAG_CONTEXT_1: u8 = 0xA1;
 pub(super) const TAG_CONTEXT_2: u8 = 0xA2;
 pub(super) const TAG_CONTEXT_3: u8 = 0xA3;
@@ -19,7 +19,7 @@ pub(super) const TAG_CONTEXT_1_PRIMITIVE: u8 = 0x81;
 
 /// Why a DER structure could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum DerError {
+pub(crate) enum DerError {
     /// The input ends before the structure does.
     Truncated,
     /// The input is not the DER expected.
@@ -27,25 +27,25 @@ pub(super) enum DerError {
 }
 
 /// A cursor over a sequence of DER elements.
-pub(super) struct DerReader<'a> {
+pub(crate) struct DerReader<'a> {
     input: &'a [u8],
 }
 
 impl<'a> DerReader<'a> {
-    pub(super) fn new(input: &'a [u8]) -> Self {
+    pub(crate) fn new(input: &'a [u8]) -> Self {
         DerReader { input }
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.input.is_empty()
     }
 
-    pub(super) fn peek_tag(&self) -> Option<u8> {
+    pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.input.first().copied()
     }
 
     /// Reads one element of any tag: `(tag, contents)`.
-    pub(super) fn read_any(&mut self) -> Result<(u8, &'a [u8]), DerError> {
+    pub(crate) fn read_any(&mut self) -> Result<(u8, &'a [u8]), DerError> {
         let (&tag, rest) = self.input.split_first().ok_or(DerError::Truncated)?;
         if tag & 0x1F == 0x1F {
             return Err(DerError::Malformed("multi-byte tags are not used by keys"));
@@ -82,7 +82,7 @@ impl<'a> DerReader<'a> {
     }
 
     /// Reads one element that must have tag `tag`.
-    pub(super) fn read(&mut self, tag: u8) -> Result<&'a [u8], DerError> {
+    pub(crate) fn read(&mut self, tag: u8) -> Result<&'a [u8], DerError> {
         match self.peek_tag() {
             None => Err(DerError::Truncated),
             Some(t) if t != tag => Err(DerError::Malformed("unexpected element")),
@@ -91,7 +91,7 @@ impl<'a> DerReader<'a> {
     }
 
     /// Reads the next element if it has tag `tag`.
-    pub(super) fn read_optional(&mut self, tag: u8) -> Result<Option<&'a [u8]>, DerError> {
+    pub(crate) fn read_optional(&mut self, tag: u8) -> Result<Option<&'a [u8]>, DerError> {
         if self.peek_tag() == Some(tag) {
             Ok(Some(self.read_any()?.1))
         } else {

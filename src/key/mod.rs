@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 // The input goes PEM text (`pem`) -> DER (read by `der`) -> a checked key
 // structure (`pkcs`) -> a ring key pair here.
-mod der;
+pub(crate) mod der;
 mod pem;
 mod pkcs;
 

@@ -105,7 +105,7 @@ pub(super) fn serve_token_request(
         }
         Some(Fault::Trickle(interval)) => {
             let response = token_endpoint::respond(request, shared);
-            let mut bytes = head_bytes(&response, response.body.len(), close);
+            let mut bytes = head_bytes(&response, &shared.http_date(), response.body.len(), close);
             bytes.extend_from_slice(&response.body);
             for byte in bytes {
                 if out.write_all(&[byte]).and_then(|()| out.flush()).is_err() {
@@ -116,5 +116,5 @@ pub(super) fn serve_token_request(
             return !close;
         }
     };
-    write_response(out, &response, close).is_ok()
+    write_response(out, &response, &shared.http_date(), close).is_ok()
 }

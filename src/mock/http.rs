@@ -144,10 +144,11 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// The head of a response, with `Content-Length` for `body_len`.
-pub(crate) fn head_bytes(response: &Response, body_len: usize, close: bool) -> Vec<u8> {
+/// The head of a response, with `Date` (an IMF-fixdate of the mock's
+/// clock) and `Content-Length` for `body_len`.
+pub(crate) fn head_bytes(response: &Response, date: &str, body_len: usize, close: bool) -> Vec<u8> {
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\n",
+        "HTTP/1.1 {} {}\r\nDate: {date}\r\n",
         response.status,
         reason(response.status)
     );
@@ -165,13 +166,14 @@ pub(crate) fn head_bytes(response: &Response, body_len: usize, close: bool) -> V
     head.into_bytes()
 }
 
-/// Writes a whole response.
+/// Writes a whole response, dated `date`.
 pub(crate) fn write_response<W: Write>(
     out: &mut W,
     response: &Response,
+    date: &str,
     close: bool,
 ) -> io::Result<()> {
-    let mut bytes = head_bytes(response, response.body.len(), close);
+    let mut bytes = head_bytes(response, date, response.body.len(), close);
     bytes.extend_from_slice(&response.body);
     out.write_all(&bytes)?;
     out.flush()

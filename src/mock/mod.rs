@@ -221,8 +221,9 @@ impl MockServer {
     }
 
     /// Runs the mock's clock `seconds` ahead of the system clock (behind if
-    /// negative) when it checks client assertions: a client whose clock is
-    /// 20 s ahead of the server's is a mock with an offset of -20.
+    /// negative): the clock it checks client assertions by, and the `Date`
+    /// header of its responses. A client whose clock is 20 s ahead of the
+    /// server's is a mock with an offset of -20.
     pub fn set_clock_offset(&self, seconds: i64) {
         self.shared().state().clock_offset_secs = seconds;
     }

@@ -95,7 +95,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                     400,
                     &json!({"error": "invalid_request", "error_description": e.to_string()}),
                 );
-                let _ = write_response(&mut writer, &response, true);
+                let _ = write_response(&mut writer, &response, &shared.http_date(), true);
                 return;
             }
             Err(_) => return,
@@ -110,12 +110,12 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             (_, ACCOUNT_PATH) => {
                 shared.account_requests.fetch_add(1, Ordering::SeqCst);
                 let response = account::respond(&request, shared);
-                write_response(&mut writer, &response, close).is_ok()
+                write_response(&mut writer, &response, &shared.http_date(), close).is_ok()
             }
             _ => {
                 let response =
                     Response::json(404, &json!({"code": 40410000, "message": "not found"}));
-                write_response(&mut writer, &response, close).is_ok()
+                write_response(&mut writer, &response, &shared.http_date(), close).is_ok()
             }
         };
         if close || !keep_going {

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::rand::SystemRandom;
 use serde_json::json;
@@ -83,6 +83,22 @@ impl Shared {
             token_url: format!("{base_url}{TOKEN_PATH}"),
             rng: SystemRandom::new(),
         }
+    }
+
+    /// Now by the mock's clock (the system clock and the offset of
+    /// [`set_clock_offset`](super::MockServer::set_clock_offset)), in
+    /// seconds since the epoch.
+    pub(super) fn now_unix(&self) -> u64 {
+        let offset = self.state().clock_offset_secs;
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_add_signed(offset)
+    }
+
+    /// The `Date` header of a response: now by the mock's clock.
+    pub(super) fn http_date(&self) -> String {
+        crate::retry::format_imf_fixdate(self.now_unix())
     }
 
     /// The state, even if a thread panicked while holding it.

@@ -343,6 +343,11 @@ int main(void) {
     REASON(alpaca_auth_client_refresher_status, (failing, &refresher), "background refresher");
     KEEPS(alpaca_auth_client_free, (failing));
 
+    /* The doctor, with the APCA_* variables of a client-secret client (its
+     * report and its needed length: tests/c/doctor.c). */
+    static char report[ALPACA_AUTH_MAX_DOCTOR_REPORT];
+    CLEARS(alpaca_auth_doctor_report, ("text", report, sizeof report, &len, NULL));
+
     free(key);
     free(ca);
     printf("last_error: %d checks, %d failed\n", checks, failed);

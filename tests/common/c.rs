@@ -263,6 +263,7 @@ pub fn build_programs_against(include: &Path, out: &Path) -> Result<Built, Strin
         "abuse",
         "abi",
         "assertion_options",
+        "doctor",
         "fork_storm",
         "incidents",
         "last_error",

@@ -156,3 +156,16 @@ pub fn secret_client_env<'a>(token_url: &'a str, secret: &'a str) -> [(&'static 
         ("APCA_CLIENT_SECRET", secret),
     ]
 }
+
+/// Client secrets of 1, 3, 4, 64 and 128 bytes, each with characters that
+/// change under form encoding (`&`, `+`, `%`, `/`, `=`, space).
+pub fn secrets_of_every_length() -> Vec<String> {
+    let long = |n: usize| {
+        "Echo+Me/If=You&Dare%20 zQ"
+            .chars()
+            .cycle()
+            .take(n)
+            .collect::<String>()
+    };
+    vec!["&".into(), "&+%".into(), "&+%/".into(), long(64), long(128)]
+}

@@ -12,11 +12,16 @@ commands:
   token                  print the access token (client credentials)
   headers                print the auth headers, one 'Name: value' per line
   endpoints              print the resolved URLs (never secrets)
-  mock-server [--port N] [--key-file PATH] [--token-len N]
+  doctor [--json]        check why authentication fails on this host: the
+                         configuration, DNS, TCP, TLS, the clock, a token
+                         request and one API request, one line per check
+                         (exit status 0 when no check fails)
+  mock-server [--port N] [--key-file PATH] [--token-len N] [--clock-offset S]
                          run the local mock Alpaca server (its JWT client's
                          key goes to PATH, created new, or to a fresh private
                          directory; its access tokens are N bytes long,
-                         by default alpaca_auth::mock::DEFAULT_TOKEN_LEN)
+                         by default alpaca_auth::mock::DEFAULT_TOKEN_LEN; its
+                         clock runs S seconds ahead, behind if negative)
   demo                   walk through every credential kind against the mock
   help                   print this help
   version                print the version
@@ -30,6 +35,11 @@ fn main() -> ExitCode {
         Some("token") if args.len() == 1 => token(),
         Some("headers") if args.len() == 1 => headers(),
         Some("endpoints") if args.len() == 1 => endpoints(),
+        Some("doctor") => match args[1..] {
+            [] => return doctor(false),
+            [ref flag] if flag == "--json" => return doctor(true),
+            _ => Err("usage: alpaca-auth doctor [--json]".into()),
+        },
         Some("mock-server") => mock_server(&args[1..]),
         Some("demo") if args.len() == 1 => run_demo(),
         Some("help" | "-h" | "--help") => {
@@ -98,6 +108,22 @@ fn endpoints() -> Result<(), String> {
     Ok(())
 }
 
+/// Runs every check and prints the report; exit status 0 when no check
+/// failed (warnings allowed), 1 otherwise.
+fn doctor(json: bool) -> ExitCode {
+    let report = alpaca_auth::doctor::run();
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 #[cfg(feature = "mock")]
 fn run_demo() -> Result<(), String> {
     demo::run()
@@ -110,11 +136,11 @@ fn run_demo() -> Result<(), String> {
 
 #[cfg(feature = "mock")]
 fn mock_server(args: &[String]) -> Result<(), String> {
-    const USAGE: &str =
-        "usage: alpaca-auth mock-server [--port N] [--key-file PATH] [--token-len N]";
+    const USAGE: &str = "usage: alpaca-auth mock-server [--port N] [--key-file PATH] [--token-len N] [--clock-offset S]";
     let mut port = 0;
     let mut key_file = None;
     let mut token_len = None;
+    let mut clock_offset = 0;
     let mut rest = args;
     while let [flag, value, tail @ ..] = rest {
         match flag.as_str() {
@@ -127,6 +153,14 @@ fn mock_server(args: &[String]) -> Result<(), String> {
                 })?
             }
             "--key-file" => key_file = Some(std::path::PathBuf::from(value)),
+            "--clock-offset" => {
+                clock_offset = value.parse::<i32>().map_err(|_| {
+                    format!(
+                        "--clock-offset takes a number of seconds, not {:?}",
+                        value.chars().take(16).collect::<String>()
+                    )
+                })?
+            }
             "--token-len" => {
                 token_len = Some(usize::from(value.parse::<u16>().map_err(|_| {
                     format!(
@@ -145,6 +179,7 @@ fn mock_server(args: &[String]) -> Result<(), String> {
     let mock = alpaca_auth::mock::MockServer::start_on(port)
         .map_err(|e| format!("cannot start the mock server on port {port}: {e}"))?;
     mock.set_token_len(token_len);
+    mock.set_clock_offset(i64::from(clock_offset));
     let key_path = demo::register_jwt_client(&mock, key_file.as_deref())?;
     use alpaca_auth::mock::*;
     println!("mock Alpaca server listening on {}", mock.base_url());
