@@ -298,11 +298,7 @@ impl Config {
         }
         *options = edited;
         if let Some(alg) = overrides.alg {
-            Arc::get_mut(key)
-                .ok_or_else(|| {
-                    Error::config("the private key is shared and its algorithm cannot change")
-                })?
-                .set_algorithm(alg)?;
+            key.private_key_mut()?.set_algorithm(alg)?;
         }
         Ok(())
     }
