@@ -265,6 +265,16 @@ impl Config {
         )
     }
 
+    /// The check of an external signer's algorithm, public key and
+    /// identity (one of the two is required), before it is kept.
+    pub(crate) fn check_signer(
+        algorithm: Algorithm,
+        public_key: Option<&[u8]>,
+        identity: Option<&str>,
+    ) -> Result<()> {
+        crate::signer::check_description(algorithm, public_key, identity)
+    }
+
     /// Moves the assertion overrides into the private key's options; an
     /// error if one is set without a private key.
     pub(crate) fn apply_assertion_overrides(&mut self) -> Result<()> {

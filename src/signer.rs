@@ -249,30 +249,13 @@ impl SigningKey {
     /// algorithm's shape or a printable identity. A private key is always
     /// valid.
     pub(crate) fn validate(&self) -> Result<()> {
-        let Inner::External(external) = &self.0 else {
-            return Ok(());
-        };
-        let alg = external.algorithm;
-        if let Some(public_key) = &external.public_key {
-            return check_public_key(alg, public_key);
-        }
-        match &external.identity {
-            None => Err(Error::invalid_key(format!(
-                "the {alg} signer gives neither a public key nor an identity: one is needed to name \
-                 its key (and a public key lets the library check its signatures)"
-            ))),
-            Some(id)
-                if id.is_empty()
-                    || id.len() > MAX_SIGNER_IDENTITY_LEN
-                    || !id.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Err(Error::invalid_key(format!(
-                    "the {alg} signer's identity must be 1 to {MAX_SIGNER_IDENTITY_LEN} bytes of \
-                     printable ASCII without spaces (got {} bytes)",
-                    id.len()
-                )))
-            }
-            Some(_) => Ok(()),
+        match &self.0 {
+            Inner::Key(_) => Ok(()),
+            Inner::External(external) => check_description(
+                external.algorithm,
+                external.public_key.as_deref(),
+                external.identity.as_deref(),
+            ),
         }
     }
 
@@ -400,6 +383,36 @@ impl fmt::Debug for SigningKey {
                 .field("identity", &external.identity)
                 .finish(),
         }
+    }
+}
+
+/// What an external signer says of its key: a public key of the
+/// algorithm's shape, or a printable identity.
+pub(crate) fn check_description(
+    alg: Algorithm,
+    public_key: Option<&[u8]>,
+    identity: Option<&str>,
+) -> Result<()> {
+    if let Some(public_key) = public_key {
+        return check_public_key(alg, public_key);
+    }
+    match identity {
+        None => Err(Error::invalid_key(format!(
+            "the {alg} signer gives neither a public key nor an identity: one is needed to name \
+             its key (and a public key lets the library check its signatures)"
+        ))),
+        Some(id)
+            if id.is_empty()
+                || id.len() > MAX_SIGNER_IDENTITY_LEN
+                || !id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(Error::invalid_key(format!(
+                "the {alg} signer's identity must be 1 to {MAX_SIGNER_IDENTITY_LEN} bytes of \
+                 printable ASCII without spaces (got {} bytes)",
+                id.len()
+            )))
+        }
+        Some(_) => Ok(()),
     }
 }
 

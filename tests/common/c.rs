@@ -202,6 +202,7 @@ pub fn build_programs() -> Result<Built, String> {
         "policies",
         "prefork",
         "refresher",
+        "signer",
         "soak",
         "store_callbacks",
         "store_hang",
