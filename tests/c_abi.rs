@@ -705,9 +705,9 @@ fn start_signing_service() -> u16 {
     port
 }
 
-#[test]
-fn a_c_signer_with_its_key_in_a_signing_service_gets_tokens_and_fails_clearly() {
-    let built = built();
+/// The mock with the test P-256 key registered for its JWT client, and
+/// `program` set up for it and for a signing service holding the key.
+fn signer_command(program: &Path) -> (alpaca_auth::mock::MockServer, std::process::Command) {
     let mock = mock();
     let key = keys::load("p256-pkcs8.der");
     mock.register_client_key(
@@ -719,11 +719,18 @@ fn a_c_signer_with_its_key_in_a_signing_service_gets_tokens_and_fails_clearly() 
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let mut command = program_for(&built.program("signer"), "SIGNER", &mock);
+    let mut command = program_for(program, "SIGNER", &mock);
     command
         .env("SIGNER_JWT_CLIENT_ID", MOCK_JWT_CLIENT_ID)
         .env("SIGNER_PORT", start_signing_service().to_string())
         .env("SIGNER_PUBLIC_KEY", public_hex);
+    (mock, command)
+}
+
+#[test]
+fn a_c_signer_with_its_key_in_a_signing_service_gets_tokens_and_fails_clearly() {
+    let built = built();
+    let (mock, command) = signer_command(&built.program("signer"));
     let ran = run_under_valgrind(command, "tests/c/signer.c");
     assert!(
         ran.value("signer: ").ends_with(", 0 failed"),
@@ -735,4 +742,36 @@ fn a_c_signer_with_its_key_in_a_signing_service_gets_tokens_and_fails_clearly() 
     // that failed, whose garbage never left the process.
     assert_eq!(mock.token_requests(), 2);
     assert_eq!(mock.tokens_issued(), 2);
+}
+
+#[test]
+fn a_cpp_signer_gets_a_token_and_its_exception_stays_on_its_side() {
+    let built = built();
+    let exe = built.out.join("signer_cpp");
+    let mut cxx = std::process::Command::new("c++");
+    cxx.args([
+        "-std=c++11",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+    ])
+    .arg(format!("-I{}", root().join("include").display()))
+    .arg(root().join("tests/c/signer.cpp"))
+    .arg("-o")
+    .arg(&exe)
+    .arg(format!("-L{}", built.out.display()))
+    .arg("-lalpaca_auth")
+    .arg("-Wl,-rpath,$ORIGIN");
+    run(cxx, "c++-signer").assert_success("c++ tests/c/signer.cpp");
+    let (mock, command) = signer_command(&exe);
+    let ran = run_under_valgrind(command, "tests/c/signer.cpp");
+    assert!(
+        ran.value("signer.cpp: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(mock.tokens_issued(), 1);
 }
