@@ -104,6 +104,8 @@ mod key;
 pub mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod policy;
 mod redact;
 mod refresher;
@@ -127,6 +129,8 @@ pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use events::Event;
 pub use headers::{AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::Pkcs11Signer;
 pub use policy::RefreshPolicy;
 pub use refresher::RefresherStatus;
 pub use retry::RetryPolicy;

@@ -119,6 +119,11 @@ pub const MAX_SIGNER_IDENTITY_LEN: usize = 256;
 /// The longest part of an external signer's failure message kept in the
 /// library's error, in bytes.
 pub const MAX_SIGNER_DETAIL_LEN: usize = 256;
+/// The longest `pkcs11:` URI accepted, in bytes (feature `pkcs11`).
+pub const MAX_PKCS11_URI_LEN: usize = 4096;
+/// The longest PKCS#11 PIN accepted (`pin-value`, or the first line of a
+/// `pin-source` file), in bytes (feature `pkcs11`).
+pub const MAX_PIN_LEN: usize = 256;
 
 // ---------------------------------------------------------------------------
 // Private keys
