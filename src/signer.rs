@@ -204,6 +204,13 @@ enum Inner {
     External(Arc<External>),
 }
 
+/// What names a signing key in a token store (see `StoreKey`): its public
+/// key, or the identity a signer without one gives.
+pub(crate) enum Fingerprint<'a> {
+    PublicKey(&'a [u8]),
+    Identity(&'a str),
+}
+
 /// An application's signer and what it said of its key, read once.
 struct External {
     signer: Arc<dyn AssertionSigner>,
@@ -259,15 +266,14 @@ impl SigningKey {
         }
     }
 
-    /// What names the key in a token store: a label and the public key, or
-    /// the identity.
-    pub(crate) fn fingerprint(&self) -> (&'static [u8], &[u8]) {
+    /// What names the key in a token store.
+    pub(crate) fn fingerprint(&self) -> Fingerprint<'_> {
         match &self.0 {
-            Inner::Key(key) => (b"public key", key.public_key()),
+            Inner::Key(key) => Fingerprint::PublicKey(key.public_key()),
             Inner::External(external) => match (&external.public_key, &external.identity) {
-                (Some(public_key), _) => (b"public key", public_key),
-                (None, Some(identity)) => (b"signer identity", identity.as_bytes()),
-                (None, None) => (b"signer without identity", b""),
+                (Some(public_key), _) => Fingerprint::PublicKey(public_key),
+                (None, Some(identity)) => Fingerprint::Identity(identity),
+                (None, None) => Fingerprint::Identity(""),
             },
         }
     }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::ClientAuth;
 use crate::secret::SecretString;
+use crate::signer::Fingerprint;
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
@@ -181,12 +182,16 @@ impl StoreKey {
                 ctx.update(secret_fingerprint(&public, secret).as_ref());
             }
             ClientAuth::PrivateKeyJwt { key, .. } => match key.fingerprint() {
-                (b"public key", public_key) => {
+                Fingerprint::PublicKey(public_key) => {
                     ctx.update(b"private_key_jwt");
                     ctx.update(public_key);
                 }
-                (label, fingerprint) => {
-                    update_parts(&mut ctx, b"private_key_jwt/", &[label, fingerprint]);
+                Fingerprint::Identity(identity) => {
+                    update_parts(
+                        &mut ctx,
+                        b"private_key_jwt/identity",
+                        &[identity.as_bytes()],
+                    );
                 }
             },
         }
