@@ -102,6 +102,14 @@
 /** alpaca_auth_builder_set_retry_max_backoff_ms. */
 #define ALPACA_AUTH_DEFAULT_RETRY_MAX_BACKOFF_MS 8000
 
+/* External signers (alpaca_auth_signer). */
+/** The size of the signature buffer a sign callback gets, in bytes. */
+#define ALPACA_AUTH_MAX_SIGNATURE_LEN 512
+/** The size of the detail buffer a sign callback gets, NUL included. */
+#define ALPACA_AUTH_MAX_SIGNER_DETAIL_LEN 257
+/** The longest signer identity, in bytes (no NUL). */
+#define ALPACA_AUTH_MAX_SIGNER_IDENTITY_LEN 256
+
 /**
  * The result of a fallible function. `ALPACA_AUTH_RESULT_OK` is 0; every
  * other value is a failure whose detail `alpaca_auth_last_error` gives.
@@ -286,6 +294,45 @@ typedef uint32_t alpaca_auth_store_status;
 #endif // __cplusplus
 
 /**
+ * What a `sign` callback returns (as a `uint32_t`; any other value is a
+ * failure too).
+ */
+typedef enum alpaca_auth_sign_result {
+  /**
+   * The signature is in the buffer and its length in `*signature_len_out`.
+   */
+  ALPACA_AUTH_SIGN_RESULT_OK = 0,
+  /**
+   * Signing failed and retrying cannot help (a missing key, a refused
+   * login): the caller gets `ALPACA_AUTH_RESULT_INVALID_KEY` with the
+   * detail message.
+   */
+  ALPACA_AUTH_SIGN_RESULT_FAILED = 1,
+  /**
+   * Signing failed and retrying may help (a busy or unreachable
+   * service): the library signs again after a backoff, within the token
+   * budget.
+   */
+  ALPACA_AUTH_SIGN_RESULT_RETRY = 2,
+} alpaca_auth_sign_result;
+
+/**
+ * The form of the signatures a `sign` callback writes.
+ */
+typedef enum alpaca_auth_signature_format {
+  /**
+   * The JWS form: `R || S` (64 bytes) for ES256, the RSA signature for
+   * RS256 and PS256, the 64-byte signature for Ed25519.
+   */
+  ALPACA_AUTH_SIGNATURE_FORMAT_JWS = 0,
+  /**
+   * ES256 only: the DER `SEQUENCE { INTEGER r, INTEGER s }` of OpenSSL
+   * and cloud KMS services, which the library converts to `R || S`.
+   */
+  ALPACA_AUTH_SIGNATURE_FORMAT_DER = 1,
+} alpaca_auth_signature_format;
+
+/**
  * The roots of trust of token requests. Whatever the choice, the CA bundles
  * added with [`ClientBuilder::add_ca_bundle_pem`](crate::ClientBuilder::add_ca_bundle_pem)
  * (or `APCA_CA_BUNDLE`) are trusted too, except with
@@ -373,6 +420,105 @@ typedef struct alpaca_auth_event {
  */
 typedef void (*alpaca_auth_event_callback)(const struct alpaca_auth_event *event,
                                            void *user_data);
+
+/**
+ * Signs `signing_input` (`signing_input_len` bytes, the JWS signing input
+ * `header.claims`), within `time_left_ms` milliseconds (what is left of
+ * the token budget; the library cannot interrupt the callback).
+ *
+ * On success: write the signature into `signature_buf`
+ * (`signature_buf_len` bytes, `ALPACA_AUTH_MAX_SIGNATURE_LEN`), set
+ * `*signature_len_out`, return `ALPACA_AUTH_SIGN_RESULT_OK`. On failure:
+ * optionally write a NUL-terminated reason (no secret such as a PIN) into
+ * `detail_buf` (`detail_buf_len` bytes, `ALPACA_AUTH_MAX_SIGNER_DETAIL_LEN`)
+ * and return `ALPACA_AUTH_SIGN_RESULT_FAILED` or `_RETRY`.
+ */
+typedef uint32_t (*alpaca_auth_sign_fn)(void *user_data,
+                                        const uint8_t *signing_input,
+                                        size_t signing_input_len,
+                                        uint64_t time_left_ms,
+                                        uint8_t *signature_buf,
+                                        size_t signature_buf_len,
+                                        size_t *signature_len_out,
+                                        char *detail_buf,
+                                        size_t detail_buf_len);
+
+/**
+ * Frees a signer's `user_data` once the library no longer needs it.
+ */
+typedef void (*alpaca_auth_signer_free_fn)(void *user_data);
+
+/**
+ * A signer of client assertions implemented by the application, for a key
+ * the library never sees. Set `struct_size` to
+ * `sizeof(alpaca_auth_signer)`.
+ *
+ * The library builds each assertion (header, claims, a fresh `jti`) and
+ * calls `sign` for its signature. One of `public_key` and `identity` is
+ * required: it names the key in a token store's entry, and a public key
+ * also lets the library verify every signature before it is sent (a
+ * signer with the wrong key, or one returning garbage, is
+ * `ALPACA_AUTH_RESULT_INVALID_KEY` at `alpaca_auth_builder_build`, which
+ * signs one assertion to check, never a 401 from the server).
+ *
+ * Threading: `sign` is called on the slow path only (a token fetch, never
+ * for a cached token), from any thread of the process (the caller's or
+ * the library's), possibly at the same time for different clients and
+ * for one client's trial and refresh: it must be thread-safe. It must not
+ * call back into the client, must not `longjmp` out, and in C++ must not
+ * throw. It runs on the thread that needs the token and cannot be
+ * interrupted: it must return within `time_left_ms`, or it holds that
+ * fetch (and the callers waiting for it, each up to its own longest wait)
+ * until it returns.
+ */
+typedef struct alpaca_auth_signer {
+  /**
+   * `sizeof(alpaca_auth_signer)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Required: the JOSE name of the algorithm (`ES256`, `RS256`, `PS256`,
+   * `EdDSA`, `Ed25519`), copied.
+   */
+  const char *algorithm;
+  /**
+   * An `alpaca_auth_signature_format` value: `_JWS` (0), or `_DER` for
+   * an ES256 signer.
+   */
+  uint32_t signature_format;
+  /**
+   * The public key as `public_key_len` bytes, copied, or NULL: the
+   * uncompressed P-256 point (65 bytes) for ES256, the PKCS#1
+   * `RSAPublicKey` DER for RS256 and PS256, the 32 raw bytes for
+   * Ed25519.
+   */
+  const uint8_t *public_key;
+  /**
+   * The length of `public_key`.
+   */
+  size_t public_key_len;
+  /**
+   * A stable name of the key (a key URI, a KMS key ARN), copied, or
+   * NULL; used when there is no public key: printable ASCII without
+   * spaces, at most `ALPACA_AUTH_MAX_SIGNER_IDENTITY_LEN` bytes.
+   */
+  const char *identity;
+  /**
+   * Required.
+   */
+  alpaca_auth_sign_fn sign;
+  /**
+   * Optional: called once per successful
+   * `alpaca_auth_builder_set_client_signer`, when the builder (if never
+   * built) or the last client using the signer is freed (a token fetch
+   * still running on a library thread keeps it until the fetch ends).
+   */
+  alpaca_auth_signer_free_fn free_user_data;
+} alpaca_auth_signer;
 
 /**
  * Counters of a client, for monitoring and tests. Set `struct_size` before
@@ -741,6 +887,36 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
                                                               const char *client_id,
                                                               const uint8_t *key,
                                                               size_t key_len);
+
+/**
+ * Authenticates with OAuth2 client credentials, `private_key_jwt`, with
+ * client assertions signed by `signer`, the application's callback for a
+ * key the library never sees (see `alpaca_auth_signer`). The struct and
+ * what it points to are copied; on `ALPACA_AUTH_RESULT_OK` the library
+ * owns `user_data` and calls `free_user_data` (if set) exactly once for
+ * this call. Replaces any credentials set before. The assertion options
+ * (`alpaca_auth_builder_set_assertion_kid` and the others) apply, except
+ * the algorithm, which is the signer's.
+ *
+ * Refused, with nothing kept and `user_data` still the caller's: NULL
+ * (`ALPACA_AUTH_RESULT_NULL_ARGUMENT`); a `struct_size` too small, no
+ * `sign` callback, a `signature_format` that
+ * is unknown or DER for another algorithm than ES256
+ * (`ALPACA_AUTH_RESULT_INVALID_ARGUMENT`); an unknown algorithm
+ * (`ALPACA_AUTH_RESULT_CONFIG`); neither a public key nor an identity, or
+ * a public key not of the algorithm's form
+ * (`ALPACA_AUTH_RESULT_INVALID_KEY`).
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `client_id` is
+ * NULL or a NUL-terminated string; `signer` is NULL or points to an
+ * `alpaca_auth_signer` with `struct_size` set, whose callbacks follow its
+ * rules for as long as the library holds them.
+ */
+alpaca_auth_result alpaca_auth_builder_set_client_signer(struct alpaca_auth_builder *builder,
+                                                         const char *client_id,
+                                                         const struct alpaca_auth_signer *signer);
 
 /**
  * Adds a `kid` (key ID) header to client assertions. There is none by

@@ -306,6 +306,101 @@ struct store_trampolines {
 
 } // namespace detail
 
+/// An external signer of client assertions, for a key the library never
+/// sees (an HSM, a cloud KMS, a signing service): subclass it and give it
+/// to builder::client_signer. The library builds each assertion and calls
+/// sign() for its signature, on the slow path only, from any thread,
+/// possibly at the same time: make it thread-safe, and return within
+/// `time_left`. It must not call back into the client. An exception thrown
+/// by sign() is caught by the wrapper and reported as
+/// ALPACA_AUTH_RESULT_INVALID_KEY. See alpaca_auth_signer in alpaca_auth.h.
+class signer {
+  public:
+    virtual ~signer() = default;
+    /// The JOSE name of the algorithm ("ES256", "RS256", "PS256", "EdDSA",
+    /// "Ed25519").
+    virtual std::string algorithm() const = 0;
+    /// The form of the signatures sign() writes (DER for an ES256 signer
+    /// whose service answers in DER).
+    virtual alpaca_auth_signature_format format() const noexcept {
+        return ALPACA_AUTH_SIGNATURE_FORMAT_JWS;
+    }
+    /// The public key (see alpaca_auth_signer::public_key for the forms);
+    /// empty if the signer has none, and then identity() is required.
+    virtual std::vector<std::uint8_t> public_key() const { return {}; }
+    /// A stable name of the key, used when there is no public key.
+    virtual std::string identity() const { return {}; }
+    /// Signs `input` (`input_len` bytes) into `signature` (at most
+    /// ALPACA_AUTH_MAX_SIGNATURE_LEN bytes); on failure, may say why in
+    /// `detail` (never a secret) and returns
+    /// ALPACA_AUTH_SIGN_RESULT_FAILED or _RETRY.
+    virtual alpaca_auth_sign_result sign(const std::uint8_t *input, std::size_t input_len,
+                                         std::chrono::milliseconds time_left,
+                                         std::vector<std::uint8_t> &signature,
+                                         std::string &detail) = 0;
+};
+
+namespace detail {
+
+/// The C callbacks of a signer: user_data is a heap copy of the
+/// shared_ptr, freed by free_user_data. No exception crosses the C library.
+struct signer_trampolines {
+    using holder = std::shared_ptr<signer>;
+
+    static void say(char *buf, std::size_t len, const std::string &text) noexcept {
+        if (len == 0) {
+            return;
+        }
+        std::size_t n = text.size() < len - 1 ? text.size() : len - 1;
+        std::memcpy(buf, text.data(), n);
+        buf[n] = '\0';
+    }
+    static std::uint32_t call(signer &s, const std::uint8_t *input, std::size_t input_len,
+                              std::uint64_t time_left_ms, std::uint8_t *buf, std::size_t cap,
+                              std::size_t *len_out, char *detail_buf, std::size_t detail_len) {
+        std::vector<std::uint8_t> signature;
+        std::string detail;
+        alpaca_auth_sign_result r =
+            s.sign(input, input_len,
+                   std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+                       time_left_ms > 0x7fffffffffffULL ? 0x7fffffffffffULL : time_left_ms)),
+                   signature, detail);
+        if (r != ALPACA_AUTH_SIGN_RESULT_OK) {
+            say(detail_buf, detail_len, detail);
+            return static_cast<std::uint32_t>(r);
+        }
+        if (signature.empty() || signature.size() > cap) {
+            say(detail_buf, detail_len, "the C++ signer wrote no signature, or one too long");
+            return static_cast<std::uint32_t>(ALPACA_AUTH_SIGN_RESULT_FAILED);
+        }
+        std::memcpy(buf, signature.data(), signature.size());
+        *len_out = signature.size();
+        return static_cast<std::uint32_t>(ALPACA_AUTH_SIGN_RESULT_OK);
+    }
+    static std::uint32_t sign(void *user_data, const std::uint8_t *input, std::size_t input_len,
+                              std::uint64_t time_left_ms, std::uint8_t *buf, std::size_t cap,
+                              std::size_t *len_out, char *detail_buf,
+                              std::size_t detail_len) noexcept {
+        signer &s = **static_cast<holder *>(user_data);
+#if ALPACA_AUTH_HPP_EXCEPTIONS
+        try {
+            return call(s, input, input_len, time_left_ms, buf, cap, len_out, detail_buf,
+                        detail_len);
+        } catch (const std::exception &e) {
+            say(detail_buf, detail_len, std::string("the C++ signer threw: ") + e.what());
+        } catch (...) {
+            say(detail_buf, detail_len, "the C++ signer threw");
+        }
+        return static_cast<std::uint32_t>(ALPACA_AUTH_SIGN_RESULT_FAILED);
+#else
+        return call(s, input, input_len, time_left_ms, buf, cap, len_out, detail_buf, detail_len);
+#endif
+    }
+    static void free_user_data(void *user_data) noexcept { delete static_cast<holder *>(user_data); }
+};
+
+} // namespace detail
+
 /// What the event callback of builder::event_callback receives: see
 /// alpaca_auth_event in alpaca_auth.h (kind, result, http_status, by_server,
 /// duration_ms; never a secret; valid only during the call).
@@ -774,6 +869,38 @@ class builder {
                          const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_client_secret, client_id, secret);
     }
+    /// Authenticates with OAuth2 client credentials, private_key_jwt, with
+    /// assertions signed by `s` (see alpaca_auth_builder_set_client_signer);
+    /// the client keeps a reference to it for its life.
+    result client_signer(std::nothrow_t, const std::string &client_id,
+                         std::shared_ptr<alpaca_auth::signer> s) {
+        if (!s) {
+            return ALPACA_AUTH_RESULT_NULL_ARGUMENT;
+        }
+        if (!detail::c_safe(client_id)) {
+            return ALPACA_AUTH_RESULT_INVALID_ARGUMENT;
+        }
+        using tramp = detail::signer_trampolines;
+        const std::string algorithm = s->algorithm();
+        const std::vector<std::uint8_t> public_key = s->public_key();
+        const std::string identity = s->identity();
+        alpaca_auth_signer callbacks;
+        std::memset(&callbacks, 0, sizeof callbacks);
+        callbacks.struct_size = sizeof callbacks;
+        callbacks.algorithm = algorithm.c_str();
+        callbacks.signature_format = static_cast<std::uint32_t>(s->format());
+        callbacks.public_key = public_key.empty() ? nullptr : public_key.data();
+        callbacks.public_key_len = public_key.size();
+        callbacks.identity = identity.empty() ? nullptr : identity.c_str();
+        callbacks.sign = &tramp::sign;
+        callbacks.free_user_data = &tramp::free_user_data;
+        callbacks.user_data = new tramp::holder(std::move(s));
+        result r = alpaca_auth_builder_set_client_signer(raw_, client_id.c_str(), &callbacks);
+        if (r != ALPACA_AUTH_RESULT_OK) {
+            tramp::free_user_data(callbacks.user_data); // not kept by the library
+        }
+        return r;
+    }
     /// OAuth2 client credentials, private_key_jwt; `key` is PEM text or DER.
     result client_private_key(std::nothrow_t, const std::string &client_id,
                               const std::string &key) noexcept {
@@ -968,6 +1095,9 @@ class builder {
     }
     builder &client_private_key(const std::string &client_id, const std::string &key) {
         return chain(client_private_key(std::nothrow, client_id, key));
+    }
+    builder &client_signer(const std::string &client_id, std::shared_ptr<alpaca_auth::signer> s) {
+        return chain(client_signer(std::nothrow, client_id, std::move(s)));
     }
     builder &api_key_headers(const std::string &key_id, const std::string &secret) {
         return chain(api_key_headers(std::nothrow, key_id, secret));

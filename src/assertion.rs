@@ -1,20 +1,21 @@
 //! The RFC 7523 client assertion: a JWT signed with the client's private key
 //! and sent as `client_assertion` (`private_key_jwt` client authentication).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use ring::rand::SecureRandom as _;
+use ring::rand::{SecureRandom as _, SystemRandom};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::key::{PrivateKey, MAX_SIGNATURE_LEN};
+use crate::key::{Algorithm, PrivateKey, MAX_SIGNATURE_LEN};
 use crate::limits::{
     DEFAULT_ASSERTION_LIFETIME, DEFAULT_ASSERTION_TYP, MAX_ASSERTION_LEN, MAX_ASSERTION_LIFETIME,
     MAX_KID_LEN, MAX_LONG_ASSERTION_LIFETIME, MIN_ASSERTION_LIFETIME,
 };
 use crate::secret::SecretString;
+use crate::signer::SigningKey;
 
 /// The `typ` header of a client assertion under the IETF update of RFC 7523
 /// (draft-ietf-oauth-rfc7523bis), for servers that require it:
@@ -207,17 +208,74 @@ pub fn sign_assertion(
     token_url: &str,
     options: &AssertionOptions,
 ) -> Result<SecretString> {
-    create_assertion(key, client_id, token_url, options, SystemTime::now())
+    create_assertion(
+        key,
+        client_id,
+        token_url,
+        options,
+        (SystemTime::now(), Instant::now()),
+    )
+}
+
+/// What signs an assertion: a private key, or either kind of
+/// [`SigningKey`].
+pub(crate) trait Sign {
+    /// The algorithm the `alg` header names.
+    fn algorithm(&self) -> Algorithm;
+    /// The signature's length as known before signing (a lower bound).
+    fn signature_len_hint(&self) -> usize;
+    /// Signs `input` into `out` by `deadline`; the signature's length.
+    fn sign_into(
+        &self,
+        input: &[u8],
+        deadline: Instant,
+        out: &mut [u8; MAX_SIGNATURE_LEN],
+    ) -> Result<usize>;
+}
+
+impl Sign for PrivateKey {
+    fn algorithm(&self) -> Algorithm {
+        PrivateKey::algorithm(self)
+    }
+    fn signature_len_hint(&self) -> usize {
+        self.signature_len()
+    }
+    fn sign_into(
+        &self,
+        input: &[u8],
+        _deadline: Instant,
+        out: &mut [u8; MAX_SIGNATURE_LEN],
+    ) -> Result<usize> {
+        PrivateKey::sign_into(self, input, out)
+    }
+}
+
+impl Sign for SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        SigningKey::algorithm(self)
+    }
+    fn signature_len_hint(&self) -> usize {
+        SigningKey::signature_len_hint(self)
+    }
+    fn sign_into(
+        &self,
+        input: &[u8],
+        deadline: Instant,
+        out: &mut [u8; MAX_SIGNATURE_LEN],
+    ) -> Result<usize> {
+        SigningKey::sign_into(self, input, deadline, out)
+    }
 }
 
 /// Builds and signs one fresh client assertion; `now` is the wall-clock time
-/// used for `iat` and `exp`.
+/// used for `iat` and `exp`, and the instant by which the signer must
+/// return.
 pub(crate) fn create_assertion(
-    key: &PrivateKey,
+    key: &dyn Sign,
     client_id: &str,
     token_url: &str,
     options: &AssertionOptions,
-    now: SystemTime,
+    (now, deadline): (SystemTime, Instant),
 ) -> Result<SecretString> {
     let lifetime = options.lifetime_secs()?;
     let audience = options.audience.as_deref().unwrap_or(token_url);
@@ -230,7 +288,7 @@ pub(crate) fn create_assertion(
         .checked_add(lifetime)
         .ok_or_else(|| Error::config("the system clock is out of range"))?;
     let mut jti_buf = [0u8; 24];
-    let jti = fresh_jti(key, &mut jti_buf)?;
+    let jti = fresh_jti(&mut jti_buf)?;
 
     // Header and claims JSON, one after the other in one buffer.
     let header = Header {
@@ -258,7 +316,7 @@ pub(crate) fn create_assertion(
     serde_json::to_writer(&mut json, &claims)
         .map_err(|_| Error::config("cannot serialize the assertion claims"))?;
     let (header_json, claims_json) = json.split_at(header_len);
-    encode_and_sign(key, header_json, claims_json)
+    encode_and_sign(key, header_json, claims_json, deadline)
 }
 
 /// The identifiers of an assertion: a client ID, an audience, and a `kid`
@@ -292,9 +350,9 @@ fn check_identifiers(client_id: &str, audience: &str, options: &AssertionOptions
 }
 
 /// A fresh random `jti`, base64url-encoded into `buf`.
-fn fresh_jti<'b>(key: &PrivateKey, buf: &'b mut [u8; 24]) -> Result<&'b str> {
+fn fresh_jti(buf: &mut [u8; 24]) -> Result<&str> {
     let mut jti_raw = [0u8; JTI_BYTES];
-    key.rng()
+    SystemRandom::new()
         .fill(&mut jti_raw)
         .map_err(|_| Error::config("the system random number generator failed"))?;
     let jti_len = URL_SAFE_NO_PAD
@@ -305,46 +363,47 @@ fn fresh_jti<'b>(key: &PrivateKey, buf: &'b mut [u8; 24]) -> Result<&'b str> {
 }
 
 /// The compact JWS `header.claims.signature` of the two JSON texts, signed
-/// by `key`, refused if longer than [`MAX_ASSERTION_LEN`].
+/// by `key`, refused if longer than [`MAX_ASSERTION_LEN`] (before signing
+/// when the length of the signature is known, after it otherwise).
 fn encode_and_sign(
-    key: &PrivateKey,
+    key: &dyn Sign,
     header_json: &[u8],
     claims_json: &[u8],
+    deadline: Instant,
 ) -> Result<SecretString> {
     let header_b64 = encoded_len(header_json.len());
     let claims_b64 = encoded_len(claims_json.len());
     let signing_input_len = header_b64 + 1 + claims_b64;
-    let total = signing_input_len + 1 + encoded_len(key.signature_len());
-    if total > MAX_ASSERTION_LEN {
-        return Err(Error::config(format!(
-            "the client assertion would be {total} bytes long, more than the {MAX_ASSERTION_LEN} \
-             allowed: shorten the client ID, the audience or the kid"
-        )));
-    }
+    check_total(signing_input_len + 1 + encoded_len(key.signature_len_hint()))?;
 
-    // The assertion is encoded in place in a buffer of its exact final size,
-    // which becomes the `SecretString` (zeroized on drop) without a copy.
-    let mut out = vec![0u8; total];
+    // The signing input, then the signature; the assertion is then encoded
+    // in place in a buffer of its exact final size, which becomes the
+    // `SecretString` (zeroized on drop) without a copy.
     let encode_err = || Error::config("cannot encode the client assertion");
-    let (head, rest) = out.split_at_mut(header_b64);
+    let mut input = vec![0u8; signing_input_len];
+    let (head, rest) = input.split_at_mut(header_b64);
     URL_SAFE_NO_PAD
         .encode_slice(header_json, head)
         .map_err(|_| encode_err())?;
-    let (dot, rest) = rest.split_first_mut().ok_or_else(encode_err)?;
+    let (dot, body) = rest.split_first_mut().ok_or_else(encode_err)?;
     *dot = b'.';
-    let body = rest.get_mut(..claims_b64).ok_or_else(encode_err)?;
     URL_SAFE_NO_PAD
         .encode_slice(claims_json, body)
         .map_err(|_| encode_err())?;
 
     let mut signature = [0u8; MAX_SIGNATURE_LEN];
-    let signing_input = out.get(..signing_input_len).ok_or_else(encode_err)?;
-    let signature_len = key.sign_into(signing_input, &mut signature)?;
+    let signature_len = key.sign_into(&input, deadline, &mut signature)?;
     let signature = signature.get(..signature_len).ok_or_else(encode_err)?;
+    let total = signing_input_len + 1 + encoded_len(signature_len);
+    check_total(total)?;
 
-    let tail = out.get_mut(signing_input_len..).ok_or_else(encode_err)?;
-    let (dot, sig_b64) = tail.split_first_mut().ok_or_else(encode_err)?;
-    *dot = b'.';
+    input.reserve_exact(total - signing_input_len);
+    let mut out = input;
+    out.push(b'.');
+    out.resize(total, 0);
+    let sig_b64 = out
+        .get_mut(signing_input_len + 1..)
+        .ok_or_else(encode_err)?;
     let written = URL_SAFE_NO_PAD
         .encode_slice(signature, sig_b64)
         .map_err(|_| encode_err())?;
@@ -353,6 +412,17 @@ fn encode_and_sign(
     }
     let text = String::from_utf8(out).map_err(|_| encode_err())?;
     Ok(SecretString::from(text))
+}
+
+/// Refuses an assertion longer than [`MAX_ASSERTION_LEN`].
+fn check_total(total: usize) -> Result<()> {
+    if total > MAX_ASSERTION_LEN {
+        return Err(Error::config(format!(
+            "the client assertion would be {total} bytes long, more than the {MAX_ASSERTION_LEN} \
+             allowed: shorten the client ID, the audience or the kid"
+        )));
+    }
+    Ok(())
 }
 
 /// The length of the unpadded base64url encoding of `len` bytes.
@@ -380,8 +450,11 @@ mod tests {
         PrivateKey::from_pem(P256).unwrap()
     }
 
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
+    fn at(secs: u64) -> (SystemTime, Instant) {
+        (
+            UNIX_EPOCH + Duration::from_secs(secs),
+            Instant::now() + Duration::from_secs(10),
+        )
     }
 
     fn part(assertion: &SecretString, i: usize) -> Value {
@@ -468,7 +541,7 @@ mod tests {
             CLIENT_ID,
             TOKEN_URL,
             &AssertionOptions::new(),
-            UNIX_EPOCH - Duration::from_secs(1),
+            (UNIX_EPOCH - Duration::from_secs(1), Instant::now()),
         )
         .err()
         .unwrap();

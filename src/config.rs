@@ -311,6 +311,16 @@ impl Config {
         )
     }
 
+    /// The check of an external signer's algorithm, public key and
+    /// identity (one of the two is required), before it is kept.
+    pub(crate) fn check_signer(
+        algorithm: Algorithm,
+        public_key: Option<&[u8]>,
+        identity: Option<&str>,
+    ) -> Result<()> {
+        crate::signer::check_description(algorithm, public_key, identity)
+    }
+
     /// Moves the assertion overrides into the private key's options; an
     /// error if one is set without a private key.
     pub(crate) fn apply_assertion_overrides(&mut self) -> Result<()> {
@@ -344,11 +354,7 @@ impl Config {
         }
         *options = edited;
         if let Some(alg) = overrides.alg {
-            Arc::get_mut(key)
-                .ok_or_else(|| {
-                    Error::config("the private key is shared and its algorithm cannot change")
-                })?
-                .set_algorithm(alg)?;
+            key.private_key_mut()?.set_algorithm(alg)?;
         }
         Ok(())
     }

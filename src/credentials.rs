@@ -2,17 +2,16 @@
 //! credentials (`client_secret_post` or `private_key_jwt`).
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::assertion::AssertionOptions;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::key::PrivateKey;
 use crate::limits::{
     API_KEY_ID_MAX_LEN, API_SECRET_MAX_LEN, CLIENT_ID_MAX_LEN, CLIENT_ID_MIN_LEN,
     CLIENT_SECRET_MAX_LEN,
 };
 use crate::secret::SecretString;
+use crate::signer::SigningKey;
 
 /// How an API key pair is presented to Alpaca.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,10 +53,12 @@ pub enum ClientAuth {
     /// `client_secret_post`: the secret in the form body (Alpaca does not
     /// accept it in an `Authorization` header).
     Secret(SecretString),
-    /// `private_key_jwt` (RFC 7523): a JWT signed locally for every request.
+    /// `private_key_jwt` (RFC 7523): a JWT built and signed for every
+    /// request.
     PrivateKeyJwt {
-        /// The signing key.
-        key: Arc<PrivateKey>,
+        /// What signs: a private key in memory, or an application's
+        /// [`AssertionSigner`](crate::AssertionSigner).
+        key: SigningKey,
         /// Header and claim options of the assertion.
         options: AssertionOptions,
     },
@@ -140,20 +141,24 @@ impl Credentials {
 
     /// OAuth2 client credentials with `private_key_jwt`, default assertion
     /// options (no `kid`, a lifetime of [`DEFAULT_ASSERTION_LIFETIME`](crate::limits::DEFAULT_ASSERTION_LIFETIME)).
-    pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKey) -> Self {
+    ///
+    /// `key` is a [`PrivateKey`](crate::PrivateKey), or an
+    /// `Arc<dyn AssertionSigner>` (or [`SigningKey::signer`]) for a key
+    /// kept elsewhere (an HSM, a KMS): see [`AssertionSigner`](crate::AssertionSigner).
+    pub fn private_key_jwt(client_id: impl Into<String>, key: impl Into<SigningKey>) -> Self {
         Self::private_key_jwt_with(client_id, key, AssertionOptions::new())
     }
 
     /// OAuth2 client credentials with `private_key_jwt` and explicit options.
     pub fn private_key_jwt_with(
         client_id: impl Into<String>,
-        key: PrivateKey,
+        key: impl Into<SigningKey>,
         options: AssertionOptions,
     ) -> Self {
         Credentials::ClientCredentials {
             client_id: client_id.into(),
             auth: ClientAuth::PrivateKeyJwt {
-                key: Arc::new(key),
+                key: key.into(),
                 options,
             },
         }
@@ -184,7 +189,7 @@ impl Credentials {
                 validate_client_id(client_id)?;
                 match auth {
                     ClientAuth::Secret(secret) => validate_client_secret(secret),
-                    ClientAuth::PrivateKeyJwt { .. } => Ok(()),
+                    ClientAuth::PrivateKeyJwt { key, .. } => key.validate(),
                 }
             }
         }

@@ -143,6 +143,9 @@ struct Inner {
     status: Option<u16>,
     oauth: Option<OAuthError>,
     retry_after: Option<Duration>,
+    /// A failure retrying may mend before the budget ends (an external
+    /// signer's, marked so).
+    transient: bool,
 }
 
 impl Error {
@@ -154,6 +157,7 @@ impl Error {
                 status: None,
                 oauth: None,
                 retry_after: None,
+                transient: false,
             }),
         }
     }
@@ -188,6 +192,17 @@ impl Error {
     pub(crate) fn with_message_prefix(mut self, prefix: &str) -> Self {
         self.inner.message.insert_str(0, prefix);
         self
+    }
+
+    /// Marks the error as one a retry within the budget may mend.
+    pub(crate) fn into_transient(mut self) -> Self {
+        self.inner.transient = true;
+        self
+    }
+
+    /// Whether a retry within the budget may mend the failure.
+    pub(crate) fn is_transient(&self) -> bool {
+        self.inner.transient
     }
 
     pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {

@@ -105,6 +105,8 @@ mod key;
 pub mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod policy;
 mod redact;
 mod refresher;
@@ -112,6 +114,7 @@ mod replica;
 mod resolver;
 mod retry;
 mod secret;
+mod signer;
 mod store;
 mod token;
 mod transport;
@@ -127,10 +130,13 @@ pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use events::Event;
 pub use headers::{AuthHeaders, APCA_API_KEY_ID, APCA_API_SECRET_KEY};
 pub use key::{Algorithm, PrivateKey};
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::Pkcs11Signer;
 pub use policy::RefreshPolicy;
 pub use refresher::RefresherStatus;
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
+pub use signer::{es256_signature_from_der, AssertionSigner, SignerError, SigningKey};
 pub use store::{FileStore, StoreKey, StoreLock, StoredToken, TokenStore, TokenStoreStatus};
 pub use token::AccessToken;
 pub use transport::ProxySetting;

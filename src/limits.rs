@@ -111,6 +111,19 @@ pub const DEFAULT_ASSERTION_TYP: &str = "JWT";
 pub const MAX_ASSERTION_LEN: usize = 16384;
 /// The longest `kid` header accepted, in bytes.
 pub const MAX_KID_LEN: usize = 256;
+/// The longest signature an external signer may return, in bytes (RSA-4096;
+/// a DER ECDSA signature is at most 72).
+pub const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
+/// The longest identity an external signer may give its key, in bytes.
+pub const MAX_SIGNER_IDENTITY_LEN: usize = 256;
+/// The longest part of an external signer's failure message kept in the
+/// library's error, in bytes.
+pub const MAX_SIGNER_DETAIL_LEN: usize = 256;
+/// The longest `pkcs11:` URI accepted, in bytes (feature `pkcs11`).
+pub const MAX_PKCS11_URI_LEN: usize = 4096;
+/// The longest PKCS#11 PIN accepted (`pin-value`, or the first line of a
+/// `pin-source` file), in bytes (feature `pkcs11`).
+pub const MAX_PIN_LEN: usize = 256;
 
 // ---------------------------------------------------------------------------
 // Private keys

@@ -312,20 +312,14 @@ impl Transport {
     pub(crate) fn request_token(
         &self,
         url: &str,
-        make_form: &mut dyn FnMut() -> Result<TokenForm>,
+        make_form: &mut dyn FnMut(Instant) -> Result<TokenForm>,
     ) -> Result<Grant> {
         let started = Instant::now();
         let deadline = started + self.config.budget;
         let max_attempts = self.config.retry.get_max_attempts().max(1);
         let mut attempt = 1;
         loop {
-            let form = make_form()?;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(self.budget_exhausted(None));
-            }
-            let per_attempt = remaining.min(self.config.request_timeout);
-            let (error, retry_after) = match self.attempt(url, &form, per_attempt) {
+            let (error, retry_after) = match self.form_and_attempt(url, deadline, make_form) {
                 Attempt::Done(token) => return Ok(token),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry(error, retry_after) => (error, retry_after),
@@ -350,6 +344,27 @@ impl Transport {
             thread::sleep(wait);
             attempt += 1;
         }
+    }
+
+    /// One attempt: the form (a transient failure to make it, such as an
+    /// external signer's, is retried like a failed request), then the
+    /// request with what is left of the budget.
+    fn form_and_attempt(
+        &self,
+        url: &str,
+        deadline: Instant,
+        make_form: &mut dyn FnMut(Instant) -> Result<TokenForm>,
+    ) -> Attempt {
+        let form = match make_form(deadline) {
+            Ok(form) => form,
+            Err(error) if error.is_transient() => return Attempt::Retry(error, None),
+            Err(error) => return Attempt::Fail(error),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Attempt::Fail(self.budget_exhausted(None));
+        }
+        self.attempt(url, &form, remaining.min(self.config.request_timeout))
     }
 
     fn budget_exhausted(&self, last: Option<Error>) -> Error {

@@ -706,3 +706,106 @@ fn every_function_follows_the_last_error_rule() {
     reasons.sort_unstable();
     assert_eq!(reasons, LAST_ERROR_EXCEPTIONS, "{}", ran.stdout);
 }
+
+/// A signing service on loopback holding the test P-256 key, answering
+/// each request (a 4-byte big-endian length and the signing input) with a
+/// DER ECDSA signature, as a cloud KMS does. Returns its port.
+fn start_signing_service() -> u16 {
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rng = SystemRandom::new();
+        let der = fs::read(keys::path("p256-pkcs8.der")).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng).unwrap();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = [0u8; 4];
+            if stream.read_exact(&mut head).is_err() {
+                continue;
+            }
+            let mut input = vec![0u8; u32::from_be_bytes(head) as usize];
+            if stream.read_exact(&mut input).is_err() {
+                continue;
+            }
+            let signature = pair.sign(&rng, &input).unwrap();
+            let sig = signature.as_ref();
+            let _ = stream.write_all(&(sig.len() as u32).to_be_bytes());
+            let _ = stream.write_all(sig);
+        }
+    });
+    port
+}
+
+/// The mock with the test P-256 key registered for its JWT client, and
+/// `program` set up for it and for a signing service holding the key.
+fn signer_command(program: &Path) -> (alpaca_auth::mock::MockServer, std::process::Command) {
+    let mock = mock();
+    let key = keys::load("p256-pkcs8.der");
+    mock.register_client_key(
+        MOCK_JWT_CLIENT_ID,
+        alpaca_auth::mock::jwt::RegisteredKey::from_private_key(&key),
+    );
+    let public_hex: String = key
+        .public_key()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut command = program_for(program, "SIGNER", &mock);
+    command
+        .env("SIGNER_JWT_CLIENT_ID", MOCK_JWT_CLIENT_ID)
+        .env("SIGNER_PORT", start_signing_service().to_string())
+        .env("SIGNER_PUBLIC_KEY", public_hex);
+    (mock, command)
+}
+
+#[test]
+fn a_c_signer_with_its_key_in_a_signing_service_gets_tokens_and_fails_clearly() {
+    let built = built();
+    let (mock, command) = signer_command(&built.program("signer"));
+    let ran = run_under_valgrind(command, "tests/c/signer.c");
+    assert!(
+        ran.value("signer: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    // The remote signer's token and the retried one; none for the signers
+    // that failed, whose garbage never left the process.
+    assert_eq!(mock.token_requests(), 2);
+    assert_eq!(mock.tokens_issued(), 2);
+}
+
+#[test]
+fn a_cpp_signer_gets_a_token_and_its_exception_stays_on_its_side() {
+    let built = built();
+    let exe = built.out.join("signer_cpp");
+    let mut cxx = std::process::Command::new("c++");
+    cxx.args([
+        "-std=c++11",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+    ])
+    .arg(format!("-I{}", root().join("include").display()))
+    .arg(root().join("tests/c/signer.cpp"))
+    .arg("-o")
+    .arg(&exe)
+    .arg(format!("-L{}", built.out.display()))
+    .arg("-lalpaca_auth")
+    .arg("-Wl,-rpath,$ORIGIN");
+    run(cxx, "c++-signer").assert_success("c++ tests/c/signer.cpp");
+    let (mock, command) = signer_command(&exe);
+    let ran = run_under_valgrind(command, "tests/c/signer.cpp");
+    assert!(
+        ran.value("signer.cpp: ").ends_with(", 0 failed"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(mock.tokens_issued(), 1);
+}

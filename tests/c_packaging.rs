@@ -197,6 +197,19 @@ fn header_limit_macros_match_the_library_limits() {
         "{fix}"
     );
     use alpaca_auth::limits as l;
+    for (name, value) in [
+        ("ALPACA_AUTH_MAX_SIGNATURE_LEN", l::MAX_SIGNATURE_LEN),
+        (
+            "ALPACA_AUTH_MAX_SIGNER_DETAIL_LEN",
+            l::MAX_SIGNER_DETAIL_LEN + 1,
+        ),
+        (
+            "ALPACA_AUTH_MAX_SIGNER_IDENTITY_LEN",
+            l::MAX_SIGNER_IDENTITY_LEN,
+        ),
+    ] {
+        assert_eq!(define(name), value, "{name}: {fix}");
+    }
     let ms = |d: std::time::Duration| d.as_millis() as usize;
     let s = |d: std::time::Duration| d.as_secs() as usize;
     let defaults = [

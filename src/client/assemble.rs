@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{stream_auth_message, Auth, Client, Inner, OAuthSource};
-use crate::assertion::create_assertion;
+use crate::assertion::{create_assertion, AssertionOptions};
 use crate::cache::TokenCache;
 use crate::config::{Config, StoreChoice};
 use crate::credentials::{ApiKeyStyle, ClientAuth, Credentials};
@@ -20,6 +20,7 @@ use crate::headers::AuthHeaders;
 use crate::limits::STORE_WAIT_DIVISOR;
 use crate::refresher::{Refresher, TokenSource};
 use crate::secret::SecretString;
+use crate::signer::SigningKey;
 use crate::store::{SharedStore, StoreKey, TokenStore, TokenStoreStatus};
 use crate::transport::Transport;
 use crate::url::HttpUrl;
@@ -104,7 +105,7 @@ fn oauth_source(
     let parsed_url = HttpUrl::parse(token_url)?;
     if let ClientAuth::PrivateKeyJwt { key, options } = &auth {
         // Fail at build time, not at the first token request.
-        create_assertion(key, &client_id, token_url, options, SystemTime::now())?;
+        trial_assertion(key, &client_id, token_url, options, config.transport.budget)?;
     }
     let max_wait = config.max_wait();
     let budget = config.transport.budget;
@@ -132,6 +133,24 @@ fn oauth_source(
         store_status,
     }
     .started())
+}
+
+/// Signs one assertion at build time, so that a bad key, option or
+/// external signer (one whose signature does not verify with its public
+/// key) fails the build rather than the first token request. A transient
+/// failure of an external signer does not: the first fetch retries it.
+fn trial_assertion(
+    key: &SigningKey,
+    client_id: &str,
+    token_url: &str,
+    options: &AssertionOptions,
+    budget: Duration,
+) -> Result<()> {
+    let now = (SystemTime::now(), Instant::now() + budget);
+    match create_assertion(key, client_id, token_url, options, now) {
+        Err(e) if !e.is_transient() => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// The store of `choice` under `key`, or none (and why) when it cannot be

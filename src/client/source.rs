@@ -2,7 +2,7 @@
 //! (through the token store when there is one) and the cache it fills.
 
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::JWT_BEARER_ASSERTION_TYPE;
 use crate::assertion::create_assertion;
@@ -31,7 +31,9 @@ pub(super) struct OAuthSource {
 }
 
 impl OAuthSource {
-    pub(super) fn form(&self) -> Result<TokenForm> {
+    /// The form of one token request; an assertion's signer must return by
+    /// `deadline`.
+    pub(super) fn form(&self, deadline: Instant) -> Result<TokenForm> {
         // Sized for the worst case up front: a reallocation would free a
         // copy of the secret without zeroizing it.
         let secret_len = match &self.method {
@@ -59,7 +61,7 @@ impl OAuthSource {
                     &self.client_id,
                     &self.token_url,
                     options,
-                    SystemTime::now(),
+                    (SystemTime::now(), deadline),
                 )?;
                 push_form_pair(
                     &mut body,
@@ -91,7 +93,7 @@ impl OAuthSource {
     /// A token request to the token endpoint.
     pub(super) fn request(&self) -> Result<Grant> {
         self.transport
-            .request_token(&self.token_url, &mut || self.form())
+            .request_token(&self.token_url, &mut |deadline| self.form(deadline))
     }
 
     pub(super) fn token(&self) -> Result<AccessToken> {

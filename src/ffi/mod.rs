@@ -53,6 +53,7 @@ pub mod event;
 pub mod headers;
 pub mod panic;
 pub mod result;
+pub mod signer;
 pub mod store;
 pub mod version;
 

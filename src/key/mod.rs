@@ -20,8 +20,7 @@ mod pkcs;
 
 use crate::limits::{MAX_KEY_INPUT_LEN, MAX_RSA_BITS, MAX_SHOWN_PATH_CHARS, MIN_RSA_BITS};
 
-/// The longest signature any supported key makes, in bytes (RSA-4096).
-pub(crate) const MAX_SIGNATURE_LEN: usize = MAX_RSA_BITS / 8;
+pub(crate) use crate::limits::MAX_SIGNATURE_LEN;
 
 /// Signing algorithm of a client assertion, named as in JOSE (RFC 7518,
 /// RFC 8037). Later versions may support more.
@@ -264,12 +263,6 @@ impl PrivateKey {
             Pair::Ecdsa(_) | Pair::Ed25519(_) => 64,
             Pair::Rsa { pair, .. } => pair.public().modulus_len(),
         }
-    }
-
-    /// The random number generator the key signs with (also good for
-    /// nonces such as `jti`).
-    pub(crate) fn rng(&self) -> &SystemRandom {
-        &self.rng
     }
 
     /// Signs `message` with the key's algorithm.

@@ -461,7 +461,10 @@ mod tests {
             CLIENT_ID,
             TOKEN_URL,
             options,
-            UNIX_EPOCH + Duration::from_secs(issued),
+            (
+                UNIX_EPOCH + Duration::from_secs(issued),
+                std::time::Instant::now() + Duration::from_secs(10),
+            ),
         )
         .unwrap()
         .expose_secret()

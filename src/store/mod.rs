@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::ClientAuth;
 use crate::secret::SecretString;
+use crate::signer::Fingerprint;
 
 #[cfg(target_os = "linux")]
 pub use self::file::FileStore;
@@ -164,7 +165,8 @@ impl fmt::Debug for StoredToken {
 /// list the store, and this makes each guess of the secret tested against it
 /// as slow as one key derivation (a plain hash would let a short secret fall
 /// in seconds). The fingerprint of a signing key is its public key (not a
-/// secret). A client computes its key once, when it is built.
+/// secret), or the identity an external signer without a public key gives.
+/// A client computes its key once, when it is built.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct StoreKey(String);
 
@@ -185,10 +187,19 @@ impl StoreKey {
                 ctx.update(b"client_secret");
                 ctx.update(secret_fingerprint(&public, secret).as_ref());
             }
-            ClientAuth::PrivateKeyJwt { key, .. } => {
-                ctx.update(b"private_key_jwt");
-                ctx.update(key.public_key());
-            }
+            ClientAuth::PrivateKeyJwt { key, .. } => match key.fingerprint() {
+                Fingerprint::PublicKey(public_key) => {
+                    ctx.update(b"private_key_jwt");
+                    ctx.update(public_key);
+                }
+                Fingerprint::Identity(identity) => {
+                    update_parts(
+                        &mut ctx,
+                        b"private_key_jwt/identity",
+                        &[identity.as_bytes()],
+                    );
+                }
+            },
         }
         let hash = ctx.finish();
         let mut hex = String::with_capacity(64);

@@ -150,6 +150,15 @@ static void sleep_ms(long ms) {
     nanosleep(&t, NULL);
 }
 
+/* A signer that is never called (its builder is freed unbuilt). */
+static uint32_t never_signs(void *user_data, const uint8_t *input, size_t input_len,
+                            uint64_t time_left_ms, uint8_t *sig, size_t sig_len,
+                            size_t *sig_len_out, char *detail, size_t detail_len) {
+    (void)user_data, (void)input, (void)input_len, (void)time_left_ms, (void)sig;
+    (void)sig_len, (void)sig_len_out, (void)detail, (void)detail_len;
+    return ALPACA_AUTH_SIGN_RESULT_FAILED;
+}
+
 int main(void) {
     const char *token_url = env("LAST_ERROR_TOKEN_URL");
     const char *client_id = env("LAST_ERROR_CLIENT_ID");
@@ -174,6 +183,13 @@ int main(void) {
      * unbuilt. */
     alpaca_auth_builder *a = NULL;
     CLEARS(alpaca_auth_builder_new, (&a));
+    alpaca_auth_signer signer;
+    memset(&signer, 0, sizeof signer);
+    signer.struct_size = sizeof signer;
+    signer.algorithm = "ES256";
+    signer.identity = "kms:key-1";
+    signer.sign = never_signs;
+    CLEARS(alpaca_auth_builder_set_client_signer, (a, client_id, &signer));
     CLEARS(alpaca_auth_builder_set_client_private_key, (a, client_id, key, key_len));
     CLEARS(alpaca_auth_builder_set_assertion_kid, (a, "kid-1"));
     CLEARS(alpaca_auth_builder_set_assertion_audience, (a, "https://issuer.example"));

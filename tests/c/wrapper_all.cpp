@@ -25,6 +25,17 @@ class null_store : public alpaca_auth::token_store {
     alpaca_auth::result unlock(const char *) noexcept override { return ALPACA_AUTH_RESULT_OK; }
 };
 
+class fixed_signer : public alpaca_auth::signer {
+  public:
+    std::string algorithm() const override { return "ES256"; }
+    std::string identity() const override { return "kms:key-1"; }
+    alpaca_auth_sign_result sign(const std::uint8_t *, std::size_t, std::chrono::milliseconds,
+                                 std::vector<std::uint8_t> &signature, std::string &) override {
+        signature.assign(64, 1);
+        return ALPACA_AUTH_SIGN_RESULT_OK;
+    }
+};
+
 static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     std::string s;
     std::vector<std::string> lines;
@@ -47,6 +58,7 @@ static int non_throwing(alpaca_auth::builder &b, alpaca_auth::client &c) {
     failures += b.token_url(std::nothrow, "u") + b.connect_timeout(std::nothrow, ms) + b.request_timeout(std::nothrow, ms);
     failures += b.token_budget(std::nothrow, ms) + b.add_ca_bundle_pem(std::nothrow, "pem") + b.proxy(std::nothrow, "u");
     failures += b.token_store(std::nothrow, std::make_shared<null_store>()) + b.tls_roots(std::nothrow, "env");
+    failures += b.client_signer(std::nothrow, "c", std::make_shared<fixed_signer>());
     failures += b.add_ca_bundle_file(std::nothrow, "ca.pem");
     failures += b.disable_proxy(std::nothrow) + b.background_refresh(std::nothrow, true) + b.build(std::nothrow, c);
     failures += alpaca_auth::client::from_env(std::nothrow, c);
@@ -87,6 +99,7 @@ static int throwing() {
         b.assertion_lifetime_s(60).assertion_alg("ES256").scope("s").token_cache_dir("d");
         b.max_wait(ms).token_url("u").connect_timeout(ms).request_timeout(ms).token_budget(ms);
         b.token_store(std::make_shared<null_store>());
+        b.client_signer("c", std::make_shared<fixed_signer>());
         b.event_callback([](const alpaca_auth::event &e) { (void)e.kind; });
         b.add_ca_bundle_pem("p").proxy("u").disable_proxy().background_refresh(false);
         b.tls_roots("bundled").add_ca_bundle_file("ca.pem");

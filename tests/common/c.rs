@@ -270,6 +270,7 @@ pub fn build_programs_against(include: &Path, out: &Path) -> Result<Built, Strin
         "policies",
         "prefork",
         "refresher",
+        "signer",
         "soak",
         "store_callbacks",
         "store_hang",

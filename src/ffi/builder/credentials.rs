@@ -5,10 +5,11 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::{alpaca_auth_builder, with_builder};
-use crate::config::AssertionOverrides;
+use crate::config::{AssertionOverrides, Config};
 use crate::ffi::error::Failure;
 use crate::ffi::panic::ffi_boundary;
 use crate::ffi::result::alpaca_auth_result;
+use crate::ffi::signer::{alpaca_auth_signer, callback_signer};
 use crate::ffi::{bytes_arg, non_empty_arg, str_arg};
 use crate::{Algorithm, ApiKeyStyle, Credentials, PrivateKey, SecretString};
 
@@ -157,6 +158,50 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_client_private_key(
                 let key = PrivateKey::from_bytes(bytes_arg(key, key_len, "key")?)?;
                 let credentials = Credentials::private_key_jwt(client_id, key);
                 b.config.credentials = Some(credentials);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Authenticates with OAuth2 client credentials, `private_key_jwt`, with
+/// client assertions signed by `signer`, the application's callback for a
+/// key the library never sees (see `alpaca_auth_signer`). The struct and
+/// what it points to are copied; on `ALPACA_AUTH_RESULT_OK` the library
+/// owns `user_data` and calls `free_user_data` (if set) exactly once for
+/// this call. Replaces any credentials set before. The assertion options
+/// (`alpaca_auth_builder_set_assertion_kid` and the others) apply, except
+/// the algorithm, which is the signer's.
+///
+/// Refused, with nothing kept and `user_data` still the caller's: NULL
+/// (`ALPACA_AUTH_RESULT_NULL_ARGUMENT`); a `struct_size` too small, no
+/// `sign` callback, a `signature_format` that
+/// is unknown or DER for another algorithm than ES256
+/// (`ALPACA_AUTH_RESULT_INVALID_ARGUMENT`); an unknown algorithm
+/// (`ALPACA_AUTH_RESULT_CONFIG`); neither a public key nor an identity, or
+/// a public key not of the algorithm's form
+/// (`ALPACA_AUTH_RESULT_INVALID_KEY`).
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently; `client_id` is
+/// NULL or a NUL-terminated string; `signer` is NULL or points to an
+/// `alpaca_auth_signer` with `struct_size` set, whose callbacks follow its
+/// rules for as long as the library holds them.
+#[no_mangle]
+pub unsafe extern "C" fn alpaca_auth_builder_set_client_signer(
+    builder: *mut alpaca_auth_builder,
+    client_id: *const c_char,
+    signer: *const alpaca_auth_signer,
+) -> alpaca_auth_result {
+    ffi_boundary!({
+        // SAFETY: the caller's guarantees are those with_builder, str_arg
+        // and callback_signer need.
+        unsafe {
+            with_builder(builder, |b| {
+                let client_id = str_arg(client_id, "client_id")?.to_owned();
+                let signer = callback_signer(signer, Config::check_signer)?;
+                b.config.credentials = Some(Credentials::private_key_jwt(client_id, signer));
                 Ok(())
             })
         }
