@@ -4,7 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::limits::DEFAULT_ENVIRONMENT;
 use crate::url::HttpUrl;
 
 /// The path suffix Alpaca's SDKs put on the Trading API base URLs
@@ -210,12 +209,6 @@ impl Environment {
     /// Whether this environment moves real money or real customer accounts.
     pub const fn is_production(self) -> bool {
         matches!(self, Environment::Live | Environment::Broker)
-    }
-}
-
-impl Default for Environment {
-    fn default() -> Self {
-        DEFAULT_ENVIRONMENT
     }
 }
 

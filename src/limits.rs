@@ -67,6 +67,15 @@ use crate::environment::Environment;
 /// touches live money.
 pub const DEFAULT_ENVIRONMENT: Environment = Environment::Paper;
 
+// Here rather than in `environment`, so that `limits` depends on
+// `environment` and not the other way round.
+impl Default for Environment {
+    /// [`DEFAULT_ENVIRONMENT`].
+    fn default() -> Self {
+        DEFAULT_ENVIRONMENT
+    }
+}
+
 /// Shortest client ID Alpaca issues.
 pub const CLIENT_ID_MIN_LEN: usize = 20;
 /// Longest client ID Alpaca issues.
