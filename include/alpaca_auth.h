@@ -890,6 +890,30 @@ alpaca_auth_result alpaca_auth_builder_set_client_private_key(struct alpaca_auth
 
 /**
  * Authenticates with OAuth2 client credentials, `private_key_jwt`, with
+ * client assertions signed on a PKCS#11 token (an HSM; the key never
+ * leaves it): `uri` is an RFC 7512 URI naming the module, the token, the
+ * key and the PIN, for example
+ * `pkcs11:token=trading;object=alpaca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/secrets/pin`
+ * (the same as `APCA_PKCS11_URI`). The module is loaded, the session
+ * logged in and the key found here; the PIN is never shown. Replaces any
+ * credentials set before.
+ *
+ * A library built without the cargo feature `pkcs11`, or a URI that cannot
+ * be used: `ALPACA_AUTH_RESULT_CONFIG`; a module that does not load, a
+ * refused PIN, no such token or key, or a key of another type:
+ * `ALPACA_AUTH_RESULT_INVALID_KEY`; builder unchanged either way.
+ *
+ * # Safety
+ *
+ * `builder` is NULL or a live builder not used concurrently; `client_id`
+ * and `uri` are NULL or NUL-terminated strings.
+ */
+alpaca_auth_result alpaca_auth_builder_set_client_pkcs11(struct alpaca_auth_builder *builder,
+                                                         const char *client_id,
+                                                         const char *uri);
+
+/**
+ * Authenticates with OAuth2 client credentials, `private_key_jwt`, with
  * client assertions signed by `signer`, the application's callback for a
  * key the library never sees (see `alpaca_auth_signer`). The struct and
  * what it points to are copied; on `ALPACA_AUTH_RESULT_OK` the library

@@ -869,6 +869,12 @@ class builder {
                          const std::string &secret) noexcept {
         return set(alpaca_auth_builder_set_client_secret, client_id, secret);
     }
+    /// OAuth2 client credentials, private_key_jwt, signed on a PKCS#11 token
+    /// named by an RFC 7512 URI (alpaca_auth_builder_set_client_pkcs11).
+    result client_pkcs11(std::nothrow_t, const std::string &client_id,
+                         const std::string &uri) noexcept {
+        return set(alpaca_auth_builder_set_client_pkcs11, client_id, uri);
+    }
     /// Authenticates with OAuth2 client credentials, private_key_jwt, with
     /// assertions signed by `s` (see alpaca_auth_builder_set_client_signer);
     /// the client keeps a reference to it for its life.
@@ -1095,6 +1101,9 @@ class builder {
     }
     builder &client_private_key(const std::string &client_id, const std::string &key) {
         return chain(client_private_key(std::nothrow, client_id, key));
+    }
+    builder &client_pkcs11(const std::string &client_id, const std::string &uri) {
+        return chain(client_pkcs11(std::nothrow, client_id, uri));
     }
     builder &client_signer(const std::string &client_id, std::shared_ptr<alpaca_auth::signer> s) {
         return chain(client_signer(std::nothrow, client_id, std::move(s)));

@@ -24,6 +24,7 @@ pub(crate) mod var {
     pub(crate) const CLIENT_SECRET: &str = "APCA_CLIENT_SECRET";
     pub(crate) const PRIVATE_KEY_PATH: &str = "APCA_PRIVATE_KEY_PATH";
     pub(crate) const PRIVATE_KEY: &str = "APCA_PRIVATE_KEY";
+    pub(crate) const PKCS11_URI: &str = "APCA_PKCS11_URI";
     pub(crate) const SCOPE: &str = "APCA_SCOPE";
     pub(crate) const ASSERTION_AUDIENCE: &str = "APCA_ASSERTION_AUDIENCE";
     pub(crate) const ASSERTION_TYP: &str = "APCA_ASSERTION_TYP";

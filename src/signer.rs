@@ -348,6 +348,31 @@ impl External {
     }
 }
 
+/// The signer of the PKCS#11 key at `uri` (an RFC 7512 URI; see
+/// `Pkcs11Signer::open`, feature `pkcs11`), signing with `alg` when given.
+/// Without the feature, a [`Config`](crate::ErrorKind::Config) error that
+/// names it. What `APCA_PKCS11_URI` and
+/// `alpaca_auth_builder_set_client_pkcs11` build on.
+pub(crate) fn pkcs11_signer(uri: &str, alg: Option<Algorithm>) -> Result<SigningKey> {
+    #[cfg(feature = "pkcs11")]
+    {
+        let mut signer = crate::pkcs11::Pkcs11Signer::open(uri)?;
+        if let Some(alg) = alg {
+            signer = signer.with_algorithm(alg)?;
+        }
+        Ok(SigningKey::from(
+            Arc::new(signer) as Arc<dyn AssertionSigner>
+        ))
+    }
+    #[cfg(not(feature = "pkcs11"))]
+    {
+        let _ = (uri, alg);
+        Err(Error::config(
+            "a PKCS#11 key needs the library built with the cargo feature \"pkcs11\"",
+        ))
+    }
+}
+
 impl From<PrivateKey> for SigningKey {
     fn from(key: PrivateKey) -> Self {
         SigningKey(Inner::Key(Arc::new(key)))

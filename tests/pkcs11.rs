@@ -457,4 +457,56 @@ mod softhsm {
             "{debug}"
         );
     }
+
+    /// `APCA_CLIENT_ID` and `APCA_PKCS11_URI` configure the same key from
+    /// Rust (`from_env`), the CLI and a C program (under valgrind), and the
+    /// PIN of the URI is never printed.
+    #[test]
+    fn a_pkcs11_uri_in_the_environment_configures_rust_the_cli_and_c() {
+        let _serial = one_at_a_time();
+        let Some(hsm) = hsm() else { return };
+        let mock = mock();
+        register(&mock, hsm, "es256", Algorithm::ES256);
+        let uri = hsm.uri("es256");
+        let base = mock.base_url();
+        let token_url = mock.token_url();
+        let vars: Vec<(&str, &str)> = vec![
+            ("APCA_ENVIRONMENT", "broker-sandbox"),
+            ("APCA_API_BASE_URL", &base),
+            ("APCA_API_DATA_URL", &base),
+            ("APCA_AUTH_URL", &token_url),
+            ("APCA_CLIENT_ID", MOCK_JWT_CLIENT_ID),
+            ("APCA_PKCS11_URI", &uri),
+        ];
+
+        let lookup = |name: &str| {
+            Ok(vars
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string()))
+        };
+        let client = Client::builder()
+            .from_env_with(&lookup)
+            .and_then(|b| b.build())
+            .expect("a client from the environment");
+        client.access_token().expect("a token signed on the token");
+        assert_eq!(account_status(&mock, &client), 200);
+
+        let conf = std::env::var("SOFTHSM2_CONF").expect("SOFTHSM2_CONF");
+        let mut env = vars.clone();
+        env.push(("SOFTHSM2_CONF", &conf));
+        let out = common::cli::run(&["token"], &env);
+        let printed = common::cli::printed(&out);
+        assert!(out.status.success(), "{printed}");
+        assert!(!printed.contains(PIN), "the PIN in:\n{printed}");
+
+        let built = common::c::built();
+        let mut command = std::process::Command::new(built.program("quickstart"));
+        common::c::clear_apca(&mut command);
+        command.envs(env.iter().copied());
+        let ran = common::c::run_under_valgrind(command, "quickstart (PKCS#11)");
+        assert!(!ran.stdout.contains(PIN) && !ran.stderr.contains(PIN));
+        // Rust, the CLI and the C program: one token each (no store).
+        assert_eq!(mock.token_requests(), 3);
+    }
 }

@@ -61,6 +61,12 @@ pub(super) static KINDS: &[Kind] = &[
         optional: WITH_KEY,
         build: private_key_text,
     },
+    Kind {
+        name: "a PKCS#11 key",
+        required: &[var::CLIENT_ID, var::PKCS11_URI],
+        optional: WITH_KEY,
+        build: pkcs11_key,
+    },
 ];
 
 /// The values of the variables of [`KINDS`] that are set, as read: each is
@@ -289,6 +295,19 @@ pub(super) fn private_key_text(values: &mut Values) -> Result<Credentials> {
     let pem = values.required(var::PRIVATE_KEY, Values::secret)?;
     let key = PrivateKey::from_pem(pem.expose_secret()).map_err(about(var::PRIVATE_KEY))?;
     private_key_jwt(values, key, settings)
+}
+
+/// A key on a PKCS#11 token, by its RFC 7512 URI (a secret: it may carry
+/// the PIN); the signer is opened now (module loaded, session logged in).
+pub(super) fn pkcs11_key(values: &mut Values) -> Result<Credentials> {
+    let (options, alg) = assertion_settings(values)?;
+    let uri = values.required(var::PKCS11_URI, Values::secret)?;
+    let client_id = values.required(var::CLIENT_ID, Values::text)?;
+    let signer =
+        crate::signer::pkcs11_signer(uri.expose_secret(), alg).map_err(about(var::PKCS11_URI))?;
+    Ok(Credentials::private_key_jwt_with(
+        client_id, signer, options,
+    ))
 }
 
 pub(super) fn private_key_jwt(

@@ -391,6 +391,8 @@ fn sample(name: &str) -> &'static str {
         var::ASSERTION_LIFETIME => "90",
         var::ASSERTION_ALG => "ES256",
         var::ASSERTION_KID => "key-1",
+        // No module there: the kind is selected, and opening it fails.
+        var::PKCS11_URI => "pkcs11:token=t;object=k?module-path=/nonexistent/module.so",
         other => panic!("no sample value for {other}"),
     }
 }
@@ -398,7 +400,7 @@ fn sample(name: &str) -> &'static str {
 /// The `APCA_*` words of a message.
 fn names_in(message: &str) -> Vec<&str> {
     message
-        .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
         .filter(|word| word.starts_with("APCA_"))
         .collect()
 }
@@ -464,6 +466,14 @@ fn every_combination_of_the_table_selects_one_kind_or_names_the_variables() {
         let built = build(&vars);
 
         match (expected.first(), selected) {
+            (Some(&k), Ok(kind)) if KINDS[k].required.contains(&var::PKCS11_URI) => {
+                assert!(std::ptr::eq(kind, &KINDS[k]), "{set:?}: {}", kind.name);
+                // The sample names no module: selected, then refused
+                // naming the variable (and without the feature, it).
+                let e = built.map(|_| ()).unwrap_err();
+                assert!(e.message().contains(var::PKCS11_URI), "{set:?}: {e}");
+                configured[k] += 1;
+            }
             (Some(&k), Ok(kind)) => {
                 assert!(std::ptr::eq(kind, &KINDS[k]), "{set:?}: {}", kind.name);
                 let client = built
@@ -545,4 +555,36 @@ fn apca_token_store_url_and_prefix_choose_the_redis_store() {
         assert_eq!(e.kind(), ErrorKind::Config);
         assert!(e.message().contains("cargo feature \"redis\""), "{e}");
     }
+}
+
+#[cfg(not(feature = "pkcs11"))]
+#[test]
+fn a_pkcs11_uri_without_the_feature_names_the_variable_and_the_feature() {
+    let error = err(&[
+        ("APCA_CLIENT_ID", "ABCDEFGHIJ0123456789"),
+        (
+            "APCA_PKCS11_URI",
+            "pkcs11:token=t;object=k?module-path=/m.so&pin-value=1234-secret-pin",
+        ),
+    ]);
+    assert_eq!(error.kind(), ErrorKind::Config);
+    let message = error.to_string();
+    assert!(message.contains("APCA_PKCS11_URI"), "{message}");
+    assert!(message.contains("cargo feature \"pkcs11\""), "{message}");
+    assert!(!message.contains("1234-secret-pin"), "{message}");
+}
+
+#[test]
+fn a_pkcs11_uri_with_a_private_key_is_ambiguous() {
+    let error = err(&[
+        ("APCA_CLIENT_ID", "ABCDEFGHIJ0123456789"),
+        (
+            "APCA_PKCS11_URI",
+            "pkcs11:token=t;object=k?module-path=/m.so",
+        ),
+        ("APCA_PRIVATE_KEY_PATH", "/k.pem"),
+    ]);
+    let message = error.to_string();
+    assert!(message.contains("APCA_PKCS11_URI"), "{message}");
+    assert!(message.contains("APCA_PRIVATE_KEY_PATH"), "{message}");
 }

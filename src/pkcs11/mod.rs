@@ -281,13 +281,38 @@ impl Live {
     }
 }
 
+/// The modules loaded, one context each, kept for the life of the process:
+/// a context is never dropped, so the module stays loaded and is never
+/// finalised (another library in the process may use it), and a second
+/// signer of the same module reuses it.
+static MODULES: Mutex<Vec<(std::path::PathBuf, Pkcs11)>> = Mutex::new(Vec::new());
+
 /// The module of `uri`, initialised (or found initialised by another user
-/// in the process). The context is never dropped: the module stays loaded
-/// and is never finalised.
+/// in the process, or initialised again in a forked child). [`MODULES`] is
+/// only ever try-locked: when it is busy (another thread opening a signer,
+/// or a forked child whose parent held it at `fork()`), the module is loaded
+/// afresh and that context kept by leaking it, rather than waiting.
 fn load_module(uri: &Pkcs11Uri) -> Result<Pkcs11> {
     let shown = shown_path(&uri.module_path);
-    let ctx = Pkcs11::new(&uri.module_path)
-        .map_err(|e| Error::invalid_key(format!("cannot load the PKCS#11 module {shown}: {e}")))?;
+    let load = || {
+        Pkcs11::new(&uri.module_path)
+            .map_err(|e| Error::invalid_key(format!("cannot load the PKCS#11 module {shown}: {e}")))
+    };
+    let ctx = match MODULES.try_lock() {
+        Ok(mut modules) => match modules.iter().find(|(path, _)| *path == uri.module_path) {
+            Some((_, ctx)) => ctx.clone(),
+            None => {
+                let ctx = load()?;
+                modules.push((uri.module_path.clone(), ctx.clone()));
+                ctx
+            }
+        },
+        Err(_) => {
+            let ctx = load()?;
+            std::mem::forget(ctx.clone());
+            ctx
+        }
+    };
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => {
@@ -298,7 +323,6 @@ fn load_module(uri: &Pkcs11Uri) -> Result<Pkcs11> {
             ))
         }
     }
-    std::mem::forget(ctx.clone());
     Ok(ctx)
 }
 

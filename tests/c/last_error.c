@@ -217,6 +217,17 @@ int main(void) {
         printf("refused (no redis feature): %s\n", last_error());
         called("alpaca_auth_builder_set_token_store_url");
     }
+    fail_first();
+    alpaca_auth_builder *p = NULL;
+    CLEARS(alpaca_auth_builder_new, (&p));
+    alpaca_auth_result pkcs11_r = alpaca_auth_builder_set_client_pkcs11(
+        p, "ABCDEFGHIJ0123456789", "pkcs11:token=none;object=none?module-path=/nonexistent.so");
+    /* No module there: a refusal with a reason in every build. */
+    CHECK(pkcs11_r == ALPACA_AUTH_RESULT_CONFIG || pkcs11_r == ALPACA_AUTH_RESULT_INVALID_KEY);
+    CHECK(last_error()[0] != '\0');
+    printf("refused (pkcs11): %s\n", last_error());
+    called("alpaca_auth_builder_set_client_pkcs11");
+    KEEPS(alpaca_auth_builder_free, (p));
     alpaca_auth_token_store store;
     memset(&store, 0, sizeof store);
     store.struct_size = sizeof store;
