@@ -27,6 +27,8 @@
 //! | token store: the refused-token `Mutex` and the count of store calls | fresh (`SharedStore::for_child`); a store call that hangs on a lock of the application's (a C store's mutex held by a parent thread) is abandoned at the store deadline |
 //! | file store lock descriptors | closed by this module's child handler (`store::file::close_inherited_locks`), which finds even one opened or closed at the very moment of the fork |
 //! | the C event callback's gate (`RwLock`) | one per generation (`ffi::event::EventGate`) |
+//! | PKCS#11 signer: its module, session and key (`Mutex`) | one per generation in a [`ForkSlot`] (the module initialised again, a new login); the process-wide list of loaded modules is only try-locked, and a child that finds it held loads the module afresh |
+//! | Redis store: idle connections (`Mutex`) | only try-locked; a connection is used only by the process that opened it (tagged with its process ID) |
 //! | [`ForkSlot`] | no lock: a compare-and-swap |
 //! | this module's registration | an atomic flag, never a `Once` (a `Once` mid-call at the fork would block the child) |
 //!
