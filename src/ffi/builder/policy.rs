@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use super::{alpaca_auth_builder, with_builder};
+use crate::config::Config;
+use crate::ffi::error::Failure;
 use crate::ffi::panic::ffi_boundary;
 use crate::ffi::result::alpaca_auth_result;
 
@@ -22,11 +24,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_refresh_ahead_min_ms(
 ) -> alpaca_auth_result {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
-        unsafe {
-            with_builder(builder, |b| {
-                Ok(b.config.set_refresh_ahead_min(Duration::from_millis(ms))?)
-            })
-        }
+        unsafe { set_ms(builder, ms, Config::set_refresh_ahead_min) }
     })
 }
 
@@ -93,12 +91,7 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_retry_initial_backoff_ms(
 ) -> alpaca_auth_result {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
-        unsafe {
-            with_builder(builder, |b| {
-                Ok(b.config
-                    .set_retry_initial_backoff(Duration::from_millis(ms))?)
-            })
-        }
+        unsafe { set_ms(builder, ms, Config::set_retry_initial_backoff) }
     })
 }
 
@@ -117,10 +110,25 @@ pub unsafe extern "C" fn alpaca_auth_builder_set_retry_max_backoff_ms(
 ) -> alpaca_auth_result {
     ffi_boundary!({
         // SAFETY: forwarded caller guarantees.
-        unsafe {
-            with_builder(builder, |b| {
-                Ok(b.config.set_retry_max_backoff(Duration::from_millis(ms))?)
-            })
-        }
+        unsafe { set_ms(builder, ms, Config::set_retry_max_backoff) }
     })
+}
+
+/// Sets a duration given in milliseconds through its `Config` setter
+/// (which checks it).
+///
+/// # Safety
+///
+/// `builder` is NULL or a live builder not used concurrently.
+unsafe fn set_ms(
+    builder: *mut alpaca_auth_builder,
+    ms: u64,
+    setter: fn(&mut Config, Duration) -> crate::Result<()>,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded caller guarantees.
+    unsafe {
+        with_builder(builder, |b| {
+            Ok(setter(&mut b.config, Duration::from_millis(ms))?)
+        })
+    }
 }
