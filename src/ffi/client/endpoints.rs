@@ -263,9 +263,6 @@ pub unsafe extern "C" fn alpaca_auth_client_uses_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::builder::{
-        alpaca_auth_builder_build, alpaca_auth_builder_new, alpaca_auth_builder_set_api_key,
-    };
     use crate::ffi::client::alpaca_auth_client_free;
     use std::ptr;
 
@@ -281,23 +278,9 @@ mod tests {
 
     #[test]
     fn stream_urls_and_auth_message_from_c() {
-        let mut builder = ptr::null_mut();
-        let mut client = ptr::null_mut();
-        // SAFETY: valid out pointers, C strings, buffers and handles used as
-        // documented.
+        let client = crate::ffi::client::tests::api_key_client(c"s\"c");
+        // SAFETY: a live client, valid out pointers and buffers, freed once.
         unsafe {
-            assert_eq!(
-                alpaca_auth_builder_new(&mut builder),
-                alpaca_auth_result::Ok
-            );
-            assert_eq!(
-                alpaca_auth_builder_set_api_key(builder, c"PKID".as_ptr(), c"s\"c".as_ptr()),
-                alpaca_auth_result::Ok
-            );
-            assert_eq!(
-                alpaca_auth_builder_build(builder, &mut client),
-                alpaca_auth_result::Ok
-            );
             let mut url = ptr::null();
             assert_eq!(
                 alpaca_auth_client_market_data_stream_base(client, &mut url),

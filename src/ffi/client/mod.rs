@@ -215,25 +215,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn api_key_client_has_no_token_and_two_header_lines() {
+    /// A client of API key `PKID` with `secret`, built through the C API
+    /// (the caller frees it).
+    pub(super) fn api_key_client(secret: &CStr) -> *mut alpaca_auth_client {
         let mut builder = ptr::null_mut();
         let mut client = ptr::null_mut();
-        // SAFETY: valid out pointers, C strings, and handles used as
-        // documented.
+        // SAFETY: valid out pointers and C strings; the builder is consumed.
         unsafe {
             assert_eq!(
                 alpaca_auth_builder_new(&mut builder),
                 alpaca_auth_result::Ok
             );
             assert_eq!(
-                alpaca_auth_builder_set_api_key(builder, c"PKID".as_ptr(), c"sec".as_ptr()),
+                alpaca_auth_builder_set_api_key(builder, c"PKID".as_ptr(), secret.as_ptr()),
                 alpaca_auth_result::Ok
             );
             assert_eq!(
                 alpaca_auth_builder_build(builder, &mut client),
                 alpaca_auth_result::Ok
             );
+        }
+        client
+    }
+
+    #[test]
+    fn api_key_client_has_no_token_and_two_header_lines() {
+        let client = api_key_client(c"sec");
+        // SAFETY: a live client, valid out pointers, freed once.
+        unsafe {
             let mut len = 0;
             assert_eq!(
                 alpaca_auth_client_access_token(client, ptr::null_mut(), 0, &mut len),
