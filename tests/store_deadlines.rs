@@ -204,11 +204,13 @@ fn a_stopped_lock_holder_costs_another_process_a_quarter_of_its_wait() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the CLI starts");
+    // Stopped only once its request has reached the server: stopped
+    // between taking the lock and sending, it would have sent nothing.
     let until = Instant::now() + Duration::from_secs(20);
-    while !lock_file(&dir).is_some_and(|lock| is_locked(&lock)) {
+    while !(lock_file(&dir).is_some_and(|lock| is_locked(&lock)) && mock.token_requests() >= 1) {
         assert!(
             Instant::now() < until,
-            "the other process never took the lock"
+            "the other process never took the lock and sent its request"
         );
         thread::sleep(Duration::from_millis(10));
     }
